@@ -1,0 +1,99 @@
+"""The one exception hierarchy of bpfman.
+
+Every failure a user can cause or meet is a :class:`BpfmanError`. The CLI maps
+the class to an exit status and prints ``str(error)`` as one line, so messages
+say what was wrong and, where it helps, what to do.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class BpfmanError(Exception):
+    """Base of every error bpfman raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidInputError(BpfmanError):
+    """The user's input is malformed or inconsistent (bad hex, bad range...)."""
+
+    exit_code = 2
+
+
+class NotFoundError(BpfmanError):
+    """A program, link, interface, netns, file or image does not exist."""
+
+    exit_code = 3
+
+
+class NotManagedError(NotFoundError):
+    """The kernel object exists but bpfman did not load it."""
+
+
+class PermissionDeniedError(BpfmanError):
+    """The caller lacks root or a capability."""
+
+    exit_code = 4
+
+
+class UnsupportedError(BpfmanError):
+    """The kernel or the program type cannot do what was asked."""
+
+    exit_code = 5
+
+
+class ConflictError(BpfmanError):
+    """The request clashes with what is already there (hook full, qdisc...)."""
+
+    exit_code = 6
+
+
+class StateError(BpfmanError):
+    """The state store is unreadable or from an incompatible version."""
+
+    exit_code = 7
+
+
+class ImageError(BpfmanError):
+    """Pulling, verifying or unpacking a bytecode image failed."""
+
+    exit_code = 8
+
+
+class KernelError(BpfmanError):
+    """A syscall or a libbpf call failed.
+
+    Carries the errno so callers can match on it, the operation for context,
+    and whatever libbpf or the verifier said.
+    """
+
+    exit_code = 9
+
+    def __init__(
+        self,
+        operation: str,
+        err: int,
+        detail: str = "",
+        verifier_log: str = "",
+    ) -> None:
+        self.operation = operation
+        self.errno = abs(err)
+        self.detail = detail.strip()
+        self.verifier_log = verifier_log
+        name = _errno.errorcode.get(self.errno, str(self.errno))
+        msg = f"{operation}: {os.strerror(self.errno)} ({name})"
+        if self.detail:
+            msg += f": {self.detail}"
+        tail = log_tail(verifier_log)
+        if tail:
+            msg += f"; verifier: {tail}"
+        super().__init__(msg)
+
+
+def log_tail(log: str, lines: int = 3) -> str:
+    """The last few non-empty lines of a verifier log, joined for one line."""
+    kept = [line.strip() for line in log.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
