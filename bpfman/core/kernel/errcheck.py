@@ -1,0 +1,38 @@
+"""Turn libbpf's negative returns and syscall errnos into bpfman errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bpfman.core.errors import KernelError
+from bpfman.core.kernel.lib import binding
+
+_DETAIL_MESSAGES = 3
+
+
+def detail(messages: Sequence[str]) -> str:
+    """The last few libbpf warnings, prefix stripped, on one line."""
+    kept = [m.removeprefix("libbpf: ").strip() for m in messages if m.strip()]
+    return "; ".join(kept[-_DETAIL_MESSAGES:])
+
+
+def check(rc: int, operation: str, messages: Sequence[str] = (), verifier_log: str = "") -> int:
+    """Pass a libbpf result through, raising :class:`KernelError` if negative.
+
+    libbpf 1.x returns ``-errno`` directly, so the code is the error.
+    """
+    if rc < 0:
+        raise KernelError(operation, -rc, detail(messages), verifier_log)
+    return rc
+
+
+def check_syscall(rc: int, operation: str) -> int:
+    """Pass a raw syscall result through, raising with errno if it failed."""
+    if rc < 0:
+        raise KernelError(operation, binding().ffi.errno or 1)
+    return rc
+
+
+def last_errno() -> int:
+    """errno of the last foreign call on this thread (for NULL returns)."""
+    return int(binding().ffi.errno) or 1

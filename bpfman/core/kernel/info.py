@@ -1,0 +1,134 @@
+"""What the kernel says about a loaded program, map or link."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bpfman.core.kernel.errcheck import check
+from bpfman.core.kernel.lib import binding
+from bpfman.core.kernel.types import map_type_name, prog_type_name
+
+
+@dataclass(frozen=True)
+class ProgInfo:
+    """``struct bpf_prog_info`` in the shape bpfman shows it."""
+
+    id: int
+    type: int
+    type_name: str
+    name: str
+    tag: str
+    loaded_at: datetime
+    gpl_compatible: bool
+    map_ids: list[int]
+    btf_id: int
+    xlated_len: int
+    jited: bool
+    jited_len: int
+    memlock: int
+    verified_insns: int
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """The parts of ``struct bpf_map_info`` bpfman uses."""
+
+    id: int
+    type_name: str
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """The common head of ``struct bpf_link_info``."""
+
+    id: int
+    type: int
+    prog_id: int
+
+
+def _get_info(fd: int, ctype: str, what: str, prepare: Any = None) -> Any:
+    b = binding()
+    info = b.ffi.new(f"{ctype} *")
+    if prepare is not None:
+        prepare(info)
+    size = b.ffi.new("__u32 *", b.ffi.sizeof(ctype))
+    check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), f"{what} info")
+    return info
+
+
+def prog_info(fd: int) -> ProgInfo:
+    """Kernel facts about the program behind ``fd``, map IDs included."""
+    b = binding()
+    info = _get_info(fd, "struct bpf_prog_info", "program")
+    count = int(info.nr_map_ids)
+    ids = b.ffi.new("__u32[]", max(count, 1))
+    if count:
+
+        def want_maps(i: Any) -> None:
+            i.nr_map_ids = count
+            i.map_ids = int(b.ffi.cast("uintptr_t", ids))
+
+        info = _get_info(fd, "struct bpf_prog_info", "program", want_maps)
+        count = min(count, int(info.nr_map_ids))
+    return ProgInfo(
+        id=int(info.id),
+        type=int(info.type),
+        type_name=prog_type_name(int(info.type)),
+        name=b.ffi.string(info.name).decode("utf-8", "replace"),
+        tag=bytes(b.ffi.buffer(info.tag)).hex(),
+        loaded_at=_boot_time_to_wall(int(info.load_time)),
+        gpl_compatible=bool(info.gpl_compatible & 1),
+        map_ids=[int(ids[i]) for i in range(count)],
+        btf_id=int(info.btf_id),
+        xlated_len=int(info.xlated_prog_len),
+        jited=int(info.jited_prog_len) > 0,
+        jited_len=int(info.jited_prog_len),
+        memlock=fdinfo_memlock(fd),
+        verified_insns=int(info.verified_insns),
+    )
+
+
+def map_info(fd: int) -> MapInfo:
+    """Kernel facts about the map behind ``fd``."""
+    b = binding()
+    info = _get_info(fd, "struct bpf_map_info", "map")
+    return MapInfo(
+        id=int(info.id),
+        type_name=map_type_name(int(info.type)),
+        name=b.ffi.string(info.name).decode("utf-8", "replace"),
+        key_size=int(info.key_size),
+        value_size=int(info.value_size),
+        max_entries=int(info.max_entries),
+    )
+
+
+def link_info(fd: int) -> LinkInfo:
+    """Kernel facts about the link behind ``fd``."""
+    info = _get_info(fd, "struct bpf_link_info_head", "link")
+    return LinkInfo(id=int(info.id), type=int(info.type), prog_id=int(info.prog_id))
+
+
+def fdinfo_memlock(fd: int) -> int:
+    """Bytes the kernel charges for the object (``memlock:`` in fdinfo)."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "memlock":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _boot_time_to_wall(ns_since_boot: int) -> datetime:
+    """Convert a CLOCK_BOOTTIME stamp to an aware local datetime."""
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    return datetime.fromtimestamp(boot + ns_since_boot / 1e9, tz=UTC).astimezone()

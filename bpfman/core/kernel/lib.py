@@ -1,0 +1,99 @@
+"""Lazy access to libbpf and libc through cffi in ABI mode.
+
+Nothing is loaded at import: the first call to :func:`binding` builds the FFI,
+dlopens ``libbpf.so.1`` and installs a print callback, so that importing
+bpfman stays cheap and libbpf never writes to the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bpfman.core.kernel import cdefs
+
+log = logging.getLogger("bpfman.libbpf")
+
+LIBBPF_WARN = 0
+
+# va_list is an array type on x86_64, so it reaches the callback as a pointer
+# that vsnprintf can consume; elsewhere we keep the unformatted text.
+_CAN_FORMAT = platform.machine() in ("x86_64", "AMD64")
+_MESSAGE_MAX = 4096
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The FFI and the two libraries loaded through it."""
+
+    ffi: Any
+    bpf: Any
+    libc: Any
+    callback: Any  # kept referenced: libbpf holds a raw pointer to it
+
+
+_lock = threading.Lock()
+_binding: Binding | None = None
+_captures: list[list[str]] = []
+
+
+def binding() -> Binding:
+    """The process-wide binding, built on first use."""
+    global _binding
+    if _binding is None:
+        with _lock:
+            if _binding is None:
+                _binding = _build()
+    return _binding
+
+
+def _build() -> Binding:
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef(cdefs.LIBBPF)
+    ffi.cdef(cdefs.LIBC)
+    bpf = ffi.dlopen("libbpf.so.1")
+    libc = ffi.dlopen(None)
+
+    def on_message(level: int, fmt: Any, ap: Any) -> int:
+        _record(ffi, libc, level, fmt, ap)
+        return 0
+
+    callback = ffi.callback("libbpf_print_fn_t", on_message, error=0)
+    bpf.libbpf_set_print(callback)
+    return Binding(ffi, bpf, libc, callback)
+
+
+def _record(ffi: Any, libc: Any, level: int, fmt: Any, ap: Any) -> None:
+    """Format one libbpf message and hand it to captures and the logger."""
+    wanted = level <= LIBBPF_WARN or bool(_captures) or log.isEnabledFor(logging.DEBUG)
+    if not wanted:
+        return
+    if _CAN_FORMAT:
+        buf = ffi.new("char[]", _MESSAGE_MAX)
+        libc.vsnprintf(buf, _MESSAGE_MAX, fmt, ap)
+        text = ffi.string(buf).decode("utf-8", "replace")
+    else:
+        text = ffi.string(fmt).decode("utf-8", "replace")
+    text = text.rstrip("\n")
+    if level <= LIBBPF_WARN:
+        for capture in _captures:
+            capture.append(text)
+    log.debug("%s", text)
+
+
+@contextmanager
+def capture_libbpf_messages() -> Iterator[list[str]]:
+    """Collect libbpf's warnings emitted inside the block (for error details)."""
+    messages: list[str] = []
+    _captures.append(messages)
+    try:
+        yield messages
+    finally:
+        _captures.remove(messages)
