@@ -1,0 +1,94 @@
+"""Image settings from the config file, and the pull policies.
+
+The ``[images]`` table holds transport settings, the ``[signing]`` table the
+cosign verification settings; both are optional so a config without them
+keeps bpfman's defaults (TLS only, no signature checks, 64 MiB layers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bpfman.core.errors import InvalidInputError
+
+
+class PullPolicy(StrEnum):
+    """When a pull may use the network (same names as Kubernetes)."""
+
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+    @classmethod
+    def parse(cls, text: str) -> PullPolicy:
+        """The policy named ``text``; an unknown name is an input error."""
+        for policy in cls:
+            if policy.value == text:
+                return policy
+        names = ", ".join(p.value for p in cls)
+        raise InvalidInputError(f"invalid pull policy {text!r}: expected one of {names}")
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """How images are fetched and checked.
+
+    ``insecure_registries`` lists ``host[:port]`` registries that may be
+    reached over plain HTTP; any other registry is HTTPS only, loopback
+    included, so plain HTTP is always an explicit choice. ``max_layer_bytes``
+    bounds both the downloaded and the unpacked size of the bytecode layer so
+    a hostile image cannot exhaust memory.
+    """
+
+    insecure_registries: tuple[str, ...] = ()
+    verify_enabled: bool = False
+    allow_unsigned: bool = True
+    public_key: str | None = None
+    max_layer_bytes: int = 64 << 20
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> ImageSettings:
+        """Settings from a parsed config (its ``images`` and ``signing`` tables)."""
+        images = _table(d, "images")
+        signing = _table(d, "signing")
+        insecure = images.get("insecure_registries", [])
+        if not isinstance(insecure, list | tuple) or not all(
+            isinstance(h, str) and h for h in insecure
+        ):
+            raise InvalidInputError(
+                "config images.insecure_registries must be a list of host[:port]"
+            )
+        max_layer = images.get("max_layer_bytes", cls.max_layer_bytes)
+        if not isinstance(max_layer, int) or isinstance(max_layer, bool) or max_layer <= 0:
+            raise InvalidInputError("config images.max_layer_bytes must be a positive integer")
+        key = signing.get("public_key")
+        if key is not None and not isinstance(key, str):
+            raise InvalidInputError("config signing.public_key must be a path")
+        return cls(
+            insecure_registries=tuple(insecure),
+            verify_enabled=_bool(signing, "verify_enabled", cls.verify_enabled),
+            allow_unsigned=_bool(signing, "allow_unsigned", cls.allow_unsigned),
+            public_key=key,
+            max_layer_bytes=max_layer,
+        )
+
+    def is_insecure(self, host: str) -> bool:
+        """Whether ``host`` (``name[:port]``) was listed for plain HTTP."""
+        return host in self.insecure_registries
+
+
+def _table(d: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    table = d.get(name, {})
+    if not isinstance(table, Mapping):
+        raise InvalidInputError(f"config [{name}] must be a table")
+    return table
+
+
+def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"config signing.{key} must be true or false")
+    return value

@@ -1,0 +1,185 @@
+"""Pulling bytecode images into the local store and reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bpfman.core.errors import ImageError, NotFoundError
+from bpfman.core.images.blobs import BlobStore
+from bpfman.core.images.elf import check_bytecode
+from bpfman.core.images.labels import read_labels
+from bpfman.core.images.layer import extract_object
+from bpfman.core.images.oci import (
+    INDEX_TYPES,
+    LAYER_TYPES,
+    MANIFEST_TYPES,
+    MAX_MANIFEST_BYTES,
+    check_digest,
+    host_goarch,
+    media_type_of,
+    parse_json,
+    pick_platform,
+    sha256_digest,
+)
+from bpfman.core.images.reference import ImageRef, parse_reference
+from bpfman.core.images.settings import ImageSettings, PullPolicy
+from bpfman.core.images.signing import SignatureState, verify_image
+from bpfman.core.images.transport import Progress, RegistryClient
+
+
+@dataclass(frozen=True)
+class Bytecode:
+    """A pulled image's bytecode and what its labels say it holds.
+
+    ``digest`` is the digest the reference resolved to (the index for a
+    multi-arch image), i.e. what a user would pin with ``@sha256:``.
+    """
+
+    url: str
+    digest: str
+    data: bytes = field(repr=False)
+    programs: dict[str, str]
+    maps: dict[str, str]
+
+    def require(self, functions: Iterable[str]) -> None:
+        """Fail, listing what the image has, if any of ``functions`` is not in it."""
+        missing = [f for f in functions if f not in self.programs]
+        if missing:
+            have = ", ".join(sorted(self.programs)) or "none"
+            raise NotFoundError(
+                f"image {self.url} has no function {', '.join(missing)} (it has: {have})"
+            )
+
+
+@dataclass(frozen=True)
+class _Pulled:
+    """The blobs of one image, verified, before they are stored."""
+
+    top: bytes
+    manifest: bytes
+    config: bytes
+    layer: bytes
+
+
+class ImageStore:
+    """Bytecode images under ``<root>/images``, content-addressed and verified on use."""
+
+    def __init__(self, root: Path, settings: ImageSettings) -> None:
+        self.settings = settings
+        self.blobs = BlobStore(root / "images")
+
+    def pull(
+        self,
+        url: str,
+        policy: PullPolicy = PullPolicy.IF_NOT_PRESENT,
+        auth: str | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> Bytecode:
+        """The bytecode of ``url``, from the store or the registry as ``policy`` allows.
+
+        ``auth`` (base64 ``user:password``) is used for this pull only and is
+        never stored. ``progress(done, total)`` is called while the layer downloads.
+        """
+        ref = parse_reference(url)
+        key = str(ref)
+        if policy is not PullPolicy.ALWAYS:
+            record = self.blobs.get_ref(key)
+            if record is not None and self._record_usable(record):
+                return self._from_store(url, record)
+            if policy is PullPolicy.NEVER:
+                why = (
+                    "was pulled without the signature check now required"
+                    if record
+                    else ("is not in the local image store")
+                )
+                raise NotFoundError(
+                    f"image {url} {why} and the pull policy is Never; pull it first"
+                    " (bpfman image pull)"
+                )
+        return self._fetch(url, ref, auth, progress)
+
+    def _record_usable(self, record: dict[str, Any]) -> bool:
+        """Whether a stored image passes today's signature settings without a new check."""
+        if not self.settings.verify_enabled:
+            return True
+        state = record.get("signature")
+        if state == SignatureState.VERIFIED.value:
+            return True
+        return state == SignatureState.UNSIGNED.value and self.settings.allow_unsigned
+
+    def _from_store(self, url: str, record: dict[str, Any]) -> Bytecode:
+        top_digest = check_digest(record.get("digest", ""))
+        manifest_digest = check_digest(record.get("manifest", ""))
+        self.blobs.get(top_digest)
+        manifest = self.blobs.get(manifest_digest)
+        config_digest, layer_digest = _blob_digests(parse_json(manifest, "stored manifest"), url)
+        pulled = _Pulled(b"", manifest, self.blobs.get(config_digest), self.blobs.get(layer_digest))
+        return self._bytecode(url, top_digest, pulled)
+
+    def _fetch(
+        self, url: str, ref: ImageRef, auth: str | None, progress: Progress | None
+    ) -> Bytecode:
+        client = RegistryClient(ref, self.settings, auth)
+        top, content_type = client.get_manifest(ref.reference)
+        top_digest = sha256_digest(top)
+        if ref.digest and top_digest != ref.digest:
+            raise ImageError(f"image {url}: registry served content that does not match its digest")
+        state = verify_image(client, ref, top_digest, self.settings)
+        top_obj = parse_json(top, f"manifest of {url}")
+        kind = media_type_of(top_obj, content_type)
+        if kind in INDEX_TYPES:
+            entry = pick_platform(top_obj, url, host_goarch())
+            entry_digest = check_digest(entry.get("digest", ""))
+            manifest, _ = client.get_manifest(entry_digest)
+            if sha256_digest(manifest) != entry_digest:
+                raise ImageError(f"image {url}: manifest does not match its digest in the index")
+        elif kind in MANIFEST_TYPES:
+            manifest = top
+        else:
+            raise ImageError(f"image {url}: unsupported manifest type {kind}")
+        manifest_obj = parse_json(manifest, f"manifest of {url}")
+        config_digest, layer_digest = _blob_digests(manifest_obj, url)
+        layer_size = manifest_obj["layers"][0].get("size", 0)
+        limit = self.settings.max_layer_bytes
+        if not isinstance(layer_size, int) or layer_size > limit:
+            raise ImageError(
+                f"image {url}: bytecode layer is {layer_size} bytes, over the {limit}-byte"
+                " limit (images.max_layer_bytes)"
+            )
+        pulled = _Pulled(
+            top,
+            manifest,
+            client.get_blob(config_digest, MAX_MANIFEST_BYTES),
+            client.get_blob(layer_digest, limit, progress),
+        )
+        bytecode = self._bytecode(url, top_digest, pulled)
+        for blob in (pulled.top, pulled.manifest, pulled.config, pulled.layer):
+            self.blobs.put(blob)
+        self.blobs.put_ref(
+            str(ref),
+            {"digest": top_digest, "manifest": sha256_digest(manifest), "signature": state.value},
+        )
+        return bytecode
+
+    def _bytecode(self, url: str, digest: str, pulled: _Pulled) -> Bytecode:
+        """Unpack and check; runs before anything is stored, so bad images never are."""
+        labels = read_labels(parse_json(pulled.config, f"config of {url}"), url)
+        data = extract_object(pulled.layer, url, self.settings.max_layer_bytes, labels.filename)
+        check_bytecode(data, f"image {url}")
+        return Bytecode(url, digest, data, labels.programs, labels.maps)
+
+
+def _blob_digests(manifest: dict[str, Any], url: str) -> tuple[str, str]:
+    """The config and first-layer digests of an image manifest."""
+    config, layers = manifest.get("config"), manifest.get("layers")
+    if not isinstance(config, dict) or not isinstance(layers, list) or not layers:
+        raise ImageError(f"image {url}: manifest has no config or no layers")
+    layer = layers[0]
+    if not isinstance(layer, dict) or layer.get("mediaType") not in LAYER_TYPES:
+        kind = layer.get("mediaType") if isinstance(layer, dict) else None
+        raise ImageError(f"image {url}: first layer has unsupported media type {kind}")
+    return check_digest(config.get("digest", "")), check_digest(layer.get("digest", ""))
