@@ -8,11 +8,24 @@ from bpfman.core.errors import KernelError
 from bpfman.core.kernel.lib import binding
 
 _DETAIL_MESSAGES = 3
+# Messages that repeat the errno we already report, or mislead: libbpf 1.1
+# blames RLIMIT_MEMLOCK for any EPERM as root, but kernels >= 5.11 charge BPF
+# memory to the cgroup instead.
+_NOISE = (
+    "try raising 'ulimit -l'",
+    "BPF program load failed",
+    "failed to load: -",
+    "failed to load object",
+)
 
 
 def detail(messages: Sequence[str]) -> str:
     """The last few libbpf warnings, prefix stripped, on one line."""
-    kept = [m.removeprefix("libbpf: ").strip() for m in messages if m.strip()]
+    kept = [
+        m.removeprefix("libbpf: ").strip()
+        for m in messages
+        if m.strip() and not any(noise in m for noise in _NOISE)
+    ]
     return "; ".join(kept[-_DETAIL_MESSAGES:])
 
 

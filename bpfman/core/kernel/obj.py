@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -24,6 +25,7 @@ VERIFIER_LOG_SIZE = 256 * 1024
 _BTF_KIND_VAR = 14
 _BTF_KIND_DATASEC = 15
 _GLOBAL_SECTIONS = (".rodata", ".data", ".bss")
+_FAILED_PROG = re.compile(r"prog '([^']+)': failed to load")
 
 
 class ProgramSpec(NamedTuple):
@@ -172,6 +174,8 @@ class BpfObject:
         p = self._program(prog)
         with capture_libbpf_messages() as messages:
             rc = binding().bpf.bpf_program__set_attach_target(p, 0, func_name.encode())
+        if rc == -errno.ESRCH:
+            raise NotFoundError(f"kernel function {func_name} not found (no BTF for it)")
         check(rc, f"set attach target {func_name} of {prog}", messages)
 
     def set_global(self, name: str, value: bytes) -> None:
@@ -217,10 +221,10 @@ class BpfObject:
         for name in logs:
             b.bpf.bpf_program__set_log_buf(self._programs[name], b.ffi.NULL, 0)
         if rc < 0:
-            failed = [(n, b.ffi.string(buf).decode("utf-8", "replace")) for n, buf in logs.items()]
-            failed = [(n, text) for n, text in failed if text]
-            what = f"load {failed[0][0]}" if failed else f"load {self._source}"
-            raise KernelError(what, -rc, detail(messages), failed[0][1] if failed else "")
+            logs_text = {n: b.ffi.string(buf).decode("utf-8", "replace") for n, buf in logs.items()}
+            failed = _failed_program(messages, logs_text)
+            what = f"load {failed}" if failed else f"load {self._source}"
+            raise KernelError(what, -rc, detail(messages), logs_text.get(failed or "", ""))
         self._loaded = True
 
     def program_fd(self, prog: str) -> int:
@@ -285,6 +289,15 @@ class BpfObject:
                     found[var_name] = _Global(by_section[type_id], infos[i].offset, infos[i].size)
         self._globals = found
         return found
+
+
+def _failed_program(messages: list[str], logs: dict[str, str]) -> str | None:
+    """Which program failed to load: the one libbpf names, else one with a log."""
+    for message in messages:
+        match = _FAILED_PROG.search(message)
+        if match and match.group(1) in logs:
+            return match.group(1)
+    return next((name for name, text in logs.items() if text), None)
 
 
 def _string(ptr: Any) -> str:

@@ -1,0 +1,499 @@
+"""The kernel binding against the real kernel: objects, globals, pins, info, links.
+
+The BPF programs are compiled here from inline C so this file depends on
+nothing but clang and libbpf's headers. Everything observable is checked from
+outside too (bpftool, bpffs), and every kernel object, mount and namespace the
+test makes is removed in a finally block.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bpfman.core import kernel as k
+from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF programs")
+
+MAIN_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} counter SEC(".maps");
+
+volatile const __u32 increment = 1;
+volatile const __u32 target_tgid = 0;
+volatile const __s32 verdict = 0;
+__u64 hits = 0;
+char note[12] = "hello";
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int count_getppid(void *ctx)
+{
+    __u32 key = 0;
+    __u64 *value;
+
+    if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+        return 0;
+    value = bpf_map_lookup_elem(&counter, &key);
+    if (value)
+        __sync_fetch_and_add(value, increment);
+    hits++;
+    return 0;
+}
+
+SEC("tc")
+int tc_verdict(struct __sk_buff *skb)
+{
+    return verdict;
+}
+
+SEC("tc")
+int tc_other(struct __sk_buff *skb)
+{
+    return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+# Reads packet data without a bounds check: the verifier must refuse it.
+BAD_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("tc")
+int unchecked(struct __sk_buff *skb)
+{
+    return *(__u8 *)(long)skb->data;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+FENTRY_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("fentry")
+int on_entry(void *ctx)
+{
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+CLANG = ["clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{platform.machine()}-linux-gnu"]
+TC_ACT_SHOT = 2
+CLONE_NEWNET = 0x40000000
+
+
+def _compile(directory: Path, name: str, source: str) -> Path:
+    src = directory / f"{name}.bpf.c"
+    out = directory / f"{name}.bpf.o"
+    src.write_text(source)
+    subprocess.run([*CLANG, "-c", str(src), "-o", str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bpf")
+    return {
+        "main": _compile(d, "main", MAIN_C),
+        "bad": _compile(d, "bad", BAD_C),
+        "fentry": _compile(d, "fentry", FENTRY_C),
+    }
+
+
+@pytest.fixture
+def main_obj(objects: dict[str, Path]) -> Iterator[k.BpfObject]:
+    with k.BpfObject.open_file(objects["main"]) as obj:
+        yield obj
+
+
+@contextmanager
+def _mounted(fstype: str, where: Path) -> Iterator[Path]:
+    where.mkdir()
+    subprocess.run(["mount", "-t", fstype, fstype, str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.fixture
+def bpffs(tmp_path: Path) -> Iterator[Path]:
+    with _mounted("bpf", tmp_path / "bpffs") as where:
+        yield where
+
+
+@pytest.fixture
+def tracefs(tmp_path: Path) -> Iterator[Path]:
+    """A private tracefs mount: the binding finds it through /proc/self/mounts."""
+    with _mounted("tracefs", tmp_path / "tracefs") as where:
+        yield where
+
+
+def _bpftool(*args: str) -> object:
+    out = subprocess.run(["bpftool", "-j", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def _u32(value: int) -> bytes:
+    return value.to_bytes(4, sys.byteorder)
+
+
+# -- opening and inspecting an object ---------------------------------------------
+
+
+def test_import_is_lazy() -> None:
+    code = (
+        "import sys, bpfman.core.kernel\n"
+        "assert 'cffi' not in sys.modules and 'pyroute2' not in sys.modules, sys.modules.keys()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_programs_maps_and_globals(main_obj: k.BpfObject) -> None:
+    assert main_obj.programs() == [
+        k.ProgramSpec("count_getppid", "tracepoint/syscalls/sys_enter_getppid"),
+        k.ProgramSpec("tc_verdict", "tc"),
+        k.ProgramSpec("tc_other", "tc"),
+    ]
+    maps = {m.name: m for m in main_obj.maps()}
+    assert maps["counter"] == k.MapSpec("counter", "array", False)
+    internal = sorted(m.name.rsplit(".", 1)[-1] for m in maps.values() if m.internal)
+    assert internal == ["bss", "data", "rodata"]
+    assert main_obj.global_sizes() == {
+        "increment": 4,
+        "target_tgid": 4,
+        "verdict": 4,
+        "hits": 8,
+        "note": 12,
+    }
+
+
+def test_select_unknown_function_lists_functions(main_obj: k.BpfObject) -> None:
+    with pytest.raises(NotFoundError) as exc:
+        main_obj.select(["count_getppid", "nope"])
+    msg = str(exc.value)
+    assert "nope" in msg
+    assert "count_getppid, tc_verdict, tc_other" in msg
+
+
+def test_set_global_rejects_bad_input(main_obj: k.BpfObject) -> None:
+    with pytest.raises(InvalidInputError, match="global increment is 4 bytes, got 2"):
+        main_obj.set_global("increment", b"\x01\x00")
+    with pytest.raises(InvalidInputError, match="no global variable missing") as exc:
+        main_obj.set_global("missing", b"\x01")
+    assert "increment" in str(exc.value) and "verdict" in str(exc.value)
+
+
+def test_malformed_object_is_invalid_input_and_libbpf_stays_quiet(tmp_path: Path) -> None:
+    code = (
+        "from bpfman.core.kernel import BpfObject\n"
+        "from bpfman.core.errors import InvalidInputError\n"
+        "try:\n"
+        "    BpfObject.open_bytes(b'not an elf at all', 'junk')\n"
+        "except InvalidInputError as e:\n"
+        "    print(e)\n"
+        "else:\n"
+        "    raise SystemExit('opened junk')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "junk is not a usable BPF object" in proc.stdout
+    assert "libbpf" not in proc.stdout.split(":", 1)[0]
+
+
+def test_open_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        k.BpfObject.open_file(tmp_path / "absent.o")
+
+
+# -- loading, pinning, info ----------------------------------------------------------
+
+
+def test_load_pin_and_info(main_obj: k.BpfObject, bpffs: Path) -> None:
+    main_obj.select(["tc_verdict"])
+    main_obj.load()
+    fd = main_obj.program_fd("tc_verdict")
+    with pytest.raises(NotFoundError):
+        main_obj.program_fd("count_getppid")
+    pin = str(bpffs / "prog")
+    k.obj_pin(fd, pin)
+    info = k.prog_info(fd)
+
+    with k.obj_get(pin) as pinned:
+        assert k.prog_info(pinned.fd).id == info.id
+    with k.prog_fd_by_id(info.id) as by_id:
+        assert k.prog_info(by_id.fd).tag == info.tag
+
+    shown = _bpftool("prog", "show", "id", str(info.id))
+    assert isinstance(shown, dict)
+    assert info.name == shown["name"] == "tc_verdict"
+    assert info.type == k.PROG_TYPE.SCHED_CLS and info.type_name == "tc"
+    assert info.tag == shown["tag"] and len(info.tag) == 16
+    int(info.tag, 16)
+    assert sorted(info.map_ids) == sorted(shown["map_ids"])
+    assert info.btf_id == shown["btf_id"]
+    assert info.gpl_compatible is True
+    assert info.xlated_len == shown["bytes_xlated"]
+    assert info.jited and info.jited_len == shown["bytes_jited"]
+    assert info.memlock == int(shown["bytes_memlock"])
+    assert info.verified_insns > 0
+    assert info.loaded_at.tzinfo is not None
+    assert abs(datetime.now().astimezone() - info.loaded_at) < timedelta(seconds=60)
+    assert info.id in set(k.iter_prog_ids())
+
+    counter = k.map_info(main_obj.map_fd("counter"))
+    assert (counter.name, counter.type_name, counter.key_size, counter.max_entries) == (
+        "counter",
+        "array",
+        4,
+        1,
+    )
+    assert counter.id not in info.map_ids  # tc_verdict only reads .rodata
+    (rodata_id,) = info.map_ids
+    with k.map_fd_by_id(rodata_id) as rodata:
+        assert k.map_info(rodata.fd).name.endswith(".rodata")
+
+
+def test_missing_ids_and_pins_are_not_found(bpffs: Path) -> None:
+    with pytest.raises(NotFoundError, match="no program with id 4294967295"):
+        k.prog_fd_by_id(0xFFFFFFFF)
+    with pytest.raises(NotFoundError):
+        k.map_fd_by_id(0xFFFFFFFF)
+    with pytest.raises(NotFoundError):
+        k.obj_get(str(bpffs / "nothing"))
+
+
+def test_verifier_rejection_carries_log_tail(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["bad"]) as obj, pytest.raises(KernelError) as exc:
+        obj.load()
+    err = exc.value
+    assert err.errno == errno.EACCES
+    assert err.operation == "load unchecked"
+    assert "invalid access to packet" in err.verifier_log
+    assert "verifier:" in str(err) and "invalid access to packet" in str(err)
+
+
+def test_prog_test_run_returns_global_verdict(main_obj: k.BpfObject) -> None:
+    main_obj.set_global("verdict", _u32(TC_ACT_SHOT))
+    main_obj.select(["tc_verdict"])
+    main_obj.load()
+    packet = bytes(14) + bytes(50)
+    retval, duration = k.prog_test_run(main_obj.program_fd("tc_verdict"), packet, repeat=3)
+    assert retval == TC_ACT_SHOT
+    assert duration >= 0
+
+
+def test_probe_prog_type() -> None:
+    assert k.probe_prog_type(k.PROG_TYPE.XDP) is True
+    assert k.probe_prog_type(k.PROG_TYPE.SCHED_CLS) is True
+
+
+# -- tracepoint through a perf event link; globals change behaviour ------------------
+
+
+def _count_getppid(
+    obj: k.BpfObject, bpffs: Path, increment: int | None, calls: int, name: str
+) -> int:
+    obj.set_global("target_tgid", _u32(os.getpid()))
+    if increment is not None:
+        obj.set_global("increment", _u32(increment))
+    obj.select(["count_getppid"])
+    obj.load()
+    pin = str(bpffs / name)
+    k.obj_pin(obj.map_fd("counter"), pin)
+    with k.perf_event_tracepoint("syscalls", "sys_enter_getppid") as event:
+        link = k.link_create_perf_event(obj.program_fd("count_getppid"), event.fd)
+    with link:
+        info = k.link_info(link.fd)
+        assert info.type == k.LINK_TYPE.PERF_EVENT
+        assert info.prog_id == k.prog_info(obj.program_fd("count_getppid")).id
+        for _ in range(calls):
+            os.getppid()
+    dump = _bpftool("map", "dump", "pinned", pin)
+    assert isinstance(dump, list)
+    return int(dump[0]["formatted"]["value"])
+
+
+def test_tracepoint_counts_with_global_increment(
+    objects: dict[str, Path], bpffs: Path, tracefs: Path
+) -> None:
+    with k.BpfObject.open_file(objects["main"]) as obj:
+        assert _count_getppid(obj, bpffs, None, 4, "default") == 4
+    with k.BpfObject.open_file(objects["main"]) as obj:
+        assert _count_getppid(obj, bpffs, 7, 4, "seven") == 28
+
+
+def test_missing_tracepoint_is_not_found(tracefs: Path) -> None:
+    with pytest.raises(NotFoundError, match="tracepoint syscalls/no_such_event not found"):
+        k.perf_event_tracepoint("syscalls", "no_such_event")
+
+
+# -- map sharing -----------------------------------------------------------------------
+
+
+def test_reuse_map_shares_the_kernel_map(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["main"]) as first:
+        first.select(["count_getppid"])
+        first.load()
+        with k.BpfObject.open_file(objects["main"]) as second:
+            second.select(["count_getppid"])
+            second.reuse_map("counter", first.map_fd("counter"))
+            second.load()
+            ids = []
+            for obj in (first, second):
+                prog = k.prog_info(obj.program_fd("count_getppid"))
+                shown = _bpftool("prog", "show", "id", str(prog.id))
+                assert isinstance(shown, dict)
+                ids.append(set(shown["map_ids"]))
+            shared = k.map_info(first.map_fd("counter")).id
+            assert k.map_info(second.map_fd("counter")).id == shared
+            assert shared in ids[0] and shared in ids[1]
+            assert len(ids[0] & ids[1]) == 1  # only the counter; globals stay private
+
+
+# -- TCX ordering ------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextmanager
+def _inside_netns(name: str) -> Iterator[None]:
+    """Move this thread into a named netns for the block, then back."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+        try:
+            if _libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            if _libc.setns(home, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(home)
+
+
+@pytest.fixture
+def veth_netns() -> Iterator[str]:
+    name = f"bpfman-kt-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        ip = ["ip", "-n", name, "link"]
+        subprocess.run([*ip, "add", "kt0", "type", "veth", "peer", "name", "kt1"], check=True)
+        subprocess.run([*ip, "set", "kt0", "up"], check=True)
+        subprocess.run([*ip, "set", "kt1", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+def test_tcx_before_link_orders_chain(main_obj: k.BpfObject, veth_netns: str) -> None:
+    main_obj.select(["tc_verdict", "tc_other"])
+    main_obj.load()
+    first_fd = main_obj.program_fd("tc_verdict")
+    second_fd = main_obj.program_fd("tc_other")
+    first_id = k.prog_info(first_fd).id
+    second_id = k.prog_info(second_fd).id
+    with _inside_netns(veth_netns):
+        ifindex = socket.if_nametoindex("kt0")
+        with k.link_create(first_fd, ifindex, k.ATTACH_TYPE.TCX_INGRESS) as first:
+            with k.link_create(
+                second_fd,
+                ifindex,
+                k.ATTACH_TYPE.TCX_INGRESS,
+                flags=k.BPF_F_BEFORE | k.BPF_F_LINK,
+                relative_fd=first.fd,
+            ) as second:
+                assert k.link_info(second.fd).type == k.LINK_TYPE.TCX
+                assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == [second_id, first_id]
+                assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_EGRESS) == []
+            assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == [first_id]
+        with pytest.raises(KernelError) as exc:
+            k.link_create(
+                second_fd,
+                ifindex,
+                k.ATTACH_TYPE.TCX_INGRESS,
+                flags=k.BPF_F_BEFORE | k.BPF_F_ID,
+                relative_id=0xFFFFFFF0,
+            )
+        assert exc.value.operation == "link_create"
+        assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == []
+
+
+# -- what this host cannot do must fail cleanly -------------------------------------------
+
+
+def test_kprobe_needs_kernel_support() -> None:
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        with k.perf_event_kprobe("do_sys_openat2", 0, retprobe=False) as event:
+            assert event.fd >= 0
+    else:
+        with pytest.raises(UnsupportedError, match=r"kprobes are not supported .*CONFIG_KPROBES"):
+            k.perf_event_kprobe("do_sys_openat2", 0, retprobe=False)
+
+
+def test_fentry_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["fentry"]) as obj:
+        obj.set_attach_target("on_entry", "do_sys_openat2")
+        try:
+            obj.load()
+        except KernelError as err:
+            # This host's security policy refuses tracing programs.
+            assert err.errno == errno.EPERM, err
+            assert err.operation == "load on_entry"
+            return
+        with k.raw_tracepoint_open(obj.program_fd("on_entry")) as link:
+            assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
+
+
+def test_fentry_unknown_target_is_not_found(objects: dict[str, Path]) -> None:
+    with (
+        k.BpfObject.open_file(objects["fentry"]) as obj,
+        pytest.raises(NotFoundError, match="kernel function no_such_fn_xyz not found"),
+    ):
+        obj.set_attach_target("on_entry", "no_such_fn_xyz")
+
+
+def test_uprobe_on_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        k.perf_event_uprobe(str(tmp_path / "absent"), 0, retprobe=False)
+
+
+def test_fd_close_is_idempotent() -> None:
+    r, w = os.pipe()
+    os.close(w)
+    fd = k.Fd(r)
+    assert int(fd) == r
+    fd.close()
+    fd.close()
+    assert fd.closed
