@@ -1,0 +1,70 @@
+"""Where bpfman keeps its state, and the optional configuration file.
+
+The root defaults to ``/run/bpfman`` (tmpfs: kernel objects and their records
+both vanish at reboot). ``BPFMAN_ROOT`` or ``--root`` moves it, so tests and
+several instances never share pins or state. The configuration file is
+``<root>/bpfman.toml`` if present, else ``/etc/bpfman/bpfman.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+
+DEFAULT_ROOT = Path("/run/bpfman")
+ROOT_ENV = "BPFMAN_ROOT"
+SYSTEM_CONFIG = Path("/etc/bpfman/bpfman.toml")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed configuration file; each table is handed to whoever owns it."""
+
+    path: Path | None = None
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[str, Any]:
+        value = self.tables.get(name, {})
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"{self.path}: [{name}] must be a table")
+        return value
+
+
+def load_config(root: Path) -> Config:
+    for path in (root / "bpfman.toml", SYSTEM_CONFIG):
+        if path.is_file():
+            try:
+                with path.open("rb") as f:
+                    return Config(path, tomllib.load(f))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise InvalidInputError(f"cannot read config {path}: {exc}") from exc
+    return Config()
+
+
+_CAP_SYS_ADMIN = 21
+_CAP_BPF = 39
+
+
+def missing_privilege() -> str | None:
+    """Why this process cannot manage BPF objects, or None when it can."""
+    try:
+        with open("/proc/self/status") as f:
+            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return None if os.geteuid() == 0 else "must be run as root"
+    if caps & (1 << _CAP_SYS_ADMIN):
+        return None
+    if os.geteuid() != 0:
+        return "must be run as root (or with CAP_SYS_ADMIN and CAP_BPF)"
+    if not caps & (1 << _CAP_BPF):
+        return "missing capability CAP_BPF (and CAP_SYS_ADMIN)"
+    return "missing capability CAP_SYS_ADMIN"

@@ -1,0 +1,74 @@
+"""Records bpfman keeps about what it loaded and attached.
+
+Records are plain dataclasses serialised with msgpack. Fields that only one
+program type understands live in ``plugin_data`` / ``params`` dictionaries so
+the core never needs to know their meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+APPLICATION_KEY = "bpfman_application"
+
+
+@dataclass
+class ProgramRecord:
+    """A program bpfman loaded; ``id`` is the kernel program id."""
+
+    id: int
+    name: str
+    type: str
+    kernel_type: int
+    source: dict[str, str]
+    pin: str
+    map_pin_path: str
+    map_owner_id: int | None = None
+    globals: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    attach_func: str | None = None
+    plugin_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def application(self) -> str:
+        return self.metadata.get(APPLICATION_KEY, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProgramRecord:
+        return cls(**data)
+
+
+@dataclass
+class LinkRecord:
+    """An attachment of a program, identified by bpfman's own link id.
+
+    ``hook`` names the shared attach point (interface, direction, netns...)
+    for types where several links are ordered on one hook; links on the
+    same hook are ordered by ``(priority, seq)``.
+    """
+
+    id: int
+    program_id: int
+    type: str
+    params: dict[str, Any]
+    seq: int
+    pin: str | None = None
+    hook: str | None = None
+    priority: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinkRecord:
+        return cls(**data)
+
+    @property
+    def order_key(self) -> tuple[int, int]:
+        """Lower priority runs first; equal priorities keep attach order."""
+        return (self.priority if self.priority is not None else 0, self.seq)
