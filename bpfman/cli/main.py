@@ -1,0 +1,416 @@
+"""The ``bpfman`` command line.
+
+Commands are thin: they turn flags into core calls and render the result.
+``attach`` subcommands come from the installed plugins and are looked up only
+when ``attach`` is used, so ``list`` and ``get`` never pay for plugin
+discovery. Every :class:`BpfmanError` becomes one line on stderr and its
+exit status.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..core.errors import BpfmanError
+from ..core.requests import parse_globals, parse_key_values, with_application
+from .options import (
+    AppLike,
+    BpfmanCommand,
+    MultiValueOption,
+    output_option,
+)
+
+if TYPE_CHECKING:
+    from ..core.manager import Bpfman
+    from ..core.plugins import Plugins
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+PROGRAMS_HELP = """Required: The program type and eBPF function name that is the entry point
+for the eBPF program.
+Format <TYPE>:<FUNC_NAME>
+
+For fentry and fexit, the function that is being attached to is also
+required at load time, so the format for fentry and fexit includes attach
+function.
+Format <TYPE>:<FUNC_NAME>:<ATTACH_FUNC>
+
+If the bytecode file contains multiple eBPF programs that need to be
+loaded, multiple eBPF programs can be entered by separating each
+<TYPE>:<FUNC_NAME> pair with a space.
+Example: --programs xdp:xdp_stats kprobe:kprobe_counter
+Example: --programs fentry:test_fentry:do_unlinkat
+
+[possible values for <TYPE>: {types}]"""
+GLOBAL_HELP = """Optional: Global variables to be set when program is loaded.
+Format: <NAME>=<Hex Value>
+
+This is a very low level primitive. The caller is responsible for formatting
+the byte string appropriately considering such things as size, endianness,
+alignment and packing of data structures. Multiple values can be enter by
+separating each <NAME>=<Hex Value> pair with a space.
+Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D"""
+APPLICATION_HELP = """Optional: Application is used to group multiple programs that are loaded together
+under the same load command. This actually creates a special <KEY>=<VALUE> in the
+metadata parameter. It can be used to filer on list commands.
+Example: --application TestEbpfApp"""
+LOAD_METADATA_HELP = """Optional: Specify Key/Value metadata to be attached to a program when it
+is loaded by bpfman.
+Format: <KEY>=<VALUE>
+
+This can later be used to `list` a certain subset of programs which contain
+the specified metadata.
+Example: --metadata owner=acme"""
+MAP_OWNER_HELP = """Optional: Program Id of loaded eBPF program this eBPF program will share a map with.
+Only used when multiple eBPF programs need to share a map.
+Example: --map-owner-id 63178"""
+PROGRAM_TYPE_HELP = """Optional: List programs by a specific program type.
+Example: --program-type xdp
+
+[possible values: unspec, socket-filter, probe, tc, sched-act,
+tracepoint, xdp, perf-event, cgroup-skb,
+cgroup-sock, lwt-in, lwt-out, lwt-xmit, sock-ops,
+sk-skb, cgroup-device, sk-msg, raw-tracepoint,
+cgroup-sock-addr, lwt-seg6-local, lirc-mode2,
+sk-reuseport, flow-dissector, cgroup-sysctl,
+raw-tracepoint-writable, cgroup-sockopt, tracing,
+struct-ops, ext, lsm, sk-lookup, syscall]"""
+SELECTOR_HELP = """Optional: List programs which contain a specific set of metadata labels
+that were applied when the program was loaded with `--metadata` parameter.
+Format: <KEY>=<VALUE>
+Example: --metadata-selector owner=acme"""
+BUILTIN_TYPES = "fentry, fexit, kprobe, tc, tcx, tracepoint, uprobe, xdp"
+
+
+class App(AppLike):
+    """Per-invocation state: options of the top-level group and the core."""
+
+    def __init__(self, root: Path | None, plugins: Plugins | None = None) -> None:
+        self.root = root
+        self._plugins = plugins
+        self._bpfman: Bpfman | None = None
+        self.output = "table"
+
+    @property
+    def bpfman(self) -> Bpfman:
+        if self._bpfman is None:
+            from ..core.manager import Bpfman
+
+            self._bpfman = Bpfman(self.root, self._plugins)
+        return self._bpfman
+
+    def emit(self, text: str, data: Any) -> None:
+        if self.output == "json":
+            from .output import dumps
+
+            click.echo(dumps(data))
+        elif text:
+            click.echo(text)
+
+    def show_programs(self, ids: Sequence[int]) -> None:
+        from .output import program_json, program_text
+
+        details = [self.bpfman.get_program(i) for i in ids]
+        self.emit("\n\n".join(program_text(d) for d in details), [program_json(d) for d in details])
+
+    def show_link(self, link_id: int) -> None:
+        from .output import link_json, link_text
+
+        details = self.bpfman.get_link(link_id)
+        self.emit(link_text(details), link_json(details))
+
+    def attach(
+        self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
+    ) -> None:
+        link = self.bpfman.attach(program_id, program_type, params, metadata)
+        self.show_link(link.id)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class AttachGroup(click.Group):
+    """``attach <PROGRAM_ID> <TYPE>``: one subcommand per installed plugin type."""
+
+    def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        app = ctx.find_object(App)
+        assert app is not None
+        found: dict[str, click.Command] = {}
+        for commands in app.bpfman.plugins.hook.bpfman_attach_commands():
+            for command in commands:
+                if command.name in found:
+                    raise BpfmanError(f"two plugins define `attach {command.name}`")
+                found[str(command.name)] = command
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._commands(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._commands(ctx).get(cmd_name)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BPFMAN_ROOT",
+    help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages (libbpf's too) to stderr.")
+@click.version_option(package_name="bpfman", message="bpfman %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
+    """An eBPF manager focusing on simplifying the deployment and administration of eBPF programs."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if ctx.obj is None:
+        ctx.obj = App(root)
+    else:
+        ctx.obj.root = root
+
+
+# -- load -------------------------------------------------------------------
+@cli.group(context_settings=CONTEXT)
+def load() -> None:
+    """Load an eBPF program on the system."""
+
+
+def _load_options(fn: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.option(
+                "--programs",
+                cls=MultiValueOption,
+                required=True,
+                help=PROGRAMS_HELP.format(types=BUILTIN_TYPES),
+            ),
+            click.option("-g", "--global", "globals_", cls=MultiValueOption, help=GLOBAL_HELP),
+            click.option("-a", "--application", help=APPLICATION_HELP),
+            click.option("-m", "--metadata", multiple=True, help=LOAD_METADATA_HELP),
+            click.option("--map-owner-id", type=click.IntRange(0, 2**32 - 1), help=MAP_OWNER_HELP),
+            output_option,
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def _load_kwargs(
+    globals_: tuple[str, ...],
+    application: str | None,
+    metadata: tuple[str, ...],
+    map_owner_id: int | None,
+) -> dict[str, Any]:
+    return {
+        "globals": parse_globals(globals_),
+        "metadata": with_application(parse_key_values(metadata), application),
+        "map_owner_id": map_owner_id,
+    }
+
+
+@load.command("file", cls=BpfmanCommand)
+@_load_options
+@click.option(
+    "-p",
+    "--path",
+    required=True,
+    help="Required: Location of local bytecode file\n"
+    "Example: --path /run/bpfman/examples/go-xdp-counter/bpf_x86_bpfel.o",
+)
+@pass_app
+def load_file(
+    app: App,
+    programs: tuple[str, ...],
+    path: str,
+    globals_: tuple[str, ...],
+    application: str | None,
+    metadata: tuple[str, ...],
+    map_owner_id: int | None,
+    output: str,
+) -> None:
+    """Load an eBPF program from a local .o file."""
+    app.output = output
+    options = _load_kwargs(globals_, application, metadata, map_owner_id)
+    records = app.bpfman.load_file(path, list(programs), **options)
+    app.show_programs([r.id for r in records])
+
+
+# -- unload / detach --------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@pass_app
+def unload(app: App, program_id: int) -> None:
+    """Unload an eBPF program using the Program Id."""
+    app.bpfman.unload(program_id)
+
+
+@cli.group(cls=AttachGroup, context_settings=CONTEXT, subcommand_metavar="<COMMAND>")
+@click.option(
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="Optional: Output format of the new link; json is for scripts.",
+)
+@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@pass_app
+def attach(app: App, output: str, program_id: int) -> None:
+    """Attach an eBPF program to a hook point using the Program Id."""
+    app.output = output
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
+@pass_app
+def detach(app: App, link_id: int) -> None:
+    """Detach an eBPF program from a hook point using the Link Id."""
+    app.bpfman.detach(link_id)
+
+
+# -- list / get -------------------------------------------------------------
+@cli.group("list", context_settings=CONTEXT)
+def list_() -> None:
+    """List all loaded eBPF programs or attached links."""
+
+
+def _list_programs(
+    app: App,
+    program_type: str | None,
+    application: str | None,
+    metadata_selector: tuple[str, ...],
+    all_: bool,
+    output: str,
+) -> None:
+    from .output import programs_table, summary_json
+
+    app.output = output
+    rows = app.bpfman.list_programs(
+        all=all_,
+        kernel_type=program_type,
+        application=application,
+        selector=parse_key_values(metadata_selector, "metadata selector"),
+    )
+    app.emit(programs_table(rows), [summary_json(r) for r in rows])
+
+
+def _list_links(
+    app: App,
+    program_type: str | None,
+    application: str | None,
+    metadata_selector: tuple[str, ...],
+    output: str,
+) -> None:
+    from .output import link_json, links_table
+
+    app.output = output
+    rows = app.bpfman.list_links(
+        kernel_type=program_type,
+        application=application,
+        selector=parse_key_values(metadata_selector, "metadata selector"),
+    )
+    app.emit(links_table(rows), [link_json(d) for d in rows])
+
+
+def _list_filters(fn: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.option("-p", "--program-type", help=PROGRAM_TYPE_HELP),
+            click.option(
+                "--application",
+                help="Optional: List programs loaded under the same application tag.\n"
+                "Example: --application go-app",
+            ),
+            click.option("-m", "--metadata-selector", multiple=True, help=SELECTOR_HELP),
+            output_option,
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+for _name, _hidden in (("programs", False), ("program", True)):
+
+    @list_.command(_name, hidden=_hidden, context_settings=CONTEXT)
+    @_list_filters
+    @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
+    @pass_app
+    def _programs(app: App, /, all_: bool, **filters: Any) -> None:
+        """List all loaded eBPF programs."""
+        _list_programs(app, all_=all_, **filters)
+
+
+for _name, _hidden in (("links", False), ("link", True)):
+
+    @list_.command(_name, hidden=_hidden, context_settings=CONTEXT)
+    @_list_filters
+    @pass_app
+    def _links(app: App, /, **filters: Any) -> None:
+        """List all program attachments."""
+        _list_links(app, **filters)
+
+
+@cli.group(context_settings=CONTEXT)
+def get() -> None:
+    """Get a loaded eBPF program or program attachment link."""
+
+
+@get.command("program", context_settings=CONTEXT)
+@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@output_option
+@pass_app
+def get_program(app: App, program_id: int, output: str) -> None:
+    """Get a loaded eBPF program using the Program Id."""
+    app.output = output
+    app.show_programs([program_id])
+
+
+@get.command("link", context_settings=CONTEXT)
+@click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
+@output_option
+@pass_app
+def get_link(app: App, link_id: int, output: str) -> None:
+    """Get a loaded eBPF program's attachment using the Link Id."""
+    app.output = output
+    app.show_link(link_id)
+
+
+def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
+    """Run the CLI; every error becomes one stderr line and an exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Error: aborted", err=True)
+        return 1
+    except BpfmanError as exc:
+        if verbose:
+            logging.getLogger("bpfman").debug("error", exc_info=True)
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        return 130
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (run with -v)", err=True)
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Shared click plumbing: multi-value options, common flags, attach commands.
+
+Plugins build their ``attach`` subcommands with :func:`attach_command`, which
+supplies the program id, ``--metadata`` and output handling, so a plugin only
+turns its own flags into the parameters it records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from ..core.requests import parse_key_values
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MultiValueOption(click.Option):
+    """An option that takes every following word up to the next flag.
+
+    ``--programs xdp:a kprobe:b`` works as in the reference CLI; each word is
+    one more occurrence of a ``multiple=True`` option.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+
+def expand_multi_values(args: Sequence[str], names: set[str]) -> list[str]:
+    out: list[str] = []
+    current: str | None = None
+    for arg in args:
+        if arg == "--":
+            current = None
+        elif current is not None and not arg.startswith("-"):
+            if out and out[-1] != current:
+                out.append(current)
+            out.append(arg)
+            continue
+        elif arg in names:
+            current = arg
+            out.append(arg)
+            continue
+        elif "=" in arg and arg.split("=", 1)[0] in names:
+            current = arg.split("=", 1)[0]
+            out.append(arg)
+            continue
+        else:
+            current = None
+        out.append(arg)
+    return out
+
+
+class BpfmanCommand(click.Command):
+    """A command that understands :class:`MultiValueOption`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        names = {
+            opt
+            for param in self.params
+            if isinstance(param, MultiValueOption)
+            for opt in param.opts
+        }
+        return super().parse_args(ctx, expand_multi_values(args, names))
+
+
+METADATA_HELP = (
+    "Optional: Specify Key/Value metadata to be attached to a link when it\n"
+    "is loaded by bpfman.\nFormat: <KEY>=<VALUE>\n\n"
+    "This can later be used to list a certain subset of links which contain\n"
+    "the specified metadata.\nExample: --metadata owner=acme"
+)
+NETNS_HELP = (
+    "Optional: The file path of the target network namespace.\n"
+    "Example: -n /var/run/netns/bpfman-test"
+)
+PRIORITY_HELP = (
+    "Required: Priority to run program in chain. Lower value runs first.\n[possible values: 1-1000]"
+)
+
+
+def output_option(fn: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Optional: Output format; json is for scripts.",
+    )(fn)
+
+
+def priority_option(fn: F) -> F:
+    return click.option(
+        "-p", "--priority", required=True, type=click.IntRange(1, 1000), help=PRIORITY_HELP
+    )(fn)
+
+
+def netns_option(fn: F) -> F:
+    return click.option("-n", "--netns", help=NETNS_HELP)(fn)
+
+
+def iface_option(fn: F) -> F:
+    return click.option(
+        "-i", "--iface", required=True, help="Required: Interface to load program on."
+    )(fn)
+
+
+def direction_option(fn: F) -> F:
+    return click.option(
+        "-d",
+        "--direction",
+        required=True,
+        type=click.Choice(["ingress", "egress"]),
+        help="Required: Direction to apply program.",
+    )(fn)
+
+
+def attach_command(
+    name: str, help: str
+) -> Callable[[Callable[..., dict[str, Any]]], click.Command]:
+    """Turn ``fn(**flags) -> params`` into ``bpfman attach <ID> <name>``.
+
+    ``fn`` carries its own ``@click.option`` decorators; it returns the
+    attach parameters handed to the plugin's ``bpfman_attach`` hook.
+    """
+
+    def decorator(fn: Callable[..., dict[str, Any]]) -> click.Command:
+        def callback(metadata: tuple[str, ...], **flags: Any) -> None:
+            ctx = click.get_current_context()
+            params = fn(**flags)
+            parent = ctx.parent
+            assert parent is not None
+            app = ctx.find_object(AppLike)
+            assert app is not None
+            app.attach(parent.params["program_id"], name, params, parse_key_values(metadata))
+
+        params: list[click.Parameter] = list(reversed(getattr(fn, "__click_params__", [])))
+        params.append(click.Option(["-m", "--metadata"], multiple=True, help=METADATA_HELP))
+        return BpfmanCommand(name, callback=callback, params=params, help=help)
+
+    return decorator
+
+
+class AppLike:
+    """What attach commands need from the CLI application object."""
+
+    def attach(
+        self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
+    ) -> None:
+        raise NotImplementedError

@@ -1,0 +1,207 @@
+"""Text and JSON renderings of programs and links, in the guide's shapes.
+
+Tables have no borders and a leading space per cell; detail blocks are
+``Label:`` lines whose values line up. JSON output carries the same facts
+with stable keys and real types, for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
+
+Value = str | list[str]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in [list(headers), *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        lines.append((" " + "  ".join(cells)).rstrip())
+    return "\n".join(lines)
+
+
+def block(title: str, rule: int, rows: Sequence[tuple[str, Value]]) -> str:
+    width = max(len(label) for label, _ in rows) + 3
+    lines = [f" {title}", "-" * rule]
+    for label, value in rows:
+        values = value if isinstance(value, list) else [value]
+        values = values or ["None"]
+        lines.append(f" {(label + ':').ljust(width)}{values[0]}".rstrip())
+        lines.extend(" " * (width + 1) + extra for extra in values[1:])
+    return "\n".join(lines)
+
+
+def _none(value: object) -> str:
+    if value is None or value == "" or value == {} or value == []:
+        return "None"
+    return str(value)
+
+
+def _pairs(mapping: dict[str, str]) -> Value:
+    return [f"{k}={v}" for k, v in sorted(mapping.items())] or "None"
+
+
+def links_cell(ids: Sequence[int]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(str(i) for i in ids[:3])
+    return f"({len(ids)}) {shown}"
+
+
+def programs_table(rows: Sequence[ProgramSummary]) -> str:
+    return table(
+        ["Program ID", "Application", "Type", "Function Name", "Links"],
+        [[str(r.id), r.application, r.type, r.name, links_cell(r.link_ids)] for r in rows],
+    )
+
+
+def links_table(rows: Sequence[LinkDetails]) -> str:
+    return table(
+        ["Program ID", "Link ID", "Application", "Type", "Function Name", "Attachment"],
+        [
+            [
+                str(d.program.id),
+                str(d.link.id),
+                d.program.application,
+                d.link.type,
+                d.program.name[:15],
+                d.view.attachment,
+            ]
+            for d in rows
+        ],
+    )
+
+
+def program_text(details: ProgramDetails) -> str:
+    parts = []
+    record = details.record
+    if record is not None:
+        rows: list[tuple[str, Value]] = [
+            ("BPF Function", record.name),
+            ("Program Type", record.type),
+        ]
+        if "image_url" in record.source:
+            rows.append(("Image URL", record.source["image_url"]))
+            rows.append(("Pull Policy", record.source.get("pull_policy", "IfNotPresent")))
+        else:
+            rows.append(("Path", record.source.get("path", "None")))
+        if record.attach_func:
+            rows.append(("Attach Function", record.attach_func))
+        rows += [
+            ("Global", _pairs(record.globals)),
+            ("Metadata", _pairs(record.metadata)),
+            ("Map Pin Path", record.map_pin_path),
+            ("Map Owner ID", _none(record.map_owner_id)),
+            ("Maps Used By", ", ".join(str(i) for i in details.maps_used_by) or "None"),
+            ("Links", [f"{d.link.id} ({d.view.attachment})" for d in details.links] or "None"),
+        ]
+        parts.append(block("Bpfman State", 15, rows))
+    info = details.kernel
+    if info is not None:
+        parts.append(
+            block(
+                "Kernel State",
+                34,
+                [
+                    ("Program ID", str(info.id)),
+                    ("BPF Function", info.name),
+                    ("Kernel Type", info.type_name),
+                    ("Loaded At", info.loaded_at.strftime("%Y-%m-%dT%H:%M:%S%z")),
+                    ("Tag", info.tag),
+                    ("GPL Compatible", str(info.gpl_compatible).lower()),
+                    ("Map IDs", "[" + ", ".join(str(i) for i in info.map_ids) + "]"),
+                    ("BTF ID", str(info.btf_id)),
+                    ("Size Translated (bytes)", str(info.xlated_len)),
+                    ("JITted", str(info.jited).lower()),
+                    ("Size JITted", str(info.jited_len)),
+                    ("Kernel Allocated Memory (bytes)", str(info.memlock)),
+                    ("Verified Instruction Count", str(info.verified_insns)),
+                ],
+            )
+        )
+    return "\n".join(parts)
+
+
+def link_text(details: LinkDetails) -> str:
+    rows: list[tuple[str, Value]] = [
+        ("BPF Function", details.program.name),
+        ("Program Type", details.link.type),
+        ("Program ID", str(details.program.id)),
+        ("Link ID", str(details.link.id)),
+        *details.view.rows,
+        ("Metadata", _pairs(details.link.metadata)),
+    ]
+    return block("Bpfman State", 15, rows)
+
+
+# -- JSON -------------------------------------------------------------------
+def program_json(details: ProgramDetails) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": details.id}
+    record = details.record
+    if record is not None:
+        out["bpfman"] = {
+            "function": record.name,
+            "type": record.type,
+            "source": record.source,
+            "attach_function": record.attach_func,
+            "globals": record.globals,
+            "metadata": record.metadata,
+            "map_pin_path": record.map_pin_path,
+            "map_owner_id": record.map_owner_id,
+            "maps_used_by": details.maps_used_by,
+            "links": [link_json(d) for d in details.links],
+        }
+    info = details.kernel
+    if info is not None:
+        out["kernel"] = {
+            "id": info.id,
+            "name": info.name,
+            "type": info.type_name,
+            "loaded_at": info.loaded_at.isoformat(),
+            "tag": info.tag,
+            "gpl_compatible": info.gpl_compatible,
+            "map_ids": info.map_ids,
+            "btf_id": info.btf_id,
+            "bytes_xlated": info.xlated_len,
+            "jited": info.jited,
+            "bytes_jited": info.jited_len,
+            "bytes_memlock": info.memlock,
+            "verified_insns": info.verified_insns,
+        }
+    return out
+
+
+def summary_json(row: ProgramSummary) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "application": row.application or None,
+        "type": row.type,
+        "function": row.name,
+        "links": row.link_ids,
+        "managed": row.managed,
+    }
+
+
+def link_json(details: LinkDetails) -> dict[str, Any]:
+    return {
+        "id": details.link.id,
+        "program_id": details.program.id,
+        "type": details.link.type,
+        "function": details.program.name,
+        "application": details.program.application or None,
+        "attachment": details.view.attachment,
+        "position": details.position,
+        "params": details.view.data or details.link.params,
+        "metadata": details.link.metadata,
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=False)
