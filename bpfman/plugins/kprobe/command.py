@@ -1,0 +1,28 @@
+"""The ``attach ID kprobe`` subcommand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bpfman.cli.options import attach_command
+
+
+@attach_command("kprobe", help="Install a kprobe or kretprobe eBPF probe")
+@click.option("-f", "--fn-name", required=True, help="Required: Function to attach the kprobe to.")
+@click.option(
+    "-o",
+    "--offset",
+    type=click.IntRange(0, 2**64 - 1),
+    help="Optional: Offset added to the address of the function for kprobe.\n"
+    "Not allowed for kretprobes.",
+)
+@click.option(
+    "-c",
+    "--container-pid",
+    type=int,
+    help="Optional: Host PID of container to attach the kprobe in.\n(NOT CURRENTLY SUPPORTED)",
+)
+def command(fn_name: str, offset: int | None, container_pid: int | None) -> dict[str, Any]:
+    return {"fn_name": fn_name, "offset": offset, "container_pid": container_pid}

@@ -1,0 +1,24 @@
+"""The ``attach ID tcx`` subcommand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpfman.cli.options import (
+    attach_command,
+    direction_option,
+    iface_option,
+    netns_option,
+    priority_option,
+)
+
+
+@attach_command(
+    "tcx", help="Install an eBPF program on the TCX hook point for a given interface and direction."
+)
+@direction_option
+@iface_option
+@priority_option
+@netns_option
+def command(direction: str, iface: str, priority: int, netns: str | None) -> dict[str, Any]:
+    return {"direction": direction, "iface": iface, "priority": priority, "netns": netns}
