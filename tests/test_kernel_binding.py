@@ -11,8 +11,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
+import logging
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -104,6 +106,44 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 CLANG = ["clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{platform.machine()}-linux-gnu"]
+UPROBE_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} calls SEC(".maps");
+
+SEC("uprobe")
+int on_call(void *ctx)
+{
+    __u32 key = 0;
+    __u64 *value = bpf_map_lookup_elem(&calls, &key);
+
+    if (value)
+        __sync_fetch_and_add(value, 1);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+# A user-space binary with one function for the uprobe to hit N times.
+TARGET_C = r"""
+#include <stdlib.h>
+__attribute__((noinline)) int bpfman_target(int x) { __asm__ volatile(""); return x + 1; }
+int main(int argc, char **argv)
+{
+    int n = atoi(argv[1]), s = 0;
+    for (int i = 0; i < n; i++)
+        s = bpfman_target(s);
+    return s == n ? 0 : 1;
+}
+"""
+
 TC_ACT_SHOT = 2
 CLONE_NEWNET = 0x40000000
 
@@ -123,7 +163,26 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "main": _compile(d, "main", MAIN_C),
         "bad": _compile(d, "bad", BAD_C),
         "fentry": _compile(d, "fentry", FENTRY_C),
+        "uprobe": _compile(d, "uprobe", UPROBE_C),
     }
+
+
+@pytest.fixture(scope="module")
+def uprobe_target(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A native binary and the file offset of its bpfman_target function."""
+    d = tmp_path_factory.mktemp("target")
+    (d / "target.c").write_text(TARGET_C)
+    binary = d / "target"
+    subprocess.run(["clang", "-O2", "-o", str(binary), str(d / "target.c")], check=True)
+    out = subprocess.run(
+        ["objdump", "-d", "-F", "--disassemble=bpfman_target", str(binary)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"<bpfman_target> \(File Offset: (0x[0-9a-f]+)\)", out)
+    assert match, out
+    return binary, int(match.group(1), 16)
 
 
 @pytest.fixture
@@ -417,37 +476,104 @@ def veth_netns() -> Iterator[str]:
         subprocess.run(["ip", "netns", "delete", name], check=True)
 
 
-def test_tcx_before_link_orders_chain(main_obj: k.BpfObject, veth_netns: str) -> None:
+def test_tcx_before_and_after_order_the_chain(
+    main_obj: k.BpfObject, objects: dict[str, Path], veth_netns: str
+) -> None:
     main_obj.select(["tc_verdict", "tc_other"])
     main_obj.load()
     first_fd = main_obj.program_fd("tc_verdict")
     second_fd = main_obj.program_fd("tc_other")
     first_id = k.prog_info(first_fd).id
     second_id = k.prog_info(second_fd).id
-    with _inside_netns(veth_netns):
+    with k.BpfObject.open_file(objects["main"]) as other, _inside_netns(veth_netns):
+        other.select(["tc_verdict"])
+        other.load()
+        third_fd = other.program_fd("tc_verdict")
+        third_id = k.prog_info(third_fd).id
         ifindex = socket.if_nametoindex("kt0")
-        with k.link_create(first_fd, ifindex, k.ATTACH_TYPE.TCX_INGRESS) as first:
+        ingress = k.ATTACH_TYPE.TCX_INGRESS
+        with k.link_create(first_fd, ifindex, ingress) as first:
+            before = k.BPF_F_BEFORE | k.BPF_F_LINK
             with k.link_create(
-                second_fd,
-                ifindex,
-                k.ATTACH_TYPE.TCX_INGRESS,
-                flags=k.BPF_F_BEFORE | k.BPF_F_LINK,
-                relative_fd=first.fd,
+                second_fd, ifindex, ingress, flags=before, relative_fd=first.fd
             ) as second:
                 assert k.link_info(second.fd).type == k.LINK_TYPE.TCX
-                assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == [second_id, first_id]
-                assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_EGRESS) == []
-            assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == [first_id]
-        with pytest.raises(KernelError) as exc:
-            k.link_create(
-                second_fd,
-                ifindex,
-                k.ATTACH_TYPE.TCX_INGRESS,
-                flags=k.BPF_F_BEFORE | k.BPF_F_ID,
-                relative_id=0xFFFFFFF0,
-            )
-        assert exc.value.operation == "link_create"
-        assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_INGRESS) == []
+                chain = k.tcx_chain(ifindex, ingress)
+                after = k.BPF_F_AFTER | k.BPF_F_ID
+                with k.link_create(
+                    third_fd,
+                    ifindex,
+                    ingress,
+                    flags=after,
+                    relative_id=first_id,
+                    expected_revision=chain.revision,
+                ) as third:
+                    assert k.prog_query(ifindex, ingress) == [second_id, first_id, third_id]
+                    links = [k.link_info(x.fd).id for x in (second, first, third)]
+                    assert k.tcx_chain(ifindex, ingress).link_ids == links
+                    assert k.prog_query(ifindex, k.ATTACH_TYPE.TCX_EGRESS) == []
+                # A stale revision is refused: the chain changed since it was read.
+                with pytest.raises(KernelError) as stale:
+                    k.link_create(third_fd, ifindex, ingress, expected_revision=chain.revision)
+                assert stale.value.operation == "link_create"
+                assert stale.value.errno == errno.ESTALE
+            assert k.prog_query(ifindex, ingress) == [first_id]
+        assert k.prog_query(ifindex, ingress) == []
+
+
+# -- uprobes, globals in every section, logging -------------------------------------------
+
+
+def test_uprobe_counts_calls(
+    objects: dict[str, Path], uprobe_target: tuple[Path, int], bpffs: Path
+) -> None:
+    binary, offset = uprobe_target
+    with k.BpfObject.open_file(objects["uprobe"]) as obj:
+        obj.load()
+        pin = str(bpffs / "calls")
+        k.obj_pin(obj.map_fd("calls"), pin)
+        for retprobe in (False, True):
+            with k.perf_event_uprobe(str(binary), offset, retprobe=retprobe) as event:
+                link = k.link_create_perf_event(obj.program_fd("on_call"), event.fd)
+            with link:
+                subprocess.run([str(binary), "5"], check=True)
+        dump = _bpftool("map", "dump", "pinned", pin)
+        assert isinstance(dump, list)
+        assert dump[0]["formatted"]["value"] == 10
+
+
+def test_globals_in_data_and_bss_reach_the_kernel(main_obj: k.BpfObject) -> None:
+    main_obj.set_global("hits", (41).to_bytes(8, sys.byteorder))
+    main_obj.set_global("note", b"bpfman rocks")
+    main_obj.select(["count_getppid"])
+    main_obj.load()
+    seen: dict[str, object] = {}
+    for spec in main_obj.maps():
+        if spec.internal:
+            map_id = k.map_info(main_obj.map_fd(spec.name)).id
+            dump = _bpftool("map", "dump", "id", str(map_id))
+            assert isinstance(dump, list)
+            for section in dump[0]["formatted"]["value"].values():
+                for var in section:
+                    seen.update(var)
+    assert seen["hits"] == 41
+    assert seen["increment"] == 1
+    assert seen["note"] == list(b"bpfman rocks")
+    with pytest.raises(InvalidInputError, match="after the program is loaded"):
+        main_obj.set_global("hits", bytes(8))
+
+
+def test_libbpf_messages_go_to_logging(
+    objects: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.DEBUG, logger="bpfman.libbpf"),
+        k.capture_libbpf_messages() as warnings,
+    ):
+        k.BpfObject.open_file(objects["main"]).close()
+    assert any("loading object" in r.getMessage() for r in caplog.records)
+    assert all(r.name == "bpfman.libbpf" for r in caplog.records)
+    assert warnings == []  # only warnings are captured, and opening warns about nothing
 
 
 # -- what this host cannot do must fail cleanly -------------------------------------------

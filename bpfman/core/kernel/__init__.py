@@ -16,10 +16,12 @@ from bpfman.core.kernel.fds import (
 from bpfman.core.kernel.info import LinkInfo, MapInfo, ProgInfo, link_info, map_info, prog_info
 from bpfman.core.kernel.lib import capture_libbpf_messages
 from bpfman.core.kernel.links import (
+    HookChain,
     link_create,
     link_create_perf_event,
     prog_query,
     raw_tracepoint_open,
+    tcx_chain,
 )
 from bpfman.core.kernel.obj import BpfObject, MapSpec, ProgramSpec
 from bpfman.core.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
@@ -53,6 +55,7 @@ __all__ = [
     "PROG_TYPE",
     "BpfObject",
     "Fd",
+    "HookChain",
     "LinkInfo",
     "MapInfo",
     "MapSpec",
@@ -78,4 +81,5 @@ __all__ = [
     "prog_test_run",
     "prog_type_name",
     "raw_tracepoint_open",
+    "tcx_chain",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import NamedTuple
 
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.kernel.errcheck import check, check_syscall
@@ -56,20 +57,48 @@ def raw_tracepoint_open(prog_fd: int) -> Fd:
     return Fd(check(rc, "raw_tracepoint_open", messages))
 
 
+class HookChain(NamedTuple):
+    """A multi-program hook's programs and links in run order, and its revision."""
+
+    prog_ids: list[int]
+    link_ids: list[int]
+    revision: int
+
+
 def prog_query(target: int, attach_type: int) -> list[int]:
     """IDs of the programs attached at a hook, in the kernel's run order."""
+    return _query(target, attach_type, with_links=False).prog_ids
+
+
+def tcx_chain(ifindex: int, attach_type: int) -> HookChain:
+    """The TCX chain of an interface: programs, their links (0 if none), revision.
+
+    Linux >= 6.6 only: older kernels reject the link fields of the query.
+    """
+    return _query(ifindex, attach_type, with_links=True)
+
+
+def _query(target: int, attach_type: int, with_links: bool) -> HookChain:
     b = binding()
     capacity = 16
     while True:
-        ids = b.ffi.new("__u32[]", capacity)
+        prog_ids = b.ffi.new("__u32[]", capacity)
+        link_ids = b.ffi.new("__u32[]", capacity)
         attr = b.ffi.new("struct bpf_attr_query *")
         attr.target_fd = target
         attr.attach_type = attach_type
-        attr.prog_ids = int(b.ffi.cast("uintptr_t", ids))
+        attr.prog_ids = int(b.ffi.cast("uintptr_t", prog_ids))
+        if with_links:
+            attr.link_ids = int(b.ffi.cast("uintptr_t", link_ids))
         attr.prog_cnt = capacity
         if bpf(BPF_PROG_QUERY, attr) < 0:
             if b.ffi.errno == errno.ENOSPC:
-                capacity *= 4
+                capacity = max(capacity * 4, int(attr.prog_cnt))
                 continue
             check_syscall(-1, "prog_query")
-        return [int(ids[i]) for i in range(min(int(attr.prog_cnt), capacity))]
+        count = min(int(attr.prog_cnt), capacity)
+        return HookChain(
+            [int(prog_ids[i]) for i in range(count)],
+            [int(link_ids[i]) for i in range(count)] if with_links else [],
+            int(attr.revision),
+        )

@@ -127,6 +127,7 @@ class BpfObject:
 
     def programs(self) -> list[ProgramSpec]:
         """Every program, in ELF order."""
+        self._live()
         bpf = binding().bpf
         return [
             ProgramSpec(name, _string(bpf.bpf_program__section_name(p)))
@@ -135,6 +136,7 @@ class BpfObject:
 
     def maps(self) -> list[MapSpec]:
         """Every map, including libbpf's internal global-data maps."""
+        self._live()
         bpf = binding().bpf
         return [
             MapSpec(name, map_type_name(bpf.bpf_map__type(m)), bool(bpf.bpf_map__is_internal(m)))
@@ -149,6 +151,7 @@ class BpfObject:
 
     def select(self, names: Iterable[str]) -> None:
         """Load only the programs named (C function names)."""
+        self._live()
         wanted = set(names)
         unknown = sorted(wanted - self._programs.keys())
         if unknown:
@@ -217,7 +220,7 @@ class BpfObject:
                     f"set log buffer of {name}",
                 )
         with capture_libbpf_messages() as messages:
-            rc = b.bpf.bpf_object__load(self._ptr)
+            rc = b.bpf.bpf_object__load(self._live())
         for name in logs:
             b.bpf.bpf_program__set_log_buf(self._programs[name], b.ffi.NULL, 0)
         if rc < 0:
@@ -243,7 +246,14 @@ class BpfObject:
 
     # -- helpers -------------------------------------------------------------
 
+    def _live(self) -> Any:
+        """The object pointer; using a closed object is a programming error."""
+        if self._ptr is None:
+            raise ValueError(f"BPF object {self._source} is closed")
+        return self._ptr
+
     def _program(self, name: str) -> Any:
+        self._live()
         try:
             return self._programs[name]
         except KeyError:
@@ -253,6 +263,7 @@ class BpfObject:
             ) from None
 
     def _map(self, name: str) -> Any:
+        self._live()
         try:
             return self._maps[name]
         except KeyError:
@@ -267,7 +278,7 @@ class BpfObject:
             return self._globals
         b = binding()
         found: dict[str, _Global] = {}
-        btf = b.bpf.bpf_object__btf(self._ptr)
+        btf = b.bpf.bpf_object__btf(self._live())
         if btf != b.ffi.NULL:
             by_section = {
                 b.bpf.bpf_map__btf_value_type_id(m): m
