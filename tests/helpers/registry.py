@@ -92,3 +92,81 @@ def running_registry(workdir: Path) -> Iterator[Registry]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# Test bytecode: small BPF objects compiled with clang, independent of bpf/.
+XDP_TC_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} xdp_stats_map SEC(".maps");
+volatile const __u8 GLOBAL_u8 = 0;
+SEC("xdp") int xdp_stats(struct xdp_md *ctx) {
+    __u32 key = 0;
+    __u64 *value = bpf_map_lookup_elem(&xdp_stats_map, &key);
+    if (value) (*value)++;
+    return XDP_PASS;
+}
+SEC("classifier/stats") int stats(struct __sk_buff *skb) { return GLOBAL_u8; }
+char _license[] SEC("license") = "GPL";
+"""
+TRACEPOINT_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16);
+    __type(key, __u32);
+    __type(value, __u64);
+} kill_map SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_kill") int tracepoint_kill_recorder(void *ctx) { return 0; }
+SEC("kretprobe/do_unlinkat") int my_kretprobe(void *ctx) { return 0; }
+char _license[] SEC("license") = "GPL";
+"""
+
+
+def compile_bpf(source: str, out: Path, target: str = "bpf") -> Path:
+    """Compile ``source`` to ``out`` (``target`` bpfeb for a big-endian object)."""
+    src = out.with_suffix(".c")
+    src.write_text(source)
+    subprocess.run(
+        [
+            "clang",
+            "-O2",
+            "-g",
+            "-target",
+            target,
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+            str(src),
+            "-o",
+            str(out),
+        ],
+        check=True,
+    )
+    return out
+
+
+_SECTION_TYPES = {
+    "xdp": "xdp",
+    "tc": "tc",
+    "classifier": "tc",
+    "tcx": "tcx",
+    "tracepoint": "tracepoint",
+    "tp": "tracepoint",
+    "kprobe": "kprobe",
+    "kretprobe": "kprobe",
+    "uprobe": "uprobe",
+    "uretprobe": "uprobe",
+    "fentry": "fentry",
+    "fexit": "fexit",
+}
+
+
+def infer_type(section: str) -> str | None:
+    """A stand-in for the plugins' section-name inference."""
+    return _SECTION_TYPES.get(section.split("/", 1)[0])
