@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import click
 
     from .context import AttachContext, DetachContext, LinkView, ProgramType
+    from .kernel import BpfObject
     from .model import LinkRecord, ProgramRecord
 
 PROJECT = "bpfman"
@@ -55,18 +56,22 @@ def bpfman_attach_commands() -> list[click.Command]:
 
 @hookspec(firstresult=True)
 def bpfman_prepare_load(
-    program_type: str, function: str, section: str, attach_func: str | None
+    program_type: str, function: str, section: str, attach_func: str | None, obj: BpfObject
 ) -> dict[str, Any] | None:
-    """Validate a program of ``program_type`` before it is loaded.
+    """Validate and adjust a program of ``program_type`` before it is loaded.
 
     Fires once per ``TYPE:FUNC`` of a load request, after the object file is
-    opened and before anything reaches the kernel. Raise
+    opened and the core has set the declared kernel type (and the fentry-style
+    attach target), before anything reaches the kernel. A plugin may refine
+    the program through ``obj`` (e.g. another type or attach target). Raise
     :class:`~bpfman.core.errors.InvalidInputError` to refuse the load.
-    Stops at the first non-None result.
+    Stops at the first non-None result; plugins with nothing to check or
+    record need not implement it.
 
     :param function: the program's function name.
     :param section: its ELF section name (e.g. ``kretprobe/do_unlinkat``).
     :param attach_func: the third ``--programs`` field, if given.
+    :param obj: the opened, not yet loaded object.
     :returns: type-specific data to record with the program (may be empty),
         or None when ``program_type`` is not this plugin's.
     """

@@ -235,16 +235,17 @@ class Bpfman:
         plugin_data: list[dict[str, Any]] = []
         for req in requests:
             ptype = self.plugins.program_type(req.type)
+            obj.set_type(req.function, ptype.kernel_type, ptype.expected_attach_type)
+            if req.attach_func:
+                obj.set_attach_target(req.function, req.attach_func)
             data = self.plugins.hook.bpfman_prepare_load(
                 program_type=req.type,
                 function=req.function,
                 section=sections[req.function],
                 attach_func=req.attach_func,
+                obj=obj,
             )
             plugin_data.append(data or {})
-            obj.set_type(req.function, ptype.kernel_type, ptype.expected_attach_type)
-            if req.attach_func:
-                obj.set_attach_target(req.function, req.attach_func)
         for name, value in globals.items():
             obj.set_global(name, value)
         shared = [m.name for m in obj.maps() if not m.internal]
