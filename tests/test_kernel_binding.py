@@ -131,6 +131,25 @@ int on_call(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 """
 
+XDP_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("xdp")
+int xdp_pass(struct xdp_md *ctx)
+{
+    return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_drop(struct xdp_md *ctx)
+{
+    return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
 # A user-space binary with one function for the uprobe to hit N times.
 TARGET_C = r"""
 #include <stdlib.h>
@@ -164,6 +183,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bad": _compile(d, "bad", BAD_C),
         "fentry": _compile(d, "fentry", FENTRY_C),
         "uprobe": _compile(d, "uprobe", UPROBE_C),
+        "xdp": _compile(d, "xdp", XDP_C),
     }
 
 
@@ -521,6 +541,49 @@ def test_tcx_before_and_after_order_the_chain(
         assert k.prog_query(ifindex, ingress) == []
 
 
+def _xdp_prog_id(netns: str, ifname: str) -> int | None:
+    out = subprocess.run(
+        ["ip", "-n", netns, "-j", "-d", "link", "show", ifname],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    xdp = json.loads(out)[0].get("xdp")
+    return int(xdp["prog"]["id"]) if xdp else None
+
+
+def test_xdp_link_update_and_detach(objects: dict[str, Path], veth_netns: str) -> None:
+    with k.BpfObject.open_file(objects["xdp"]) as obj, _inside_netns(veth_netns):
+        obj.load()
+        pass_fd, drop_fd = obj.program_fd("xdp_pass"), obj.program_fd("xdp_drop")
+        pass_id, drop_id = k.prog_info(pass_fd).id, k.prog_info(drop_fd).id
+        ifindex = socket.if_nametoindex("kt0")
+        with k.link_create(pass_fd, ifindex, k.ATTACH_TYPE.XDP) as link:
+            assert k.link_info(link.fd).type == k.LINK_TYPE.XDP
+            assert _xdp_prog_id(veth_netns, "kt0") == pass_id
+            k.link_update(link.fd, drop_fd, old_prog_fd=pass_fd)
+            assert _xdp_prog_id(veth_netns, "kt0") == drop_id
+            assert k.link_info(link.fd).prog_id == drop_id
+            with pytest.raises(KernelError) as stale:
+                k.link_update(link.fd, pass_fd, old_prog_fd=pass_fd)
+            assert stale.value.errno == errno.EPERM
+            k.link_detach(link.fd)
+            assert _xdp_prog_id(veth_netns, "kt0") is None
+
+
+def test_prog_func_btf_id_matches_bpftool(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["xdp"]) as obj:
+        obj.load()
+        fd = obj.program_fd("xdp_drop")
+        type_id = k.prog_func_btf_id(fd, "xdp_drop")
+        dump = _bpftool("btf", "dump", "id", str(k.prog_info(fd).btf_id))
+        assert isinstance(dump, dict)
+        funcs = {t["name"]: t["id"] for t in dump["types"] if t["kind"] == "FUNC"}
+        assert funcs["xdp_drop"] == type_id
+        with pytest.raises(NotFoundError, match="function prog0 not found"):
+            k.prog_func_btf_id(fd, "prog0")
+
+
 # -- uprobes, globals in every section, logging -------------------------------------------
 
 
@@ -605,7 +668,7 @@ def test_fentry_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path])
 def test_fentry_unknown_target_is_not_found(objects: dict[str, Path]) -> None:
     with (
         k.BpfObject.open_file(objects["fentry"]) as obj,
-        pytest.raises(NotFoundError, match="kernel function no_such_fn_xyz not found"),
+        pytest.raises(NotFoundError, match="function no_such_fn_xyz not found in the kernel"),
     ):
         obj.set_attach_target("on_entry", "no_such_fn_xyz")
 

@@ -13,12 +13,22 @@ from bpfman.core.kernel.fds import (
     obj_pin,
     prog_fd_by_id,
 )
-from bpfman.core.kernel.info import LinkInfo, MapInfo, ProgInfo, link_info, map_info, prog_info
+from bpfman.core.kernel.info import (
+    LinkInfo,
+    MapInfo,
+    ProgInfo,
+    link_info,
+    map_info,
+    prog_func_btf_id,
+    prog_info,
+)
 from bpfman.core.kernel.lib import capture_libbpf_messages
 from bpfman.core.kernel.links import (
     HookChain,
     link_create,
     link_create_perf_event,
+    link_detach,
+    link_update,
     prog_query,
     raw_tracepoint_open,
     tcx_chain,
@@ -65,7 +75,9 @@ __all__ = [
     "iter_prog_ids",
     "link_create",
     "link_create_perf_event",
+    "link_detach",
     "link_info",
+    "link_update",
     "map_fd_by_id",
     "map_info",
     "map_type_name",
@@ -76,6 +88,7 @@ __all__ = [
     "perf_event_uprobe",
     "probe_prog_type",
     "prog_fd_by_id",
+    "prog_func_btf_id",
     "prog_info",
     "prog_query",
     "prog_test_run",

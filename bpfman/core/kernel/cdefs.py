@@ -84,6 +84,9 @@ struct btf_var_secinfo {
 __u32 btf__type_cnt(const struct btf *btf);
 const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
 const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
+struct btf *btf__load_from_kernel_by_id(__u32 id);
+__s32 btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
+void btf__free(struct btf *btf);
 
 /* bpf.h: low-level wrappers */
 int bpf_obj_pin(int fd, const char *pathname);
@@ -93,6 +96,15 @@ int bpf_prog_get_fd_by_id(__u32 id);
 int bpf_map_get_fd_by_id(__u32 id);
 int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len);
 int bpf_raw_tracepoint_open(const char *name, int prog_fd);
+int bpf_btf_get_fd_by_id(__u32 id);
+
+struct bpf_link_update_opts {
+    size_t sz;
+    __u32 flags;
+    __u32 old_prog_fd;
+};
+int bpf_link_update(int link_fd, int new_prog_fd, const struct bpf_link_update_opts *opts);
+int bpf_link_detach(int link_fd);
 
 struct bpf_test_run_opts {
     size_t sz;
@@ -182,13 +194,15 @@ struct bpf_link_info_head {
     __u32 _pad;
 };
 
-/* union bpf_attr, BPF_LINK_CREATE arm (tcx member as in Linux >= 6.6). */
+/* union bpf_attr, BPF_LINK_CREATE arm.  At offset 16 the per-type union starts:
+   target_btf_id (freplace/tracing) or tcx.relative_fd/relative_id (Linux >= 6.6),
+   followed by tcx.expected_revision. */
 struct bpf_attr_link_create {
     __u32 prog_fd;
     __u32 target_fd;
     __u32 attach_type;
     __u32 flags;
-    __u32 relative_fd_or_id;
+    __u32 target_btf_id_or_relative;
     __u32 _pad;
     __u64 expected_revision;
 };

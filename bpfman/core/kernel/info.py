@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bpfman.core.kernel.errcheck import check
+from bpfman.core.errors import KernelError, NotFoundError
+from bpfman.core.kernel.errcheck import check, last_errno
 from bpfman.core.kernel.lib import binding
 from bpfman.core.kernel.types import map_type_name, prog_type_name
+
+_BTF_KIND_FUNC = 12
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,28 @@ def link_info(fd: int) -> LinkInfo:
     """Kernel facts about the link behind ``fd``."""
     info = _get_info(fd, "struct bpf_link_info_head", "link")
     return LinkInfo(id=int(info.id), type=int(info.type), prog_id=int(info.prog_id))
+
+
+def prog_func_btf_id(prog_fd: int, func_name: str) -> int:
+    """BTF id of function ``func_name`` in a loaded program's own BTF.
+
+    freplace links name the function they replace this way (a dispatcher's
+    ``prog0``...``prog9`` stubs).
+    """
+    b = binding()
+    info = _get_info(prog_fd, "struct bpf_prog_info", "program")
+    if not info.btf_id:
+        raise NotFoundError(f"program {info.id} has no BTF")
+    btf = b.bpf.btf__load_from_kernel_by_id(info.btf_id)
+    if btf == b.ffi.NULL:
+        raise KernelError(f"load BTF {info.btf_id}", last_errno())
+    try:
+        type_id = int(b.bpf.btf__find_by_name_kind(btf, func_name.encode(), _BTF_KIND_FUNC))
+    finally:
+        b.bpf.btf__free(btf)
+    if type_id < 0:
+        raise NotFoundError(f"function {func_name} not found in program {info.id}")
+    return type_id
 
 
 def fdinfo_memlock(fd: int) -> int:

@@ -10,7 +10,7 @@ from bpfman.core.kernel.errcheck import check, check_syscall
 from bpfman.core.kernel.fds import Fd
 from bpfman.core.kernel.lib import binding, capture_libbpf_messages
 from bpfman.core.kernel.syscalls import BPF_LINK_CREATE, BPF_PROG_QUERY, bpf
-from bpfman.core.kernel.types import ATTACH_TYPE
+from bpfman.core.kernel.types import ATTACH_TYPE, BPF_F_REPLACE
 
 
 def link_create(
@@ -22,24 +22,46 @@ def link_create(
     relative_fd: int = 0,
     relative_id: int = 0,
     expected_revision: int = 0,
+    target_btf_id: int = 0,
 ) -> Fd:
     """``BPF_LINK_CREATE`` with the Linux >= 6.6 attribute layout.
 
     ``target`` is an fd or an ifindex depending on the attach type (ifindex
     for XDP and TCX). For TCX, ``relative_fd``/``relative_id`` name the
     neighbour that ``BPF_F_BEFORE``/``BPF_F_AFTER`` refer to; pass
-    ``BPF_F_ID`` with an ID and ``BPF_F_LINK`` when it is a link.
+    ``BPF_F_ID`` with an ID and ``BPF_F_LINK`` when it is a link. For
+    freplace, ``target`` is the program to extend and ``target_btf_id`` the
+    BTF id of the function replaced (see :func:`prog_func_btf_id`).
     """
-    if relative_fd and relative_id:
-        raise InvalidInputError("give either relative_fd or relative_id, not both")
+    if sum(1 for v in (relative_fd, relative_id, target_btf_id) if v) > 1:
+        raise InvalidInputError("give one of relative_fd, relative_id, target_btf_id")
     attr = binding().ffi.new("struct bpf_attr_link_create *")
     attr.prog_fd = prog_fd
     attr.target_fd = target
     attr.attach_type = attach_type
     attr.flags = flags
-    attr.relative_fd_or_id = relative_id or relative_fd
+    attr.target_btf_id_or_relative = relative_id or relative_fd or target_btf_id
     attr.expected_revision = expected_revision
     return Fd(check_syscall(bpf(BPF_LINK_CREATE, attr), "link_create"))
+
+
+def link_update(link_fd: int, new_prog_fd: int, *, old_prog_fd: int = 0) -> None:
+    """Swap the program behind a link atomically (XDP dispatcher revisions).
+
+    With ``old_prog_fd`` the kernel refuses (EPERM) if the link no longer runs it.
+    """
+    b = binding()
+    opts = b.ffi.new("struct bpf_link_update_opts *")
+    opts.sz = b.ffi.sizeof("struct bpf_link_update_opts")
+    if old_prog_fd:
+        opts.flags = BPF_F_REPLACE
+        opts.old_prog_fd = old_prog_fd
+    check(b.bpf.bpf_link_update(link_fd, new_prog_fd, opts), "link_update")
+
+
+def link_detach(link_fd: int) -> None:
+    """Detach a link from its hook even while pins or other fds hold it."""
+    check(binding().bpf.bpf_link_detach(link_fd), "link_detach")
 
 
 def link_create_perf_event(prog_fd: int, perf_fd: int) -> Fd:

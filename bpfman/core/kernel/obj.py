@@ -172,13 +172,15 @@ class BpfObject:
             rc = bpf.bpf_program__set_expected_attach_type(p, expected_attach_type)
             check(rc, f"set attach type of {prog}")
 
-    def set_attach_target(self, prog: str, func_name: str) -> None:
-        """Point an fentry/fexit program at a kernel function."""
+    def set_attach_target(self, prog: str, func_name: str, attach_prog_fd: int = 0) -> None:
+        """Point an fentry/fexit program at a kernel function, or an freplace
+        program at function ``func_name`` of the loaded program ``attach_prog_fd``."""
         p = self._program(prog)
         with capture_libbpf_messages() as messages:
-            rc = binding().bpf.bpf_program__set_attach_target(p, 0, func_name.encode())
+            rc = binding().bpf.bpf_program__set_attach_target(p, attach_prog_fd, func_name.encode())
         if rc == -errno.ESRCH:
-            raise NotFoundError(f"kernel function {func_name} not found (no BTF for it)")
+            where = f"program fd {attach_prog_fd}" if attach_prog_fd else "the kernel's BTF"
+            raise NotFoundError(f"function {func_name} not found in {where}")
         check(rc, f"set attach target {func_name} of {prog}", messages)
 
     def set_global(self, name: str, value: bytes) -> None:
