@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from ..core.requests import parse_globals, parse_key_values, with_application
 from .options import (
     AppLike,
     BpfmanCommand,
+    BpfmanGroup,
     MultiValueOption,
     output_option,
 )
@@ -135,7 +136,7 @@ class App(AppLike):
 pass_app = click.make_pass_decorator(App)
 
 
-class AttachGroup(click.Group):
+class AttachGroup(BpfmanGroup):
     """``attach <PROGRAM_ID> <TYPE>``: one subcommand per installed plugin type."""
 
     def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
@@ -156,7 +157,31 @@ class AttachGroup(click.Group):
         return self._commands(ctx).get(cmd_name)
 
 
-@click.group(context_settings=CONTEXT)
+class LazyGroup(BpfmanGroup):
+    """A group whose module is imported only when the group is used.
+
+    ``image`` pulls in oras and requests (~150 ms); ``list`` must not pay
+    for that.
+    """
+
+    def __init__(self, name: str, help: str, load: Callable[[], click.Group]) -> None:
+        super().__init__(name, help=help)
+        self._load = load
+        self._group: click.Group | None = None
+
+    def _real(self) -> click.Group:
+        if self._group is None:
+            self._group = self._load()
+        return self._group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
+
+
+@click.group(cls=BpfmanGroup, subcommand_metavar="<COMMAND>")
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -179,7 +204,7 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
 
 
 # -- load -------------------------------------------------------------------
-@cli.group(context_settings=CONTEXT)
+@cli.group(cls=BpfmanGroup)
 def load() -> None:
     """Load an eBPF program on the system."""
 
@@ -193,7 +218,7 @@ def _load_options(fn: Any) -> Any:
                 required=True,
                 help=PROGRAMS_HELP.format(types=BUILTIN_TYPES),
             ),
-            click.option("-g", "--global", "globals_", cls=MultiValueOption, help=GLOBAL_HELP),
+            click.option("-g", "--global", "global_", cls=MultiValueOption, help=GLOBAL_HELP),
             click.option("-a", "--application", help=APPLICATION_HELP),
             click.option("-m", "--metadata", multiple=True, help=LOAD_METADATA_HELP),
             click.option("--map-owner-id", type=click.IntRange(0, 2**32 - 1), help=MAP_OWNER_HELP),
@@ -205,13 +230,13 @@ def _load_options(fn: Any) -> Any:
 
 
 def _load_kwargs(
-    globals_: tuple[str, ...],
+    global_: tuple[str, ...],
     application: str | None,
     metadata: tuple[str, ...],
     map_owner_id: int | None,
 ) -> dict[str, Any]:
     return {
-        "globals": parse_globals(globals_),
+        "globals": parse_globals(global_),
         "metadata": with_application(parse_key_values(metadata), application),
         "map_owner_id": map_owner_id,
     }
@@ -231,7 +256,7 @@ def load_file(
     app: App,
     programs: tuple[str, ...],
     path: str,
-    globals_: tuple[str, ...],
+    global_: tuple[str, ...],
     application: str | None,
     metadata: tuple[str, ...],
     map_owner_id: int | None,
@@ -239,13 +264,60 @@ def load_file(
 ) -> None:
     """Load an eBPF program from a local .o file."""
     app.output = output
-    options = _load_kwargs(globals_, application, metadata, map_owner_id)
+    options = _load_kwargs(global_, application, metadata, map_owner_id)
     records = app.bpfman.load_file(path, list(programs), **options)
     app.show_programs([r.id for r in records])
 
 
+@load.command("image", cls=BpfmanCommand)
+@_load_options
+@click.option(
+    "-i",
+    "--image-url",
+    required=True,
+    help="Required: Container Image URL.\n"
+    "Example: --image-url quay.io/bpfman-bytecode/xdp_pass:latest",
+)
+@click.option(
+    "-r",
+    "--registry-auth",
+    help="Optional: Registry auth for authenticating with the specified image registry.\n"
+    "This should be base64 encoded from the '<username>:<password>' string just like\n"
+    "it's stored in the docker/podman host config.\n"
+    'Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"',
+)
+@click.option(
+    "-p",
+    "--pull-policy",
+    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+    default="IfNotPresent",
+    show_default=True,
+    help="Optional: Pull policy for remote images.",
+)
+@pass_app
+def load_image(
+    app: App,
+    programs: tuple[str, ...],
+    image_url: str,
+    registry_auth: str | None,
+    pull_policy: str,
+    global_: tuple[str, ...],
+    application: str | None,
+    metadata: tuple[str, ...],
+    map_owner_id: int | None,
+    output: str,
+) -> None:
+    """Load an eBPF program packaged in a OCI container image from a given registry."""
+    app.output = output
+    options = _load_kwargs(global_, application, metadata, map_owner_id)
+    records = app.bpfman.load_image(
+        image_url, list(programs), pull_policy=pull_policy, registry_auth=registry_auth, **options
+    )
+    app.show_programs([r.id for r in records])
+
+
 # -- unload / detach --------------------------------------------------------
-@cli.command(context_settings=CONTEXT)
+@cli.command(cls=BpfmanCommand)
 @click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
 @pass_app
 def unload(app: App, program_id: int) -> None:
@@ -253,7 +325,7 @@ def unload(app: App, program_id: int) -> None:
     app.bpfman.unload(program_id)
 
 
-@cli.group(cls=AttachGroup, context_settings=CONTEXT, subcommand_metavar="<COMMAND>")
+@cli.group(cls=AttachGroup, subcommand_metavar="<COMMAND>")
 @click.option(
     "--output",
     type=click.Choice(["table", "json"]),
@@ -267,7 +339,7 @@ def attach(app: App, output: str, program_id: int) -> None:
     app.output = output
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(cls=BpfmanCommand)
 @click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
 @pass_app
 def detach(app: App, link_id: int) -> None:
@@ -276,7 +348,7 @@ def detach(app: App, link_id: int) -> None:
 
 
 # -- list / get -------------------------------------------------------------
-@cli.group("list", context_settings=CONTEXT)
+@cli.group("list", cls=BpfmanGroup)
 def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
@@ -338,7 +410,7 @@ def _list_filters(fn: Any) -> Any:
 
 for _name, _hidden in (("programs", False), ("program", True)):
 
-    @list_.command(_name, hidden=_hidden, context_settings=CONTEXT)
+    @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
     @_list_filters
     @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
     @pass_app
@@ -349,7 +421,7 @@ for _name, _hidden in (("programs", False), ("program", True)):
 
 for _name, _hidden in (("links", False), ("link", True)):
 
-    @list_.command(_name, hidden=_hidden, context_settings=CONTEXT)
+    @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
     @_list_filters
     @pass_app
     def _links(app: App, /, **filters: Any) -> None:
@@ -357,12 +429,12 @@ for _name, _hidden in (("links", False), ("link", True)):
         _list_links(app, **filters)
 
 
-@cli.group(context_settings=CONTEXT)
+@cli.group(cls=BpfmanGroup)
 def get() -> None:
     """Get a loaded eBPF program or program attachment link."""
 
 
-@get.command("program", context_settings=CONTEXT)
+@get.command("program", cls=BpfmanCommand)
 @click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
 @output_option
 @pass_app
@@ -372,7 +444,7 @@ def get_program(app: App, program_id: int, output: str) -> None:
     app.show_programs([program_id])
 
 
-@get.command("link", context_settings=CONTEXT)
+@get.command("link", cls=BpfmanCommand)
 @click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
 @output_option
 @pass_app
@@ -380,6 +452,22 @@ def get_link(app: App, link_id: int, output: str) -> None:
     """Get a loaded eBPF program's attachment using the Link Id."""
     app.output = output
     app.show_link(link_id)
+
+
+def _image_group() -> click.Group:
+    from .image import make_image_group
+
+    def app() -> App:
+        found = click.get_current_context().find_object(App)
+        assert found is not None
+        return found
+
+    return make_image_group(
+        lambda: app().bpfman.images, lambda section: app().bpfman.plugins.infer_type(section)
+    )
+
+
+cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:

@@ -7,8 +7,9 @@ turns its own flags into the parameters it records.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -54,8 +55,79 @@ def expand_multi_values(args: Sequence[str], names: set[str]) -> list[str]:
     return out
 
 
-class BpfmanCommand(click.Command):
-    """A command that understands :class:`MultiValueOption`."""
+def _metavar(param: click.Parameter) -> str:
+    if isinstance(param, click.Option) and param.is_flag:
+        return ""
+    name = (param.name or "value").upper().rstrip("_")
+    more = "..." if isinstance(param, MultiValueOption) else ""
+    return f"<{name}>{more}"
+
+
+class ClapHelp:
+    """Help in the reference CLI's long form: usage with the required
+    options, each option on its own line and its help verbatim below it."""
+
+    params: list[click.Parameter]
+    help: str | None
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = ["[OPTIONS]"]
+        for param in self.params:
+            if isinstance(param, click.Option) and param.required:
+                pieces.append(f"{param.opts[-1]} {_metavar(param)}")
+        for param in self.params:
+            if isinstance(param, click.Argument):
+                pieces.append(f"<{(param.name or 'arg').upper()}>")
+        if isinstance(self, click.Group):
+            pieces.append(self.subcommand_metavar or "<COMMAND>")
+        return pieces
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        pieces = self.collect_usage_pieces(ctx)
+        formatter.write(f"Usage: {ctx.command_path} {' '.join(pieces)}\n")
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.help:
+            formatter.write("\n" + inspect.cleandoc(self.help) + "\n")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        arguments = [p for p in self.params if isinstance(p, click.Argument)]
+        if arguments:
+            formatter.write("\nArguments:\n")
+            for arg in arguments:
+                formatter.write(f"  <{(arg.name or 'arg').upper()}>\n")
+        if isinstance(self, click.Group):
+            rows = []
+            for name in self.list_commands(ctx):
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=90)))
+            if rows:
+                width = max(len(name) for name, _ in rows) + 2
+                formatter.write("\nCommands:\n")
+                for name, text in rows:
+                    formatter.write(f"  {name.ljust(width)}{text}\n")
+        formatter.write("\nOptions:\n")
+        for param in cast(click.Command, self).get_params(ctx):
+            if not isinstance(param, click.Option) or param.hidden:
+                continue
+            shorts = [o for o in param.opts if not o.startswith("--")]
+            longs = [o for o in param.opts if o.startswith("--")]
+            head = (shorts[0] + ", " if shorts else "    ") + ", ".join(longs)
+            metavar = _metavar(param)
+            formatter.write(f"  {head}{' ' + metavar if metavar else ''}\n")
+            lines = inspect.cleandoc(param.help or "").splitlines()
+            if isinstance(param.type, click.Choice) and "possible values" not in (param.help or ""):
+                lines += ["", f"[possible values: {', '.join(map(str, param.type.choices))}]"]
+            if param.show_default and param.default is not None and not param.is_flag:
+                lines += ["", f"[default: {param.default}]"]
+            for line in lines:
+                formatter.write(f"          {line}".rstrip() + "\n")
+            formatter.write("\n")
+
+
+class BpfmanCommand(ClapHelp, click.Command):
+    """A command that understands :class:`MultiValueOption` and prints clap-style help."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
@@ -69,6 +141,19 @@ class BpfmanCommand(click.Command):
             for opt in param.opts
         }
         return super().parse_args(ctx, expand_multi_values(args, names))
+
+
+class BpfmanGroup(ClapHelp, click.Group):
+    """A group with clap-style help whose commands are listed in insertion order."""
+
+    command_class = BpfmanCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
 
 METADATA_HELP = (

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kernel
 from .bpffs import Layout, mount_bpffs, remove_dir, unpin
@@ -32,6 +32,9 @@ from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 from .plugins import PluginError, Plugins, get_plugin_manager
 from .requests import ProgramRequest
 from .state import Store, Txn
+
+if TYPE_CHECKING:
+    from .images import ImageStore
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class Bpfman:
         self.store = Store(self.layout.db)
         self._plugins = plugins
         self._config: Config | None = None
+        self._images: ImageStore | None = None
 
     @property
     def plugins(self) -> Plugins:
@@ -94,6 +98,18 @@ class Bpfman:
         if self._config is None:
             self._config = load_config(self.layout.root)
         return self._config
+
+    @property
+    def images(self) -> ImageStore:
+        """The local bytecode image store (imports the OCI stack on first use)."""
+        if self._images is None:
+            from .images import ImageSettings, ImageStore
+
+            self._privileged()
+            self._images = ImageStore(
+                self.layout.root, ImageSettings.from_mapping(self.config.tables)
+            )
+        return self._images
 
     def close(self) -> None:
         self.store.close()
@@ -168,6 +184,36 @@ class Bpfman:
         return self._load(
             lambda: kernel.BpfObject.open_bytes(data, name), source, programs, **options
         )
+
+    def load_image(
+        self,
+        url: str,
+        programs: Sequence[ProgramRequest | str],
+        *,
+        pull_policy: str = "IfNotPresent",
+        registry_auth: str | None = None,
+        **options: Any,
+    ) -> list[ProgramRecord]:
+        """Pull (per ``pull_policy``) a bytecode image and load programs from it."""
+        from .images import PullPolicy
+
+        self._privileged()
+        policy = PullPolicy.parse(pull_policy)
+        requests = [
+            p if isinstance(p, ProgramRequest) else ProgramRequest.parse(p) for p in programs
+        ]
+        self._check_requests(requests)
+        bytecode = self.images.pull(url, policy, registry_auth)
+        missing = [
+            r.function
+            for r in requests
+            if bytecode.programs and r.function not in bytecode.programs
+        ]
+        if missing:
+            have = ", ".join(sorted(bytecode.programs))
+            raise NotFoundError(f"image {url} has no function {missing[0]}; it has: {have}")
+        source = {"image_url": url, "pull_policy": policy.value, "digest": bytecode.digest}
+        return self.load_bytes(bytecode.data, url.rsplit("/", 1)[-1], source, requests, **options)
 
     def _load(
         self,
