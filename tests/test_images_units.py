@@ -105,7 +105,7 @@ def test_settings_from_mapping() -> None:
 
 def test_pull_policy_parse() -> None:
     assert PullPolicy.parse("Always") is PullPolicy.ALWAYS
-    assert PullPolicy.IF_NOT_PRESENT == "IfNotPresent"
+    assert PullPolicy.IF_NOT_PRESENT.value == "IfNotPresent"
     with pytest.raises(InvalidInputError, match="Always, IfNotPresent, Never"):
         PullPolicy.parse("always")
 
