@@ -209,7 +209,7 @@ def test_cache_from_unverified_pull_is_not_trusted_later(
     url = images["tampered"]
     _store(tmp_path, registry, None).pull(url, PullPolicy.ALWAYS, registry.auth)
     strict = _store(tmp_path, registry, keys["good"][1], verify_enabled=True)
-    with pytest.raises(NotFoundError, match="without the signature check"):
+    with pytest.raises(NotFoundError, match="not verified under the current signing settings"):
         strict.pull(url, PullPolicy.NEVER)
     with pytest.raises(ImageError, match="no signature verifies"):
         strict.pull(url, PullPolicy.IF_NOT_PRESENT, registry.auth)
@@ -266,3 +266,20 @@ def test_private_key_errors(tmp_path: Path) -> None:
     junk.write_text("junk")
     with pytest.raises(InvalidInputError, match="not a usable PEM private key"):
         load_private_key(str(junk))
+
+
+def test_cached_verdict_does_not_survive_a_key_change(
+    tmp_path: Path,
+    registry: Registry,
+    images: dict[str, str],
+    keys: dict[str, tuple[Path, Path]],
+) -> None:
+    url = images["signed"]
+    good = _store(tmp_path, registry, keys["good"][1], verify_enabled=True)
+    good.pull(url, PullPolicy.ALWAYS, registry.auth)
+    assert good.pull(url, PullPolicy.NEVER).programs
+    other = _store(tmp_path, registry, keys["other"][1], verify_enabled=True)
+    with pytest.raises(NotFoundError, match="not verified under the current signing settings"):
+        other.pull(url, PullPolicy.NEVER)
+    with pytest.raises(ImageError, match="no signature verifies"):
+        other.pull(url, PullPolicy.IF_NOT_PRESENT, registry.auth)

@@ -28,6 +28,7 @@ from bpfman.core.images.oci import (
     canonical_json,
     descriptor,
     parse_json,
+    sha256_digest,
 )
 from bpfman.core.images.reference import ImageRef
 from bpfman.core.images.settings import ImageSettings
@@ -126,6 +127,16 @@ def _signature_ok(key: Any, signature: bytes, payload: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def key_id(settings: ImageSettings) -> str | None:
+    """A digest of the configured public key, so a cached verdict dies with a key change."""
+    try:
+        return (
+            sha256_digest(Path(settings.public_key).read_bytes()) if settings.public_key else None
+        )
+    except OSError:
+        return None
 
 
 def _load_public_key(path: str | None) -> Any:

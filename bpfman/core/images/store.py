@@ -26,7 +26,7 @@ from bpfman.core.images.oci import (
 )
 from bpfman.core.images.reference import ImageRef, parse_reference
 from bpfman.core.images.settings import ImageSettings, PullPolicy
-from bpfman.core.images.signing import SignatureState, verify_image
+from bpfman.core.images.signing import SignatureState, key_id, verify_image
 from bpfman.core.images.transport import Progress, RegistryClient
 
 
@@ -91,11 +91,9 @@ class ImageStore:
             if record is not None and self._record_usable(record):
                 return self._from_store(url, record)
             if policy is PullPolicy.NEVER:
-                why = (
-                    "was pulled without the signature check now required"
-                    if record
-                    else ("is not in the local image store")
-                )
+                why = "is not in the local image store"
+                if record is not None:
+                    why = "was not verified under the current signing settings"
                 raise NotFoundError(
                     f"image {url} {why} and the pull policy is Never; pull it first"
                     " (bpfman image pull)"
@@ -108,7 +106,7 @@ class ImageStore:
             return True
         state = record.get("signature")
         if state == SignatureState.VERIFIED.value:
-            return True
+            return record.get("key") == key_id(self.settings)
         return state == SignatureState.UNSIGNED.value and self.settings.allow_unsigned
 
     def _from_store(self, url: str, record: dict[str, Any]) -> Bytecode:
@@ -161,7 +159,12 @@ class ImageStore:
             self.blobs.put(blob)
         self.blobs.put_ref(
             str(ref),
-            {"digest": top_digest, "manifest": sha256_digest(manifest), "signature": state.value},
+            {
+                "digest": top_digest,
+                "manifest": sha256_digest(manifest),
+                "signature": state.value,
+                "key": key_id(self.settings) if state is SignatureState.VERIFIED else None,
+            },
         )
         return bytecode
 
