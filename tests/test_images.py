@@ -25,9 +25,9 @@ from bpfman.core.images import (
     ImageSettings,
     ImageStore,
     PullPolicy,
-    build_native,
     parse_reference,
 )
+from bpfman.core.images.build import build_native
 from bpfman.core.images.credentials import encode_auth
 from bpfman.core.images.layer import build_layer
 from bpfman.core.images.oci import (

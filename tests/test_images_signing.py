@@ -17,9 +17,9 @@ from bpfman.core.images import (
     ImageSettings,
     ImageStore,
     PullPolicy,
-    build_native,
     parse_reference,
 )
+from bpfman.core.images.build import build_native
 from bpfman.core.images.oci import OCI_MANIFEST, canonical_json
 from bpfman.core.images.signing import (
     PAYLOAD_TYPE,

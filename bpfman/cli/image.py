@@ -16,15 +16,13 @@ import click
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.images import (
     ARCHES,
-    RUNTIMES,
     BytecodeSources,
     ImageStore,
     PullPolicy,
-    build_native,
-    build_with_runtime,
     generate_build_args,
     parse_reference,
 )
+from bpfman.core.images.build import RUNTIMES, build_native, build_with_runtime
 from bpfman.core.images.credentials import login_auth
 from bpfman.core.images.signing import load_private_key, sign_image
 from bpfman.core.images.transport import Progress, RegistryClient

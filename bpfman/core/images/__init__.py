@@ -3,9 +3,11 @@
 The image format is the reference bpfman's: an image config whose
 ``io.ebpf.*`` labels name the programs and maps, and a first layer (tar,
 usually gzipped) holding the ``.o``. See the submodules for each step.
+Building and pushing (:mod:`.build`) and signing (:mod:`.signing`) are not
+imported here: they pull in the registry and crypto stacks, which loading a
+cached image does not need.
 """
 
-from bpfman.core.images.build import RUNTIMES, build_native, build_with_runtime
 from bpfman.core.images.buildargs import ARCHES, BytecodeSources, generate_build_args
 from bpfman.core.images.reference import ImageRef, parse_reference
 from bpfman.core.images.settings import ImageSettings, PullPolicy
@@ -13,15 +15,12 @@ from bpfman.core.images.store import Bytecode, ImageStore
 
 __all__ = [
     "ARCHES",
-    "RUNTIMES",
     "Bytecode",
     "BytecodeSources",
     "ImageRef",
     "ImageSettings",
     "ImageStore",
     "PullPolicy",
-    "build_native",
-    "build_with_runtime",
     "generate_build_args",
     "parse_reference",
 ]

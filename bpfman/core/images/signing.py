@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,16 @@ from bpfman.core.images.oci import (
     canonical_json,
     descriptor,
     parse_json,
-    sha256_digest,
 )
 from bpfman.core.images.reference import ImageRef
 from bpfman.core.images.settings import ImageSettings
 from bpfman.core.images.transport import RegistryClient
+from bpfman.core.images.verdict import SignatureState
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 _SIGNATURE_KIND = "cosign container image signature"
 _MAX_PAYLOAD = 1 << 20
-
-
-class SignatureState(StrEnum):
-    """What the signature check concluded for a pulled image."""
-
-    UNCHECKED = "unchecked"
-    UNSIGNED = "unsigned"
-    VERIFIED = "verified"
 
 
 def signature_tag(digest: str) -> str:
@@ -127,16 +118,6 @@ def _signature_ok(key: Any, signature: bytes, payload: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
-
-
-def key_id(settings: ImageSettings) -> str | None:
-    """A digest of the configured public key, so a cached verdict dies with a key change."""
-    try:
-        return (
-            sha256_digest(Path(settings.public_key).read_bytes()) if settings.public_key else None
-        )
-    except OSError:
-        return None
 
 
 def _load_public_key(path: str | None) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpfman.core.errors import ImageError, NotFoundError
 from bpfman.core.images.blobs import BlobStore
@@ -26,8 +26,10 @@ from bpfman.core.images.oci import (
 )
 from bpfman.core.images.reference import ImageRef, parse_reference
 from bpfman.core.images.settings import ImageSettings, PullPolicy
-from bpfman.core.images.signing import SignatureState, key_id, verify_image
-from bpfman.core.images.transport import Progress, RegistryClient
+from bpfman.core.images.verdict import SignatureState, key_id
+
+if TYPE_CHECKING:
+    from bpfman.core.images.transport import Progress
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,10 @@ class ImageStore:
     def _fetch(
         self, url: str, ref: ImageRef, auth: str | None, progress: Progress | None
     ) -> Bytecode:
+        # The registry and crypto stacks load only when the network is used.
+        from bpfman.core.images.signing import verify_image
+        from bpfman.core.images.transport import RegistryClient
+
         client = RegistryClient(ref, self.settings, auth)
         top, content_type = client.get_manifest(ref.reference)
         top_digest = sha256_digest(top)
