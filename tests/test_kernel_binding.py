@@ -150,6 +150,79 @@ int xdp_drop(struct xdp_md *ctx)
 char LICENSE[] SEC("license") = "GPL";
 """
 
+# Counters for the VM lane's positive paths: a kprobe/kretprobe, an fentry.
+PROBE_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} hits SEC(".maps");
+
+volatile const __u32 target_tgid = 0;
+
+static __always_inline int count(void)
+{
+    __u32 key = 0;
+    __u64 *value;
+
+    if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+        return 0;
+    value = bpf_map_lookup_elem(&hits, &key);
+    if (value)
+        __sync_fetch_and_add(value, 1);
+    return 0;
+}
+
+SEC("kprobe")
+int on_kprobe(void *ctx)
+{
+    return count();
+}
+
+SEC("fentry")
+int on_fentry(void *ctx)
+{
+    return count();
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+# An XDP program calling a global stub that an freplace program replaces.
+STUB_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+__attribute__((noinline)) int stub(struct xdp_md *ctx)
+{
+    volatile int ret = XDP_PASS;
+
+    if (!ctx)
+        return XDP_ABORTED;
+    return ret;
+}
+
+SEC("xdp")
+int xdp_main(struct xdp_md *ctx)
+{
+    return stub(ctx);
+}
+
+SEC("freplace")
+int replacement(struct xdp_md *ctx)
+{
+    return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+XDP_DROP, XDP_PASS = 1, 2
+
 # A user-space binary with one function for the uprobe to hit N times.
 TARGET_C = r"""
 #include <stdlib.h>
@@ -184,6 +257,8 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "fentry": _compile(d, "fentry", FENTRY_C),
         "uprobe": _compile(d, "uprobe", UPROBE_C),
         "xdp": _compile(d, "xdp", XDP_C),
+        "probe": _compile(d, "probe", PROBE_C),
+        "stub": _compile(d, "stub", STUB_C),
     }
 
 
@@ -665,6 +740,24 @@ def test_fentry_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path])
             assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
 
 
+def test_freplace_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["stub"]) as target:
+        target.select(["xdp_main"])
+        target.load()
+        with k.BpfObject.open_file(objects["stub"]) as ext:
+            ext.select(["replacement"])
+            ext.set_attach_target(
+                "replacement", "stub", attach_prog_fd=target.program_fd("xdp_main")
+            )
+            try:
+                ext.load()
+            except KernelError as err:
+                assert err.errno == errno.EPERM, err  # this host refuses extension programs
+                assert err.operation == "load replacement"
+            else:
+                assert k.prog_info(ext.program_fd("replacement")).type == k.PROG_TYPE.EXT
+
+
 def test_fentry_unknown_target_is_not_found(objects: dict[str, Path]) -> None:
     with (
         k.BpfObject.open_file(objects["fentry"]) as obj,
@@ -686,3 +779,72 @@ def test_fd_close_is_idempotent() -> None:
     fd.close()
     fd.close()
     assert fd.closed
+
+
+# -- positive paths the host kernel refuses: run in the VM lane -------------------------
+
+
+def _unlink_files(directory: Path, count: int) -> None:
+    for i in range(count):
+        path = directory / f"victim{i}"
+        path.write_text("x")
+        path.unlink()
+
+
+def _hits(obj: k.BpfObject) -> int:
+    dump = _bpftool("map", "dump", "id", str(k.map_info(obj.map_fd("hits")).id))
+    assert isinstance(dump, list)
+    return int(dump[0]["formatted"]["value"])
+
+
+@pytest.mark.vm
+def test_vm_kprobe_and_kretprobe_count_calls(objects: dict[str, Path], tmp_path: Path) -> None:
+    with k.BpfObject.open_file(objects["probe"]) as obj:
+        obj.set_global("target_tgid", _u32(os.getpid()))
+        obj.select(["on_kprobe"])
+        obj.load()
+        for retprobe in (False, True):
+            with k.perf_event_kprobe("do_unlinkat", 0, retprobe=retprobe) as event:
+                link = k.link_create_perf_event(obj.program_fd("on_kprobe"), event.fd)
+            with link:
+                assert k.link_info(link.fd).type == k.LINK_TYPE.PERF_EVENT
+                _unlink_files(tmp_path, 3)
+        assert _hits(obj) == 6
+        with pytest.raises(KernelError):
+            k.perf_event_kprobe("no_such_kernel_function_xyz", 0, retprobe=False)
+
+
+@pytest.mark.vm
+def test_vm_fentry_attaches_and_pins(objects: dict[str, Path], tmp_path: Path, bpffs: Path) -> None:
+    with k.BpfObject.open_file(objects["probe"]) as obj:
+        obj.set_global("target_tgid", _u32(os.getpid()))
+        obj.select(["on_fentry"])
+        obj.set_attach_target("on_fentry", "do_unlinkat")
+        obj.load()
+        assert k.prog_info(obj.program_fd("on_fentry")).type_name == "tracing"
+        with k.raw_tracepoint_open(obj.program_fd("on_fentry")) as link:
+            assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
+            k.obj_pin(link.fd, str(bpffs / "link"))
+        _unlink_files(tmp_path, 4)  # the pin keeps the link attached
+        assert _hits(obj) == 4
+
+
+@pytest.mark.vm
+def test_vm_freplace_replaces_stub(objects: dict[str, Path]) -> None:
+    packet = bytes(64)
+    with k.BpfObject.open_file(objects["stub"]) as target:
+        target.select(["xdp_main"])
+        target.load()
+        xdp_fd = target.program_fd("xdp_main")
+        assert k.prog_test_run(xdp_fd, packet)[0] == XDP_PASS
+        with k.BpfObject.open_file(objects["stub"]) as ext:
+            ext.select(["replacement"])
+            ext.set_attach_target("replacement", "stub", attach_prog_fd=xdp_fd)
+            ext.load()
+            btf_id = k.prog_func_btf_id(xdp_fd, "stub")
+            with k.link_create(
+                ext.program_fd("replacement"), xdp_fd, 0, target_btf_id=btf_id
+            ) as link:
+                assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
+                assert k.prog_test_run(xdp_fd, packet)[0] == XDP_DROP
+        assert k.prog_test_run(xdp_fd, packet)[0] == XDP_PASS
