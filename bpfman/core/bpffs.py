@@ -8,8 +8,6 @@ collides with another one and a reboot or unmount leaves no stale records.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import shutil
 from pathlib import Path
@@ -62,6 +60,9 @@ def mount_bpffs(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     if is_bpffs(path):
         return
+    import ctypes
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     if libc.mount(b"bpf", os.fsencode(path), b"bpf", flags, None) != 0:

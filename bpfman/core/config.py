@@ -9,7 +9,6 @@ several instances never share pins or state. The configuration file is
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ class Config:
 
 
 def load_config(root: Path) -> Config:
+    import tomllib
+
     for path in (root / "bpfman.toml", SYSTEM_CONFIG):
         if path.is_file():
             try:

@@ -29,12 +29,12 @@ from .errors import (
     PermissionDeniedError,
 )
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
-from .plugins import PluginError, Plugins, get_plugin_manager
 from .requests import ProgramRequest
 from .state import Store, Txn
 
 if TYPE_CHECKING:
     from .images import ImageStore
+    from .plugins import Plugins
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class Bpfman:
     @property
     def plugins(self) -> Plugins:
         if self._plugins is None:
+            from .plugins import get_plugin_manager
+
             self._plugins = get_plugin_manager()
         return self._plugins
 
@@ -367,6 +369,8 @@ class Bpfman:
             try:
                 recorded = self.plugins.hook.bpfman_attach(program_type=program_type, ctx=ctx)
                 if recorded is None:
+                    from .plugins import PluginError
+
                     raise PluginError(f"no plugin attaches {program_type} programs")
                 link = ctx.pending_link(recorded)
                 link.metadata = dict(metadata or {})
