@@ -78,3 +78,40 @@ def test_podman_build_push_and_pull(tmp_path: Path, registry: Registry, podman_e
     assert bytecode.data == obj.read_bytes()
     assert bytecode.programs == {"xdp_stats": "xdp", "stats": "tc"}
     assert bytecode.maps == {"xdp_stats_map": "per_cpu_array"}
+
+
+# The shape of the reference project's Containerfile.bytecode.multi.arch (two arches here).
+MULTI_ARCH_CONTAINERFILE = """\
+ARG TARGETARCH
+
+FROM --platform=linux/amd64 scratch AS linux-amd64
+ARG BC_AMD64_EL
+COPY $BC_AMD64_EL /
+
+FROM --platform=linux/arm64 scratch AS linux-arm64
+ARG BC_ARM64_EL
+COPY $BC_ARM64_EL /
+
+FROM linux-${TARGETARCH}
+ARG PROGRAMS
+ARG MAPS
+LABEL "io.ebpf.programs"=$PROGRAMS
+LABEL "io.ebpf.maps"=$MAPS
+"""
+
+
+def test_podman_multi_arch_build(tmp_path: Path, registry: Registry, podman_env: Path) -> None:
+    project = podman_env / "proj"
+    project.mkdir()
+    obj = compile_bpf(XDP_TC_SOURCE, project / "bpf_x86_bpfel.o")
+    (project / "bpf_arm64_bpfel.o").write_bytes(obj.read_bytes())
+    (podman_env / "Containerfile.bytecode.multi.arch").write_text(MULTI_ARCH_CONTAINERFILE)
+    store = ImageStore(tmp_path / "root", ImageSettings(insecure_registries=(registry.host,)))
+    group = make_image_group(lambda: store, infer_type)
+    url = f"{registry.host}/podman/multi:v1"
+    args = ["build", "-r", "podman", "-f", "Containerfile.bytecode.multi.arch", "-t", url]
+    result = CliRunner().invoke(group, [*args, "-c", "proj"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    bytecode = store.pull(url, PullPolicy.ALWAYS, registry.auth)
+    assert bytecode.data == obj.read_bytes()
+    assert bytecode.programs == {"xdp_stats": "xdp", "stats": "tc"}
