@@ -396,3 +396,25 @@ def test_not_a_bytecode_image(
 
 def test_registry_auth_is_docker_config_format(registry: Registry) -> None:
     assert base64.b64decode(registry.auth).decode() == f"{registry.user}:{registry.password}"
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("token-registry"), token_auth=True) as reg:
+        yield reg
+
+
+def test_bearer_token_registry(
+    token_registry: Registry, objects: dict[str, Path], tmp_path: Path
+) -> None:
+    """A registry that answers with Bearer challenges, as public registries do."""
+    reg = token_registry
+    url = f"{reg.host}/token/xdp:v1"
+    digest = push(reg, "token/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    store = ImageStore(tmp_path, ImageSettings((reg.host,)))
+    bytecode = store.pull(url, PullPolicy.ALWAYS, reg.auth)
+    assert bytecode.digest == digest and bytecode.data == objects["xdp"].read_bytes()
+    with pytest.raises(ImageError, match="refused the credentials"):
+        store.pull(url, PullPolicy.ALWAYS, encode_auth(reg.user, "wrong"))
+    with pytest.raises(ImageError, match="requires credentials"):
+        store.pull(url, PullPolicy.ALWAYS)

@@ -65,10 +65,7 @@ class RegistryClient:
             reg = _Registry(hostname=self._host, insecure=self._insecure, auth_backend="token")
         elif response.status_code == 401:
             if self._creds is None:
-                raise ImageError(
-                    f"unauthorized: registry {self._ref.registry} requires credentials"
-                    " (pass --registry-auth base64 user:password)"
-                )
+                raise self._unauthorized()
             reg = probe
         elif response.status_code == 200:
             reg = probe
@@ -90,15 +87,31 @@ class RegistryClient:
         return self._url(f"/v2/{self._ref.repository}/{kind}/{reference}")
 
     def _send(self, reg: Any, method: str, url: str, headers: dict[str, str], **kw: Any) -> Any:
+        """One request; a Bearer token lacking this request's scope is fetched anew.
+
+        oras-py keeps its first token, so a push after a pull (scope ``pull``)
+        would otherwise be refused.
+        """
         try:
-            return reg.do_request(url, method, headers={**self._headers, **headers}, **kw)
+            response = reg.do_request(url, method, headers={**self._headers, **headers}, **kw)
+            if response.status_code == 401 and getattr(reg.auth, "token", None):
+                response.close()
+                reg.auth.token = None
+                response = reg.do_request(url, method, headers={**self._headers, **headers}, **kw)
+            return response
         except OSError as e:  # requests' errors derive from OSError
             raise self._unreachable(e) from None
-        except (ValueError, AttributeError):  # oras-py found no credentials to answer with
-            raise ImageError(
-                f"unauthorized: registry {self._ref.registry} requires credentials"
+        except (ValueError, AttributeError):  # oras-py could not answer the auth challenge
+            raise self._unauthorized() from None
+
+    def _unauthorized(self, what: str = "") -> ImageError:
+        registry = f"registry {self._ref.registry}"
+        if self._creds is None:
+            return ImageError(
+                f"unauthorized: {registry} requires credentials"
                 " (pass --registry-auth base64 user:password)"
-            ) from None
+            )
+        return ImageError(f"unauthorized: {registry} refused the credentials{what}")
 
     def _unreachable(self, error: OSError) -> ImageError:
         hint = "" if self._insecure else " over HTTPS (images.insecure_registries allows HTTP)"
@@ -109,9 +122,7 @@ class RegistryClient:
         if code in (200, 201, 202):
             return
         if code in (401, 403):
-            raise ImageError(
-                f"unauthorized: registry {self._ref.registry} refused the credentials for {what}"
-            )
+            raise self._unauthorized(f" for {what}")
         if code == 404:
             raise NotFoundError(f"{what} not found in registry {self._ref.registry}")
         raise ImageError(f"registry {self._ref.registry} answered HTTP {code} for {what}")
