@@ -36,7 +36,8 @@ def login_auth(host: str) -> str | None:
 
     Pushes (``image build --runtime native``, ``image sign``) behave like
     ``docker push``: the user logs in first. Looked up in ``$REGISTRY_AUTH_FILE``,
-    podman's ``auth.json`` and ``$DOCKER_CONFIG/config.json`` (default
+    podman's ``auth.json`` (under ``$XDG_RUNTIME_DIR/containers`` or
+    ``/run/containers/<uid>``) and ``$DOCKER_CONFIG/config.json`` (default
     ``~/.docker``); credential helpers are not consulted.
     """
     for path in _auth_files():
@@ -58,6 +59,8 @@ def _auth_files() -> list[Path]:
         files.append(Path(os.environ["REGISTRY_AUTH_FILE"]))
     if os.environ.get("XDG_RUNTIME_DIR"):
         files.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    else:
+        files.append(Path(f"/run/containers/{os.getuid()}/auth.json"))
     docker_dir = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     files.append(Path(docker_dir) / "config.json")
     return files
