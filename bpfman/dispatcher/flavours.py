@@ -1,0 +1,94 @@
+"""The two dispatcher flavours: their objects, config layouts and verdict names."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_PROGRAMS = 10
+OBJECT_DIR = Path(__file__).resolve().parent.parent / "dispatchers"
+
+XDP_MAGIC = 236
+XDP_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One enabled slot of a revision: its chain-call mask and priority."""
+
+    mask: int
+    priority: int
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What differs between the XDP and TC dispatchers.
+
+    :param bit_offset: bit ``r + bit_offset`` of a mask lets verdict ``r`` go
+        on (TC verdicts start at -1, TC_ACT_UNSPEC).
+    :param retval: what a stub returns while no program replaces it.
+    :param actions: proceed-on names and the verdicts they stand for.
+    """
+
+    name: str
+    object_name: str
+    function: str
+    retval: int
+    bit_offset: int
+    actions: dict[str, int]
+    default_proceed_on: tuple[str, ...]
+    pass_verdict: int
+
+    @property
+    def object_path(self) -> Path:
+        return OBJECT_DIR / f"{self.object_name}.o"
+
+    def config(self, slots: list[Slot]) -> bytes:
+        """The packed value of the dispatcher's ``conf`` global for ``slots``."""
+        if len(slots) > MAX_PROGRAMS:
+            raise ValueError(f"a dispatcher has {MAX_PROGRAMS} slots, got {len(slots)}")
+        pad = [0] * (MAX_PROGRAMS - len(slots))
+        masks = [s.mask for s in slots] + pad
+        prios = [s.priority for s in slots] + pad
+        if self.name == "xdp":
+            flags = [0] * MAX_PROGRAMS
+            head = struct.pack("<BBBB", XDP_MAGIC, XDP_VERSION, len(slots), 0)
+            return head + struct.pack(f"<{3 * MAX_PROGRAMS}I", *masks, *prios, *flags)
+        head = struct.pack("<B3x", len(slots))
+        return head + struct.pack(f"<{2 * MAX_PROGRAMS}I", *masks, *prios)
+
+
+XDP = Flavour(
+    name="xdp",
+    object_name="xdp_dispatcher",
+    function="xdp_dispatcher",
+    retval=31,
+    bit_offset=0,
+    actions={"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31},
+    default_proceed_on=("pass", "dispatcher_return"),
+    pass_verdict=2,
+)
+
+TC = Flavour(
+    name="tc",
+    object_name="tc_dispatcher",
+    function="tc_dispatcher",
+    retval=30,
+    bit_offset=1,
+    actions={
+        "unspec": -1,
+        "ok": 0,
+        "reclassify": 1,
+        "shot": 2,
+        "pipe": 3,
+        "stolen": 4,
+        "queued": 5,
+        "repeat": 6,
+        "redirect": 7,
+        "trap": 8,
+        "dispatcher_return": 30,
+    },
+    default_proceed_on=("ok", "pipe", "dispatcher_return"),
+    pass_verdict=0,
+)

@@ -1,0 +1,54 @@
+"""Loading dispatcher revisions, and probing once whether freplace works here."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from bpfman.core import kernel
+from bpfman.core.errors import KernelError
+
+from .flavours import XDP, Flavour, Slot
+
+CONFIG_GLOBAL = "conf"
+
+
+def load_dispatcher(flavour: Flavour, slots: list[Slot]) -> kernel.BpfObject:
+    """A dispatcher loaded with its config frozen in; the caller closes it."""
+    obj = kernel.BpfObject.open_file(flavour.object_path)
+    try:
+        obj.set_global(CONFIG_GLOBAL, flavour.config(slots))
+        obj.load()
+    except BaseException:
+        obj.close()
+        raise
+    return obj
+
+
+@dataclass(frozen=True)
+class FreplaceSupport:
+    """Whether this kernel loads BPF_PROG_TYPE_EXT programs, and if not, why."""
+
+    supported: bool
+    refusal: str = ""
+
+
+@functools.cache
+def freplace_support() -> FreplaceSupport:
+    """Probe once per process by loading a dispatcher as an extension of another.
+
+    ``BPFMAN_FREPLACE=0`` forces the direct (one program per hook) mode.
+    """
+    if os.environ.get("BPFMAN_FREPLACE") == "0":
+        return FreplaceSupport(False, "freplace disabled by BPFMAN_FREPLACE=0")
+    try:
+        with load_dispatcher(XDP, []) as target, kernel.BpfObject.open_file(XDP.object_path) as ext:
+            ext.set_type(XDP.function, kernel.PROG_TYPE.EXT)
+            ext.set_attach_target(XDP.function, "prog0", target.program_fd(XDP.function))
+            ext.load()
+    except KernelError as exc:
+        return FreplaceSupport(
+            False, f"the kernel refuses freplace (BPF_PROG_TYPE_EXT): {os.strerror(exc.errno)}"
+        )
+    return FreplaceSupport(True)

@@ -1,0 +1,35 @@
+"""Proceed-on names to chain-call masks, with the documented defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bpfman.core.errors import InvalidInputError
+
+from .flavours import Flavour
+
+
+def normalise(flavour: Flavour, names: Iterable[str]) -> list[str]:
+    """Validated, de-duplicated names; empty means the flavour's defaults."""
+    out: list[str] = []
+    for raw in names:
+        for name in raw.split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            if name not in flavour.actions:
+                known = ", ".join(flavour.actions)
+                raise InvalidInputError(
+                    f"{flavour.name}: invalid proceed-on value {name!r} (possible values: {known})"
+                )
+            if name not in out:
+                out.append(name)
+    return out or list(flavour.default_proceed_on)
+
+
+def proceed_on_mask(flavour: Flavour, names: Iterable[str]) -> int:
+    """The chain-call mask: bit ``verdict + bit_offset`` for each name."""
+    mask = 0
+    for name in normalise(flavour, names):
+        mask |= 1 << (flavour.actions[name] + flavour.bit_offset)
+    return mask

@@ -1,0 +1,151 @@
+"""The dispatchers themselves: shipped objects, config layout, masks, and test runs.
+
+These run on the host kernel: loading a dispatcher and running it with
+BPF_PROG_TEST_RUN needs no freplace. Chains with real extensions are in the
+VM lane (test_xdp_vm.py, test_tc_vm.py).
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bpfman.core import kernel
+from bpfman.core.errors import InvalidInputError
+from bpfman.dispatcher import TC, XDP, Flavour, proceed_on_mask
+from bpfman.dispatcher.flavours import OBJECT_DIR, Slot
+from bpfman.dispatcher.loader import load_dispatcher
+from bpfman.dispatcher.proceed_on import normalise
+from tests.conftest import REPO, require_root
+from tests.helpers import run
+
+XDP_BITS = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31}
+TC_BITS = {
+    "unspec": 0,
+    "ok": 1,
+    "reclassify": 2,
+    "shot": 3,
+    "pipe": 4,
+    "stolen": 5,
+    "queued": 6,
+    "repeat": 7,
+    "redirect": 8,
+    "trap": 9,
+    "dispatcher_return": 31,
+}
+PACKET = bytes(64)
+XDP_PASS, TC_ACT_OK = 2, 0
+
+
+@pytest.mark.parametrize(("name", "bit"), XDP_BITS.items())
+def test_xdp_mask_of_each_name(name: str, bit: int) -> None:
+    assert proceed_on_mask(XDP, [name]) == 1 << bit
+
+
+@pytest.mark.parametrize(("name", "bit"), TC_BITS.items())
+def test_tc_mask_of_each_name(name: str, bit: int) -> None:
+    assert proceed_on_mask(TC, [name]) == 1 << bit
+
+
+def test_default_masks_and_combinations() -> None:
+    assert proceed_on_mask(XDP, []) == 0x80000004
+    assert proceed_on_mask(TC, []) == (1 << 1) | (1 << 4) | (1 << 31)
+    assert proceed_on_mask(XDP, ["drop", "pass", "dispatcher_return"]) == 0x80000006
+    assert proceed_on_mask(XDP, ["drop,pass", "DROP"]) == 0x6
+    assert normalise(TC, []) == ["ok", "pipe", "dispatcher_return"]
+
+
+@pytest.mark.parametrize(("flavour", "bad"), [(XDP, "ok"), (TC, "pass"), (XDP, "bogus")])
+def test_unknown_proceed_on_name_is_refused(flavour: Flavour, bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="possible values"):
+        proceed_on_mask(flavour, [bad])
+
+
+def test_xdp_config_is_libxdp_v2_layout() -> None:
+    raw = XDP.config([Slot(0x80000004, 50), Slot(0x6, 100)])
+    assert len(raw) == 124
+    magic, version, enabled, frags = struct.unpack_from("<BBBB", raw)
+    assert (magic, version, enabled, frags) == (236, 2, 2, 0)
+    fields = struct.unpack_from("<30I", raw, 4)
+    assert fields[0:2] == (0x80000004, 0x6) and fields[10:12] == (50, 100)
+    assert not any(fields[2:10]) and not any(fields[20:])
+
+
+def test_tc_config_layout() -> None:
+    raw = TC.config([Slot(0x80000012, 7)])
+    assert len(raw) == 84
+    assert raw[0] == 1
+    fields = struct.unpack_from("<20I", raw, 4)
+    assert fields[0] == 0x80000012 and fields[10] == 7
+
+
+def test_more_than_ten_slots_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        XDP.config([Slot(0, 1)] * 11)
+
+
+def _sections(obj: Path) -> dict[str, bytes]:
+    """Instruction and config bytes: every executable section plus .rodata."""
+    out: dict[str, bytes] = {}
+    listing = run(["llvm-readelf", "-S", "-W", str(obj)])
+    for line in listing.splitlines():
+        parts = line.replace("[ ", "[").split()
+        if (
+            len(parts) > 7
+            and parts[0].startswith("[")
+            and ("X" in parts[7] or parts[1] == ".rodata")
+        ):
+            dump = obj.parent / f"{obj.name}.{parts[1].replace('/', '_')}"
+            run(["llvm-objcopy", "-O", "binary", f"--only-section={parts[1]}", str(obj), str(dump)])
+            out[parts[1]] = dump.read_bytes()
+    return out
+
+
+def test_shipped_objects_match_their_sources(tmp_path: Path) -> None:
+    run(["make", "-s", "-C", str(REPO / "bpf" / "dispatchers"), f"OUT={tmp_path}"])
+    for flavour in (XDP, TC):
+        shipped = tmp_path / "shipped" / f"{flavour.object_name}.o"
+        shipped.parent.mkdir(exist_ok=True)
+        shipped.write_bytes(flavour.object_path.read_bytes())
+        rebuilt = _sections(tmp_path / f"{flavour.object_name}.o")
+        assert set(rebuilt) >= {".text", ".rodata"}
+        assert _sections(shipped) == rebuilt, (
+            f"{flavour.object_path} is stale: run `make -C bpf/dispatchers` and commit it"
+        )
+
+
+def test_objects_ship_in_the_package() -> None:
+    assert sorted(p.name for p in OBJECT_DIR.glob("*.o")) == ["tc_dispatcher.o", "xdp_dispatcher.o"]
+    tracked = subprocess.run(
+        ["git", "ls-files", "bpfman/dispatchers"], cwd=REPO, capture_output=True, text=True
+    ).stdout.split()
+    assert sorted(tracked) == [
+        "bpfman/dispatchers/tc_dispatcher.o",
+        "bpfman/dispatchers/xdp_dispatcher.o",
+    ]
+
+
+@pytest.mark.parametrize(("flavour", "verdict"), [(XDP, XDP_PASS), (TC, TC_ACT_OK)])
+@pytest.mark.parametrize("enabled", [0, 1, 10])
+def test_dispatcher_without_extensions_lets_packets_through(
+    flavour: Flavour, verdict: int, enabled: int
+) -> None:
+    require_root()
+    slots = [Slot(proceed_on_mask(flavour, []), 100 + i) for i in range(enabled)]
+    with load_dispatcher(flavour, slots) as obj:
+        fd = obj.program_fd(flavour.function)
+        assert kernel.prog_test_run(fd, PACKET)[0] == verdict
+        assert kernel.prog_info(fd).name == flavour.function[:15]
+
+
+@pytest.mark.parametrize("flavour", [XDP, TC])
+def test_stub_return_stops_the_chain_when_not_proceeded_on(flavour: Flavour) -> None:
+    """A mask without dispatcher_return ends the chain at the first (empty) slot."""
+    require_root()
+    with load_dispatcher(
+        flavour, [Slot(proceed_on_mask(flavour, ["pass" if flavour is XDP else "ok"]), 1)]
+    ) as obj:
+        assert kernel.prog_test_run(obj.program_fd(flavour.function), PACKET)[0] == flavour.retval
