@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,22 @@ def test_sign_then_verified_pull(
     assert result.output.startswith(f"Pushed signature for {logged_in.host}/cli/signed@sha256:")
     result = run(tmp_path, logged_in, "pull", "-i", url, "-r", logged_in.auth, **strict)
     assert result.exit_code == 0, result.output
+
+
+def test_progress_bar_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bpfman.cli.image import _progress
+
+    with _progress() as update:
+        assert update is None  # captured stdout is not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    with _progress() as update:
+        assert update is not None
+        update(1024, 4096)  # small layers get no bar
+    assert "Downloading" not in capsys.readouterr().out
+    with _progress() as update:
+        assert update is not None
+        for done in range(0, 4 << 20, 1 << 20):
+            update(done + (1 << 20), 4 << 20)
+    assert "Downloading bytecode" in capsys.readouterr().out
