@@ -92,6 +92,27 @@ int unchecked(struct __sk_buff *skb)
 char LICENSE[] SEC("license") = "GPL";
 """
 
+# Refused like BAD_C, but only after a bounded loop whose log outgrows the buffer.
+LONG_LOG_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("tc")
+int long_log(struct __sk_buff *skb)
+{
+    __u32 x = skb->len;
+
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < 3000; i++) {
+        x = x * 3 + i;
+        asm volatile("" : "+r"(x));
+    }
+    return *(__u8 *)(long)skb->data + x;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
 FENTRY_C = r"""
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -254,6 +275,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "main": _compile(d, "main", MAIN_C),
         "bad": _compile(d, "bad", BAD_C),
+        "long_log": _compile(d, "long_log", LONG_LOG_C),
         "fentry": _compile(d, "fentry", FENTRY_C),
         "uprobe": _compile(d, "uprobe", UPROBE_C),
         "xdp": _compile(d, "xdp", XDP_C),
@@ -452,6 +474,15 @@ def test_verifier_rejection_carries_log_tail(objects: dict[str, Path]) -> None:
     assert err.operation == "load unchecked"
     assert "invalid access to packet" in err.verifier_log
     assert "verifier:" in str(err) and "invalid access to packet" in str(err)
+
+
+def test_truncated_verifier_log_keeps_tail_and_says_why(objects: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(objects["long_log"]) as obj, pytest.raises(KernelError) as exc:
+        obj.load()
+    err = exc.value
+    assert err.operation == "load long_log"
+    assert "verifier refused it; its log exceeded" in err.detail
+    assert "invalid access to packet" in str(err)
 
 
 def test_prog_test_run_returns_global_verdict(main_obj: k.BpfObject) -> None:

@@ -72,9 +72,8 @@ def _build() -> Binding:
 
 def _record(ffi: Any, libc: Any, level: int, fmt: Any, ap: Any) -> None:
     """Format one libbpf message and hand it to captures and the logger."""
-    wanted = level <= LIBBPF_WARN or bool(_captures) or log.isEnabledFor(logging.DEBUG)
-    if not wanted:
-        return
+    if level > LIBBPF_WARN and not log.isEnabledFor(logging.DEBUG):
+        return  # only warnings are captured; skip formatting the chatter
     if _CAN_FORMAT:
         buf = ffi.new("char[]", _MESSAGE_MAX)
         libc.vsnprintf(buf, _MESSAGE_MAX, fmt, ap)

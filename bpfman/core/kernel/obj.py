@@ -229,7 +229,12 @@ class BpfObject:
             logs_text = {n: b.ffi.string(buf).decode("utf-8", "replace") for n, buf in logs.items()}
             failed = _failed_program(messages, logs_text)
             what = f"load {failed}" if failed else f"load {self._source}"
-            raise KernelError(what, -rc, detail(messages), logs_text.get(failed or "", ""))
+            log = logs_text.get(failed or "", "")
+            why = detail(messages)
+            if -rc == errno.ENOSPC and len(log) >= VERIFIER_LOG_SIZE - 1:
+                # The kernel reports a truncated log as ENOSPC, hiding the refusal.
+                why = f"the verifier refused it; its log exceeded {VERIFIER_LOG_SIZE // 1024} KiB"
+            raise KernelError(what, -rc, why, log)
         self._loaded = True
 
     def program_fd(self, prog: str) -> int:
