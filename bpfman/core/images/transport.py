@@ -10,6 +10,7 @@ unreachable registry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -115,7 +116,10 @@ class RegistryClient:
 
     def _unreachable(self, error: OSError) -> ImageError:
         hint = "" if self._insecure else " over HTTPS (images.insecure_registries allows HTTP)"
-        return ImageError(f"cannot reach registry {self._ref.registry}{hint}: {error}")
+        # requests nests the cause in a long repr; the errno text is what matters.
+        cause = re.search(r"\[Errno -?\d+\] [^'\")]+|\[SSL[^\]]*\][^'\"(]*", str(error))
+        detail = cause.group(0).strip() if cause else str(error)
+        return ImageError(f"cannot reach registry {self._ref.registry}{hint}: {detail}")
 
     def _check(self, response: Any, what: str) -> None:
         code = response.status_code
