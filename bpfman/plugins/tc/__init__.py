@@ -1,0 +1,96 @@
+"""The tc program type: several programs per interface and direction through a dispatcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bpfman.core.context import AttachContext, DetachContext, LinkView, ProgramType
+from bpfman.core.errors import InvalidInputError, NotFoundError
+from bpfman.core.hookspecs import hookimpl
+from bpfman.core.kernel import PROG_TYPE, BpfObject
+from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.core.netdev import resolve_ifindex
+from bpfman.dispatcher import TC
+from bpfman.dispatcher import plugin as shared
+
+from .hook import PARENTS, TcHook
+
+NAME = "tc"
+
+
+@hookimpl
+def bpfman_program_types() -> list[ProgramType]:
+    return [ProgramType(NAME, PROG_TYPE.SCHED_CLS, section_prefixes=("classifier", "tc"))]
+
+
+@hookimpl
+def bpfman_attach_commands() -> list[click.Command]:
+    from .command import command
+
+    return [command]
+
+
+@hookimpl
+def bpfman_prepare_load(
+    program_type: str, function: str, section: str, attach_func: str | None, obj: BpfObject
+) -> dict[str, Any] | None:
+    if program_type != NAME:
+        return None
+    return shared.prepare_load(TC, function, obj)
+
+
+@hookimpl
+def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
+    if program_type != NAME:
+        return None
+    p = ctx.params
+    direction = str(p["direction"])
+    if direction not in PARENTS:
+        raise InvalidInputError(f"tc: invalid direction {direction!r}: use ingress or egress")
+    iface, netns = str(p["iface"]), p.get("netns")
+    params: dict[str, Any] = {
+        "direction": direction,
+        "iface": iface,
+        "priority": int(p["priority"]),
+        "proceed_on": list(p.get("proceed_on") or []),
+        "netns": netns,
+    }
+    device = resolve_ifindex(iface, netns)
+    qdisc = f"{device.netns_inode}/{device.ifindex}"
+    hook = f"{NAME}/{qdisc}/{direction}"
+    where = {
+        "ifindex": device.ifindex,
+        "iface": device.name,
+        "netns": device.netns,
+        "direction": direction,
+    }
+    ops = TcHook(ctx, device, direction, qdisc)
+    return shared.attach(ctx, TC, hook, params, ops, where)
+
+
+@hookimpl
+def bpfman_detach(program_type: str, ctx: DetachContext) -> bool | None:
+    if program_type != NAME:
+        return None
+
+    def ops_for(state: dict[str, Any]) -> tuple[TcHook, bool]:
+        try:
+            device = resolve_ifindex(state["iface"], state["netns"])
+            key = f"{device.netns_inode}/{state['ifindex']}"
+        except NotFoundError:
+            return TcHook(ctx, None, state["direction"], ""), False
+        alive = device.ifindex == state["ifindex"]
+        return TcHook(ctx, device if alive else None, state["direction"], key), alive
+
+    return shared.detach(ctx, TC, ops_for)
+
+
+@hookimpl
+def bpfman_describe_link(
+    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
+) -> LinkView | None:
+    if program_type != NAME:
+        return None
+    return shared.describe(link, position, direction=True)
