@@ -30,7 +30,7 @@ def load_chain(
 ) -> int:
     """Load one ``<kind>_chain`` instance; returns its program id."""
     args: list[str | int] = [
-        "load", "file", "-p", objects / f"{kind}_chain.bpf.o",
+        "load", "file", "-p", str(objects / f"{kind}_chain.bpf.o"),
         "--programs", f"{kind}:{kind}_chain",
         "-g", f"prog_slot={s32(slot)}", f"verdict={s32(verdict)}",
     ]  # fmt: skip
