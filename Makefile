@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
-	apache2-utils xdp-tools
+	apache2-utils podman xdp-tools
 
 .PHONY: all deps venv bpf demo test test-host test-vm lint bench clean
 
