@@ -841,8 +841,8 @@ def test_vm_kprobe_and_kretprobe_count_calls(objects: dict[str, Path], tmp_path:
                 assert k.link_info(link.fd).type == k.LINK_TYPE.PERF_EVENT
                 _unlink_files(tmp_path, 3)
         assert _hits(obj) == 6
-        with pytest.raises(KernelError):
-            k.perf_event_kprobe("no_such_kernel_function_xyz", 0, retprobe=False)
+        with pytest.raises(NotFoundError, match="kernel function no_such_fn_xyz not found"):
+            k.perf_event_kprobe("no_such_fn_xyz", 0, retprobe=False)
 
 
 @pytest.mark.vm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from typing import Any
@@ -40,6 +41,8 @@ def perf_event_kprobe(func: str, offset: int, retprobe: bool) -> Fd:
     if retprobe:
         attr.config |= 1 << _retprobe_bit("kprobe")
     rc = perf_event_open(attr, pid=-1, cpu=0)
+    if rc < 0 and binding().ffi.errno == errno.ENOENT:
+        raise NotFoundError(f"kernel function {func} not found (or not probeable)")
     kind = "kretprobe" if retprobe else "kprobe"
     return Fd(check_syscall(rc, f"perf_event_open {kind} {func}+{offset}"))
 
