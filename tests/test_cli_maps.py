@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,16 @@ from tests.helpers.bpftool import find_map_id, map_values, prog_ids
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 CALLS = 15
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def load(root: Root, objects: Path, *extra: str | int) -> int:
@@ -72,7 +84,7 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(
 
     # The owner goes first: the user keeps running on the still-pinned maps.
     root.run("unload", owner)
-    assert owner not in prog_ids()
+    assert eventually(lambda: owner not in prog_ids())
     assert Path(counts).exists()
     assert bpfman_state(root, user)["Maps Used By"] == [str(user)]
     for _ in range(CALLS):
@@ -80,7 +92,7 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(
     assert map_values(counts) == {0: 3 * CALLS}
 
     root.run("unload", user)
-    assert user not in prog_ids()
+    assert eventually(lambda: user not in prog_ids())
     assert not Path(owner_dir).exists()
     assert list((root.path / "fs" / "maps").iterdir()) == []
 

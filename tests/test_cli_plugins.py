@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from tests.helpers.bpftool import map_values, prog_ids
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugins" / "bpfman_demo_plugin"
 DIST = "bpfman-demo-plugin"
 TRACEPOINT = "syscalls/sys_enter_getppid"
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def pip(*args: str) -> None:
@@ -86,7 +97,7 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
         os.getppid()
     assert map_values(str(root.path / "fs" / "maps" / str(prog) / "counts")) == {0: 10}
     root.run("unload", prog)
-    assert prog not in prog_ids()
+    assert eventually(lambda: prog not in prog_ids())
 
 
 def test_uninstalled_plugin_is_gone_and_its_records_still_show(
@@ -119,7 +130,7 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     assert TRACEPOINT in root.run("get", "link", link[0]["id"]).stdout
     assert str(prog) in root.run("list", "programs").stdout
     root.run("unload", prog)
-    assert prog not in prog_ids()
+    assert eventually(lambda: prog not in prog_ids())
     assert root.json("list", "programs") == []
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,16 @@ TCX_NEXT, TCX_PASS, TCX_DROP = "ffffffff", "00000000", "02000000"
 def pair() -> Iterator[VethPair]:
     with VethPair() as veth:
         yield veth
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def slot_hex(slot: int) -> str:
@@ -120,7 +131,8 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
         root.run("unload", first)
         first = load_chain(root, objects, 1, owner, verdict)
         assert attach_tcx(root, first, if_b, ns_b, 50)["position"] == 0
-        assert kernel_order(pair) == [first, middle, owner]
+        expected = [first, middle, owner]
+        assert eventually(lambda expected=expected: kernel_order(pair) == expected)  # type: ignore[misc]
         before, _ = chain_maps(root, owner)
         pair.send_udp(PACKETS, PORT)
         received = pair.udp_received(PORT, PACKETS, timeout=1.0 if arrives else 0.3)
@@ -138,7 +150,7 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
         first: (0, f"{if_b} ingress pos-0"),
         owner: (1, f"{if_b} ingress pos-1"),
     }
-    assert kernel_order(pair) == [first, owner]
+    assert eventually(lambda: kernel_order(pair) == [first, owner])
     before, _ = chain_maps(root, owner)
     pair.send_udp(PACKETS, PORT)
     assert pair.udp_received(PORT, PACKETS) == PACKETS
@@ -148,7 +160,7 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
 
     for prog in (first, middle, owner):
         root.run("unload", prog)
-    assert kernel_order(pair) == []
+    assert eventually(lambda: kernel_order(pair) == [])
     assert root.json("list", "links") == []
 
 
@@ -165,7 +177,7 @@ def test_tcx_egress(root: Root, objects: Path, pair: VethPair) -> None:
     shown = root.run("get", "link", link["id"]).stdout
     assert " Direction:          egress" in shown
     root.run("detach", link["id"])
-    assert kernel_order(pair, "tcx/egress", on_b=False) == []
+    assert eventually(lambda: kernel_order(pair, "tcx/egress", on_b=False) == [])
 
 
 def test_concurrent_attaches_keep_every_link_and_position(

@@ -10,10 +10,12 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import Root
-from tests.helpers.bpftool import map_values, prog_ids, prog_show
+from tests.helpers.bpftool import bpftool, map_values, prog_ids, prog_show
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 CALLS = 25
@@ -26,6 +28,20 @@ def u32(value: int) -> str:
 
 def counts(root: Root, owner_id: int) -> int:
     return map_values(str(root.path / "fs" / "maps" / str(owner_id) / "counts")).get(0, 0)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kernel_links(prog_id: int) -> list[int]:
+    return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] == prog_id]
 
 
 def call_getppid(times: int) -> None:
@@ -61,7 +77,9 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
     subprocess.run([sys.executable, "-c", code], check=True)
     assert counts(root, prog_id) == CALLS * 3
 
+    assert len(kernel_links(prog_id)) == 1
     root.run("detach", link["id"])
+    assert eventually(lambda: not kernel_links(prog_id))
     assert prog_id in prog_ids()
     assert not (root.path / "fs" / "links" / str(link["id"])).exists()
     assert root.json("list", "links") == []
@@ -69,7 +87,7 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
     assert counts(root, prog_id) == CALLS * 3
 
     root.run("unload", prog_id)
-    assert prog_id not in prog_ids()
+    assert eventually(lambda: prog_id not in prog_ids())
     assert not (root.path / "fs" / f"prog_{prog_id}").exists()
     assert not (root.path / "fs" / "maps" / str(prog_id)).exists()
     assert root.json("list", "programs") == []
@@ -90,4 +108,4 @@ def test_tracepoint_default_globals_count_one_per_call(root: Root, objects: Path
     shown = root.run("get", "program", prog_id).stdout
     assert " Global:        None" in shown
     root.run("unload", prog_id)
-    assert prog_id not in prog_ids()
+    assert eventually(lambda: prog_id not in prog_ids())

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Root
-from tests.helpers.bpftool import map_values, prog_ids
+from tests.helpers.bpftool import bpftool, map_values, prog_ids
 
 CALLS = 20
 CHILD = f"""
@@ -62,6 +63,20 @@ def child() -> Iterator[Child]:
         yield c
     finally:
         c.close()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kernel_links(*prog_ids: int) -> list[int]:
+    return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] in prog_ids]
 
 
 def libc_path(pid: int) -> str:
@@ -116,6 +131,7 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
     # Detached probes stop counting; a library name with -p resolves through /proc/PID/maps.
     root.run("detach", entry_link["id"])
     root.run("detach", ret_link["id"])
+    assert eventually(lambda: not kernel_links(entry, ret))
     child.poke()
     assert map_values(pin) == {0: CALLS, 1: CALLS}
     by_pid = attach(root, entry, "-t", "libc", "-f", "getpid", "-p", child.pid)
@@ -125,7 +141,7 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
 
     root.run("unload", entry)
     root.run("unload", ret)
-    assert not {entry, ret} & prog_ids()
+    assert eventually(lambda: not {entry, ret} & prog_ids())
     assert not (root.path / "fs" / "maps" / str(entry)).exists()
     assert root.json("list", "links") == []
 
