@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ def new_programs_named(before: set[int], names: set[str]) -> set[int]:
     return found
 
 
-def assert_nothing_left(root: Root, before: Snapshot, names: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def assert_nothing_left(root: Root, before: Snapshot, names: Collection[str] = ()) -> None:
     """Same pins, same records, and no new kernel program with one of ``names``.
 
     Other test runs may load the same test programs meanwhile, so a suspicious
@@ -80,8 +80,8 @@ def assert_nothing_left(root: Root, before: Snapshot, names: set[str] = frozense
     assert not suspects, f"programs left in the kernel: {suspects}"
 
 
-def fails(root: Root, before: Snapshot, *args: str | int, names: set[str] = frozenset()) -> str:  # type: ignore[assignment]
-    message = root.fail(*args)
+def fails(root: Root, before: Snapshot, *args: str | int | Path, names: Collection[str] = ()) -> str:
+    message = root.fail(*map(str, args))
     assert message.startswith("Error: "), message
     assert_nothing_left(root, before, names)
     return message
@@ -147,6 +147,13 @@ def test_wrong_attach_type(root: Root, base: dict[str, int]) -> None:
     assert "tcx" in message and "tracepoint" in message
     message = fails(root, before, "attach", base["tp"], "uprobe", "-t", "libc", "-f", "getpid")
     assert "tracepoint" in message
+
+
+def test_same_tracepoint_twice_is_refused_cleanly(root: Root, base: dict[str, int]) -> None:
+    """The kernel allows one attachment of a program per tracepoint."""
+    before = snapshot(root)
+    message = fails(root, before, "attach", base["tp"], "tracepoint", "-t", TRACEPOINT)
+    assert TRACEPOINT in message or "already" in message
 
 
 def test_load_input_errors(root: Root, objects: Path, base: dict[str, int], tmp_path: Path) -> None:

@@ -247,6 +247,10 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
         assert isinstance(k[key], int), key
     datetime.fromisoformat(k["loaded_at"])
 
+    # An explicit bpfman_application in -m wins over -a.
+    explicit = load_tracepoint(root, objects, "-a", "js", "-m", "bpfman_application=mine")
+    assert explicit["bpfman"]["metadata"] == {"bpfman_application": "mine"}
+
     out = root.run(
         "attach", "--output", "json", loaded["id"], "tracepoint", "-t", TRACEPOINTS[0]
     ).stdout

@@ -81,7 +81,8 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     rows: Any = root.json("list", "programs")
     assert [(r["id"], r["type"]) for r in rows] == [(prog, "demo")]
     # The kernel type is a tracepoint, so the kernel-type filter finds it.
-    assert [r["id"] for r in root.json("list", "programs", "-p", "tracepoint")] == [prog]  # type: ignore[union-attr]
+    rows = root.json("list", "programs", "-p", "tracepoint")
+    assert [r["id"] for r in rows] == [prog]
 
     text = root.run("attach", prog, "demo", "-t", TRACEPOINT).stdout
     assert f" Demo Tracepoint:  {TRACEPOINT}" in text

@@ -142,9 +142,8 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
         assert received == (PACKETS if arrives else 0), verdict
 
     # Detaching the middle link renumbers the others and keeps their order.
-    middle_link = next(
-        row["id"] for row in root.json("list", "links") if row["program_id"] == middle  # type: ignore[union-attr]
-    )
+    links: Any = root.json("list", "links")
+    middle_link = next(row["id"] for row in links if row["program_id"] == middle)
     root.run("detach", middle_link)
     assert positions(root) == {
         first: (0, f"{if_b} ingress pos-0"),
@@ -218,3 +217,20 @@ def test_concurrent_attaches_keep_every_link_and_position(
     slot_of = {prog: slot for slot, prog in enumerate(programs)}
     seqs = [last_seq[slot_of[prog]] for prog in by_priority]
     assert seqs == sorted(seqs)
+
+
+def test_unload_after_the_netns_is_gone(root: Root, objects: Path) -> None:
+    """Deleting the namespace drops the hook; unload and detach must still work."""
+    prog = load_chain(root, objects, 0, None)
+    other = load_chain(root, objects, 1, prog)
+    with VethPair() as pair:
+        link = attach_tcx(root, prog, pair.if_b, pair.netns_path_b, 10)
+        other_link = attach_tcx(root, other, pair.if_b, pair.netns_path_b, 20)
+    root.run("detach", other_link["id"])
+    root.run("unload", prog)
+    assert root.json("list", "links") == []
+    rows: Any = root.json("list", "programs")
+    assert [row["id"] for row in rows] == [other]
+    assert not (root.path / "fs" / "links" / str(link["id"])).exists()
+    root.run("unload", other)
+    assert root.json("list", "programs") == []

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Root
 from tests.helpers.bpftool import bpftool, map_values, prog_ids, prog_show
@@ -51,7 +52,7 @@ def call_getppid(times: int) -> None:
 
 def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: Path) -> None:
     obj = objects / "tracepoint_counter.bpf.o"
-    loaded = root.json(
+    loaded: Any = root.json(
         "load", "file", "-p", obj, "--programs", "tracepoint:tracepoint_counter",
         "-g", f"target_pid={u32(os.getpid())}", "increment=03000000",
     )
@@ -95,11 +96,11 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
 
 def test_tracepoint_default_globals_count_one_per_call(root: Root, objects: Path) -> None:
     """Without -g the program keeps its compiled defaults (all pids, +1)."""
-    loaded = root.json(
+    loaded: Any = root.json(
         "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
         "--programs", "tracepoint:tracepoint_counter",
     )
-    prog_id = loaded[0]["id"]  # type: ignore[index]
+    prog_id = loaded[0]["id"]
     root.run("attach", prog_id, "tracepoint", "--tracepoint", TRACEPOINT)
     before = counts(root, prog_id)
     call_getppid(CALLS)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,19 +89,17 @@ def libc_path(pid: int) -> str:
     raise AssertionError("child has no libc mapped")
 
 
-def attach(root: Root, prog_id: int, *args: str | int) -> dict[str, object]:
-    out = root.run("attach", "--output", "json", prog_id, "uprobe", *args).stdout
-    link: dict[str, object] = json.loads(out)
-    return link
+def attach(root: Root, prog_id: int, *args: str | int) -> Any:
+    return json.loads(root.run("attach", "--output", "json", prog_id, "uprobe", *args).stdout)
 
 
 def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: Child) -> None:
-    loaded = root.json(
+    loaded: Any = root.json(
         "load", "file", "-p", objects / "uprobe_counter.bpf.o",
         "--programs", "uprobe:uprobe_counter", "uprobe:uretprobe_counter",
         "-g", f"target_pid={child.pid.to_bytes(4, 'little').hex()}",
     )
-    ids = {p["bpfman"]["function"]: p["id"] for p in loaded}  # type: ignore[union-attr]
+    ids = {p["bpfman"]["function"]: p["id"] for p in loaded}
     entry, ret = ids["uprobe_counter"], ids["uretprobe_counter"]
     pin = str(root.path / "fs" / "maps" / str(entry) / "counts")
 
@@ -149,10 +148,10 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
 def test_uprobe_unknown_function_and_target_leave_nothing(
     root: Root, objects: Path, child: Child
 ) -> None:
-    loaded = root.json(
+    loaded: Any = root.json(
         "load", "file", "-p", objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter"
     )
-    prog_id = loaded[0]["id"]  # type: ignore[index]
+    prog_id = loaded[0]["id"]
     message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "no_such_function_xyz")
     assert "no_such_function_xyz" in message
     message = root.fail("attach", prog_id, "uprobe", "-t", "libnosuchlib", "-f", "getpid")
