@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from vm.runner import DEFAULT_TIMEOUT, VmResult, run_vm_lane
+
+from tests.vm.runner import DEFAULT_TIMEOUT, VmResult, run_vm_lane
 
 # Inside the guest this file must never boot another guest.
 pytestmark = pytest.mark.skipif(

@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUEST_SCRIPT = Path(__file__).resolve().with_name("guest.sh")
-DEFAULT_TIMEOUT = 900.0
+DEFAULT_TIMEOUT = 1200.0  # the whole vm suite, under TCG on 2 shared cores
 # Software emulation: KVM guests hang before the kernel prints anything on these hosts.
 VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "2", "-m", "1G")
 
