@@ -129,10 +129,3 @@ def objects() -> Path:
     from tests.helpers.build import bpf_objects
 
     return bpf_objects()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _tracefs() -> None:
-    """Tracepoints and probes need tracefs; mount it the way a host would have it."""
-    if os.geteuid() == 0 and not os.path.exists("/sys/kernel/tracing/events"):
-        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=False)

@@ -12,11 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import BpfmanError, PermissionDeniedError
-
-_MS_NOSUID = 2
-_MS_NODEV = 4
-_MS_NOEXEC = 8
+from .mounts import ensure_mounted, is_mounted
 
 
 class Layout:
@@ -42,34 +38,12 @@ class Layout:
 
 
 def is_bpffs(path: Path) -> bool:
-    target = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                if len(fields) > 4 and fields[4] == target and right.split()[0] == "bpf":
-                    return True
-    except OSError:
-        return False
-    return False
+    return is_mounted(path, "bpf")
 
 
 def mount_bpffs(path: Path) -> None:
     """Mount a fresh bpffs at ``path`` unless one is already there."""
-    path.mkdir(parents=True, exist_ok=True)
-    if is_bpffs(path):
-        return
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-    if libc.mount(b"bpf", os.fsencode(path), b"bpf", flags, None) != 0:
-        err = ctypes.get_errno()
-        if err == 1:
-            raise PermissionDeniedError(f"cannot mount bpffs at {path}: must be run as root")
-        raise BpfmanError(f"cannot mount bpffs at {path}: {os.strerror(err)}")
+    ensure_mounted(path, "bpf")
 
 
 def unpin(path: Path | str) -> None:

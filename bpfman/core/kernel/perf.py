@@ -12,6 +12,7 @@ from bpfman.core.kernel.errcheck import check_syscall
 from bpfman.core.kernel.fds import Fd
 from bpfman.core.kernel.lib import binding
 from bpfman.core.kernel.syscalls import perf_event_open
+from bpfman.core.mounts import ensure_mounted
 
 PERF_TYPE_TRACEPOINT = 2
 _TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -88,6 +89,9 @@ def tracefs_roots() -> list[str]:
 
 def _tracepoint_id(category: str, name: str) -> int:
     roots = tracefs_roots()
+    if not roots and os.path.isdir(_TRACEFS_ROOTS[0]):
+        ensure_mounted(_TRACEFS_ROOTS[0], "tracefs")  # as bpftool does
+        roots = tracefs_roots()
     if not roots:
         raise UnsupportedError(
             "tracefs is not mounted; mount it with: mount -t tracefs tracefs /sys/kernel/tracing"

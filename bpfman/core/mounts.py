@@ -1,0 +1,43 @@
+"""Mounting the kernel filesystems bpfman relies on (bpffs, tracefs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import BpfmanError, PermissionDeniedError
+
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MS_NOEXEC = 8
+
+
+def is_mounted(path: Path | str, fstype: str) -> bool:
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) > 4 and fields[4] == target and right.split()[0] == fstype:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def ensure_mounted(path: Path | str, fstype: str) -> None:
+    """Mount a fresh ``fstype`` at ``path`` unless one is already there."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    if is_mounted(path, fstype):
+        return
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    if libc.mount(fstype.encode(), os.fsencode(path), fstype.encode(), flags, None) != 0:
+        err = ctypes.get_errno()
+        if err == 1:
+            raise PermissionDeniedError(f"cannot mount {fstype} at {path}: must be run as root")
+        raise BpfmanError(f"cannot mount {fstype} at {path}: {os.strerror(err)}")
