@@ -9,6 +9,7 @@ Rules enforced here:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -101,10 +102,8 @@ class Root:
             mgr = self.manager()
             try:
                 for row in mgr.list_programs():
-                    try:
+                    with contextlib.suppress(Exception):  # keep cleaning the rest
                         mgr.unload(row.id)
-                    except Exception:  # noqa: BLE001 - keep cleaning the rest
-                        pass
             finally:
                 mgr.close()
         fs = self.path / "fs"
