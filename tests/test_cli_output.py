@@ -282,3 +282,15 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
 
     detail: Any = root.json("get", "program", loaded["id"])
     assert isinstance(detail, list) and detail[0]["bpfman"]["links"] == [link]
+
+
+def test_empty_lists_on_a_fresh_root(root: Root) -> None:
+    """Nothing loaded yet (no state, no bpffs): headers only, and [] in JSON."""
+    assert root.run("list", "programs").stdout.splitlines() == [
+        " Program ID  Application  Type  Function Name  Links"
+    ]
+    assert root.run("list", "links").stdout.splitlines() == [
+        " Program ID  Link ID  Application  Type  Function Name  Attachment"
+    ]
+    assert root.json("list", "programs") == []
+    assert root.json("list", "links") == []

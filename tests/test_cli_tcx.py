@@ -234,3 +234,17 @@ def test_unload_after_the_netns_is_gone(root: Root, objects: Path) -> None:
     assert not (root.path / "fs" / "links" / str(link["id"])).exists()
     root.run("unload", other)
     assert root.json("list", "programs") == []
+
+
+def test_equal_priorities_keep_attach_order(root: Root, objects: Path, pair: VethPair) -> None:
+    owner = load_chain(root, objects, 0, None)
+    progs = [owner, load_chain(root, objects, 1, owner), load_chain(root, objects, 2, owner)]
+    early = load_chain(root, objects, 3, owner)
+    for prog in progs:
+        attach_tcx(root, prog, pair.if_b, pair.netns_path_b, 100)
+    attach_tcx(root, early, pair.if_b, pair.netns_path_b, 99)
+    expected = [early, *progs]
+    assert {prog: pos for prog, (pos, _) in positions(root).items()} == {
+        prog: pos for pos, prog in enumerate(expected)
+    }
+    assert kernel_order(pair) == expected
