@@ -8,6 +8,7 @@ recorded that ``list`` would not show.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -22,6 +23,7 @@ from .bpffs import Layout, mount_bpffs, remove_dir, unpin
 from .config import Config, default_root, load_config, missing_privilege
 from .context import AttachContext, DetachContext, LinkView
 from .errors import (
+    ConflictError,
     InvalidInputError,
     KernelError,
     NotFoundError,
@@ -375,6 +377,14 @@ class Bpfman:
                 link = ctx.pending_link(recorded)
                 link.metadata = dict(metadata or {})
                 txn.put_link(link)
+            except KernelError as exc:
+                ctx.rollback()
+                if exc.errno == errno.EEXIST:
+                    where = " ".join(str(v) for v in params.values() if v not in (None, ""))
+                    raise ConflictError(
+                        f"program {program_id} is already attached to {program_type} {where}"
+                    ) from exc
+                raise
             except BaseException:
                 ctx.rollback()
                 raise
