@@ -72,3 +72,46 @@ def refusal() -> str:
     """What the refusal message names: the kernel's errno, or the override."""
     support = freplace_support()
     return "BPFMAN_FREPLACE=0" if support.supported else support.refusal
+
+
+class Chains:
+    """The library API of one test root, for tests that make many changes.
+
+    The VM lane emulates its CPU, where every CLI process costs seconds; the
+    CLI itself is exercised by the host tests and a few calls per VM test.
+    """
+
+    def __init__(self, root: Root, objects: Path, kind: str) -> None:
+        self.root = root
+        self.objects = objects
+        self.kind = kind
+        self.mgr = root.manager()
+
+    def close(self) -> None:
+        self.mgr.close()
+
+    def load(self, verdicts: list[int]) -> list[int]:
+        """One program per verdict, in slots 0.., all sharing the first one's maps."""
+        ids: list[int] = []
+        for slot, verdict in enumerate(verdicts):
+            records = self.mgr.load_file(
+                self.objects / f"{self.kind}_chain.bpf.o",
+                [f"{self.kind}:{self.kind}_chain"],
+                globals={
+                    "prog_slot": bytes.fromhex(s32(slot)),
+                    "verdict": bytes.fromhex(s32(verdict)),
+                },
+                map_owner_id=ids[0] if ids else None,
+            )
+            ids.append(int(records[0].id))
+        return ids
+
+    def attach(
+        self, prog: int, priority: int, proceed_on: list[str] | None = None, **params: Any
+    ) -> int:
+        params.update(priority=priority, proceed_on=proceed_on or [])
+        return int(self.mgr.attach(prog, self.kind, params).id)
+
+    def positions(self) -> dict[int, int]:
+        """link id -> position, as ``list links`` shows it."""
+        return {d.link.id: int(d.position or 0) for d in self.mgr.list_links()}

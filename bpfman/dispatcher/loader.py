@@ -44,7 +44,7 @@ def freplace_support() -> FreplaceSupport:
         return FreplaceSupport(False, "freplace disabled by BPFMAN_FREPLACE=0")
     try:
         with load_dispatcher(XDP, []) as target, kernel.BpfObject.open_file(XDP.object_path) as ext:
-            ext.set_type(XDP.function, kernel.PROG_TYPE.EXT)
+            ext.set_type(XDP.function, kernel.PROG_TYPE.EXT, 0)
             ext.set_attach_target(XDP.function, "prog0", target.program_fd(XDP.function))
             ext.load()
     except KernelError as exc:

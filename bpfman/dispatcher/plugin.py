@@ -38,7 +38,8 @@ def prepare_load(flavour: Flavour, function: str, obj: kernel.BpfObject) -> dict
     template = _templates.get(flavour.name)
     if template is None:
         template = _templates[flavour.name] = load_dispatcher(flavour, [])
-    obj.set_type(function, kernel.PROG_TYPE.EXT)
+    # Extensions take no expected attach type (libbpf sets BPF_XDP for SEC("xdp")).
+    obj.set_type(function, kernel.PROG_TYPE.EXT, 0)
     obj.set_attach_target(function, "prog0", template.program_fd(flavour.function))
     return {"dispatch": FREPLACE}
 
