@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bpfman.core.bpffs import is_bpffs
+from bpfman.core.manager import Bpfman
 
 REPO = Path(__file__).resolve().parent.parent
 IN_VM = os.environ.get("BPFMAN_IN_VM") == "1"
@@ -66,7 +67,7 @@ class Root:
         self.path = path
         self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
 
-    def run(self, *args: str | int, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str | int | os.PathLike[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [*BPFMAN, *map(str, args)], env=self.env, capture_output=True, text=True, cwd=REPO
         )
@@ -77,12 +78,12 @@ class Root:
             )
         return proc
 
-    def json(self, *args: str | int) -> object:
+    def json(self, *args: str | int | os.PathLike[str]) -> object:
         import json
 
         return json.loads(self.run(*args, "-o", "json").stdout)
 
-    def fail(self, *args: str | int) -> str:
+    def fail(self, *args: str | int | os.PathLike[str]) -> str:
         """Run a command that must fail cleanly; return its one stderr line."""
         proc = self.run(*args, check=False)
         assert proc.returncode != 0, f"expected failure, got:\n{proc.stdout}"
@@ -91,9 +92,7 @@ class Root:
         assert len(lines) == 1, f"expected one stderr line, got:\n{proc.stderr}"
         return lines[0]
 
-    def manager(self):  # type: ignore[no-untyped-def]
-        from bpfman.core.manager import Bpfman
-
+    def manager(self) -> Bpfman:
         return Bpfman(self.path)
 
     def cleanup(self) -> None:

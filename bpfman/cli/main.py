@@ -184,7 +184,7 @@ class LazyGroup(BpfmanGroup):
 @click.group(cls=BpfmanGroup, subcommand_metavar="<COMMAND>")
 @click.option(
     "--root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=Path,
     envvar="BPFMAN_ROOT",
     help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
 )
