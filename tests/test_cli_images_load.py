@@ -1,0 +1,160 @@
+"""`bpfman load image` end to end: a native-built image in a real loopback
+registry, pulled and loaded into the kernel, then attached and counted.
+
+The image is the guide's multi-program shape: one object with a program of
+every type sharing one map, loaded by one command so the maps are shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bpfman.core.images import BytecodeSources, ImageSettings
+from bpfman.core.images.build import build_native
+from tests.conftest import Root
+from tests.helpers.bpftool import map_values, prog_show
+from tests.helpers.net import VethPair
+from tests.helpers.registry import Registry, infer_type, running_registry
+
+PROGRAMS = [
+    "tracepoint:tracepoint_kill_recorder",
+    "tcx:tcx_stats",
+    "uprobe:uprobe_counter",
+    "kprobe:kprobe_counter",
+]
+TRACEPOINT, TCX, UPROBE = 1, 3, 4
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def image(registry: Registry, objects: Path) -> str:
+    tag = f"{registry.host}/bpfman/app-counter:v1"
+    build_native(
+        BytecodeSources(bytecode=objects / "app_counter.bpf.o"),
+        tag,
+        ImageSettings(insecure_registries=(registry.host,)),
+        infer_type,
+        auth=registry.auth,
+    )
+    return tag
+
+
+@pytest.fixture
+def image_root(root: Root, registry: Registry) -> Root:
+    root.path.mkdir(parents=True, exist_ok=True)
+    (root.path / "bpfman.toml").write_text(f'[images]\ninsecure_registries = ["{registry.host}"]\n')
+    return root
+
+
+def _libc_getpid(count: int) -> int:
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    for _ in range(count):
+        libc.getpid()
+    return count
+
+
+def test_multi_program_image_loads_as_one_and_runs(
+    image_root: Root, registry: Registry, image: str
+) -> None:
+    root = image_root
+    pid = struct.pack("<I", os.getpid()).hex()
+    loaded = root.json(
+        "load",
+        "image",
+        "-i",
+        image,
+        "-r",
+        registry.auth,
+        "-g",
+        f"target_pid={pid}",
+        "-a",
+        "go-app",
+        "--programs",
+        *PROGRAMS,
+    )
+    assert isinstance(loaded, list) and len(loaded) == len(PROGRAMS)
+    ids = {p["bpfman"]["function"]: p["id"] for p in loaded}
+    for program in loaded:
+        bpfman = program["bpfman"]
+        assert bpfman["source"]["image_url"] == image
+        assert bpfman["source"]["pull_policy"] == "IfNotPresent"
+        assert bpfman["map_pin_path"] == loaded[0]["bpfman"]["map_pin_path"]
+    map_ids = {frozenset(prog_show(i)["map_ids"]) for i in ids.values()}
+    assert len(map_ids) == 1, "one load command shares its maps"
+
+    text = root.run("get", "program", ids["tracepoint_kill_recorder"]).stdout
+    assert f" Image URL:     {image}" in text and " Pull Policy:   IfNotPresent" in text
+
+    hits = root.path / "fs" / "maps" / str(loaded[0]["id"]) / "hits"
+    root.run(
+        "attach", ids["tracepoint_kill_recorder"], "tracepoint", "-t", "syscalls/sys_enter_kill"
+    )
+    root.run("attach", ids["uprobe_counter"], "uprobe", "-t", "libc", "-f", "getpid")
+    for _ in range(5):
+        os.kill(os.getpid(), 0)
+    _libc_getpid(9)
+    with VethPair() as pair:
+        root.run(
+            "attach",
+            ids["tcx_stats"],
+            "tcx",
+            "-d",
+            "ingress",
+            "-i",
+            pair.if_b,
+            "-p",
+            "10",
+            "-n",
+            pair.netns_path_b,
+        )
+        pair.send_udp(6)
+        assert pair.udp_received(4242, 6) == 6
+        values = map_values(str(hits))
+        assert values[TCX] >= 6
+    assert values[TRACEPOINT] == 5
+    assert values[UPROBE] == 9
+
+    listed = root.run("list", "programs", "--application", "go-app").stdout
+    assert all(str(i) in listed for i in ids.values())
+    for i in ids.values():
+        root.run("unload", i)
+    assert not hits.parent.exists()
+
+
+def test_cached_image_loads_with_never_and_wrong_function_is_named(
+    image_root: Root, registry: Registry, image: str
+) -> None:
+    root = image_root
+    root.run("image", "pull", "-i", image, "-r", registry.auth)
+    [loaded] = json.loads(
+        root.run(
+            "load",
+            "image",
+            "-i",
+            image,
+            "-p",
+            "Never",
+            "--programs",
+            "tracepoint:tracepoint_kill_recorder",
+            "-o",
+            "json",
+        ).stdout
+    )
+    assert loaded["bpfman"]["source"]["pull_policy"] == "Never"
+    line = root.fail("load", "image", "-i", image, "-p", "Never", "--programs", "xdp:no_such_fn")
+    assert "no_such_fn" in line and "xdp_stats" in line
+    root.run("unload", loaded["id"])
+    assert root.json("list", "programs") == []
