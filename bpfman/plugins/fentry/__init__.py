@@ -8,54 +8,37 @@ import click
 
 from bpfman.core import kernel
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.hookspecs import hookimpl
 from bpfman.core.kernel import ATTACH_TYPE, PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.core.typeplugin import TypePlugin
 
-NAMES = ("fentry", "fexit")
 
-
-@hookimpl
-def bpfman_program_types() -> list[ProgramType]:
-    return [
+class Fentry(TypePlugin):
+    types = tuple(
         ProgramType(
-            "fentry",
-            PROG_TYPE.TRACING,
-            ATTACH_TYPE.TRACE_FENTRY,
-            needs_attach_func=True,
-            section_prefixes=("fentry",),
-        ),
-        ProgramType(
-            "fexit",
-            PROG_TYPE.TRACING,
-            ATTACH_TYPE.TRACE_FEXIT,
-            needs_attach_func=True,
-            section_prefixes=("fexit",),
-        ),
-    ]
+            name, PROG_TYPE.TRACING, attach, needs_attach_func=True, section_prefixes=(name,)
+        )
+        for name, attach in (
+            ("fentry", ATTACH_TYPE.TRACE_FENTRY),
+            ("fexit", ATTACH_TYPE.TRACE_FEXIT),
+        )
+    )
+
+    def commands(self) -> list[click.Command]:
+        from .command import fentry, fexit
+
+        return [fentry, fexit]
+
+    def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
+        with ctx.program_fd() as prog, kernel.raw_tracepoint_open(prog.fd) as link:
+            ctx.pin_link(link)
+        return {"fn_name": ctx.program.attach_func}
+
+    def describe(
+        self, program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
+    ) -> LinkView:
+        fn_name = str(program.attach_func)
+        return LinkView(fn_name, [("Attach Function", fn_name)], {"fn_name": fn_name})
 
 
-@hookimpl
-def bpfman_attach_commands() -> list[click.Command]:
-    from .command import fentry, fexit
-
-    return [fentry, fexit]
-
-
-@hookimpl
-def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
-    if program_type not in NAMES:
-        return None
-    with ctx.program_fd() as prog, kernel.raw_tracepoint_open(prog.fd) as link:
-        ctx.pin_link(link)
-    return {"fn_name": ctx.program.attach_func}
-
-
-@hookimpl
-def bpfman_describe_link(
-    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-) -> LinkView | None:
-    if program_type not in NAMES:
-        return None
-    fn_name = str(program.attach_func)
-    return LinkView(fn_name, [("Attach Function", fn_name)], {"fn_name": fn_name})
+plugin = Fentry()

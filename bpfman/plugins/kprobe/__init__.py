@@ -7,59 +7,46 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.hookspecs import hookimpl
-from bpfman.core.kernel import PROG_TYPE
+from bpfman.core.kernel import PROG_TYPE, BpfObject
 from bpfman.core.model import LinkRecord, ProgramRecord
-
-NAME = "kprobe"
-
-
-@hookimpl
-def bpfman_program_types() -> list[ProgramType]:
-    return [ProgramType(NAME, PROG_TYPE.KPROBE, section_prefixes=("kprobe", "kretprobe"))]
+from bpfman.core.typeplugin import TypePlugin
 
 
-@hookimpl
-def bpfman_attach_commands() -> list[click.Command]:
-    from .command import command
-
-    return [command]
+def _opt(value: Any) -> str:
+    return "None" if value is None else str(value)
 
 
-@hookimpl
-def bpfman_prepare_load(
-    program_type: str, function: str, section: str, attach_func: str | None
-) -> dict[str, Any] | None:
-    if program_type != NAME:
-        return None
-    return {"retprobe": section.startswith("kretprobe")}
+class Kprobe(TypePlugin):
+    types = (ProgramType("kprobe", PROG_TYPE.KPROBE, section_prefixes=("kprobe", "kretprobe")),)
+
+    def commands(self) -> list[click.Command]:
+        from .command import command
+
+        return [command]
+
+    def prepare_load(
+        self, program_type: str, function: str, section: str, obj: BpfObject
+    ) -> dict[str, Any]:
+        return {"retprobe": section.startswith("kretprobe")}
+
+    def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
+        from .attach import attach
+
+        return attach(ctx)
+
+    def describe(
+        self, program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
+    ) -> LinkView:
+        p = link.params
+        return LinkView(
+            str(p["fn_name"]),
+            [
+                ("Attach Function", str(p["fn_name"])),
+                ("Offset", str(p.get("offset", 0))),
+                ("Container PID", _opt(p.get("container_pid"))),
+            ],
+            dict(p),
+        )
 
 
-@hookimpl
-def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
-    if program_type != NAME:
-        return None
-    from .attach import attach
-
-    return attach(ctx)
-
-
-@hookimpl
-def bpfman_describe_link(
-    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-) -> LinkView | None:
-    if program_type != NAME:
-        return None
-    p = link.params
-    return LinkView(
-        str(p["fn_name"]),
-        [
-            ("Attach Function", str(p["fn_name"])),
-            ("Offset", str(p.get("offset", 0))),
-            (
-                "Container PID",
-                "None" if p.get("container_pid") is None else str(p["container_pid"]),
-            ),
-        ],
-        dict(p),
-    )
+plugin = Kprobe()

@@ -7,50 +7,39 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.hookspecs import hookimpl
 from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
-
-NAME = "tcx"
-
-
-@hookimpl
-def bpfman_program_types() -> list[ProgramType]:
-    return [ProgramType(NAME, PROG_TYPE.SCHED_CLS, section_prefixes=("tcx",))]
+from bpfman.core.typeplugin import TypePlugin
 
 
-@hookimpl
-def bpfman_attach_commands() -> list[click.Command]:
-    from .command import command
+class Tcx(TypePlugin):
+    types = (ProgramType("tcx", PROG_TYPE.SCHED_CLS, section_prefixes=("tcx",)),)
 
-    return [command]
+    def commands(self) -> list[click.Command]:
+        from .command import command
+
+        return [command]
+
+    def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
+        from .attach import attach
+
+        return attach(ctx)
+
+    def describe(
+        self, program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
+    ) -> LinkView:
+        p = link.params
+        return LinkView(
+            f"{p['iface']} {p['direction']} pos-{position}",
+            [
+                ("Interface", str(p["iface"])),
+                ("Direction", str(p["direction"])),
+                ("Priority", str(p["priority"])),
+                ("Position", str(position)),
+                ("Network Namespace", str(p.get("netns") or "None")),
+            ],
+            {**p, "position": position},
+        )
 
 
-@hookimpl
-def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
-    if program_type != NAME:
-        return None
-    from .attach import attach
-
-    return attach(ctx)
-
-
-@hookimpl
-def bpfman_describe_link(
-    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-) -> LinkView | None:
-    if program_type != NAME:
-        return None
-    p = link.params
-    netns = p.get("netns") or "None"
-    return LinkView(
-        f"{p['iface']} {p['direction']} pos-{position}",
-        [
-            ("Interface", str(p["iface"])),
-            ("Direction", str(p["direction"])),
-            ("Priority", str(p["priority"])),
-            ("Position", str(position)),
-            ("Network Namespace", str(netns)),
-        ],
-        {**p, "position": position},
-    )
+plugin = Tcx()

@@ -7,39 +7,31 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.hookspecs import hookimpl
 from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
-
-NAME = "tracepoint"
-
-
-@hookimpl
-def bpfman_program_types() -> list[ProgramType]:
-    return [ProgramType(NAME, PROG_TYPE.TRACEPOINT, section_prefixes=("tracepoint", "tp"))]
+from bpfman.core.typeplugin import TypePlugin
 
 
-@hookimpl
-def bpfman_attach_commands() -> list[click.Command]:
-    from .command import command
+class Tracepoint(TypePlugin):
+    types = (
+        ProgramType("tracepoint", PROG_TYPE.TRACEPOINT, section_prefixes=("tracepoint", "tp")),
+    )
 
-    return [command]
+    def commands(self) -> list[click.Command]:
+        from .command import command
+
+        return [command]
+
+    def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
+        from .attach import attach
+
+        return attach(ctx)
+
+    def describe(
+        self, program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
+    ) -> LinkView:
+        tracepoint = str(link.params["tracepoint"])
+        return LinkView(tracepoint, [("Tracepoint", tracepoint)], {"tracepoint": tracepoint})
 
 
-@hookimpl
-def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
-    if program_type != NAME:
-        return None
-    from .attach import attach
-
-    return attach(ctx)
-
-
-@hookimpl
-def bpfman_describe_link(
-    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-) -> LinkView | None:
-    if program_type != NAME:
-        return None
-    tracepoint = str(link.params["tracepoint"])
-    return LinkView(tracepoint, [("Tracepoint", tracepoint)], {"tracepoint": tracepoint})
+plugin = Tracepoint()
