@@ -41,7 +41,6 @@ def compare(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, floa
 
 def load_programs(root: Path, count: int) -> None:
     from bpfman.core.manager import Bpfman
-
     from tests.helpers.build import bpf_object
 
     mgr = Bpfman(root)
