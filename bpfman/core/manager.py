@@ -303,8 +303,8 @@ class Bpfman:
             for name in shared:
                 pinned = Path(owner.map_pin_path) / name
                 if pinned.exists():
-                    reused = undo.enter_context(kernel.obj_get(str(pinned)))
-                    obj.reuse_map(name, reused.fd)
+                    with kernel.obj_get(str(pinned)) as reused:  # libbpf keeps a dup
+                        obj.reuse_map(name, reused.fd)
         obj.load()
 
         records: list[ProgramRecord] = []
