@@ -1,0 +1,118 @@
+"""uprobe -c: targets that exist only inside a container's mount namespace.
+
+The "container" (tests/helpers/container.py) has a tmpfs over /opt holding a copy
+of libc as /opt/bpfman-ctr/lib/libdemo.so, and its own /etc/ld.so.cache in which
+``libc`` is a symlink to that copy. The host has neither, and the container cannot
+see bpfman's root or code. Only with ``-c PID`` can bpfman resolve the target, read its
+symbols and open the perf event on it. ``target_pid`` is the container's pid, and
+the probed file is mapped by the container alone, so the counts are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Root
+from tests.helpers.bpftool import map_values, prog_ids
+from tests.helpers.container import CTR_DIR, CTR_LIB, CTR_LIBC_LINK, Container, mountns_alive
+from tests.test_cli_uprobe import attach, eventually, kernel_links
+
+CALLS = 25
+
+
+@pytest.fixture
+def container() -> Iterator[Container]:
+    c = Container()
+    try:
+        yield c
+    finally:
+        c.close()
+        assert eventually(lambda: not mountns_alive(c.mountns)), "container namespace survived"
+
+
+def load_counter(root: Root, objects: Path, pid: int) -> tuple[int, str]:
+    """Load uprobe_counter counting only pid's calls; return its id and counts pin."""
+    loaded: Any = root.json(
+        "load", "file", "-p", objects / "uprobe_counter.bpf.o",
+        "--programs", "uprobe:uprobe_counter",
+        "-g", f"target_pid={pid.to_bytes(4, 'little').hex()}",
+    )
+    prog_id = int(loaded[0]["id"])
+    return prog_id, str(root.path / "fs" / "maps" / str(prog_id) / "counts")
+
+
+def no_links_left(root: Root, *prog: int) -> None:
+    assert root.json("list", "links") == []
+    links = root.path / "fs" / "links"
+    assert not links.exists() or list(links.iterdir()) == []
+    assert kernel_links(*prog) == []
+
+
+def detach_and_unload(root: Root, container: Container, prog_id: int, link_id: int, pin: str) -> None:
+    """After detach the container's calls no longer count; then nothing is left."""
+    root.run("detach", link_id)
+    assert eventually(lambda: not kernel_links(prog_id))
+    before = map_values(pin)
+    container.call_getpid(CALLS)
+    assert map_values(pin) == before
+    no_links_left(root, prog_id)
+    root.run("unload", prog_id)
+    assert eventually(lambda: prog_id not in prog_ids())
+
+
+def test_uprobe_path_only_in_container(root: Root, objects: Path, container: Container) -> None:
+    assert container.sees(CTR_LIB)
+    assert not Path(CTR_DIR).exists(), f"{CTR_DIR} must exist only in the container"
+    prog_id, pin = load_counter(root, objects, container.pid)
+
+    # Without -c the path is looked up on the host, where it does not exist.
+    message = root.fail("attach", prog_id, "uprobe", "-t", CTR_LIB, "-f", "getpid")
+    assert CTR_LIB in message
+    no_links_left(root, prog_id)
+
+    link = attach(root, prog_id, "-t", CTR_LIB, "-f", "getpid", "-c", container.pid)
+    assert link["attachment"] == f"{CTR_LIB} getpid"
+    assert kernel_links(prog_id) != []
+    container.call_getpid(CALLS)
+    assert map_values(pin) == {0: CALLS, 1: 0}
+
+    shown = root.run("get", "link", link["id"]).stdout
+    assert f" Target:           {CTR_LIB}" in shown
+    assert " Attach Function:  getpid" in shown
+    assert " PID:              None" in shown
+    assert f" Container PID:    {container.pid}" in shown
+
+    detach_and_unload(root, container, prog_id, link["id"], pin)
+
+
+def test_uprobe_library_name_from_container_ld_cache(
+    root: Root, objects: Path, container: Container
+) -> None:
+    # glibc itself, inside the container, resolves libc.so.6 to the copy first.
+    cached = container.run_inside("ldconfig", "-p")
+    libc_lines = [line for line in cached.splitlines() if line.strip().startswith("libc.so.6 ")]
+    assert libc_lines and libc_lines[0].endswith(f"=> {CTR_LIBC_LINK}"), cached
+    prog_id, pin = load_counter(root, objects, container.pid)
+
+    link = attach(root, prog_id, "-t", "libc", "-f", "getpid", "-c", container.pid)
+    assert link["attachment"] == "libc getpid"
+    container.call_getpid(CALLS)
+    assert map_values(pin) == {0: CALLS, 1: 0}  # the host's libc would have counted none
+
+    shown = root.run("get", "link", link["id"]).stdout
+    assert " Target:           libc" in shown
+    assert f" Container PID:    {container.pid}" in shown
+
+    detach_and_unload(root, container, prog_id, link["id"], pin)
+
+
+def test_uprobe_container_pid_that_does_not_exist(root: Root, objects: Path) -> None:
+    prog_id, _ = load_counter(root, objects, 0)
+    gone = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process can have it
+    message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "getpid", "-c", gone)
+    assert str(gone) in message
+    no_links_left(root, prog_id)
