@@ -252,20 +252,10 @@ def _load_kwargs(
     "Example: --path /run/bpfman/examples/go-xdp-counter/bpf_x86_bpfel.o",
 )
 @pass_app
-def load_file(
-    app: App,
-    programs: tuple[str, ...],
-    path: str,
-    global_: tuple[str, ...],
-    application: str | None,
-    metadata: tuple[str, ...],
-    map_owner_id: int | None,
-    output: str,
-) -> None:
+def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **load: Any) -> None:
     """Load an eBPF program from a local .o file."""
     app.output = output
-    options = _load_kwargs(global_, application, metadata, map_owner_id)
-    records = app.bpfman.load_file(path, list(programs), **options)
+    records = app.bpfman.load_file(path, list(programs), **_load_kwargs(**load))
     app.show_programs([r.id for r in records])
 
 
@@ -297,21 +287,22 @@ def load_file(
 @pass_app
 def load_image(
     app: App,
+    /,
     programs: tuple[str, ...],
     image_url: str,
     registry_auth: str | None,
     pull_policy: str,
-    global_: tuple[str, ...],
-    application: str | None,
-    metadata: tuple[str, ...],
-    map_owner_id: int | None,
     output: str,
+    **load: Any,
 ) -> None:
     """Load an eBPF program packaged in a OCI container image from a given registry."""
     app.output = output
-    options = _load_kwargs(global_, application, metadata, map_owner_id)
     records = app.bpfman.load_image(
-        image_url, list(programs), pull_policy=pull_policy, registry_auth=registry_auth, **options
+        image_url,
+        list(programs),
+        pull_policy=pull_policy,
+        registry_auth=registry_auth,
+        **_load_kwargs(**load),
     )
     app.show_programs([r.id for r in records])
 
