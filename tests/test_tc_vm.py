@@ -1,0 +1,134 @@
+"""tc chains through a dispatcher, in the VM lane (the guest kernel allows freplace).
+
+Same shape as test_xdp_vm.py, on both directions: ingress on the pair's b end
+sees a->b test packets, egress on the a end sees them leave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Root
+from tests.helpers import run
+from tests.helpers.bpftool import net_show, prog_show
+from tests.helpers.net import VethPair
+from tests.test_dispatcher_helpers import PORT, Chains, counts, last_seq
+
+pytestmark = pytest.mark.vm
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
+PACKETS = 10
+
+
+@pytest.fixture
+def pair() -> Iterator[VethPair]:
+    with VethPair() as veth:
+        yield veth
+
+
+class TcChains(Chains):
+    """Chains on one direction of one end of the pair."""
+
+    def __init__(self, root: Root, objects: Path, pair: VethPair, direction: str) -> None:
+        super().__init__(root, objects, "tc")
+        self.pair = pair
+        self.direction = direction
+        on_b = direction == "ingress"
+        self.iface = pair.if_b if on_b else pair.if_a
+        self.ns = pair.ns_b if on_b else pair.ns_a
+
+    def on(self, prog: int, priority: int, proceed_on: list[str] | None = None) -> int:
+        return self.attach(
+            prog,
+            priority,
+            proceed_on,
+            direction=self.direction,
+            iface=self.iface,
+            netns=f"/var/run/netns/{self.ns}",
+        )
+
+    def filters(self) -> list[tuple[str, str]]:
+        """(hook, program name) of each filter bpftool shows."""
+        shown = net_show(self.iface, self.ns)["tc"]
+        return [(e["kind"], prog_show(e["id"])["name"]) for e in shown]
+
+    def traffic(self, expect: int) -> None:
+        self.pair.send_udp(PACKETS, PORT)
+        timeout = 2.0 if expect else 0.5
+        assert self.pair.udp_received(PORT, PACKETS, timeout=timeout) == expect
+
+    def counts(self, owner: int, slots: int) -> list[int]:
+        seen = counts(self.root, owner)
+        return [seen[s] for s in range(slots)]
+
+
+@pytest.fixture(params=["ingress", "egress"])
+def tc(
+    request: pytest.FixtureRequest, root: Root, objects: Path, pair: VethPair
+) -> Iterator[TcChains]:
+    chains = TcChains(root, objects, pair, str(request.param))
+    try:
+        yield chains
+    finally:
+        chains.close()
+
+
+def test_order_positions_and_cleanup(root: Root, tc: TcChains) -> None:
+    progs = tc.load([TC_ACT_OK] * 4)
+    links = [tc.on(p, prio) for p, prio in zip(progs, [100, 50, 200, 150], strict=True)]
+    assert [tc.positions()[link] for link in links] == [1, 0, 3, 2]
+    assert f"{tc.iface} {tc.direction} pos-3" in root.run("list", "links").stdout
+    assert tc.filters() == [(f"clsact/{tc.direction}", "tc_dispatcher")]
+    tc.traffic(PACKETS)
+    assert tc.counts(progs[0], 4) == [PACKETS] * 4
+    seq = last_seq(root, progs[0])
+    assert sorted(range(4), key=lambda s: seq[s]) == [1, 0, 3, 2]
+
+    tc.mgr.unload(progs[1])  # position 0
+    assert [tc.positions()[link] for link in (links[0], links[2], links[3])] == [0, 2, 1]
+    for prog in (progs[0], progs[2], progs[3]):
+        tc.mgr.unload(prog)
+    assert tc.filters() == []
+    assert "clsact" not in run(["tc", "-n", tc.ns, "qdisc", "show", "dev", tc.iface])
+    assert not list((root.path / "fs" / "tc").iterdir())
+
+
+def test_proceed_on_decides_whether_the_next_program_runs(tc: TcChains) -> None:
+    shooter, passer = tc.load([TC_ACT_SHOT, TC_ACT_OK])
+    first = tc.on(shooter, 10)  # default proceed-on: ok, pipe, dispatcher_return
+    tc.on(passer, 20)
+    tc.traffic(0)
+    assert tc.counts(shooter, 2) == [PACKETS, 0]
+
+    tc.mgr.detach(first)
+    tc.on(shooter, 10, ["shot", "dispatcher_return"])
+    tc.traffic(PACKETS)  # the passer's verdict wins
+    assert tc.counts(shooter, 2) == [2 * PACKETS, PACKETS]
+
+
+def test_ingress_qdisc_is_a_clean_error(root: Root, objects: Path, pair: VethPair) -> None:
+    run(["tc", "-n", pair.ns_b, "qdisc", "add", "dev", pair.if_b, "ingress"])
+    prog = root.json(
+        "load", "file", "-p", str(objects / "tc_chain.bpf.o"), "--programs", "tc:tc_chain"
+    )
+    assert isinstance(prog, list)
+    line = root.fail(
+        "attach", prog[0]["id"], "tc", "-d", "ingress", "-i", pair.if_b, "-p", 5,
+        "-n", pair.netns_path_b,
+    )  # fmt: skip
+    assert "ingress qdisc" in line
+    assert root.json("list", "links") == []
+    assert not [p for p in (root.path / "fs" / "tc").glob("dispatch-*")]
+
+
+def test_netns_deleted_then_unload_still_works(root: Root, tc: TcChains) -> None:
+    progs = tc.load([TC_ACT_OK] * 2)
+    for prog, prio in zip(progs, [10, 20], strict=True):
+        tc.on(prog, prio)
+    run(["ip", "netns", "delete", tc.ns])
+    for prog in progs:
+        tc.mgr.unload(prog)
+    assert tc.mgr.list_links() == [] and tc.mgr.list_programs() == []
+    assert not list((root.path / "fs" / "tc").iterdir())
