@@ -112,3 +112,19 @@ def test_netns_deleted_then_unload_finishes(direct: Root, objects: Path, pair: V
     assert direct.json("list", "links") == []
     assert direct.json("list", "programs") == []
     assert not list((direct.path / "fs" / "xdp").iterdir())
+
+
+def test_pins_left_by_a_crash_are_removed(direct: Root, objects: Path, pair: VethPair) -> None:
+    """A crash before the state is committed leaves pins only; the next attach drops them."""
+    prog = load_chain(direct, objects, "xdp", 0, XDP_PASS)
+    base = direct.path / "fs" / "xdp"
+    attach(direct, prog, "xdp", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
+    (kept,) = base.iterdir()
+    orphan = base / "dispatch-1-999"
+    orphan.mkdir()
+    run(["bpftool", "prog", "pin", "id", str(prog), str(orphan / "dispatcher")])
+    run(["bpftool", "prog", "pin", "id", str(prog), str(base / "link-1-1")])
+    other = load_chain(direct, objects, "xdp", 0, XDP_PASS)
+    attach(direct, other, "xdp", "-i", pair.if_a, "-n", pair.netns_path_a, "-p", 5)
+    assert kept.exists() and not orphan.exists() and not (base / "link-1-1").exists()
+    assert len(list(base.iterdir())) == 2

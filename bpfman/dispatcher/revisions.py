@@ -7,7 +7,7 @@ slot, all pinned under ``<plugin dir>/dispatch-<ifindex>-<dispatcher id>/``
 then is it swapped in with one atomic kernel operation, the state updated,
 and the previous revision's pins dropped, which frees it. A crash before the
 swap leaves at most an unreferenced revision directory, removed by the next
-change of any hook of the same type.
+change of any hook of the same type (see :func:`drop_orphans`).
 
 The state of a hook (plugin records, namespace = type name, key = hook) is::
 
@@ -95,6 +95,7 @@ def install_direct(
     ctx: AttachContext, flavour: Flavour, hook: str, ops: HookOps, where: dict[str, Any]
 ) -> None:
     """Attach the context's program alone on ``hook`` (kernels without freplace)."""
+    drop_orphans(ctx, flavour)
     with ctx.program_fd() as prog:
         attach = ops.install(prog.fd, None)
     ctx.plugin_put(
@@ -124,12 +125,23 @@ def remove_hook(ctx: Context, flavour: Flavour, hook: str, ops: HookOps) -> None
 
 
 def drop_orphans(ctx: Context, flavour: Flavour) -> None:
-    """Remove revision directories no hook state refers to (left by a crash)."""
+    """Remove pins in the plugin directory that no hook state refers to.
+
+    A crash between building a revision (or attaching a first program) and
+    committing the state leaves such pins; nothing else does.
+    """
     base = ctx.plugin_dir(flavour.name)
-    live = {state.get("dir") for _, state in ctx.txn.plugin_items(flavour.name)}
+    live: set[str] = set()
+    for _, state in ctx.txn.plugin_items(flavour.name):
+        live.add(str(state.get("dir")))
+        live.update(str(v) for v in state.get("attach", {}).values())
     for entry in base.iterdir():
-        if entry.name.startswith(DIR_PREFIX) and str(entry) not in live:
+        if str(entry) in live:
+            continue
+        if entry.is_dir():
             drop_dir(entry)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def drop_dir(path: Path) -> None:
