@@ -80,8 +80,14 @@ def test_second_program_is_refused_with_nothing_changed(
     assert direct.fail("get", "link", link["id"]).endswith(f"no link with id {link['id']}")
 
 
-def test_skb_mode_from_the_config_file(direct: Root, objects: Path, pair: VethPair) -> None:
-    (direct.path / "bpfman.toml").write_text('[xdp]\nmode = "skb"\n')
+@pytest.mark.parametrize("per_interface", [False, True])
+def test_skb_mode_from_the_config_file(
+    direct: Root, objects: Path, pair: VethPair, per_interface: bool
+) -> None:
+    table = (
+        f'[xdp.interfaces]\n"{pair.if_b}" = "skb"\n' if per_interface else '[xdp]\nmode = "skb"\n'
+    )
+    (direct.path / "bpfman.toml").write_text(table)
     prog = load_chain(direct, objects, "xdp", 0, XDP_DROP)
     link = attach(direct, prog, "xdp", "-i", pair.if_b, "-p", 10, "-n", pair.netns_path_b)
     assert link["params"]["xdp_mode"] == "skb"

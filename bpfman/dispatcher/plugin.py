@@ -7,6 +7,10 @@ program into its slot with ``BPF_LINK_CREATE(target_fd, target_btf_id)``.
 The kernel drops its reference to the template at the program's first
 attach. In direct mode (the kernel refuses freplace) programs load as their
 own type and run alone on their hook.
+
+Order on a hook: ascending priority; equal priorities run in attach order
+(the core's ``(priority, seq)`` order key), so positions are stable and a
+newcomer never jumps ahead of an equal-priority link already there.
 """
 
 from __future__ import annotations
