@@ -75,14 +75,17 @@ def bpfman_detach(program_type: str, ctx: DetachContext) -> bool | None:
     if program_type != NAME:
         return None
 
+    # The hook is "tc/<netns inode>/<ifindex>/<direction>"; the clsact record
+    # is keyed by the interface part, so it goes even when the netns is gone.
+    qdisc = "/".join((ctx.link.hook or "").split("/")[1:3])
+
     def ops_for(state: dict[str, Any]) -> tuple[TcHook, bool]:
         try:
             device = resolve_ifindex(state["iface"], state["netns"])
-            key = f"{device.netns_inode}/{state['ifindex']}"
         except NotFoundError:
-            return TcHook(ctx, None, state["direction"], ""), False
+            return TcHook(ctx, None, state["direction"], qdisc), False
         alive = device.ifindex == state["ifindex"]
-        return TcHook(ctx, device if alive else None, state["direction"], key), alive
+        return TcHook(ctx, device if alive else None, state["direction"], qdisc), alive
 
     return shared.detach(ctx, TC, ops_for)
 
