@@ -7,6 +7,7 @@ VM lane (test_xdp_vm.py, test_tc_vm.py).
 
 from __future__ import annotations
 
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -149,3 +150,17 @@ def test_stub_return_stops_the_chain_when_not_proceeded_on(flavour: Flavour) -> 
         flavour, [Slot(proceed_on_mask(flavour, ["pass" if flavour is XDP else "ok"]), 1)]
     ) as obj:
         assert kernel.prog_test_run(obj.program_fd(flavour.function), PACKET)[0] == flavour.retval
+
+
+def test_staleness_check_notices_a_changed_source(tmp_path: Path) -> None:
+    """The comparison above is not vacuous: a one-constant edit changes the bytes."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "bpf" / "dispatchers", src)
+    source = src / "xdp_dispatcher.bpf.c"
+    source.write_text(
+        source.read_text().replace("XDP_DISPATCHER_RETVAL 31", "XDP_DISPATCHER_RETVAL 29")
+    )
+    run(["make", "-s", "-C", str(src), f"OUT={tmp_path / 'out'}"])
+    shipped = tmp_path / "shipped.o"
+    shipped.write_bytes(XDP.object_path.read_bytes())
+    assert _sections(tmp_path / "out" / "xdp_dispatcher.o") != _sections(shipped)
