@@ -134,3 +134,18 @@ def test_pins_left_by_a_crash_are_removed(direct: Root, objects: Path, pair: Vet
     attach(direct, other, "xdp", "-i", pair.if_a, "-n", pair.netns_path_a, "-p", 5)
     assert kept.exists() and not orphan.exists() and not (base / "link-1-1").exists()
     assert len(list(base.iterdir())) == 2
+
+
+def test_foreign_xdp_program_is_a_clean_error(direct: Root, objects: Path, pair: VethPair) -> None:
+    foreign = load_chain(direct, objects, "xdp", 0, XDP_PASS)
+    ours = load_chain(direct, objects, "xdp", 1, XDP_PASS)
+    ns = ["ip", "netns", "exec", pair.ns_b]
+    run([*ns, "bpftool", "net", "attach", "xdp", "id", str(foreign), "dev", pair.if_b])
+    try:
+        line = direct.fail("attach", ours, "xdp", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
+        assert "bpfman did not attach" in line
+        assert direct.json("list", "links") == []
+        assert not list((direct.path / "fs" / "xdp").iterdir())
+        assert xdp_progs(pair) == [(foreign, "driver")]
+    finally:
+        run([*ns, "bpftool", "net", "detach", "xdp", "dev", pair.if_b])
