@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from bpfman.core import kernel
+from bpfman.core.errors import ConflictError
 from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids, prog_show
@@ -193,3 +195,23 @@ def test_atomic_swap_under_traffic(xdp: XdpChains, pair: VethPair) -> None:
         sender.join()
     assert pair.udp_received(PORT, sent, timeout=5.0) == sent
     assert xdp.counts(steady, 2)[0] == sent
+
+
+def test_foreign_xdp_program_is_a_clean_error(
+    root: Root, objects: Path, xdp: XdpChains, pair: VethPair
+) -> None:
+    """The new revision is built, the swap is refused, and the revision is dropped."""
+    (ours,) = xdp.load([XDP_PASS])
+    ns = ["ip", "netns", "exec", pair.ns_b]
+    with kernel.BpfObject.open_file(objects / "xdp_chain.bpf.o") as obj:
+        obj.load()
+        foreign = kernel.prog_info(obj.program_fd("xdp_chain")).id
+        run([*ns, "bpftool", "net", "attach", "xdp", "id", str(foreign), "dev", pair.if_b])
+        try:
+            with pytest.raises(ConflictError, match="bpfman did not attach"):
+                xdp.on_b(ours, 5)
+            assert xdp.mgr.list_links() == []
+            assert not list((root.path / "fs" / "xdp").iterdir())
+            assert [e["id"] for e in xdp.hook()] == [foreign]
+        finally:
+            run([*ns, "bpftool", "net", "detach", "xdp", "dev", pair.if_b])
