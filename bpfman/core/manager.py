@@ -307,6 +307,9 @@ class Bpfman:
                         obj.reuse_map(name, reused.fd)
         obj.load()
 
+        # Records keep the kernel type the bpfman type stands for (filters use
+        # it), even where a plugin loaded the program as another (freplace: ext).
+        ptype_of = {req.type: self.plugins.program_type(req.type) for req in requests}
         records: list[ProgramRecord] = []
         for req, data in zip(requests, plugin_data, strict=True):
             fd = obj.program_fd(req.function)
@@ -319,7 +322,7 @@ class Bpfman:
                     id=info.id,
                     name=req.function,
                     type=req.type,
-                    kernel_type=info.type,
+                    kernel_type=ptype_of[req.type].kernel_type,
                     source=dict(source),
                     pin=str(pin),
                     map_pin_path="",
@@ -404,7 +407,11 @@ class Bpfman:
 
     def _detach(self, txn: Txn, program: ProgramRecord, link: LinkRecord) -> None:
         ctx = DetachContext(txn, self.layout, program, link)
-        self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
+        try:
+            self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
+        except BaseException:
+            ctx.rollback()
+            raise
         if link.pin:
             unpin(link.pin)
         txn.delete_link(link.id)
