@@ -51,6 +51,8 @@ test: venv bpf lint
 
 bench: venv bpf
 	$(PY) -m bench.cli_latency
+	$(PY) -m bench.image
+	$(PY) -m bench.dispatcher
 
 clean:
 	$(MAKE) -s -C bpf clean
