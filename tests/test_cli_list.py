@@ -142,7 +142,7 @@ def test_list_all_shows_programs_bpfman_did_not_load(
     assert shown.splitlines()[0] == " Kernel State"
     assert f" Program ID:                       {foreign}" in shown
     detail: Any = root.json("get", "program", foreign)
-    assert set(detail[0]) == {"id", "kernel"}
+    assert set(detail) == {"id", "kernel"}
 
     # bpfman refuses to manage it.
     message = root.fail("unload", foreign)

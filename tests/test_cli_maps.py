@@ -70,9 +70,9 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(
 
     owner_json: Any = root.json("get", "program", owner)
     user_json: Any = root.json("get", "program", user)
-    assert user_json[0]["bpfman"]["map_owner_id"] == owner
-    assert owner_json[0]["bpfman"]["map_owner_id"] is None
-    assert user_json[0]["bpfman"]["maps_used_by"] == [owner, user]
+    assert user_json["bpfman"]["map_owner_id"] == owner
+    assert owner_json["bpfman"]["map_owner_id"] is None
+    assert user_json["bpfman"]["maps_used_by"] == [owner, user]
 
     # Both programs count into the one map.
     root.run("attach", owner, "tracepoint", "-t", TRACEPOINT)

@@ -108,7 +108,7 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     entry = next(row for row in listed if row["id"] == prog)
     assert entry == {
         "id": prog, "application": "shapes", "type": "tracepoint",
-        "function": "tracepoint_coun", "links": link_ids, "managed": True,
+        "function": "tracepoint_counter", "links": link_ids, "managed": True,
     }
 
     links = root.run("list", "links").stdout.splitlines()
@@ -281,7 +281,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     assert tcx_link["params"]["netns"] == pair.netns_path_a
 
     detail: Any = root.json("get", "program", loaded["id"])
-    assert isinstance(detail, list) and detail[0]["bpfman"]["links"] == [link]
+    assert isinstance(detail, dict) and detail["bpfman"]["links"] == [link]
 
 
 def test_empty_lists_on_a_fresh_root(root: Root) -> None:

@@ -115,10 +115,18 @@ class App(AppLike):
             click.echo(text)
 
     def show_programs(self, ids: Sequence[int]) -> None:
+        """``load`` output: every loaded program (a JSON list)."""
         from .output import program_json, program_text
 
         details = [self.bpfman.get_program(i) for i in ids]
         self.emit("\n\n".join(program_text(d) for d in details), [program_json(d) for d in details])
+
+    def show_program(self, program_id: int) -> None:
+        """``get program`` output (a JSON object, like ``get link``)."""
+        from .output import program_json, program_text
+
+        details = self.bpfman.get_program(program_id)
+        self.emit(program_text(details), program_json(details))
 
     def show_link(self, link_id: int) -> None:
         from .output import link_json, link_text
@@ -432,7 +440,7 @@ def get() -> None:
 def get_program(app: App, program_id: int, output: str) -> None:
     """Get a loaded eBPF program using the Program Id."""
     app.output = output
-    app.show_programs([program_id])
+    app.show_program(program_id)
 
 
 @get.command("link", cls=BpfmanCommand)

@@ -58,7 +58,7 @@ def links_cell(ids: Sequence[int]) -> str:
 def programs_table(rows: Sequence[ProgramSummary]) -> str:
     return table(
         ["Program ID", "Application", "Type", "Function Name", "Links"],
-        [[str(r.id), r.application, r.type, r.name, links_cell(r.link_ids)] for r in rows],
+        [[str(r.id), r.application, r.type, r.name[:15], links_cell(r.link_ids)] for r in rows],
     )
 
 

@@ -12,8 +12,8 @@ import errno
 import logging
 import os
 import secrets
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,9 +124,18 @@ class Bpfman:
         if reason:
             raise PermissionDeniedError(reason)
 
-    def _begin_mutation(self) -> None:
+    @contextmanager
+    def _mutation(self) -> Iterator[Txn]:
+        """A write transaction with bpffs mounted and crash leftovers removed.
+
+        The mount happens under LMDB's writer lock, so concurrent first
+        commands on a fresh root cannot stack two bpffs mounts.
+        """
         self._privileged()
-        mount_bpffs(self.layout.fs)
+        with self.store.write() as txn:
+            mount_bpffs(self.layout.fs)
+            self._reconcile(txn)
+            yield txn
 
     def _managed(self, txn: Txn, program_id: int) -> ProgramRecord:
         record = txn.get_program(program_id)
@@ -208,14 +217,7 @@ class Bpfman:
         ]
         self._check_requests(requests)
         bytecode = self.images.pull(url, policy, registry_auth)
-        missing = [
-            r.function
-            for r in requests
-            if bytecode.programs and r.function not in bytecode.programs
-        ]
-        if missing:
-            have = ", ".join(sorted(bytecode.programs))
-            raise NotFoundError(f"image {url} has no function {missing[0]}; it has: {have}")
+        bytecode.require(r.function for r in requests)
         source = {"image_url": url, "pull_policy": policy.value, "digest": bytecode.digest}
         return self.load_bytes(bytecode.data, url.rsplit("/", 1)[-1], source, requests, **options)
 
@@ -235,9 +237,7 @@ class Bpfman:
         if not requests:
             raise InvalidInputError("no program given: use --programs <TYPE>:<FUNC_NAME>")
         self._check_requests(requests)
-        self._begin_mutation()
-        with self.store.write() as txn, ExitStack() as undo:
-            self._reconcile(txn)
+        with self._mutation() as txn, ExitStack() as undo:
             owner = self._managed(txn, map_owner_id) if map_owner_id is not None else None
             try:
                 obj = open_object()
@@ -332,8 +332,9 @@ class Bpfman:
                     plugin_data=data,
                 )
             )
-        owner_id = owner.id if owner is not None else records[0].id
-        map_dir = self.layout.map_dir(owner_id)
+        # The maps live where the owner's live, even if the owner shares another's.
+        map_dir = Path(owner.map_pin_path) if owner else self.layout.map_dir(records[0].id)
+        owner_id = int(map_dir.name)
         if owner is None:
             map_dir.mkdir(parents=True, exist_ok=True)
             undo.callback(remove_dir, map_dir)
@@ -359,9 +360,7 @@ class Bpfman:
     ) -> LinkRecord:
         """Attach a loaded program; ``params`` are the type's attach options."""
         self.plugins.program_type(program_type)
-        self._begin_mutation()
-        with self.store.write() as txn:
-            self._reconcile(txn)
+        with self._mutation() as txn:
             program = self._managed(txn, program_id)
             if program.type != program_type:
                 raise InvalidInputError(
@@ -395,8 +394,7 @@ class Bpfman:
 
     def detach(self, link_id: int) -> None:
         """Detach one link; its program stays loaded."""
-        self._begin_mutation()
-        with self.store.write() as txn:
+        with self._mutation() as txn:
             link = txn.get_link(link_id)
             if link is None:
                 raise NotFoundError(f"no link with id {link_id}")
@@ -408,25 +406,32 @@ class Bpfman:
     def _detach(self, txn: Txn, program: ProgramRecord, link: LinkRecord) -> None:
         ctx = DetachContext(txn, self.layout, program, link)
         try:
-            self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
+            handled = self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
         except BaseException:
             ctx.rollback()
             raise
-        if link.pin:
+        if link.pin and not handled:
             unpin(link.pin)
         txn.delete_link(link.id)
 
     def unload(self, program_id: int) -> None:
-        """Detach every link of the program, then unload it."""
-        self._begin_mutation()
-        with self.store.write() as txn:
-            program = self._managed(txn, program_id)
-            for link in txn.links_of(program_id):
-                self._detach(txn, program, link)
-            unpin(program.pin)
-            txn.delete_program(program_id)
-            if not any(p.map_pin_path == program.map_pin_path for p in txn.programs()):
-                remove_dir(Path(program.map_pin_path))
+        """Detach every link of the program, then unload it.
+
+        Each detach commits on its own: a link whose detach fails stays
+        recorded (and attached), while those already gone are not claimed.
+        """
+        while True:
+            with self._mutation() as txn:
+                program = self._managed(txn, program_id)
+                links = txn.links_of(program_id)
+                if links:
+                    self._detach(txn, program, links[0])
+                    continue
+                unpin(program.pin)
+                txn.delete_program(program_id)
+                if not any(p.map_pin_path == program.map_pin_path for p in txn.programs()):
+                    remove_dir(Path(program.map_pin_path))
+                return
 
     # -- queries ------------------------------------------------------------
     def list_programs(
@@ -451,7 +456,7 @@ class Bpfman:
                 for link in sorted(txn.links(), key=lambda ln: ln.seq):
                     link_ids.setdefault(link.program_id, []).append(link.id)
         rows = [
-            ProgramSummary(r.id, r.application, r.type, r.name[:15], link_ids.get(r.id, []), True)
+            ProgramSummary(r.id, r.application, r.type, r.name, link_ids.get(r.id, []), True)
             for r in records
             if (wanted is None or r.kernel_type in wanted) and all_match(r.metadata, conditions)
         ]

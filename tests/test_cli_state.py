@@ -1,0 +1,71 @@
+"""State under concurrency and map-owner chains, through the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.conftest import BPFMAN, REPO, Root
+from tests.helpers.bpftool import find_map_id
+
+TRACEPOINT = "tracepoint:tracepoint_counter"
+
+
+def _bpf_mounts(path: Path) -> int:
+    with open("/proc/self/mountinfo") as f:
+        return sum(
+            1
+            for line in f
+            if line.split()[4] == str(path) and line.partition(" - ")[2].startswith("bpf ")
+        )
+
+
+def test_concurrent_first_commands_mount_one_bpffs(root: Root, objects: Path) -> None:
+    obj = objects / "tracepoint_counter.bpf.o"
+    procs = [
+        subprocess.Popen(
+            [*BPFMAN, "load", "file", "-p", str(obj), "--programs", TRACEPOINT],
+            env=root.env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    assert _bpf_mounts(root.path / "fs") == 1
+    programs = root.json("list", "programs")
+    assert isinstance(programs, list) and len(programs) == 6
+    assert len(list((root.path / "fs").glob("prog_*"))) == 6
+
+
+def _load(root: Root, obj: Path, *extra: str | int) -> dict[str, object]:
+    loaded = root.json("load", "file", "-p", obj, "--programs", TRACEPOINT, *extra)
+    assert isinstance(loaded, list)
+    program: dict[str, object] = loaded[0]
+    return program
+
+
+def test_map_owner_chain_and_owner_gone(root: Root, objects: Path) -> None:
+    obj = objects / "tracepoint_counter.bpf.o"
+    a = _load(root, obj)
+    b = _load(root, obj, "--map-owner-id", a["id"])
+    c = _load(root, obj, "--map-owner-id", b["id"])  # b only uses a's maps
+    ids = [int(str(p["id"])) for p in (a, b, c)]
+    counts = {find_map_id(i, "counts") for i in ids}
+    assert len(counts) == 1
+    owner_dir = str(root.path / "fs" / "maps" / str(ids[0]))
+    for i in ids:
+        details = root.json("get", "program", i)
+        assert isinstance(details, dict)
+        assert details["bpfman"]["map_pin_path"] == owner_dir
+        assert sorted(details["bpfman"]["maps_used_by"]) == sorted(ids)
+
+    root.run("unload", ids[0])
+    d = _load(root, obj, "--map-owner-id", b["id"])
+    assert find_map_id(int(str(d["id"])), "counts") in counts
+    for i in (*ids[1:], d["id"]):
+        root.run("unload", i)
+    assert not Path(owner_dir).exists()
