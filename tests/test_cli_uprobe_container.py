@@ -25,8 +25,8 @@ CALLS = 25
 
 
 @pytest.fixture
-def container() -> Iterator[Container]:
-    c = Container()
+def container(root: Root) -> Iterator[Container]:
+    c = Container(hide=(str(root.path),))
     try:
         yield c
     finally:

@@ -2,10 +2,11 @@
 
 ``unshare --mount --propagation private`` gives the process a private copy of the
 host's mounts. It then mounts tmpfs over ``/opt`` (so :data:`CTR_DIR` exists only in
-its view), over ``/tmp`` and bpfman's package directory (so, as in a real container,
-neither the test's bpfman root with its bpffs nor bpfman's code is visible inside)
-and over ``/var/cache/ldconfig`` (so its ``ldconfig`` run leaves the host's
-aux-cache alone).
+its view), over the paths the test asks to hide and bpfman's package directory (so,
+as in a real container, neither the test's bpfman root with its bpffs nor bpfman's
+code is visible inside) and over ``/var/cache/ldconfig`` (so its ``ldconfig`` run
+leaves the host's aux-cache alone). Only named paths are hidden, never all of
+``/tmp``: the checkout and its venv may live there.
 
 Under :data:`CTR_DIR` it puts a copy of libc as :data:`CTR_LIB`, a ``libc.so.6``
 symlink to it, and its own ``/etc/ld.so.cache`` (bind-mounted) in which ``libc``
@@ -33,11 +34,14 @@ CTR_LIBC_LINK = f"{CTR_DIR}/lib/libc.so.6"
 
 BPFMAN_CODE = str(Path(bpfman.__file__).resolve().parent)
 
-# $1 host libc, $2 CTR_DIR, $3 python, $4 body, $5 bpfman's code;
+# $1 host libc, $2 CTR_DIR, $3 python, $4 body, $5... paths to hide;
 # -X: ldconfig must not touch any links.
 _SETUP = """
 set -e
-for dir in "$5" /opt /tmp /var/cache/ldconfig; do mount -t tmpfs bpfman-ctr "$dir"; done
+libc=$1 ctr=$2 python=$3 body=$4
+shift 4
+for dir in "$@" /opt /var/cache/ldconfig; do mount -t tmpfs bpfman-ctr "$dir"; done
+set -- "$libc" "$ctr" "$python" "$body"
 mkdir -p "$2/lib"
 cp "$1" "$2/lib/libdemo.so"
 ln -s libdemo.so "$2/lib/libc.so.6"
@@ -60,12 +64,12 @@ for line in sys.stdin:
 class Container:
     """The container's only process; ``pid`` is its host PID, as ``-c`` wants it."""
 
-    def __init__(self) -> None:
+    def __init__(self, hide: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
             [
                 "unshare", "--mount", "--propagation", "private",
                 "sh", "-c", _SETUP, "setup",
-                HOST_LIBC, CTR_DIR, sys.executable, _BODY, BPFMAN_CODE,
+                HOST_LIBC, CTR_DIR, sys.executable, _BODY, BPFMAN_CODE, *hide,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
