@@ -80,6 +80,11 @@ class _Context:
         """Run ``undo`` if the operation fails after this point."""
         self._undo.append(undo)
 
+    def after_commit(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` once the state change is committed (e.g. drop an
+        old revision), never if the operation fails."""
+        self.txn.after_commit.append(cleanup)
+
     def rollback(self) -> None:
         while self._undo:
             undo = self._undo.pop()

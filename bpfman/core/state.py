@@ -12,8 +12,9 @@ the boot id it was written under and forgets everything from another boot.
 
 from __future__ import annotations
 
+import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .errors import StateError
 from .model import LinkRecord, ProgramRecord
 
 SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 _MAP_SIZE = 256 << 20
 _DBS = (b"meta", b"programs", b"links", b"plugins")
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -57,6 +59,7 @@ class Txn:
         self._txn = txn
         self._dbs = dbs
         self.write = write
+        self.after_commit: list[Callable[[], None]] = []
 
     # -- programs -----------------------------------------------------------
     def get_program(self, program_id: int) -> ProgramRecord | None:
@@ -192,10 +195,20 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Txn]:
-        """A write transaction: committed on success, aborted on any exception."""
+        """A write transaction: committed on success, aborted on any exception.
+
+        Callbacks in ``Txn.after_commit`` run once the commit succeeded: for
+        kernel clean-up that must not happen if the new state is not recorded.
+        """
         env = self._open()
         with env.begin(write=True) as txn:
-            yield Txn(txn, self._dbs, True)
+            wrapped = Txn(txn, self._dbs, True)
+            yield wrapped
+        for callback in wrapped.after_commit:
+            try:
+                callback()
+            except Exception as exc:  # the state is committed; leftovers are reconciled later
+                log.warning("clean-up after commit failed: %s", exc)
 
     def close(self) -> None:
         if self._env is not None:

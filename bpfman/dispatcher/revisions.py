@@ -5,7 +5,8 @@ dispatcher loaded with the new config, each program freplace-linked into its
 slot, all pinned under ``<plugin dir>/dispatch-<ifindex>-<dispatcher id>/``
 (libxdp's layout: ``dispatcher``, ``prog<N>-prog``, ``prog<N>-link``). Only
 then is it swapped in with one atomic kernel operation, the state updated,
-and the previous revision's pins dropped, which frees it. A crash before the
+and, once that is committed, the previous revision's pins dropped, which
+frees it. A crash before the
 swap leaves at most an unreferenced revision directory, removed by the next
 change of any hook of the same type (see :func:`drop_orphans`).
 
@@ -88,7 +89,8 @@ def apply_chain(
         },
     )
     if state is not None and state.get("dir"):
-        drop_dir(Path(state["dir"]))
+        old_dir = Path(state["dir"])
+        ctx.after_commit(lambda: drop_dir(old_dir))
 
 
 def install_direct(

@@ -60,11 +60,21 @@ class TcHook:
                 )
             except Exception as exc:
                 raise _kernel_error("add tc filter", exc) from exc
-            if previous is not None:
-                self._delete_filter(ipr, device, previous.attach["handle"])
         if previous is None:
             self.ctx.on_rollback(lambda: self.remove({"handle": handle}))
+        else:
+            # The new filter runs first; the old one goes once the new chain is
+            # recorded, and comes back into sole use if the change fails.
+            old = previous.attach["handle"]
+            self.ctx.on_rollback(lambda: self._delete(handle))
+            self.ctx.after_commit(lambda: self._delete(old))
         return {"handle": handle}
+
+    def _delete(self, handle: int) -> None:
+        device = self.device
+        assert device is not None
+        with device.entered(), _iproute() as ipr:
+            self._delete_filter(ipr, device, handle)
 
     def remove(self, attach: dict[str, Any]) -> None:
         device = self.device
