@@ -69,3 +69,11 @@ def test_map_owner_chain_and_owner_gone(root: Root, objects: Path) -> None:
     for i in (*ids[1:], d["id"]):
         root.run("unload", i)
     assert not Path(owner_dir).exists()
+
+
+def test_usage_errors_are_one_line(root: Root) -> None:
+    """click's own usage errors also come out as one stderr line."""
+    assert "Choose from: ingress, egress" in root.fail("attach", "1", "tcx", "-i", "x", "-p", "5")
+    assert root.fail("list") == "Error: missing command: see 'bpfman list --help'"
+    assert "'abc' is not a number" in root.fail("unload", "abc")
+    assert "out of range" in root.fail("get", "link", str(2**32))

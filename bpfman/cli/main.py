@@ -20,10 +20,12 @@ import click
 from ..core.errors import BpfmanError
 from ..core.requests import parse_globals, parse_key_values, with_application
 from .options import (
+    U32,
     AppLike,
     BpfmanCommand,
     BpfmanGroup,
     MultiValueOption,
+    id_argument,
     output_option,
 )
 
@@ -189,7 +191,7 @@ class LazyGroup(BpfmanGroup):
         return self._real().get_command(ctx, cmd_name)
 
 
-@click.group(cls=BpfmanGroup, subcommand_metavar="<COMMAND>")
+@click.group(cls=BpfmanGroup)
 @click.option(
     "--root",
     type=Path,
@@ -229,7 +231,7 @@ def _load_options(fn: Any) -> Any:
             click.option("-g", "--global", "global_", cls=MultiValueOption, help=GLOBAL_HELP),
             click.option("-a", "--application", help=APPLICATION_HELP),
             click.option("-m", "--metadata", multiple=True, help=LOAD_METADATA_HELP),
-            click.option("--map-owner-id", type=click.IntRange(0, 2**32 - 1), help=MAP_OWNER_HELP),
+            click.option("--map-owner-id", type=U32(), help=MAP_OWNER_HELP),
             output_option,
         ]
     ):
@@ -317,21 +319,21 @@ def load_image(
 
 # -- unload / detach --------------------------------------------------------
 @cli.command(cls=BpfmanCommand)
-@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@id_argument("program_id", "Required: Program Id to be unloaded.")
 @pass_app
 def unload(app: App, program_id: int) -> None:
     """Unload an eBPF program using the Program Id."""
     app.bpfman.unload(program_id)
 
 
-@cli.group(cls=AttachGroup, subcommand_metavar="<COMMAND>")
+@cli.group(cls=AttachGroup)
 @click.option(
     "--output",
     type=click.Choice(["table", "json"]),
     default="table",
     help="Optional: Output format of the new link; json is for scripts.",
 )
-@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@id_argument("program_id", "Required: Program Id to be attached.")
 @pass_app
 def attach(app: App, output: str, program_id: int) -> None:
     """Attach an eBPF program to a hook point using the Program Id."""
@@ -339,7 +341,7 @@ def attach(app: App, output: str, program_id: int) -> None:
 
 
 @cli.command(cls=BpfmanCommand)
-@click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
+@id_argument("link_id", "Required: Link Id to be detached.")
 @pass_app
 def detach(app: App, link_id: int) -> None:
     """Detach an eBPF program from a hook point using the Link Id."""
@@ -434,7 +436,7 @@ def get() -> None:
 
 
 @get.command("program", cls=BpfmanCommand)
-@click.argument("program_id", type=click.IntRange(0, 2**32 - 1))
+@id_argument("program_id", "Required: Program Id to get.")
 @output_option
 @pass_app
 def get_program(app: App, program_id: int, output: str) -> None:
@@ -444,7 +446,7 @@ def get_program(app: App, program_id: int, output: str) -> None:
 
 
 @get.command("link", cls=BpfmanCommand)
-@click.argument("link_id", type=click.IntRange(0, 2**32 - 1))
+@id_argument("link_id", "Required: Link Id to get.")
 @output_option
 @pass_app
 def get_link(app: App, link_id: int, output: str) -> None:
@@ -477,8 +479,12 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
         cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        path = exc.ctx.command_path if exc.ctx else "bpfman"
+        click.echo(f"Error: missing command: see '{path} --help'", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("Error: aborted", err=True)

@@ -54,6 +54,36 @@ def expand_multi_values(args: Sequence[str], names: set[str]) -> list[str]:
     return out
 
 
+class U32(click.ParamType[int]):
+    """A program or link id: an unsigned 32-bit number."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not 0 <= number <= 0xFFFFFFFF:
+            self.fail(f"{value} is out of range 0-4294967295", param, ctx)
+        return number
+
+
+class HelpArgument(click.Argument):
+    """A positional argument that carries a help line, as clap shows them."""
+
+    def __init__(self, *args: Any, help: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+
+def id_argument(name: str, help: str) -> Callable[[F], F]:
+    """A ``<PROGRAM_ID>``-style positional id with its help line."""
+    return click.argument(
+        name, cls=HelpArgument, type=U32(), metavar=f"<{name.upper()}>", help=help
+    )
+
+
 def cleandoc(text: str) -> str:
     """Strip a docstring's common indentation (inspect.cleandoc costs ~10 ms to import)."""
     lines = text.expandtabs().strip("\n").splitlines()
@@ -99,12 +129,18 @@ class ClapHelp:
         if self.help:
             formatter.write("\n" + cleandoc(self.help) + "\n")
 
+    def format_arguments(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Arguments are listed by :meth:`format_options` (click >= 8.5 would repeat them)."""
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         arguments = [p for p in self.params if isinstance(p, click.Argument)]
         if arguments:
             formatter.write("\nArguments:\n")
-            for arg in arguments:
-                formatter.write(f"  <{(arg.name or 'arg').upper()}>\n")
+            names = [f"<{(arg.name or 'arg').upper()}>" for arg in arguments]
+            width = max(len(n) for n in names) + 2
+            for name, arg in zip(names, arguments, strict=True):
+                text = arg.help if isinstance(arg, HelpArgument) else ""
+                formatter.write(f"  {name.ljust(width)}{text}".rstrip() + "\n")
         if isinstance(self, click.Group):
             rows = []
             for name in self.list_commands(ctx):
@@ -159,6 +195,7 @@ class BpfmanGroup(ClapHelp, click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        kwargs.setdefault("subcommand_metavar", "<COMMAND>")
         super().__init__(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -227,17 +264,27 @@ def attach_command(
     """
 
     def decorator(fn: Callable[..., dict[str, Any]]) -> click.Command:
-        def callback(metadata: tuple[str, ...], **flags: Any) -> None:
+        def callback(metadata: tuple[str, ...], output: str | None, **flags: Any) -> None:
             ctx = click.get_current_context()
             params = fn(**flags)
             parent = ctx.parent
             assert parent is not None
             app = ctx.find_object(AppLike)
             assert app is not None
+            if output is not None:
+                app.output = output
             app.attach(parent.params["program_id"], name, params, parse_key_values(metadata))
 
         params: list[click.Parameter] = list(reversed(getattr(fn, "__click_params__", [])))
         params.append(click.Option(["-m", "--metadata"], multiple=True, help=METADATA_HELP))
+        # Long form only: -o is --offset for the probe types.
+        params.append(
+            click.Option(
+                ["--output"],
+                type=click.Choice(["table", "json"]),
+                help="Optional: Output format of the new link; json is for scripts.",
+            )
+        )
         return BpfmanCommand(name, callback=callback, params=params, help=help)
 
     return decorator
@@ -245,6 +292,8 @@ def attach_command(
 
 class AppLike:
     """What attach commands need from the CLI application object."""
+
+    output = "table"
 
     def attach(
         self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
