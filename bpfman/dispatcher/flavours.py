@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Flavour:
         on (TC verdicts start at -1, TC_ACT_UNSPEC).
     :param retval: what a stub returns while no program replaces it.
     :param actions: proceed-on names and the verdicts they stand for.
+    :param header: the config's leading bytes for a number of enabled slots.
+    :param program_flags: the config ends with a per-slot flags array (libxdp).
     """
 
     name: str
@@ -39,6 +42,8 @@ class Flavour:
     actions: dict[str, int]
     default_proceed_on: tuple[str, ...]
     pass_verdict: int
+    header: Callable[[int], bytes]
+    program_flags: bool
 
     @property
     def object_path(self) -> Path:
@@ -51,12 +56,8 @@ class Flavour:
         pad = [0] * (MAX_PROGRAMS - len(slots))
         masks = [s.mask for s in slots] + pad
         prios = [s.priority for s in slots] + pad
-        if self.name == "xdp":
-            flags = [0] * MAX_PROGRAMS
-            head = struct.pack("<BBBB", XDP_MAGIC, XDP_VERSION, len(slots), 0)
-            return head + struct.pack(f"<{3 * MAX_PROGRAMS}I", *masks, *prios, *flags)
-        head = struct.pack("<B3x", len(slots))
-        return head + struct.pack(f"<{2 * MAX_PROGRAMS}I", *masks, *prios)
+        arrays = masks + prios + ([0] * MAX_PROGRAMS if self.program_flags else [])
+        return self.header(len(slots)) + struct.pack(f"<{len(arrays)}I", *arrays)
 
 
 XDP = Flavour(
@@ -68,6 +69,8 @@ XDP = Flavour(
     actions={"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31},
     default_proceed_on=("pass", "dispatcher_return"),
     pass_verdict=2,
+    header=lambda enabled: struct.pack("<BBBB", XDP_MAGIC, XDP_VERSION, enabled, 0),
+    program_flags=True,
 )
 
 TC = Flavour(
@@ -91,4 +94,6 @@ TC = Flavour(
     },
     default_proceed_on=("ok", "pipe", "dispatcher_return"),
     pass_verdict=0,
+    header=lambda enabled: struct.pack("<B3x", enabled),
+    program_flags=False,
 )
