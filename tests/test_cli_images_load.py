@@ -22,13 +22,16 @@ from tests.helpers.bpftool import map_values, prog_show
 from tests.helpers.net import VethPair
 from tests.helpers.registry import Registry, infer_type, running_registry
 
+# The guide's `--programs kprobe:… tracepoint:… tc:… tcx:… uprobe:… xdp:…` load.
 PROGRAMS = [
+    "kprobe:kprobe_counter",
     "tracepoint:tracepoint_kill_recorder",
+    "tc:stats",
     "tcx:tcx_stats",
     "uprobe:uprobe_counter",
-    "kprobe:kprobe_counter",
+    "xdp:xdp_stats",
 ]
-TRACEPOINT, TCX, UPROBE = 1, 3, 4
+TRACEPOINT, TC, TCX, UPROBE, XDP = 1, 2, 3, 4, 5
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +163,39 @@ def test_cached_image_loads_with_never_and_wrong_function_is_named(
     assert "no_such_fn" in line and "xdp_stats" in line
     root.run("unload", loaded["id"])
     assert root.json("list", "programs") == []
+
+
+@pytest.mark.vm
+def test_multi_program_image_kprobe_and_dispatchers_in_vm(
+    image_root: Root, registry: Registry, image: str, tmp_path: Path
+) -> None:
+    """The types the host kernel cannot run: kprobe, and xdp/tc through dispatchers."""
+    from bpfman.core.manager import Bpfman
+
+    mgr = Bpfman(image_root.path)
+    try:
+        pid = {"target_pid": struct.pack("<I", os.getpid())}
+        loaded = mgr.load_image(image, PROGRAMS, registry_auth=registry.auth, globals=pid)
+        ids = {p.name: p.id for p in loaded}
+        hits = image_root.path / "fs" / "maps" / str(loaded[0].id) / "hits"
+        mgr.attach(ids["kprobe_counter"], "kprobe", {"fn_name": "do_unlinkat"})
+        for i in range(4):
+            victim = tmp_path / f"victim-{i}"
+            victim.write_text("x")
+            victim.unlink()
+        assert map_values(str(hits))[0] == 4
+        with VethPair() as pair:
+            where = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
+            xdp = mgr.attach(ids["xdp_stats"], "xdp", where)
+            tc = mgr.attach(ids["stats"], "tc", {**where, "direction": "ingress"})
+            assert mgr.get_link(xdp.id).view.data["dispatch"] == "freplace"
+            assert mgr.get_link(tc.id).view.data["dispatch"] == "freplace"
+            pair.send_udp(5)
+            assert pair.udp_received(4242, 5) == 5
+            values = map_values(str(hits))
+            assert values[XDP] >= 5 and values[TC] >= 5
+        for program in loaded:
+            mgr.unload(program.id)
+        assert mgr.list_programs() == []
+    finally:
+        mgr.close()
