@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools
 
-.PHONY: all deps venv bpf demo test test-host test-vm lint bench clean
+.PHONY: all deps venv bpf dispatchers demo test test-host test-vm lint bench clean
 
 all: venv bpf
 
@@ -32,6 +32,10 @@ venv: deps $(STAMP)
 
 bpf: deps
 	$(MAKE) -s -C bpf
+
+# Rebuild the dispatcher objects shipped in the package (commit the result).
+dispatchers: deps
+	$(MAKE) -C bpf/dispatchers
 
 demo: venv
 	./scripts/demo.sh
