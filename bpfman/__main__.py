@@ -2,6 +2,6 @@
 
 import sys
 
-from bpfman.cli.main import main
+from bpfman.cli import main
 
 sys.exit(main())

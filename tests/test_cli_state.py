@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import BPFMAN, REPO, Root
@@ -77,3 +78,31 @@ def test_usage_errors_are_one_line(root: Root) -> None:
     assert root.fail("list") == "Error: missing command: see 'bpfman list --help'"
     assert "'abc' is not a number" in root.fail("unload", "abc")
     assert "out of range" in root.fail("get", "link", str(2**32))
+
+
+def test_list_fast_path_matches_the_full_cli(root: Root, objects: Path) -> None:
+    """`list` skips click for speed; its output must be what the full CLI prints."""
+    _load(root, objects / "tracepoint_counter.bpf.o", "-a", "fast", "-m", "k=v")
+    probe = (
+        "import sys; from bpfman.cli.{0} import {1} as run; code = run({2!r});"
+        "print('click' in sys.modules, file=sys.stderr); sys.exit(code)"
+    )
+    for args in (
+        ["list", "programs"],
+        ["list", "programs", "--application", "fast", "-o", "json"],
+        ["list", "links", "-p", "tracepoint"],
+        ["list", "program", "-m", "k=v"],
+    ):
+        outputs = []
+        for module, function in (("fast", "run"), ("main", "main")):
+            proc = subprocess.run(
+                [sys.executable, "-c", probe.format(module, function, args)],
+                env=root.env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            outputs.append(proc.stdout)
+            assert proc.stderr.strip() == str(module == "main"), (args, proc.stderr)
+        assert outputs[0] == outputs[1], args

@@ -9,29 +9,24 @@ exit status.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..core.errors import BpfmanError
 from ..core.requests import parse_globals, parse_key_values, with_application
+from .app import App, error, guarded
 from .options import (
     U32,
-    AppLike,
     BpfmanCommand,
     BpfmanGroup,
     MultiValueOption,
     id_argument,
     output_option,
 )
-
-if TYPE_CHECKING:
-    from ..core.manager import Bpfman
-    from ..core.plugins import Plugins
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -89,58 +84,6 @@ that were applied when the program was loaded with `--metadata` parameter.
 Format: <KEY>=<VALUE>
 Example: --metadata-selector owner=acme"""
 BUILTIN_TYPES = "fentry, fexit, kprobe, tc, tcx, tracepoint, uprobe, xdp"
-
-
-class App(AppLike):
-    """Per-invocation state: options of the top-level group and the core."""
-
-    def __init__(self, root: Path | None, plugins: Plugins | None = None) -> None:
-        self.root = root
-        self._plugins = plugins
-        self._bpfman: Bpfman | None = None
-        self.output = "table"
-
-    @property
-    def bpfman(self) -> Bpfman:
-        if self._bpfman is None:
-            from ..core.manager import Bpfman
-
-            self._bpfman = Bpfman(self.root, self._plugins)
-        return self._bpfman
-
-    def emit(self, text: str, data: Any) -> None:
-        if self.output == "json":
-            from .output import dumps
-
-            click.echo(dumps(data))
-        elif text:
-            click.echo(text)
-
-    def show_programs(self, ids: Sequence[int]) -> None:
-        """``load`` output: every loaded program (a JSON list)."""
-        from .output import program_json, program_text
-
-        details = [self.bpfman.get_program(i) for i in ids]
-        self.emit("\n\n".join(program_text(d) for d in details), [program_json(d) for d in details])
-
-    def show_program(self, program_id: int) -> None:
-        """``get program`` output (a JSON object, like ``get link``)."""
-        from .output import program_json, program_text
-
-        details = self.bpfman.get_program(program_id)
-        self.emit(program_text(details), program_json(details))
-
-    def show_link(self, link_id: int) -> None:
-        from .output import link_json, link_text
-
-        details = self.bpfman.get_link(link_id)
-        self.emit(link_text(details), link_json(details))
-
-    def attach(
-        self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
-    ) -> None:
-        link = self.bpfman.attach(program_id, program_type, params, metadata)
-        self.show_link(link.id)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -203,10 +146,10 @@ class LazyGroup(BpfmanGroup):
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """An eBPF manager focusing on simplifying the deployment and administration of eBPF programs."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     if ctx.obj is None:
         ctx.obj = App(root)
     else:
@@ -354,44 +297,6 @@ def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
 
-def _list_programs(
-    app: App,
-    program_type: str | None,
-    application: str | None,
-    metadata_selector: tuple[str, ...],
-    all_: bool,
-    output: str,
-) -> None:
-    from .output import programs_table, summary_json
-
-    app.output = output
-    rows = app.bpfman.list_programs(
-        all=all_,
-        kernel_type=program_type,
-        application=application,
-        selector=parse_key_values(metadata_selector, "metadata selector"),
-    )
-    app.emit(programs_table(rows), [summary_json(r) for r in rows])
-
-
-def _list_links(
-    app: App,
-    program_type: str | None,
-    application: str | None,
-    metadata_selector: tuple[str, ...],
-    output: str,
-) -> None:
-    from .output import link_json, links_table
-
-    app.output = output
-    rows = app.bpfman.list_links(
-        kernel_type=program_type,
-        application=application,
-        selector=parse_key_values(metadata_selector, "metadata selector"),
-    )
-    app.emit(links_table(rows), [link_json(d) for d in rows])
-
-
 def _list_filters(fn: Any) -> Any:
     for decorator in reversed(
         [
@@ -417,7 +322,8 @@ for _name, _hidden in (("programs", False), ("program", True)):
     @pass_app
     def _programs(app: App, /, all_: bool, **filters: Any) -> None:
         """List all loaded eBPF programs."""
-        _list_programs(app, all_=all_, **filters)
+        app.output = filters.pop("output")
+        app.list_programs(all_=all_, **filters)
 
 
 for _name, _hidden in (("links", False), ("link", True)):
@@ -427,7 +333,8 @@ for _name, _hidden in (("links", False), ("link", True)):
     @pass_app
     def _links(app: App, /, **filters: Any) -> None:
         """List all program attachments."""
-        _list_links(app, **filters)
+        app.output = filters.pop("output")
+        app.list_links(**filters)
 
 
 @cli.group(cls=BpfmanGroup)
@@ -472,37 +379,27 @@ cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _ima
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
-    """Run the CLI; every error becomes one stderr line and an exit status."""
+    """Run the full CLI; every error becomes one stderr line and an exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in args or "--verbose" in args
-    try:
-        cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        path = exc.ctx.command_path if exc.ctx else "bpfman"
-        click.echo(f"Error: missing command: see '{path} --help'", err=True)
-        return exc.exit_code
-    except click.ClickException as exc:
-        click.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
-        return exc.exit_code
-    except click.Abort:
-        click.echo("Error: aborted", err=True)
-        return 1
-    except BpfmanError as exc:
-        if verbose:
-            logging.getLogger("bpfman").debug("error", exc_info=True)
-        click.echo(f"Error: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Error: interrupted", err=True)
-        return 130
-    except Exception as exc:
-        if verbose:
-            raise
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (run with -v)", err=True)
-        return 70
-    return 0
+
+    def run() -> int:
+        try:
+            cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            path = exc.ctx.command_path if exc.ctx else "bpfman"
+            error(f"missing command: see '{path} --help'")
+            return exc.exit_code
+        except click.ClickException as exc:
+            error(" ".join(exc.format_message().split()))
+            return exc.exit_code
+        except click.Abort:
+            error("aborted")
+            return 1
+        return 0
+
+    return guarded(run, verbose="-v" in args or "--verbose" in args)
 
 
 if __name__ == "__main__":

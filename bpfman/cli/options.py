@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from ..core.requests import parse_key_values
+from .app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -269,7 +270,7 @@ def attach_command(
             params = fn(**flags)
             parent = ctx.parent
             assert parent is not None
-            app = ctx.find_object(AppLike)
+            app = ctx.find_object(App)
             assert app is not None
             if output is not None:
                 app.output = output
@@ -288,14 +289,3 @@ def attach_command(
         return BpfmanCommand(name, callback=callback, params=params, help=help)
 
     return decorator
-
-
-class AppLike:
-    """What attach commands need from the CLI application object."""
-
-    output = "table"
-
-    def attach(
-        self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
-    ) -> None:
-        raise NotImplementedError

@@ -7,7 +7,6 @@ with stable keys and real types, for scripts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -204,4 +203,6 @@ def link_json(details: LinkDetails) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> str:
+    import json
+
     return json.dumps(value, indent=2, sort_keys=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 
 from .mounts import ensure_mounted, is_mounted
@@ -53,4 +52,6 @@ def unpin(path: Path | str) -> None:
 
 
 def remove_dir(path: Path) -> None:
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)

@@ -9,7 +9,6 @@ several instances never share pins or state. The configuration file is
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,12 @@ def default_root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
-@dataclass(frozen=True)
 class Config:
     """The parsed configuration file; each table is handed to whoever owns it."""
 
-    path: Path | None = None
-    tables: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, path: Path | None = None, tables: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.tables = tables or {}
 
     def table(self, name: str) -> dict[str, Any]:
         value = self.tables.get(name, {})

@@ -9,19 +9,15 @@ recorded that ``list`` would not show.
 from __future__ import annotations
 
 import errno
-import logging
 import os
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import kernel
 from .bpffs import Layout, mount_bpffs, remove_dir, unpin
 from .config import Config, default_root, load_config, missing_privilege
-from .context import AttachContext, DetachContext, LinkView
 from .errors import (
     ConflictError,
     InvalidInputError,
@@ -30,19 +26,20 @@ from .errors import (
     NotManagedError,
     PermissionDeniedError,
 )
+from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 from .requests import ProgramRequest
 from .state import Store, Txn
 
 if TYPE_CHECKING:
+    from .context import LinkView
     from .images import ImageStore
     from .plugins import Plugins
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
-@dataclass
-class LinkDetails:
+class LinkDetails(NamedTuple):
     """A link with the program it belongs to and its plugin's description."""
 
     link: LinkRecord
@@ -51,8 +48,7 @@ class LinkDetails:
     position: int | None
 
 
-@dataclass
-class ProgramDetails:
+class ProgramDetails(NamedTuple):
     """What ``get program`` shows: bpfman's record (if any) and the kernel's."""
 
     id: int
@@ -62,8 +58,7 @@ class ProgramDetails:
     kernel: kernel.ProgInfo | None
 
 
-@dataclass
-class ProgramSummary:
+class ProgramSummary(NamedTuple):
     """One row of ``list programs``."""
 
     id: int
@@ -367,6 +362,8 @@ class Bpfman:
                     f"program {program_id} is a {program.type} program, not {program_type}: "
                     f"use `bpfman attach {program_id} {program.type} ...`"
                 )
+            from .context import AttachContext
+
             ctx = AttachContext(
                 txn, self.layout, program, dict(params), _new_link_id(txn), txn.next_seq()
             )
@@ -404,6 +401,8 @@ class Bpfman:
             self._detach(txn, program, link)
 
     def _detach(self, txn: Txn, program: ProgramRecord, link: LinkRecord) -> None:
+        from .context import DetachContext
+
         ctx = DetachContext(txn, self.layout, program, link)
         try:
             handled = self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
@@ -546,6 +545,8 @@ class Bpfman:
                 program_type=link.type, link=link, program=program, position=position
             )
         if view is None:  # the plugin is gone: show the raw record
+            from .context import LinkView
+
             view = LinkView(
                 attachment=" ".join(str(v) for v in link.params.values()),
                 rows=[(k.replace("_", " ").title(), _text(v)) for k, v in link.params.items()],
@@ -572,8 +573,8 @@ def _kernel_type_filter(name: str | None) -> set[int] | None:
 def _new_link_id(txn: Txn) -> int:
     """A random u32 link id, never one that is alive."""
     while True:
-        candidate = secrets.randbelow(0xFFFFFFFF) + 1
-        if not txn.link_exists(candidate):
+        candidate = int.from_bytes(os.urandom(4), "little")
+        if candidate and not txn.link_exists(candidate):
             return candidate
 
 

@@ -1,49 +1,94 @@
 """Records bpfman keeps about what it loaded and attached.
 
-Records are plain dataclasses serialised with msgpack. Fields that only one
-program type understands live in ``plugin_data`` / ``params`` dictionaries so
-the core never needs to know their meaning.
+Records are plain classes serialised with msgpack through :meth:`to_dict`.
+Fields that only one program type understands live in ``plugin_data`` /
+``params`` dictionaries so the core never needs to know their meaning. They
+are hand-written slotted classes rather than dataclasses: ``list`` runs in a
+fresh process each time, and ``dataclasses`` costs more to import than the
+records are worth.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 APPLICATION_KEY = "bpfman_application"
 
 
-@dataclass
-class ProgramRecord:
+class _Record:
+    __slots__: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Record)
+            and type(other) is type(self)
+            and self.to_dict() == other.to_dict()
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
+        return f"{type(self).__name__}({fields})"
+
+
+class ProgramRecord(_Record):
     """A program bpfman loaded; ``id`` is the kernel program id."""
 
-    id: int
-    name: str
-    type: str
-    kernel_type: int
-    source: dict[str, str]
-    pin: str
-    map_pin_path: str
-    map_owner_id: int | None = None
-    globals: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)
-    attach_func: str | None = None
-    plugin_data: dict[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "attach_func",
+        "globals",
+        "id",
+        "kernel_type",
+        "map_owner_id",
+        "map_pin_path",
+        "metadata",
+        "name",
+        "pin",
+        "plugin_data",
+        "source",
+        "type",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        type: str,
+        kernel_type: int,
+        source: dict[str, str],
+        pin: str,
+        map_pin_path: str,
+        map_owner_id: int | None = None,
+        globals: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
+        attach_func: str | None = None,
+        plugin_data: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.type = type
+        self.kernel_type = kernel_type
+        self.source = source
+        self.pin = pin
+        self.map_pin_path = map_pin_path
+        self.map_owner_id = map_owner_id
+        self.globals = globals or {}
+        self.metadata = metadata or {}
+        self.attach_func = attach_func
+        self.plugin_data = plugin_data or {}
 
     @property
     def application(self) -> str:
         return self.metadata.get(APPLICATION_KEY, "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProgramRecord:
         return cls(**data)
 
 
-@dataclass
-class LinkRecord:
+class LinkRecord(_Record):
     """An attachment of a program, identified by bpfman's own link id.
 
     ``hook`` names the shared attach point (interface, direction, netns...)
@@ -51,18 +96,29 @@ class LinkRecord:
     same hook are ordered by ``(priority, seq)``.
     """
 
-    id: int
-    program_id: int
-    type: str
-    params: dict[str, Any]
-    seq: int
-    pin: str | None = None
-    hook: str | None = None
-    priority: int | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("hook", "id", "metadata", "params", "pin", "priority", "program_id", "seq", "type")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __init__(
+        self,
+        id: int,
+        program_id: int,
+        type: str,
+        params: dict[str, Any],
+        seq: int,
+        pin: str | None = None,
+        hook: str | None = None,
+        priority: int | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        self.id = id
+        self.program_id = program_id
+        self.type = type
+        self.params = params
+        self.seq = seq
+        self.pin = pin
+        self.hook = hook
+        self.priority = priority
+        self.metadata = metadata or {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LinkRecord:

@@ -6,7 +6,6 @@ entry-point group as third-party ones, so there is one path for both.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from types import ModuleType
@@ -17,9 +16,10 @@ import pluggy
 from . import hookspecs
 from .context import ProgramType
 from .errors import BpfmanError, InvalidInputError
+from .logs import get_logger
 
 ENTRY_POINT_GROUP = "bpfman.program_types"
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class PluginError(BpfmanError):

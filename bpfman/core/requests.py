@@ -7,14 +7,13 @@ same malformed input with the same message.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import InvalidInputError
 from .model import APPLICATION_KEY
 
 
-@dataclass(frozen=True)
-class ProgramRequest:
+class ProgramRequest(NamedTuple):
     """One ``--programs`` entry."""
 
     type: str

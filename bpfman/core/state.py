@@ -12,7 +12,6 @@ the boot id it was written under and forgets everything from another boot.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,10 +22,11 @@ import lmdb
 import msgpack
 
 from .errors import StateError
+from .logs import get_logger
 from .model import LinkRecord, ProgramRecord
 
 SCHEMA_VERSION = 1
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 _MAP_SIZE = 256 << 20
 _DBS = (b"meta", b"programs", b"links", b"plugins")
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
