@@ -6,7 +6,7 @@ NS_A=bpfman-demo-a NS_B=bpfman-demo-b
 NETNS_B=/var/run/netns/$NS_B
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ bpfman %s\n' "$*" >&2; "${BPFMAN[@]}" "$@"; }
+run() { printf '$ bpfman %s\n' "$*"; "${BPFMAN[@]}" "$@"; }
 json() { "${BPFMAN[@]}" "$@" -o json; }
 first_id() { json "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'; }
 

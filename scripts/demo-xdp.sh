@@ -22,9 +22,9 @@ run list programs --application tutorial
 
 step "Attach them at priorities 100, 50, 200, then 150 with --proceed-on"
 run attach "${ids[0]}" xdp --iface veth-b --priority 100 -n "$NETNS_B"
-run attach "${ids[1]}" xdp --iface veth-b --priority 50 -n "$NETNS_B" | grep -E 'Priority|Position'
-run attach "${ids[2]}" xdp --iface veth-b --priority 200 -n "$NETNS_B" | grep -E 'Priority|Position'
-run attach "${ids[3]}" xdp --iface veth-b --priority 150 -n "$NETNS_B" --proceed-on pass --proceed-on dispatcher_return | grep -E 'Priority|Position|Proceed'
+run attach "${ids[1]}" xdp --iface veth-b --priority 50 -n "$NETNS_B" | grep -E '^\$ bpfman|Priority|Position'
+run attach "${ids[2]}" xdp --iface veth-b --priority 200 -n "$NETNS_B" | grep -E '^\$ bpfman|Priority|Position'
+run attach "${ids[3]}" xdp --iface veth-b --priority 150 -n "$NETNS_B" --proceed-on pass --proceed-on dispatcher_return | grep -E '^\$ bpfman|Priority|Position|Proceed'
 run list links
 
 step "Send 10 UDP packets: every program sees them, lowest priority first"

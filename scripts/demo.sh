@@ -15,7 +15,7 @@ freplace=$(.venv/bin/python -c 'from bpfman.dispatcher.loader import freplace_su
 if [ "$freplace" = yes ]; then
     scripts/demo-xdp.sh
 else
-    step "This kernel ($(uname -r)) refuses what XDP dispatchers need: $freplace"
+    step "This kernel ($(uname -r)) cannot run XDP dispatchers: $freplace"
     echo "Running the XDP tutorial in a QEMU guest with Debian's kernel instead (about a minute)."
     scripts/in-vm.sh scripts/demo-xdp.sh
 fi
@@ -32,9 +32,9 @@ run list programs
 
 step "Attach them: priorities 100, 50, 1000 on veth-b ingress inside $NS_B"
 run attach "$first" tcx -d ingress -i veth-b -p 100 -n "$NETNS_B"
-run attach "$second" tcx -d ingress -i veth-b -p 50 -n "$NETNS_B" >/dev/null
-run attach "$third" tcx -d ingress -i veth-b -p 1000 -n "$NETNS_B" >/dev/null
-run attach "$tp" tracepoint -t syscalls/sys_enter_getppid >/dev/null
+run attach "$second" tcx -d ingress -i veth-b -p 50 -n "$NETNS_B" | grep -E '^\$ bpfman|Priority|Position'
+run attach "$third" tcx -d ingress -i veth-b -p 1000 -n "$NETNS_B" | grep -E '^\$ bpfman|Priority|Position'
+run attach "$tp" tracepoint -t syscalls/sys_enter_getppid | grep -E '^\$ bpfman|Tracepoint'
 run list links
 
 step "Send 10 UDP packets through the chain; every program counts them, in priority order"

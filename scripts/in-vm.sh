@@ -16,6 +16,7 @@ $(printf '%q ' "$@")
 echo \$? > $out/rc
 INNER
 # Software emulation: KVM guests hang before the kernel prints anything on these hosts.
+# Through a pipe: vng reopens its output, which would overwrite a redirected file.
 PATH="$repo/.venv/bin:$PATH" setsid vng -r "$kernel" --disable-kvm --force-9p --cpus 2 -m 1G \
-    --rwdir "$out" --exec "bash $out/run.sh" </dev/null
+    --rwdir "$out" --exec "bash $out/run.sh" </dev/null 2>&1 | cat
 exit "$(cat "$out/rc" 2>/dev/null || echo 1)"
