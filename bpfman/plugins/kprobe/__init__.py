@@ -7,27 +7,19 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.kernel import PROG_TYPE, BpfObject
+from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.typeplugin import TypePlugin
+from bpfman.plugins.probe import ProbePlugin, shown
 
 
-def _opt(value: Any) -> str:
-    return "None" if value is None else str(value)
-
-
-class Kprobe(TypePlugin):
+class Kprobe(ProbePlugin):
+    retprobe_prefix = "kretprobe"
     types = (ProgramType("kprobe", PROG_TYPE.KPROBE, section_prefixes=("kprobe", "kretprobe")),)
 
     def commands(self) -> list[click.Command]:
         from .command import command
 
         return [command]
-
-    def prepare_load(
-        self, program_type: str, function: str, section: str, obj: BpfObject
-    ) -> dict[str, Any]:
-        return {"retprobe": section.startswith("kretprobe")}
 
     def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
         from .attach import attach
@@ -43,7 +35,7 @@ class Kprobe(TypePlugin):
             [
                 ("Attach Function", str(p["fn_name"])),
                 ("Offset", str(p.get("offset", 0))),
-                ("Container PID", _opt(p.get("container_pid"))),
+                ("Container PID", shown(p.get("container_pid"))),
             ],
             dict(p),
         )

@@ -7,27 +7,19 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.kernel import PROG_TYPE, BpfObject
+from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.typeplugin import TypePlugin
+from bpfman.plugins.probe import ProbePlugin, shown
 
 
-def _opt(value: Any) -> str:
-    return "None" if value is None else str(value)
-
-
-class Uprobe(TypePlugin):
+class Uprobe(ProbePlugin):
+    retprobe_prefix = "uretprobe"
     types = (ProgramType("uprobe", PROG_TYPE.KPROBE, section_prefixes=("uprobe", "uretprobe")),)
 
     def commands(self) -> list[click.Command]:
         from .command import command
 
         return [command]
-
-    def prepare_load(
-        self, program_type: str, function: str, section: str, obj: BpfObject
-    ) -> dict[str, Any]:
-        return {"retprobe": section.startswith("uretprobe")}
 
     def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
         from .attach import attach
@@ -43,10 +35,10 @@ class Uprobe(TypePlugin):
             f"{p['target']} {fn_name}" if fn_name else str(p["target"]),
             [
                 ("Target", str(p["target"])),
-                ("Attach Function", _opt(fn_name)),
+                ("Attach Function", shown(fn_name)),
                 ("Offset", str(p.get("offset", 0))),
-                ("PID", _opt(p.get("pid"))),
-                ("Container PID", _opt(p.get("container_pid"))),
+                ("PID", shown(p.get("pid"))),
+                ("Container PID", shown(p.get("container_pid"))),
             ],
             dict(p),
         )
