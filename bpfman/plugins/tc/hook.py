@@ -45,6 +45,7 @@ class TcHook:
         with device.entered(), _iproute() as ipr:
             if previous is None:
                 self._ensure_clsact(ipr, device)
+            self._drop_strays(ipr, device, previous.attach["handle"] if previous else None)
             try:
                 ipr.tc(
                     "add-filter",
@@ -101,6 +102,20 @@ class TcHook:
         except Exception as exc:
             raise _kernel_error("add clsact qdisc", exc) from exc
         self.ctx.plugin_put(QDISC_NS, self.qdisc_key, True)
+
+    def _drop_strays(self, ipr: Any, device: Device, keep: int | None) -> None:
+        """Delete bpfman filters on this hook that the state does not hold:
+        a crash between adding a filter and recording it leaves one behind."""
+        for found in ipr.get_filters(index=device.ifindex, parent=PARENTS[self.direction]):
+            options = found.get_attr("TCA_OPTIONS")
+            name = options.get_attr("TCA_BPF_NAME") if options else None
+            if (
+                found["handle"]
+                and found["handle"] != keep
+                and found["info"] >> 16 == FILTER_PRIORITY
+                and name == f"bpfman-{self.direction}"
+            ):
+                self._delete_filter(ipr, device, found["handle"])
 
     def _delete_filter(self, ipr: Any, device: Device, handle: int) -> None:
         try:
