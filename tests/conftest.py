@@ -67,7 +67,9 @@ class Root:
         self.path = path
         self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
 
-    def run(self, *args: str | int | os.PathLike[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str | int | os.PathLike[str], check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [*BPFMAN, *map(str, args)], env=self.env, capture_output=True, text=True, cwd=REPO
         )
@@ -127,3 +129,21 @@ def objects() -> Path:
     from tests.helpers.build import bpf_objects
 
     return bpf_objects()
+
+
+@pytest.fixture
+def foreign(objects: Path) -> Iterator[int]:
+    """A program bpftool loaded (not bpfman), pinned on a private bpffs."""
+    from tests.helpers import run
+    from tests.helpers.bpftool import bpftool
+
+    fs = Path(tempfile.mkdtemp(prefix="bpft-foreign-"))
+    try:
+        run(["mount", "-t", "bpf", "bpf", str(fs)])
+        try:
+            run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/p"])
+            yield int(bpftool("prog", "show", "pinned", f"{fs}/p")["id"])
+        finally:
+            run(["umount", str(fs)])
+    finally:
+        fs.rmdir()

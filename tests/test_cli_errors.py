@@ -5,9 +5,8 @@ traceback, and nothing half-done left in the kernel, on bpffs or in the state.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,9 @@ def assert_nothing_left(root: Root, before: Snapshot, names: Collection[str] = (
     assert not suspects, f"programs left in the kernel: {suspects}"
 
 
-def fails(root: Root, before: Snapshot, *args: str | int | Path, names: Collection[str] = ()) -> str:
+def fails(
+    root: Root, before: Snapshot, *args: str | int | Path, names: Collection[str] = ()
+) -> str:
     message = root.fail(*map(str, args))
     assert message.startswith("Error: "), message
     assert_nothing_left(root, before, names)
@@ -91,29 +92,18 @@ def fails(root: Root, before: Snapshot, *args: str | int | Path, names: Collecti
 def base(root: Root, objects: Path) -> dict[str, int]:
     """A loaded tracepoint (attached) and a loaded tcx program."""
     tp: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
     )
     tcx: Any = root.json(
         "load", "file", "-p", objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain"
     )
     root.run("attach", tp[0]["id"], "tracepoint", "-t", TRACEPOINT)
     return {"tp": tp[0]["id"], "tcx": tcx[0]["id"]}
-
-
-@pytest.fixture
-def foreign(objects: Path) -> Iterator[int]:
-    """A program bpftool loaded, pinned on a private bpffs."""
-    fs = Path(tempfile.mkdtemp(prefix="bpft-foreign-"))
-    try:
-        run(["mount", "-t", "bpf", "bpf", str(fs)])
-        try:
-            run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/p"])
-            yield int(bpftool("prog", "show", "pinned", f"{fs}/p")["id"])
-        finally:
-            run(["umount", str(fs)])
-    finally:
-        fs.rmdir()
 
 
 def test_missing_program_and_link_ids(root: Root, base: dict[str, int]) -> None:
@@ -199,19 +189,35 @@ def test_load_input_errors(root: Root, objects: Path, base: dict[str, int], tmp_
 def test_batch_load_is_all_or_nothing(root: Root, objects: Path, base: dict[str, int]) -> None:
     before = snapshot(root)
     message = fails(
-        root, before, "load", "file", "-p", objects / "multi.bpf.o",
-        "--programs", "tracepoint:good_prog", "tracepoint:bad_prog",
+        root,
+        before,
+        "load",
+        "file",
+        "-p",
+        objects / "multi.bpf.o",
+        "--programs",
+        "tracepoint:good_prog",
+        "tracepoint:bad_prog",
         names={"good_prog", "bad_prog"},
     )
     assert "bad_prog" in message
     assert "invalid mem access" in message or "verifier" in message  # the verifier's tail
 
 
-def test_fentry_load_refused_by_this_kernel(root: Root, objects: Path, base: dict[str, int]) -> None:
+def test_fentry_load_refused_by_this_kernel(
+    root: Root, objects: Path, base: dict[str, int]
+) -> None:
     before = snapshot(root)
     message = fails(
-        root, before, "load", "file", "-p", objects / "fentry_counter.bpf.o",
-        "--programs", "fentry:test_fentry:do_unlinkat", names={"test_fentry"},
+        root,
+        before,
+        "load",
+        "file",
+        "-p",
+        objects / "fentry_counter.bpf.o",
+        "--programs",
+        "fentry:test_fentry:do_unlinkat",
+        names={"test_fentry"},
     )
     assert "test_fentry" in message
     assert "EPERM" in message or "not permitted" in message.lower()
@@ -219,7 +225,12 @@ def test_fentry_load_refused_by_this_kernel(root: Root, objects: Path, base: dic
 
 def test_kprobe_attach_not_supported_here(root: Root, objects: Path, base: dict[str, int]) -> None:
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "kprobe_counter.bpf.o", "--programs", "kprobe:kprobe_counter"
+        "load",
+        "file",
+        "-p",
+        objects / "kprobe_counter.bpf.o",
+        "--programs",
+        "kprobe:kprobe_counter",
     )
     prog = loaded[0]["id"]
     before = snapshot(root)
@@ -247,12 +258,16 @@ def test_attach_parameter_errors(root: Root, base: dict[str, int]) -> None:
         for priority in (0, 1001):
             message = tcx_fails("-i", pair.if_b, "-p", priority, "-n", pair.netns_path_b)
             assert "1-1000" in message or "1<=x<=1000" in message or "range" in message
-        message = fails(root, before, "attach", tcx, "tcx", "-d", "sideways", "-i", pair.if_b, "-p", 5)
+        message = fails(
+            root, before, "attach", tcx, "tcx", "-d", "sideways", "-i", pair.if_b, "-p", 5
+        )
         assert "sideways" in message
 
         message = fails(root, before, "attach", base["tp"], "tracepoint", "-t", "nonsense")
         assert "nonsense" in message
-        message = fails(root, before, "attach", base["tp"], "tracepoint", "-t", "syscalls/sys_enter_nope")
+        message = fails(
+            root, before, "attach", base["tp"], "tracepoint", "-t", "syscalls/sys_enter_nope"
+        )
         assert "sys_enter_nope" in message
         message = fails(root, before, "list", "programs", "--program-type", "bogus")
         assert "bogus" in message
@@ -269,8 +284,14 @@ def test_non_root_is_refused(root: Root, objects: Path) -> None:
     for args in (
         ["list", "programs"],
         ["get", "program", "1"],
-        ["load", "file", "-p", str(objects / "tracepoint_counter.bpf.o"),
-         "--programs", "tracepoint:tracepoint_counter"],
+        [
+            "load",
+            "file",
+            "-p",
+            str(objects / "tracepoint_counter.bpf.o"),
+            "--programs",
+            "tracepoint:tracepoint_counter",
+        ],
         ["unload", "1"],
     ):
         proc = run_unprivileged(root, args)
@@ -290,10 +311,19 @@ def run_unprivileged(root: Root, args: list[str], state_root: Path | None = None
     import sys
 
     return subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         sys.executable, "-m", "bpfman", *args],
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "bpfman",
+            *args,
+        ],
         env={**root.env, "HOME": "/nonexistent", "BPFMAN_ROOT": str(state_root or root.path)},
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
         cwd=str(Path(__file__).resolve().parent.parent),
     )
 
@@ -301,8 +331,12 @@ def run_unprivileged(root: Root, args: list[str], state_root: Path | None = None
 def test_orphan_pins_from_a_crash_are_removed(root: Root, objects: Path) -> None:
     """Pins without a record (a crashed bpfman) go at the next mutating command."""
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
     )
     keep = loaded[0]["id"]
     fs = root.path / "fs"

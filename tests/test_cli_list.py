@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,24 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Root
-from tests.helpers import run
-from tests.helpers.bpftool import bpftool
 from tests.helpers.net import VethPair
-
-
-@pytest.fixture
-def foreign(objects: Path) -> Iterator[int]:
-    """A tracepoint program loaded by bpftool, pinned on a private bpffs."""
-    fs = Path(tempfile.mkdtemp(prefix="bpft-foreign-"))
-    try:
-        run(["mount", "-t", "bpf", "bpf", str(fs)])
-        try:
-            run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/p"])
-            yield int(bpftool("prog", "show", "pinned", f"{fs}/p")["id"])
-        finally:
-            run(["umount", str(fs)])
-    finally:
-        fs.rmdir()
 
 
 @pytest.fixture
@@ -50,18 +32,41 @@ def load(root: Root, objects: Path, obj: str, program: str, *extra: str) -> int:
 def loaded(root: Root, objects: Path, pair: VethPair) -> dict[str, int]:
     """A tracepoint, a tcx and a uprobe program, each attached once."""
     tp = load(
-        root, objects, "tracepoint_counter.bpf.o", "tracepoint:tracepoint_counter",
-        "-a", "tp-app", "-m", "owner=acme,team=blue",
+        root,
+        objects,
+        "tracepoint_counter.bpf.o",
+        "tracepoint:tracepoint_counter",
+        "-a",
+        "tp-app",
+        "-m",
+        "owner=acme,team=blue",
     )
     tcx = load(
-        root, objects, "tcx_chain.bpf.o", "tcx:tcx_chain", "--application", "net-app",
-        "--metadata", "owner=acme",
+        root,
+        objects,
+        "tcx_chain.bpf.o",
+        "tcx:tcx_chain",
+        "--application",
+        "net-app",
+        "--metadata",
+        "owner=acme",
     )
     up = load(root, objects, "uprobe_counter.bpf.o", "uprobe:uprobe_counter")
     root.run("attach", tp, "tracepoint", "-t", "syscalls/sys_enter_getppid", "-m", "env=prod")
     root.run(
-        "attach", tcx, "tcx", "-d", "ingress", "-i", pair.if_b, "-p", "5",
-        "-n", pair.netns_path_b, "-m", "env=dev",
+        "attach",
+        tcx,
+        "tcx",
+        "-d",
+        "ingress",
+        "-i",
+        pair.if_b,
+        "-p",
+        "5",
+        "-n",
+        pair.netns_path_b,
+        "-m",
+        "env=dev",
     )
     root.run("attach", up, "uprobe", "-t", "libc", "-f", "getpid")
     return {"tp": tp, "tcx": tcx, "up": up}
@@ -120,7 +125,9 @@ def check_hidden_aliases(root: Root) -> None:
 def test_list_all_shows_programs_bpfman_did_not_load(
     root: Root, objects: Path, foreign: int
 ) -> None:
-    mine = load(root, objects, "tracepoint_counter.bpf.o", "tracepoint:tracepoint_counter", "-a", "x")
+    mine = load(
+        root, objects, "tracepoint_counter.bpf.o", "tracepoint:tracepoint_counter", "-a", "x"
+    )
     assert ids(root.json("list", "programs")) == {mine}
     everything: Any = root.json("list", "programs", "--all")
     rows = {row["id"]: row for row in everything}
