@@ -70,9 +70,13 @@ def main() -> None:
     rows = []
     try:
         rows.append(("bpfman --help", *compare([*BPFMAN, "--help"], env, args.runs)))
-        rows.append(("list programs (empty)", *compare([*BPFMAN, "list", "programs"], env, args.runs)))
+        rows.append(
+            ("list programs (empty)", *compare([*BPFMAN, "list", "programs"], env, args.runs))
+        )
         load_programs(root, 100)
-        rows.append(("list programs (100)", *compare([*BPFMAN, "list", "programs"], env, args.runs)))
+        rows.append(
+            ("list programs (100)", *compare([*BPFMAN, "list", "programs"], env, args.runs))
+        )
     finally:
         unload_all(root)
     print(f"{'command':<24}{'median':>10}{'python -I':>12}{'ratio':>8}")

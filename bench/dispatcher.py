@@ -31,7 +31,7 @@ IFACE = "bench0"
 
 
 def ns_per_packet(prog_fd: int, repeat: int) -> float:
-    from bpfman.core import kernel
+    from bpfman import kernel
 
     samples = [kernel.prog_test_run(prog_fd, PACKET, repeat=repeat)[1] for _ in range(5)]
     return float(sorted(samples)[2])
@@ -53,7 +53,7 @@ def veth() -> Iterator[str]:
 
 
 def direct(obj: Path, repeat: int) -> float:
-    from bpfman.core import kernel
+    from bpfman import kernel
 
     with kernel.BpfObject.open_file(obj) as o:
         o.load()
@@ -61,7 +61,7 @@ def direct(obj: Path, repeat: int) -> float:
 
 
 def bpfman_chain(obj: Path, count: int, netns: str, repeat: int) -> float:
-    from bpfman.core import kernel
+    from bpfman import kernel
     from bpfman.core.manager import Bpfman
 
     root = Path(tempfile.mkdtemp(prefix="bpfman-bench-"))
@@ -86,7 +86,7 @@ def libxdp_chain(obj: Path, count: int, repeat: int) -> tuple[float, str]:
 
     :returns: ns/packet and the name of what libxdp attached.
     """
-    from bpfman.core import kernel
+    from bpfman import kernel
 
     exec_ns = ["ip", "netns", "exec", NETNS]
     with tempfile.TemporaryDirectory(prefix="bpfman-bench-") as tmp:

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bpfman.core.images import ImageSettings
-from bpfman.core.images.build import build_native
-from bpfman.core.images.buildargs import BytecodeSources
+from bpfman.images import ImageSettings
+from bpfman.images.build import build_native
+from bpfman.images.buildargs import BytecodeSources
 from tests.helpers.registry import TRACEPOINT_SOURCE, compile_bpf, infer_type, running_registry
 
 BPFMAN = str(Path(sys.executable).with_name("bpfman"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.images import BytecodeSources, ImageSettings
-from bpfman.core.images.build import build_native
+from bpfman.images import BytecodeSources, ImageSettings
+from bpfman.images.build import build_native
 from tests.conftest import Root
 from tests.helpers.bpftool import map_values, prog_show
 from tests.helpers.net import VethPair

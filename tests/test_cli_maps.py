@@ -27,9 +27,15 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 def load(root: Root, objects: Path, *extra: str | int) -> int:
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
-        "-g", f"target_pid={os.getpid().to_bytes(4, 'little').hex()}", *extra,
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        "-g",
+        f"target_pid={os.getpid().to_bytes(4, 'little').hex()}",
+        *extra,
     )
     return int(loaded[0]["id"])
 
@@ -50,9 +56,7 @@ def bpfman_state(root: Root, prog_id: int) -> dict[str, list[str]]:
     return rows
 
 
-def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(
-    root: Root, objects: Path
-) -> None:
+def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(root: Root, objects: Path) -> None:
     owner = load(root, objects)
     user = load(root, objects, "--map-owner-id", owner)
     assert find_map_id(owner, "counts") == find_map_id(user, "counts")
@@ -100,8 +104,13 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(
 def test_batch_load_shares_maps_between_its_programs(root: Root, objects: Path) -> None:
     """Programs of one load command share the object's maps; the first one owns them."""
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "uprobe_counter.bpf.o",
-        "--programs", "uprobe:uprobe_counter", "uprobe:uretprobe_counter",
+        "load",
+        "file",
+        "-p",
+        objects / "uprobe_counter.bpf.o",
+        "--programs",
+        "uprobe:uprobe_counter",
+        "uprobe:uretprobe_counter",
     )
     first, second = (p["id"] for p in loaded)
     assert find_map_id(first, "counts") == find_map_id(second, "counts")
@@ -118,8 +127,14 @@ def test_map_owner_must_be_a_loaded_bpfman_program(root: Root, objects: Path) ->
     owner = load(root, objects)
     root.run("unload", owner)
     message = root.fail(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter", "--map-owner-id", owner,
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        "--map-owner-id",
+        owner,
     )
     assert str(owner) in message
     assert root.json("list", "programs") == []

@@ -25,13 +25,30 @@ TRACEPOINTS = [
     "syscalls/sys_exit_getpid",
 ]
 BPFMAN_LABELS = [
-    "BPF Function", "Program Type", "Path", "Global", "Metadata",
-    "Map Pin Path", "Map Owner ID", "Maps Used By", "Links",
+    "BPF Function",
+    "Program Type",
+    "Path",
+    "Global",
+    "Metadata",
+    "Map Pin Path",
+    "Map Owner ID",
+    "Maps Used By",
+    "Links",
 ]
 KERNEL_LABELS = [
-    "Program ID", "BPF Function", "Kernel Type", "Loaded At", "Tag", "GPL Compatible",
-    "Map IDs", "BTF ID", "Size Translated (bytes)", "JITted", "Size JITted",
-    "Kernel Allocated Memory (bytes)", "Verified Instruction Count",
+    "Program ID",
+    "BPF Function",
+    "Kernel Type",
+    "Loaded At",
+    "Tag",
+    "GPL Compatible",
+    "Map IDs",
+    "BTF ID",
+    "Size Translated (bytes)",
+    "JITted",
+    "Size JITted",
+    "Kernel Allocated Memory (bytes)",
+    "Verified Instruction Count",
 ]
 LINK_HEAD = ["BPF Function", "Program Type", "Program ID", "Link ID"]
 
@@ -78,8 +95,13 @@ def blocks(text: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
 
 def load_tracepoint(root: Root, objects: Path, *extra: str) -> dict[str, Any]:
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter", *extra,
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        *extra,
     )
     assert isinstance(loaded, list) and len(loaded) == 1
     result: dict[str, Any] = loaded[0]
@@ -107,8 +129,12 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     listed: Any = root.json("list", "programs")
     entry = next(row for row in listed if row["id"] == prog)
     assert entry == {
-        "id": prog, "application": "shapes", "type": "tracepoint",
-        "function": "tracepoint_counter", "links": link_ids, "managed": True,
+        "id": prog,
+        "application": "shapes",
+        "type": "tracepoint",
+        "function": "tracepoint_counter",
+        "links": link_ids,
+        "managed": True,
     }
 
     links = root.run("list", "links").stdout.splitlines()
@@ -134,9 +160,18 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
 
 def test_get_program_blocks_match_the_guide_and_bpftool(root: Root, objects: Path) -> None:
     printed = root.run(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
-        "-g", "increment=02000000", "-m", "b=2", "-m", "a=1",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        "-g",
+        "increment=02000000",
+        "-m",
+        "b=2",
+        "-m",
+        "a=1",
     ).stdout
     prog = int(dict(blocks(printed)[1][1])["Program ID"][0])
     text = root.run("get", "program", prog).stdout
@@ -207,8 +242,17 @@ def test_get_link_rows_per_type(root: Root, objects: Path, pair: VethPair) -> No
     )
     tcx = loaded[0]["id"]
     text = root.run(
-        "attach", tcx, "tcx", "--direction", "ingress", "--iface", pair.if_b,
-        "--priority", "7", "--netns", pair.netns_path_b,
+        "attach",
+        tcx,
+        "tcx",
+        "--direction",
+        "ingress",
+        "--iface",
+        pair.if_b,
+        "--priority",
+        "7",
+        "--netns",
+        pair.netns_path_b,
     ).stdout
     rows = blocks(text)[0][1]
     assert rows == [
@@ -231,8 +275,15 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     assert isinstance(loaded["id"], int)
     b = loaded["bpfman"]
     assert set(b) >= {
-        "function", "type", "source", "globals", "metadata", "map_pin_path",
-        "map_owner_id", "maps_used_by", "links",
+        "function",
+        "type",
+        "source",
+        "globals",
+        "metadata",
+        "map_pin_path",
+        "map_owner_id",
+        "maps_used_by",
+        "links",
     }
     assert b["function"] == "tracepoint_counter" and b["type"] == "tracepoint"
     assert b["globals"] == {"increment": "01000000"}
@@ -256,8 +307,15 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     ).stdout
     link = json.loads(out)
     assert set(link) == {
-        "id", "program_id", "type", "function", "application", "attachment",
-        "position", "params", "metadata",
+        "id",
+        "program_id",
+        "type",
+        "function",
+        "application",
+        "attachment",
+        "position",
+        "params",
+        "metadata",
     }
     assert isinstance(link["id"], int) and link["program_id"] == loaded["id"]
     assert link["params"] == {"tracepoint": TRACEPOINTS[0]}
@@ -270,8 +328,19 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     )
     tcx_link = json.loads(
         root.run(
-            "attach", "--output", "json", tcx_loaded[0]["id"], "tcx", "-d", "egress",
-            "-i", pair.if_a, "-p", "3", "-n", pair.netns_path_a,
+            "attach",
+            "--output",
+            "json",
+            tcx_loaded[0]["id"],
+            "tcx",
+            "-d",
+            "egress",
+            "-i",
+            pair.if_a,
+            "-p",
+            "3",
+            "-n",
+            pair.netns_path_a,
         ).stdout
     )
     assert tcx_link["position"] == 0

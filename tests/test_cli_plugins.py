@@ -19,8 +19,8 @@ import pytest
 
 from bpfman.core.context import ProgramType
 from bpfman.core.hookspecs import hookimpl
-from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.plugins import PluginError, get_plugin_manager
+from bpfman.kernel import PROG_TYPE
 from tests.conftest import Root
 from tests.helpers.bpftool import map_values, prog_ids
 
@@ -42,7 +42,8 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
 def pip(*args: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -72,9 +73,14 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     assert "-t, --tracepoint" in root.run("attach", "1", "demo", "--help").stdout
 
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "demo:tracepoint_counter",
-        "-g", f"target_pid={os.getpid().to_bytes(4, 'little').hex()}",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "demo:tracepoint_counter",
+        "-g",
+        f"target_pid={os.getpid().to_bytes(4, 'little').hex()}",
     )
     prog = loaded[0]["id"]
     assert loaded[0]["bpfman"]["type"] == "demo"
@@ -110,8 +116,12 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     link: Any = None
     try:
         loaded: Any = root.json(
-            "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-            "--programs", "demo:tracepoint_counter",
+            "load",
+            "file",
+            "-p",
+            objects / "tracepoint_counter.bpf.o",
+            "--programs",
+            "demo:tracepoint_counter",
         )
         prog = loaded[0]["id"]
         root.run("attach", prog, "demo", "-t", TRACEPOINT)
@@ -121,8 +131,12 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
 
     assert "demo" not in attach_commands(root)
     message = root.fail(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "demo:tracepoint_counter",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "demo:tracepoint_counter",
     )
     assert "demo" in message
     # The record whose plugin is gone is shown raw, never a crash, and still unloads.

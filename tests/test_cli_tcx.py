@@ -50,8 +50,15 @@ def load_chain(
     root: Root, objects: Path, slot: int, owner: int | None, verdict: str = TCX_NEXT
 ) -> int:
     args: list[str | int] = [
-        "load", "file", "-p", objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain",
-        "-g", f"prog_slot={slot_hex(slot)}", f"verdict={verdict}",
+        "load",
+        "file",
+        "-p",
+        objects / "tcx_chain.bpf.o",
+        "--programs",
+        "tcx:tcx_chain",
+        "-g",
+        f"prog_slot={slot_hex(slot)}",
+        f"verdict={verdict}",
     ]
     if owner is not None:
         args += ["--map-owner-id", owner]
@@ -63,8 +70,19 @@ def attach_tcx(
     root: Root, prog_id: int, iface: str, netns: str, priority: int, direction: str = "ingress"
 ) -> dict[str, Any]:
     out = root.run(
-        "attach", "--output", "json", prog_id, "tcx",
-        "-d", direction, "-i", iface, "-p", priority, "-n", netns,
+        "attach",
+        "--output",
+        "json",
+        prog_id,
+        "tcx",
+        "-d",
+        direction,
+        "-i",
+        iface,
+        "-p",
+        priority,
+        "-n",
+        netns,
     ).stdout
     link: dict[str, Any] = json.loads(out)
     return link
@@ -188,10 +206,24 @@ def test_concurrent_attaches_keep_every_link_and_position(
     procs = [
         subprocess.Popen(
             [
-                *BPFMAN, "attach", str(prog), "tcx", "-d", "ingress", "-i", pair.if_b,
-                "-p", str(prio), "-n", pair.netns_path_b,
+                *BPFMAN,
+                "attach",
+                str(prog),
+                "tcx",
+                "-d",
+                "ingress",
+                "-i",
+                pair.if_b,
+                "-p",
+                str(prio),
+                "-n",
+                pair.netns_path_b,
             ],
-            env=root.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=root.env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for prog, prio in zip(programs, priorities, strict=True)
     ]

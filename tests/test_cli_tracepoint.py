@@ -53,8 +53,15 @@ def call_getppid(times: int) -> None:
 def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: Path) -> None:
     obj = objects / "tracepoint_counter.bpf.o"
     loaded: Any = root.json(
-        "load", "file", "-p", obj, "--programs", "tracepoint:tracepoint_counter",
-        "-g", f"target_pid={u32(os.getpid())}", "increment=03000000",
+        "load",
+        "file",
+        "-p",
+        obj,
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        "-g",
+        f"target_pid={u32(os.getpid())}",
+        "increment=03000000",
     )
     assert isinstance(loaded, list) and len(loaded) == 1
     prog_id = loaded[0]["id"]
@@ -97,8 +104,12 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
 def test_tracepoint_default_globals_count_one_per_call(root: Root, objects: Path) -> None:
     """Without -g the program keeps its compiled defaults (all pids, +1)."""
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
+        "load",
+        "file",
+        "-p",
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
     )
     prog_id = loaded[0]["id"]
     root.run("attach", prog_id, "tracepoint", "--tracepoint", TRACEPOINT)

@@ -95,9 +95,15 @@ def attach(root: Root, prog_id: int, *args: str | int) -> Any:
 
 def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: Child) -> None:
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "uprobe_counter.bpf.o",
-        "--programs", "uprobe:uprobe_counter", "uprobe:uretprobe_counter",
-        "-g", f"target_pid={child.pid.to_bytes(4, 'little').hex()}",
+        "load",
+        "file",
+        "-p",
+        objects / "uprobe_counter.bpf.o",
+        "--programs",
+        "uprobe:uprobe_counter",
+        "uprobe:uretprobe_counter",
+        "-g",
+        f"target_pid={child.pid.to_bytes(4, 'little').hex()}",
     )
     ids = {p["bpfman"]["function"]: p["id"] for p in loaded}
     entry, ret = ids["uprobe_counter"], ids["uretprobe_counter"]
@@ -116,8 +122,16 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
     shown = root.run("get", "link", ret_link["id"]).stdout
     rows = [line.split(":", 1)[0].strip() for line in shown.splitlines()[2:]]
     assert rows == [
-        "BPF Function", "Program Type", "Program ID", "Link ID",
-        "Target", "Attach Function", "Offset", "PID", "Container PID", "Metadata",
+        "BPF Function",
+        "Program Type",
+        "Program ID",
+        "Link ID",
+        "Target",
+        "Attach Function",
+        "Offset",
+        "PID",
+        "Container PID",
+        "Metadata",
     ]
     assert f" Target:           {path}" in shown
     assert " Attach Function:  getpid" in shown
@@ -149,7 +163,12 @@ def test_uprobe_unknown_function_and_target_leave_nothing(
     root: Root, objects: Path, child: Child
 ) -> None:
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter"
+        "load",
+        "file",
+        "-p",
+        objects / "uprobe_counter.bpf.o",
+        "--programs",
+        "uprobe:uprobe_counter",
     )
     prog_id = loaded[0]["id"]
     message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "no_such_function_xyz")

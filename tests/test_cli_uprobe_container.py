@@ -37,9 +37,14 @@ def container(root: Root) -> Iterator[Container]:
 def load_counter(root: Root, objects: Path, pid: int) -> tuple[int, str]:
     """Load uprobe_counter counting only pid's calls; return its id and counts pin."""
     loaded: Any = root.json(
-        "load", "file", "-p", objects / "uprobe_counter.bpf.o",
-        "--programs", "uprobe:uprobe_counter",
-        "-g", f"target_pid={pid.to_bytes(4, 'little').hex()}",
+        "load",
+        "file",
+        "-p",
+        objects / "uprobe_counter.bpf.o",
+        "--programs",
+        "uprobe:uprobe_counter",
+        "-g",
+        f"target_pid={pid.to_bytes(4, 'little').hex()}",
     )
     prog_id = int(loaded[0]["id"])
     return prog_id, str(root.path / "fs" / "maps" / str(prog_id) / "counts")
@@ -52,7 +57,9 @@ def no_links_left(root: Root, *prog: int) -> None:
     assert kernel_links(*prog) == []
 
 
-def detach_and_unload(root: Root, container: Container, prog_id: int, link_id: int, pin: str) -> None:
+def detach_and_unload(
+    root: Root, container: Container, prog_id: int, link_id: int, pin: str
+) -> None:
     """After detach the container's calls no longer count; then nothing is left."""
     root.run("detach", link_id)
     assert eventually(lambda: not kernel_links(prog_id))

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.errors import InvalidInputError
 from bpfman.dispatcher import TC, XDP, Flavour, proceed_on_mask
-from bpfman.dispatcher.flavours import OBJECT_DIR, Slot
+from bpfman.dispatcher.flavours import OBJECTS, Slot
 from bpfman.dispatcher.loader import load_dispatcher
 from bpfman.dispatcher.proceed_on import normalise
 from tests.conftest import REPO, require_root
@@ -110,22 +110,25 @@ def test_shipped_objects_match_their_sources(tmp_path: Path) -> None:
     for flavour in (XDP, TC):
         shipped = tmp_path / "shipped" / f"{flavour.object_name}.o"
         shipped.parent.mkdir(exist_ok=True)
-        shipped.write_bytes(flavour.object_path.read_bytes())
+        shipped.write_bytes(flavour.object.read_bytes())
         rebuilt = _sections(tmp_path / f"{flavour.object_name}.o")
         assert set(rebuilt) >= {".text", ".rodata"}
         assert _sections(shipped) == rebuilt, (
-            f"{flavour.object_path} is stale: run `make -C bpf/dispatchers` and commit it"
+            f"{flavour.object} is stale: run `make -C bpf/dispatchers` and commit it"
         )
 
 
 def test_objects_ship_in_the_package() -> None:
-    assert sorted(p.name for p in OBJECT_DIR.glob("*.o")) == ["tc_dispatcher.o", "xdp_dispatcher.o"]
+    assert sorted(p.name for p in OBJECTS.iterdir() if p.name.endswith(".o")) == [
+        "tc_dispatcher.o",
+        "xdp_dispatcher.o",
+    ]
     tracked = subprocess.run(
-        ["git", "ls-files", "bpfman/dispatchers"], cwd=REPO, capture_output=True, text=True
+        ["git", "ls-files", "bpfman/dispatcher/objects"], cwd=REPO, capture_output=True, text=True
     ).stdout.split()
     assert sorted(tracked) == [
-        "bpfman/dispatchers/tc_dispatcher.o",
-        "bpfman/dispatchers/xdp_dispatcher.o",
+        "bpfman/dispatcher/objects/tc_dispatcher.o",
+        "bpfman/dispatcher/objects/xdp_dispatcher.o",
     ]
 
 
@@ -162,5 +165,5 @@ def test_staleness_check_notices_a_changed_source(tmp_path: Path) -> None:
     )
     run(["make", "-s", "-C", str(src), f"OUT={tmp_path / 'out'}"])
     shipped = tmp_path / "shipped.o"
-    shipped.write_bytes(XDP.object_path.read_bytes())
+    shipped.write_bytes(XDP.object.read_bytes())
     assert _sections(tmp_path / "out" / "xdp_dispatcher.o") != _sections(shipped)

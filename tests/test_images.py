@@ -20,17 +20,17 @@ from typing import Any
 import pytest
 
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
-from bpfman.core.images import (
+from bpfman.images import (
     BytecodeSources,
     ImageSettings,
     ImageStore,
     PullPolicy,
     parse_reference,
 )
-from bpfman.core.images.build import build_native
-from bpfman.core.images.credentials import encode_auth
-from bpfman.core.images.layer import build_layer
-from bpfman.core.images.oci import (
+from bpfman.images.build import build_native
+from bpfman.images.credentials import encode_auth
+from bpfman.images.layer import build_layer
+from bpfman.images.oci import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
@@ -40,7 +40,7 @@ from bpfman.core.images.oci import (
     canonical_json,
     descriptor,
 )
-from bpfman.core.images.transport import RegistryClient
+from bpfman.images.transport import RegistryClient
 from tests.helpers.registry import (
     TRACEPOINT_SOURCE,
     XDP_TC_SOURCE,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bpfman.cli.image import make_image_group
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
-from bpfman.core.images import ImageSettings, ImageStore, PullPolicy
+from bpfman.images import ImageSettings, ImageStore, PullPolicy
 from tests.helpers.registry import (
     TRACEPOINT_SOURCE,
     XDP_TC_SOURCE,

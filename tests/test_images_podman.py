@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from bpfman.cli.image import make_image_group
-from bpfman.core.images import ImageSettings, ImageStore, PullPolicy
+from bpfman.images import ImageSettings, ImageStore, PullPolicy
 from tests.helpers.registry import (
     XDP_TC_SOURCE,
     Registry,

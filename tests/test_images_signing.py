@@ -12,23 +12,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
-from bpfman.core.images import (
+from bpfman.images import (
     BytecodeSources,
     ImageSettings,
     ImageStore,
     PullPolicy,
     parse_reference,
 )
-from bpfman.core.images.build import build_native
-from bpfman.core.images.oci import OCI_MANIFEST, canonical_json
-from bpfman.core.images.signing import (
+from bpfman.images.build import build_native
+from bpfman.images.oci import OCI_MANIFEST, canonical_json
+from bpfman.images.signing import (
     PAYLOAD_TYPE,
     SIGNATURE_ANNOTATION,
     load_private_key,
     sign_image,
     signature_tag,
 )
-from bpfman.core.images.transport import RegistryClient
+from bpfman.images.transport import RegistryClient
 from tests.helpers.registry import (
     TRACEPOINT_SOURCE,
     XDP_TC_SOURCE,

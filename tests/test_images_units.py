@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
-from bpfman.core.images import (
+from bpfman.images import (
     BytecodeSources,
     ImageSettings,
     PullPolicy,
     generate_build_args,
     parse_reference,
 )
-from bpfman.core.images.buildargs import cilium_goarch
-from bpfman.core.images.credentials import decode_auth, login_auth
-from bpfman.core.images.elf import check_bytecode
-from bpfman.core.images.labels import read_labels
-from bpfman.core.images.layer import build_layer, extract_object
-from bpfman.core.images.oci import pick_platform
+from bpfman.images.buildargs import cilium_goarch
+from bpfman.images.credentials import decode_auth, login_auth
+from bpfman.images.elf import check_bytecode
+from bpfman.images.labels import read_labels
+from bpfman.images.layer import build_layer, extract_object
+from bpfman.images.oci import pick_platform
 from tests.helpers.registry import TRACEPOINT_SOURCE, XDP_TC_SOURCE, compile_bpf, infer_type
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core import kernel as k
+from bpfman import kernel as k
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF programs")
@@ -345,7 +345,7 @@ def _u32(value: int) -> bytes:
 
 def test_import_is_lazy() -> None:
     code = (
-        "import sys, bpfman.core.kernel\n"
+        "import sys, bpfman.kernel\n"
         "assert 'cffi' not in sys.modules and 'pyroute2' not in sys.modules, sys.modules.keys()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -388,7 +388,7 @@ def test_set_global_rejects_bad_input(main_obj: k.BpfObject) -> None:
 
 def test_malformed_object_is_invalid_input_and_libbpf_stays_quiet(tmp_path: Path) -> None:
     code = (
-        "from bpfman.core.kernel import BpfObject\n"
+        "from bpfman.kernel import BpfObject\n"
         "from bpfman.core.errors import InvalidInputError\n"
         "try:\n"
         "    BpfObject.open_bytes(b'not an elf at all', 'junk')\n"

@@ -116,7 +116,7 @@ def test_stray_bpfman_filter_from_a_crash_is_removed(
     """A filter bpfman added but never recorded (crash) goes at the next attach."""
     from pyroute2 import NetNS
 
-    from bpfman.core import kernel
+    from bpfman import kernel
 
     stray = load_chain(direct, objects, "tc", 1, TC_ACT_SHOT)
     run(["tc", "-n", pair.ns_b, "qdisc", "add", "dev", pair.if_b, "clsact"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.errors import ConflictError
 from tests.conftest import Root
 from tests.helpers import run

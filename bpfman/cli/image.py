@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from bpfman.core.errors import InvalidInputError
-from bpfman.core.images import (
+from bpfman.images import (
     ARCHES,
     BytecodeSources,
     ImageStore,
@@ -22,10 +22,10 @@ from bpfman.core.images import (
     generate_build_args,
     parse_reference,
 )
-from bpfman.core.images.build import RUNTIMES, build_native, build_with_runtime
-from bpfman.core.images.credentials import login_auth
-from bpfman.core.images.signing import load_private_key, sign_image
-from bpfman.core.images.transport import Progress, RegistryClient
+from bpfman.images.build import RUNTIMES, build_native, build_with_runtime
+from bpfman.images.credentials import login_auth
+from bpfman.images.signing import load_private_key, sign_image
+from bpfman.images.transport import Progress, RegistryClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 InferType = Callable[[str], str | None]

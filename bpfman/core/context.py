@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import kernel
+from bpfman import kernel
+
 from .bpffs import Layout
 from .model import LinkRecord, ProgramRecord
 from .state import Txn

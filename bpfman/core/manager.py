@@ -15,7 +15,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import kernel
+from bpfman import kernel
+
 from .bpffs import Layout, mount_bpffs, remove_dir, unpin
 from .config import Config, default_root, load_config, missing_privilege
 from .errors import (
@@ -32,8 +33,9 @@ from .requests import ProgramRequest
 from .state import Store, Txn
 
 if TYPE_CHECKING:
+    from bpfman.images import ImageStore
+
     from .context import LinkView
-    from .images import ImageStore
     from .plugins import Plugins
 
 log = get_logger(__name__)
@@ -102,7 +104,7 @@ class Bpfman:
     def images(self) -> ImageStore:
         """The local bytecode image store (imports the OCI stack on first use)."""
         if self._images is None:
-            from .images import ImageSettings, ImageStore
+            from bpfman.images import ImageSettings, ImageStore
 
             self._privileged()
             self._images = ImageStore(
@@ -203,7 +205,7 @@ class Bpfman:
         **options: Any,
     ) -> list[ProgramRecord]:
         """Pull (per ``pull_policy``) a bytecode image and load programs from it."""
-        from .images import PullPolicy
+        from bpfman.images import PullPolicy
 
         self._privileged()
         policy = PullPolicy.parse(pull_policy)

@@ -16,8 +16,9 @@ from .hookspecs import hookimpl
 if TYPE_CHECKING:
     import click
 
+    from bpfman.kernel import BpfObject
+
     from .context import AttachContext, DetachContext, LinkView, ProgramType
-    from .kernel import BpfObject
     from .model import LinkRecord, ProgramRecord
 
 

@@ -1,7 +1,7 @@
 """The dispatcher engine shared by the xdp and tc plugins.
 
 Several programs share one XDP or TC hook through a *dispatcher*: a small
-BPF program (``bpfman/dispatchers/*.o``, built from ``bpf/dispatchers/``)
+BPF program (``bpfman/dispatcher/objects/*.o``, built from ``bpf/dispatchers/``)
 whose ten stub functions are replaced by the user's programs with freplace.
 This package knows the config layouts, the proceed-on masks, how to probe
 for freplace and how to build, swap and drop dispatcher revisions; the

@@ -5,10 +5,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 MAX_PROGRAMS = 10
-OBJECT_DIR = Path(__file__).resolve().parent.parent / "dispatchers"
+# The compiled dispatchers ship as package data (built from bpf/dispatchers/).
+OBJECTS = files("bpfman.dispatcher") / "objects"
 
 XDP_MAGIC = 236
 XDP_VERSION = 2
@@ -46,8 +48,9 @@ class Flavour:
     program_flags: bool
 
     @property
-    def object_path(self) -> Path:
-        return OBJECT_DIR / f"{self.object_name}.o"
+    def object(self) -> Traversable:
+        """The shipped dispatcher object, as package data."""
+        return OBJECTS / f"{self.object_name}.o"
 
     def config(self, slots: list[Slot]) -> bytes:
         """The packed value of the dispatcher's ``conf`` global for ``slots``."""

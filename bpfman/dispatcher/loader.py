@@ -6,7 +6,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.errors import KernelError
 
 from .flavours import XDP, Flavour, Slot
@@ -14,9 +14,14 @@ from .flavours import XDP, Flavour, Slot
 CONFIG_GLOBAL = "conf"
 
 
+def open_object(flavour: Flavour) -> kernel.BpfObject:
+    """The flavour's dispatcher object, opened from the package data."""
+    return kernel.BpfObject.open_bytes(flavour.object.read_bytes(), flavour.object_name)
+
+
 def load_dispatcher(flavour: Flavour, slots: list[Slot]) -> kernel.BpfObject:
     """A dispatcher loaded with its config frozen in; the caller closes it."""
-    obj = kernel.BpfObject.open_file(flavour.object_path)
+    obj = open_object(flavour)
     try:
         obj.set_global(CONFIG_GLOBAL, flavour.config(slots))
         obj.load()
@@ -43,7 +48,7 @@ def freplace_support() -> FreplaceSupport:
     if os.environ.get("BPFMAN_FREPLACE") == "0":
         return FreplaceSupport(False, "freplace disabled by BPFMAN_FREPLACE=0")
     try:
-        with load_dispatcher(XDP, []) as target, kernel.BpfObject.open_file(XDP.object_path) as ext:
+        with load_dispatcher(XDP, []) as target, open_object(XDP) as ext:
             ext.set_type(XDP.function, kernel.PROG_TYPE.EXT, 0)
             ext.set_attach_target(XDP.function, "prog0", target.program_fd(XDP.function))
             ext.load()

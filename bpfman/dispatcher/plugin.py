@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext, DetachContext, LinkView
 from bpfman.core.errors import ConflictError
 from bpfman.core.model import LinkRecord

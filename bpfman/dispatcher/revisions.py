@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext, DetachContext
 from bpfman.core.errors import ConflictError
 from bpfman.core.model import LinkRecord

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bpfman.core.kernel import BpfObject
 from bpfman.core.typeplugin import TypePlugin
+from bpfman.kernel import BpfObject
 
 
 class ProbePlugin(TypePlugin):

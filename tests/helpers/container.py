@@ -67,9 +67,20 @@ class Container:
     def __init__(self, hide: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
             [
-                "unshare", "--mount", "--propagation", "private",
-                "sh", "-c", _SETUP, "setup",
-                HOST_LIBC, CTR_DIR, sys.executable, _BODY, BPFMAN_CODE, *hide,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                _SETUP,
+                "setup",
+                HOST_LIBC,
+                CTR_DIR,
+                sys.executable,
+                _BODY,
+                BPFMAN_CODE,
+                *hide,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.kernel import ATTACH_TYPE, PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
 from bpfman.core.typeplugin import TypePlugin
+from bpfman.kernel import ATTACH_TYPE, PROG_TYPE
 
 
 class Fentry(TypePlugin):

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.kernel import PROG_TYPE
 from bpfman.plugins.probe import ProbePlugin, shown
 
 

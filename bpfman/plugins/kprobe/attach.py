@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext
 from bpfman.core.errors import InvalidInputError, UnsupportedError
 

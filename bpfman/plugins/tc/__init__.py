@@ -8,12 +8,12 @@ import click
 
 from bpfman.core.context import AttachContext, DetachContext, LinkView, ProgramType
 from bpfman.core.errors import InvalidInputError, NotFoundError
-from bpfman.core.kernel import PROG_TYPE, BpfObject
 from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.netdev import resolve_ifindex
 from bpfman.core.typeplugin import TypePlugin
 from bpfman.dispatcher import TC
 from bpfman.dispatcher import plugin as shared
+from bpfman.kernel import PROG_TYPE, BpfObject
+from bpfman.plugins.netdev import resolve_ifindex
 
 from .hook import PARENTS, TcHook
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from bpfman.core.context import AttachContext, DetachContext
 from bpfman.core.errors import ConflictError, KernelError, NotFoundError
-from bpfman.core.netdev import Device
 from bpfman.dispatcher.hook import Installed
+from bpfman.plugins.netdev import Device
 
 PARENTS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}
 FILTER_PRIORITY = 50

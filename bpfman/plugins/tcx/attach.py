@@ -12,10 +12,10 @@ import errno
 import platform
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext
 from bpfman.core.errors import InvalidInputError, KernelError, UnsupportedError
-from bpfman.core.netdev import resolve_ifindex
+from bpfman.plugins.netdev import resolve_ifindex
 
 _ATTACH_TYPES = {"ingress": kernel.ATTACH_TYPE.TCX_INGRESS, "egress": kernel.ATTACH_TYPE.TCX_EGRESS}
 

@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
 from bpfman.core.typeplugin import TypePlugin
+from bpfman.kernel import PROG_TYPE
 
 
 class Tracepoint(TypePlugin):

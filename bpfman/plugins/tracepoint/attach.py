@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext
 from bpfman.core.errors import InvalidInputError
 

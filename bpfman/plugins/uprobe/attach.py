@@ -11,10 +11,10 @@ import os
 from contextlib import nullcontext
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.context import AttachContext
 from bpfman.core.errors import InvalidInputError
-from bpfman.core.namespaces import mountns_of
+from bpfman.kernel.namespaces import mountns_of
 
 from .resolve import resolve_target
 from .symbols import symbol_offset

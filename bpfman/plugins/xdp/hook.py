@@ -15,12 +15,12 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from bpfman.core import kernel
+from bpfman import kernel
 from bpfman.core.config import load_config
 from bpfman.core.context import AttachContext, DetachContext
 from bpfman.core.errors import ConflictError, InvalidInputError, KernelError
-from bpfman.core.netdev import Device
 from bpfman.dispatcher.hook import Installed
+from bpfman.plugins.netdev import Device
 
 XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2}
 MODES = ("driver", "skb")

@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
+from bpfman import kernel
 from bpfman.cli.options import attach_command
-from bpfman.core import kernel
 from bpfman.core.context import AttachContext, LinkView, ProgramType
 from bpfman.core.hookspecs import hookimpl
-from bpfman.core.kernel import PROG_TYPE
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.kernel import PROG_TYPE
 
 NAME = "demo"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bpfman.core.errors import ImageError, NotFoundError
-from bpfman.core.images.blobs import BlobStore
-from bpfman.core.images.elf import check_bytecode
-from bpfman.core.images.labels import read_labels
-from bpfman.core.images.layer import extract_object
-from bpfman.core.images.oci import (
+from bpfman.images.blobs import BlobStore
+from bpfman.images.elf import check_bytecode
+from bpfman.images.labels import read_labels
+from bpfman.images.layer import extract_object
+from bpfman.images.oci import (
     INDEX_TYPES,
     LAYER_TYPES,
     MANIFEST_TYPES,
@@ -24,12 +24,12 @@ from bpfman.core.images.oci import (
     pick_platform,
     sha256_digest,
 )
-from bpfman.core.images.reference import ImageRef, parse_reference
-from bpfman.core.images.settings import ImageSettings, PullPolicy
-from bpfman.core.images.verdict import SignatureState, key_id
+from bpfman.images.reference import ImageRef, parse_reference
+from bpfman.images.settings import ImageSettings, PullPolicy
+from bpfman.images.verdict import SignatureState, key_id
 
 if TYPE_CHECKING:
-    from bpfman.core.images.transport import Progress
+    from bpfman.images.transport import Progress
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ class ImageStore:
         self, url: str, ref: ImageRef, auth: str | None, progress: Progress | None
     ) -> Bytecode:
         # The registry and crypto stacks load only when the network is used.
-        from bpfman.core.images.signing import verify_image
-        from bpfman.core.images.transport import RegistryClient
+        from bpfman.images.signing import verify_image
+        from bpfman.images.transport import RegistryClient
 
         client = RegistryClient(ref, self.settings, auth)
         top, content_type = client.get_manifest(ref.reference)

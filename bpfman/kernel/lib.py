@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.kernel import cdefs
+from bpfman.kernel import cdefs
 
 log = logging.getLogger("bpfman.libbpf")
 

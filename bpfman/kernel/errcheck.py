@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bpfman.core.errors import KernelError
-from bpfman.core.kernel.lib import binding
+from bpfman.kernel.lib import binding
 
 _DETAIL_MESSAGES = 3
 # Messages that repeat the errno we already report, or mislead: libbpf 1.1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 
-from bpfman.core.kernel.errcheck import check
-from bpfman.core.kernel.lib import binding
+from bpfman.kernel.errcheck import check
+from bpfman.kernel.lib import binding
 
 
 class PROG_TYPE(enum.IntEnum):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bpfman.core.errors import ImageError
-from bpfman.core.images.oci import check_digest, sha256_digest
+from bpfman.images.oci import check_digest, sha256_digest
 
 
 class BlobStore:

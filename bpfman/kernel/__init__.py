@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bpfman.core.kernel.fds import (
+    from bpfman.kernel.fds import (
         Fd,
         iter_prog_ids,
         map_fd_by_id,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         obj_pin,
         prog_fd_by_id,
     )
-    from bpfman.core.kernel.info import (
+    from bpfman.kernel.info import (
         LinkInfo,
         MapInfo,
         ProgInfo,
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
         prog_func_btf_id,
         prog_info,
     )
-    from bpfman.core.kernel.lib import capture_libbpf_messages
-    from bpfman.core.kernel.links import (
+    from bpfman.kernel.lib import capture_libbpf_messages
+    from bpfman.kernel.links import (
         HookChain,
         link_create,
         link_create_perf_event,
@@ -42,10 +42,10 @@ if TYPE_CHECKING:
         raw_tracepoint_open,
         tcx_chain,
     )
-    from bpfman.core.kernel.obj import BpfObject, MapSpec, ProgramSpec
-    from bpfman.core.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
-    from bpfman.core.kernel.run import prog_test_run
-    from bpfman.core.kernel.types import (
+    from bpfman.kernel.obj import BpfObject, MapSpec, ProgramSpec
+    from bpfman.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
+    from bpfman.kernel.run import prog_test_run
+    from bpfman.kernel.types import (
         ATTACH_TYPE,
         BPF_F_AFTER,
         BPF_F_BEFORE,
@@ -62,48 +62,48 @@ if TYPE_CHECKING:
     )
 
 _WHERE: dict[str, str] = {
-    "ATTACH_TYPE": "bpfman.core.kernel.types",
-    "BPF_F_AFTER": "bpfman.core.kernel.types",
-    "BPF_F_BEFORE": "bpfman.core.kernel.types",
-    "BPF_F_ID": "bpfman.core.kernel.types",
-    "BPF_F_LINK": "bpfman.core.kernel.types",
-    "BPF_F_REPLACE": "bpfman.core.kernel.types",
-    "BpfObject": "bpfman.core.kernel.obj",
-    "Fd": "bpfman.core.kernel.fds",
-    "HookChain": "bpfman.core.kernel.links",
-    "KERNEL_MAP_TYPES": "bpfman.core.kernel.types",
-    "KERNEL_PROG_TYPES": "bpfman.core.kernel.types",
-    "LINK_TYPE": "bpfman.core.kernel.types",
-    "LinkInfo": "bpfman.core.kernel.info",
-    "MapInfo": "bpfman.core.kernel.info",
-    "MapSpec": "bpfman.core.kernel.obj",
-    "PROG_TYPE": "bpfman.core.kernel.types",
-    "ProgInfo": "bpfman.core.kernel.info",
-    "ProgramSpec": "bpfman.core.kernel.obj",
-    "capture_libbpf_messages": "bpfman.core.kernel.lib",
-    "iter_prog_ids": "bpfman.core.kernel.fds",
-    "link_create": "bpfman.core.kernel.links",
-    "link_create_perf_event": "bpfman.core.kernel.links",
-    "link_detach": "bpfman.core.kernel.links",
-    "link_info": "bpfman.core.kernel.info",
-    "link_update": "bpfman.core.kernel.links",
-    "map_fd_by_id": "bpfman.core.kernel.fds",
-    "map_info": "bpfman.core.kernel.info",
-    "map_type_name": "bpfman.core.kernel.types",
-    "obj_get": "bpfman.core.kernel.fds",
-    "obj_pin": "bpfman.core.kernel.fds",
-    "perf_event_kprobe": "bpfman.core.kernel.perf",
-    "perf_event_tracepoint": "bpfman.core.kernel.perf",
-    "perf_event_uprobe": "bpfman.core.kernel.perf",
-    "probe_prog_type": "bpfman.core.kernel.types",
-    "prog_fd_by_id": "bpfman.core.kernel.fds",
-    "prog_func_btf_id": "bpfman.core.kernel.info",
-    "prog_info": "bpfman.core.kernel.info",
-    "prog_query": "bpfman.core.kernel.links",
-    "prog_test_run": "bpfman.core.kernel.run",
-    "prog_type_name": "bpfman.core.kernel.types",
-    "raw_tracepoint_open": "bpfman.core.kernel.links",
-    "tcx_chain": "bpfman.core.kernel.links",
+    "ATTACH_TYPE": "bpfman.kernel.types",
+    "BPF_F_AFTER": "bpfman.kernel.types",
+    "BPF_F_BEFORE": "bpfman.kernel.types",
+    "BPF_F_ID": "bpfman.kernel.types",
+    "BPF_F_LINK": "bpfman.kernel.types",
+    "BPF_F_REPLACE": "bpfman.kernel.types",
+    "BpfObject": "bpfman.kernel.obj",
+    "Fd": "bpfman.kernel.fds",
+    "HookChain": "bpfman.kernel.links",
+    "KERNEL_MAP_TYPES": "bpfman.kernel.types",
+    "KERNEL_PROG_TYPES": "bpfman.kernel.types",
+    "LINK_TYPE": "bpfman.kernel.types",
+    "LinkInfo": "bpfman.kernel.info",
+    "MapInfo": "bpfman.kernel.info",
+    "MapSpec": "bpfman.kernel.obj",
+    "PROG_TYPE": "bpfman.kernel.types",
+    "ProgInfo": "bpfman.kernel.info",
+    "ProgramSpec": "bpfman.kernel.obj",
+    "capture_libbpf_messages": "bpfman.kernel.lib",
+    "iter_prog_ids": "bpfman.kernel.fds",
+    "link_create": "bpfman.kernel.links",
+    "link_create_perf_event": "bpfman.kernel.links",
+    "link_detach": "bpfman.kernel.links",
+    "link_info": "bpfman.kernel.info",
+    "link_update": "bpfman.kernel.links",
+    "map_fd_by_id": "bpfman.kernel.fds",
+    "map_info": "bpfman.kernel.info",
+    "map_type_name": "bpfman.kernel.types",
+    "obj_get": "bpfman.kernel.fds",
+    "obj_pin": "bpfman.kernel.fds",
+    "perf_event_kprobe": "bpfman.kernel.perf",
+    "perf_event_tracepoint": "bpfman.kernel.perf",
+    "perf_event_uprobe": "bpfman.kernel.perf",
+    "probe_prog_type": "bpfman.kernel.types",
+    "prog_fd_by_id": "bpfman.kernel.fds",
+    "prog_func_btf_id": "bpfman.kernel.info",
+    "prog_info": "bpfman.kernel.info",
+    "prog_query": "bpfman.kernel.links",
+    "prog_test_run": "bpfman.kernel.run",
+    "prog_type_name": "bpfman.kernel.types",
+    "raw_tracepoint_open": "bpfman.kernel.links",
+    "tcx_chain": "bpfman.kernel.links",
 }
 
 

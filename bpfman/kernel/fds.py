@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from types import TracebackType
 
 from bpfman.core.errors import NotFoundError
-from bpfman.core.kernel.errcheck import check
-from bpfman.core.kernel.lib import binding, capture_libbpf_messages
+from bpfman.kernel.errcheck import check
+from bpfman.kernel.lib import binding, capture_libbpf_messages
 
 
 class Fd:

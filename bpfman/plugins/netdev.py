@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .errors import NotFoundError
-from .namespaces import netns, ns_inode
+from bpfman.core.errors import NotFoundError
+from bpfman.kernel.namespaces import netns, ns_inode
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import errno
 from typing import NamedTuple
 
 from bpfman.core.errors import InvalidInputError
-from bpfman.core.kernel.errcheck import check, check_syscall
-from bpfman.core.kernel.fds import Fd
-from bpfman.core.kernel.lib import binding, capture_libbpf_messages
-from bpfman.core.kernel.syscalls import BPF_LINK_CREATE, BPF_PROG_QUERY, bpf
-from bpfman.core.kernel.types import ATTACH_TYPE, BPF_F_REPLACE
+from bpfman.kernel.errcheck import check, check_syscall
+from bpfman.kernel.fds import Fd
+from bpfman.kernel.lib import binding, capture_libbpf_messages
+from bpfman.kernel.syscalls import BPF_LINK_CREATE, BPF_PROG_QUERY, bpf
+from bpfman.kernel.types import ATTACH_TYPE, BPF_F_REPLACE
 
 
 def link_create(

@@ -19,16 +19,16 @@ import oras.auth
 import oras.provider
 
 from bpfman.core.errors import ImageError, NotFoundError
-from bpfman.core.images.credentials import decode_auth
-from bpfman.core.images.oci import (
+from bpfman.images.credentials import decode_auth
+from bpfman.images.oci import (
     INDEX_TYPES,
     MANIFEST_TYPES,
     MAX_MANIFEST_BYTES,
     check_digest,
     sha256_digest,
 )
-from bpfman.core.images.reference import ImageRef
-from bpfman.core.images.settings import ImageSettings
+from bpfman.images.reference import ImageRef
+from bpfman.images.settings import ImageSettings
 
 Progress = Callable[[int, int], None]
 _CHUNK = 64 << 10

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bpfman.core.errors import KernelError, NotFoundError
-from bpfman.core.kernel.errcheck import check, last_errno
-from bpfman.core.kernel.lib import binding
-from bpfman.core.kernel.types import map_type_name, prog_type_name
+from bpfman.kernel.errcheck import check, last_errno
+from bpfman.kernel.lib import binding
+from bpfman.kernel.types import map_type_name, prog_type_name
 
 _BTF_KIND_FUNC = 12
 

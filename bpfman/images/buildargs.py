@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpfman.core.errors import InvalidInputError, NotFoundError
-from bpfman.core.images.elf import bpf_byteorder, check_bytecode
+from bpfman.images.elf import bpf_byteorder, check_bytecode
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def describe_object(
     could not load them anyway. ``.rodata``/``.data``/``.bss`` are not maps
     a user shares, so they are left out too.
     """
-    from bpfman.core.kernel import BpfObject  # the libbpf binding loads lazily
+    from bpfman.kernel import BpfObject  # the libbpf binding loads lazily
 
     with BpfObject.open_bytes(data, name) as obj:
         programs = {}

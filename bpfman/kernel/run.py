@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bpfman.core.kernel.errcheck import check
-from bpfman.core.kernel.lib import binding, capture_libbpf_messages
+from bpfman.kernel.errcheck import check
+from bpfman.kernel.lib import binding, capture_libbpf_messages
 
 
 def prog_test_run(

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import BpfmanError, NotFoundError, PermissionDeniedError
+from bpfman.core.errors import BpfmanError, NotFoundError, PermissionDeniedError
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000

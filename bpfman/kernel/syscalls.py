@@ -11,7 +11,7 @@ import platform
 from typing import Any
 
 from bpfman.core.errors import UnsupportedError
-from bpfman.core.kernel.lib import binding
+from bpfman.kernel.lib import binding
 
 # (bpf, perf_event_open) syscall numbers per architecture.
 _SYSCALL_NUMBERS: dict[str, tuple[int, int]] = {

@@ -21,17 +21,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
-from bpfman.core.images.oci import (
+from bpfman.images.oci import (
     OCI_CONFIG,
     OCI_MANIFEST,
     canonical_json,
     descriptor,
     parse_json,
 )
-from bpfman.core.images.reference import ImageRef
-from bpfman.core.images.settings import ImageSettings
-from bpfman.core.images.transport import RegistryClient
-from bpfman.core.images.verdict import SignatureState
+from bpfman.images.reference import ImageRef
+from bpfman.images.settings import ImageSettings
+from bpfman.images.transport import RegistryClient
+from bpfman.images.verdict import SignatureState
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

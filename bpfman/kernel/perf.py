@@ -8,11 +8,11 @@ import re
 from typing import Any
 
 from bpfman.core.errors import InvalidInputError, NotFoundError, UnsupportedError
-from bpfman.core.kernel.errcheck import check_syscall
-from bpfman.core.kernel.fds import Fd
-from bpfman.core.kernel.lib import binding
-from bpfman.core.kernel.syscalls import perf_event_open
 from bpfman.core.mounts import ensure_mounted
+from bpfman.kernel.errcheck import check_syscall
+from bpfman.kernel.fds import Fd
+from bpfman.kernel.lib import binding
+from bpfman.kernel.syscalls import perf_event_open
 
 PERF_TYPE_TRACEPOINT = 2
 _TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from bpfman.core.images.oci import sha256_digest
-from bpfman.core.images.settings import ImageSettings
+from bpfman.images.oci import sha256_digest
+from bpfman.images.settings import ImageSettings
 
 
 class SignatureState(StrEnum):

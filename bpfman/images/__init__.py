@@ -8,10 +8,10 @@ imported here: they pull in the registry and crypto stacks, which loading a
 cached image does not need.
 """
 
-from bpfman.core.images.buildargs import ARCHES, BytecodeSources, generate_build_args
-from bpfman.core.images.reference import ImageRef, parse_reference
-from bpfman.core.images.settings import ImageSettings, PullPolicy
-from bpfman.core.images.store import Bytecode, ImageStore
+from bpfman.images.buildargs import ARCHES, BytecodeSources, generate_build_args
+from bpfman.images.reference import ImageRef, parse_reference
+from bpfman.images.settings import ImageSettings, PullPolicy
+from bpfman.images.store import Bytecode, ImageStore
 
 __all__ = [
     "ARCHES",

@@ -15,17 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bpfman.core.errors import ImageError, NotFoundError
-from bpfman.core.images.buildargs import (
+from bpfman.images.buildargs import (
     BytecodeSources,
     describe_object,
     generate_build_args,
     labels_source,
     read_file,
 )
-from bpfman.core.images.credentials import login_auth
-from bpfman.core.images.labels import make_labels
-from bpfman.core.images.layer import build_layer
-from bpfman.core.images.oci import (
+from bpfman.images.credentials import login_auth
+from bpfman.images.labels import make_labels
+from bpfman.images.layer import build_layer
+from bpfman.images.oci import (
     OCI_CONFIG,
     OCI_INDEX,
     OCI_LAYER_GZIP,
@@ -35,9 +35,9 @@ from bpfman.core.images.oci import (
     host_goarch,
     sha256_digest,
 )
-from bpfman.core.images.reference import parse_reference
-from bpfman.core.images.settings import ImageSettings
-from bpfman.core.images.transport import RegistryClient
+from bpfman.images.reference import parse_reference
+from bpfman.images.settings import ImageSettings
+from bpfman.images.transport import RegistryClient
 
 RUNTIMES = ("docker", "podman", "native")
 
