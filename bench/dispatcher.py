@@ -69,7 +69,7 @@ def bpfman_chain(obj: Path, count: int, netns: str, repeat: int) -> float:
     try:
         for i in range(count):
             prog = mgr.load_file(obj, ["xdp:xdp_chain"])[0].id
-            mgr.attach(prog, "xdp", {"iface": IFACE, "priority": i + 1, "netns": netns})
+            mgr.attach(prog, {"iface": IFACE, "priority": i + 1, "netns": netns})
         (pin,) = (root / "fs" / "xdp").glob("dispatch-*/dispatcher")
         with kernel.obj_get(str(pin)) as fd:
             return ns_per_packet(fd.fd, repeat)

@@ -1,0 +1,111 @@
+"""bpfman: load, attach, order, inspect and remove eBPF programs.
+
+The library API for tools that embed bpfman::
+
+    import bpfman
+
+    with bpfman.Bpfman() as manager:
+        [prog] = manager.load_file("counter.bpf.o", ["tracepoint:count"])
+        manager.attach(prog.id, {"tracepoint": "syscalls/sys_enter_getppid"})
+
+Names resolve on first use, so ``import bpfman`` (and ``bpfman --help``)
+pays nothing for the parts it does not touch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bpfman.core.contract import AttachParams, LinkView
+    from bpfman.core.errors import (
+        BpfmanError,
+        ConflictError,
+        CorruptStateError,
+        ImageError,
+        InvalidInputError,
+        KernelError,
+        LostStateError,
+        NotFoundError,
+        NotManagedError,
+        PermissionDeniedError,
+        PluginError,
+        StateError,
+        UnsupportedError,
+    )
+    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
+    from bpfman.core.model import LinkRecord, ProgramRecord
+    from bpfman.core.requests import ProgramRequest
+    from bpfman.plugins.fentry.options import FentryParams, FexitParams
+    from bpfman.plugins.kprobe.options import KprobeParams
+    from bpfman.plugins.tc.options import TcParams
+    from bpfman.plugins.tcx.options import TcxParams
+    from bpfman.plugins.tracepoint.options import TracepointParams
+    from bpfman.plugins.uprobe.options import UprobeParams
+    from bpfman.plugins.xdp.options import XdpParams
+
+__all__ = [
+    "AttachParams",
+    "Bpfman",
+    "BpfmanError",
+    "ConflictError",
+    "CorruptStateError",
+    "FentryParams",
+    "FexitParams",
+    "ImageError",
+    "InvalidInputError",
+    "KernelError",
+    "KprobeParams",
+    "LinkDetails",
+    "LinkRecord",
+    "LinkView",
+    "LostStateError",
+    "NotFoundError",
+    "NotManagedError",
+    "PermissionDeniedError",
+    "PluginError",
+    "ProgramDetails",
+    "ProgramRecord",
+    "ProgramRequest",
+    "ProgramSummary",
+    "StateError",
+    "TcParams",
+    "TcxParams",
+    "TracepointParams",
+    "UnsupportedError",
+    "UprobeParams",
+    "XdpParams",
+]
+
+_WHERE: dict[str, str] = {
+    **{name: "bpfman.core.errors" for name in __all__ if name.endswith("Error")},
+    "AttachParams": "bpfman.core.contract",
+    "LinkView": "bpfman.core.contract",
+    "Bpfman": "bpfman.core.manager",
+    "LinkDetails": "bpfman.core.manager",
+    "ProgramDetails": "bpfman.core.manager",
+    "ProgramSummary": "bpfman.core.manager",
+    "LinkRecord": "bpfman.core.model",
+    "ProgramRecord": "bpfman.core.model",
+    "ProgramRequest": "bpfman.core.requests",
+    # The built-in types' attach options (third-party types export their own).
+    "FentryParams": "bpfman.plugins.fentry.options",
+    "FexitParams": "bpfman.plugins.fentry.options",
+    "KprobeParams": "bpfman.plugins.kprobe.options",
+    "TcParams": "bpfman.plugins.tc.options",
+    "TcxParams": "bpfman.plugins.tcx.options",
+    "TracepointParams": "bpfman.plugins.tracepoint.options",
+    "UprobeParams": "bpfman.plugins.uprobe.options",
+    "XdpParams": "bpfman.plugins.xdp.options",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

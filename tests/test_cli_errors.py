@@ -328,8 +328,12 @@ def run_unprivileged(root: Root, args: list[str], state_root: Path | None = None
     )
 
 
-def test_orphan_pins_from_a_crash_are_removed(root: Root, objects: Path) -> None:
-    """Pins without a record (a crashed bpfman) go at the next mutating command."""
+def test_unrecorded_pins_are_removed_by_recover(root: Root, objects: Path) -> None:
+    """Pins nothing records (planted behind bpfman's back) go with ``system recover``.
+
+    A normal command never sweeps bpffs (its cost stays flat in the number of
+    programs, and crashes are undone by the journal instead); recovery does.
+    """
     loaded: Any = root.json(
         "load",
         "file",
@@ -349,8 +353,10 @@ def test_orphan_pins_from_a_crash_are_removed(root: Root, objects: Path) -> None
     run(["bpftool", "map", "pin", "id", str(map_id), f"{fs}/maps/999999/counts"])
     assert orphan in prog_ids()
 
-    # Any mutating command reconciles bpffs with the records first.
     root.run("attach", keep, "tracepoint", "-t", TRACEPOINT)
+    assert (fs / f"prog_{orphan}").exists()
+    out = root.run("system", "recover").stdout
+    assert f"prog_{orphan}" in out and "maps/999999" in out
     assert not (fs / f"prog_{orphan}").exists()
     assert not (fs / "maps" / "999999").exists()
     deadline = time.monotonic() + 5

@@ -178,7 +178,7 @@ def test_multi_program_image_kprobe_and_dispatchers_in_vm(
         loaded = mgr.load_image(image, PROGRAMS, registry_auth=registry.auth, globals=pid)
         ids = {p.name: p.id for p in loaded}
         hits = image_root.path / "fs" / "maps" / str(loaded[0].id) / "hits"
-        mgr.attach(ids["kprobe_counter"], "kprobe", {"fn_name": "do_unlinkat"})
+        mgr.attach(ids["kprobe_counter"], {"fn_name": "do_unlinkat"})
         for i in range(4):
             victim = tmp_path / f"victim-{i}"
             victim.write_text("x")
@@ -186,10 +186,10 @@ def test_multi_program_image_kprobe_and_dispatchers_in_vm(
         assert map_values(str(hits))[0] == 4
         with VethPair() as pair:
             where = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
-            xdp = mgr.attach(ids["xdp_stats"], "xdp", where)
-            tc = mgr.attach(ids["stats"], "tc", {**where, "direction": "ingress"})
-            assert mgr.get_link(xdp.id).view.data["dispatch"] == "freplace"
-            assert mgr.get_link(tc.id).view.data["dispatch"] == "freplace"
+            xdp = mgr.attach(ids["xdp_stats"], where)
+            tc = mgr.attach(ids["stats"], {**where, "direction": "ingress"})
+            assert mgr.get_link(xdp.id).link.params["dispatch"] == "freplace"
+            assert mgr.get_link(tc.id).link.params["dispatch"] == "freplace"
             pair.send_udp(5)
             assert pair.udp_received(4242, 5) == 5
             values = map_values(str(hits))

@@ -319,7 +319,8 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     }
     assert isinstance(link["id"], int) and link["program_id"] == loaded["id"]
     assert link["params"] == {"tracepoint": TRACEPOINTS[0]}
-    assert link["position"] is None and link["metadata"] == {}
+    # The program's application is copied into its links' metadata, as the reference does.
+    assert link["position"] is None and link["metadata"] == {"bpfman_application": "js"}
     assert root.json("get", "link", link["id"]) == link
     assert root.json("list", "links") == [link]
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from bpfman.core.context import ProgramType
-from bpfman.core.hookspecs import hookimpl
 from bpfman.core.plugins import PluginError, get_plugin_manager
 from bpfman.kernel import PROG_TYPE
+from bpfman.plugin import ProgramType, hookimpl
+from bpfman.plugins.tracepoint.handler import Tracepoint
 from tests.conftest import Root
 from tests.helpers.bpftool import map_values, prog_ids
 
@@ -154,11 +154,11 @@ class _DuplicateTracepoint:
 
     @hookimpl
     def bpfman_program_types(self) -> list[ProgramType]:
-        return [ProgramType("tracepoint", PROG_TYPE.TRACEPOINT)]
+        return [ProgramType("tracepoint", PROG_TYPE.TRACEPOINT, handler=Tracepoint())]
 
 
 def test_duplicate_type_name_is_refused() -> None:
     with pytest.raises(PluginError, match="tracepoint"):
-        get_plugin_manager(extra=[_DuplicateTracepoint()])
+        get_plugin_manager(extra=[_DuplicateTracepoint()]).program_type("tracepoint")
     # Without the clash the same manager builds fine.
     assert "tracepoint" in get_plugin_manager().types

@@ -110,7 +110,7 @@ class Chains:
         self, prog: int, priority: int, proceed_on: list[str] | None = None, **params: Any
     ) -> int:
         params.update(priority=priority, proceed_on=proceed_on or [])
-        return int(self.mgr.attach(prog, self.kind, params).id)
+        return int(self.mgr.attach(prog, params).id)
 
     def positions(self) -> dict[int, int]:
         """link id -> position, as ``list links`` shows it."""

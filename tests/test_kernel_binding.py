@@ -353,9 +353,11 @@ def test_import_is_lazy() -> None:
 
 def test_programs_maps_and_globals(main_obj: k.BpfObject) -> None:
     assert main_obj.programs() == [
-        k.ProgramSpec("count_getppid", "tracepoint/syscalls/sys_enter_getppid"),
-        k.ProgramSpec("tc_verdict", "tc"),
-        k.ProgramSpec("tc_other", "tc"),
+        k.ProgramSpec(
+            "count_getppid", "tracepoint/syscalls/sys_enter_getppid", k.PROG_TYPE.TRACEPOINT
+        ),
+        k.ProgramSpec("tc_verdict", "tc", k.PROG_TYPE.SCHED_CLS),
+        k.ProgramSpec("tc_other", "tc", k.PROG_TYPE.SCHED_CLS),
     ]
     maps = {m.name: m for m in main_obj.maps()}
     assert maps["counter"] == k.MapSpec("counter", "array", False)

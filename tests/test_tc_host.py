@@ -108,28 +108,3 @@ def test_netns_deleted_then_unload_finishes(direct: Root, objects: Path, pair: V
     direct.run("unload", prog)
     assert direct.json("list", "links") == []
     assert direct.json("list", "programs") == []
-
-
-def test_stray_bpfman_filter_from_a_crash_is_removed(
-    direct: Root, objects: Path, pair: VethPair
-) -> None:
-    """A filter bpfman added but never recorded (crash) goes at the next attach."""
-    from pyroute2 import NetNS
-
-    from bpfman import kernel
-
-    stray = load_chain(direct, objects, "tc", 1, TC_ACT_SHOT)
-    run(["tc", "-n", pair.ns_b, "qdisc", "add", "dev", pair.if_b, "clsact"])
-    with kernel.prog_fd_by_id(stray) as fd, NetNS(pair.ns_b) as ns:
-        ns.tc(
-            "add-filter", "bpf", index=ns.link_lookup(ifname=pair.if_b)[0], handle=5,
-            fd=fd.fd, name="bpfman-ingress", parent=0xFFFFFFF2, prio=50,
-            direct_action=True, protocol=0x0003,
-        )  # fmt: skip
-    assert filters(pair) == [("clsact/ingress", stray)]
-
-    prog = load_chain(direct, objects, "tc", 0, TC_ACT_OK)
-    attach(direct, prog, "tc", "-d", "ingress", "-i", pair.if_b, "-p", 10, "-n", pair.netns_path_b)
-    assert filters(pair) == [("clsact/ingress", prog)]
-    pair.send_udp(PACKETS, PORT)
-    assert pair.udp_received(PORT, PACKETS) == PACKETS

@@ -19,6 +19,7 @@ import pytest
 
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.core.manager import Bpfman
+from bpfman.plugins.fentry.options import FexitParams
 from tests.conftest import Root
 from tests.helpers.bpftool import map_values
 
@@ -66,7 +67,7 @@ def test_kprobe_and_kretprobe_count_real_calls(
     first = json.loads(
         root.run("attach", "--output", "json", entry.id, "kprobe", "-f", "do_unlinkat").stdout
     )
-    second = mgr.attach(ret.id, "kprobe", {"fn_name": "do_unlinkat"})
+    second = mgr.attach(ret.id, {"fn_name": "do_unlinkat"})
     assert first["attachment"] == "do_unlinkat"
     assert first["params"]["retprobe"] is False and second.params["retprobe"] is True
 
@@ -74,7 +75,7 @@ def test_kprobe_and_kretprobe_count_real_calls(
     assert _counts(root, entry.id) == {0: UNLINKS, 1: UNLINKS}
 
     with pytest.raises(InvalidInputError, match="not allowed for kretprobes"):
-        mgr.attach(ret.id, "kprobe", {"fn_name": "do_unlinkat", "offset": 4})
+        mgr.attach(ret.id, {"fn_name": "do_unlinkat", "offset": 4})
 
     root.run("detach", first["id"])  # another process: its unpin is not counted
     _unlink_files(tmp_path, 2)
@@ -88,7 +89,7 @@ def test_kprobe_and_kretprobe_count_real_calls(
 def test_kprobe_unknown_function_leaves_nothing(root: Root, mgr: Bpfman, objects: Path) -> None:
     [entry] = mgr.load_file(objects / "kprobe_counter.bpf.o", ["kprobe:kprobe_counter"])
     with pytest.raises((KernelError, NotFoundError)):
-        mgr.attach(entry.id, "kprobe", {"fn_name": "no_such_function_bpfman"})
+        mgr.attach(entry.id, {"fn_name": "no_such_function_bpfman"})
     assert mgr.list_links() == []
     assert _pinned_links(root) == []
 
@@ -106,13 +107,13 @@ def test_fentry_and_fexit_count_real_calls(
 
     link = json.loads(root.run("attach", "--output", "json", entry.id, "fentry").stdout)
     assert link["attachment"] == "do_unlinkat"
-    mgr.attach(exit_.id, "fexit", {})
+    mgr.attach(exit_.id, FexitParams())
 
     _unlink_files(tmp_path, UNLINKS)
     assert _counts(root, entry.id) == {0: UNLINKS, 1: UNLINKS}
 
     with pytest.raises(InvalidInputError, match="fentry"):
-        mgr.attach(entry.id, "fexit", {})
+        mgr.attach(entry.id, FexitParams())
     mgr.unload(entry.id)
     mgr.unload(exit_.id)
     assert mgr.list_programs() == []

@@ -120,8 +120,10 @@ def test_netns_deleted_then_unload_finishes(direct: Root, objects: Path, pair: V
     assert not list((direct.path / "fs" / "xdp").iterdir())
 
 
-def test_pins_left_by_a_crash_are_removed(direct: Root, objects: Path, pair: VethPair) -> None:
-    """A crash before the state is committed leaves pins only; the next attach drops them."""
+def test_unrecorded_dispatcher_pins_are_removed_by_recover(
+    direct: Root, objects: Path, pair: VethPair
+) -> None:
+    """Pins in the xdp directory that no hook records go with ``system recover``."""
     prog = load_chain(direct, objects, "xdp", 0, XDP_PASS)
     base = direct.path / "fs" / "xdp"
     attach(direct, prog, "xdp", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
@@ -132,6 +134,8 @@ def test_pins_left_by_a_crash_are_removed(direct: Root, objects: Path, pair: Vet
     run(["bpftool", "prog", "pin", "id", str(prog), str(base / "link-1-1")])
     other = load_chain(direct, objects, "xdp", 0, XDP_PASS)
     attach(direct, other, "xdp", "-i", pair.if_a, "-n", pair.netns_path_a, "-p", 5)
+    assert orphan.exists()  # a normal command never sweeps
+    direct.run("system", "recover")
     assert kept.exists() and not orphan.exists() and not (base / "link-1-1").exists()
     assert len(list(base.iterdir())) == 2
 
@@ -145,7 +149,8 @@ def test_foreign_xdp_program_is_a_clean_error(direct: Root, objects: Path, pair:
         line = direct.fail("attach", ours, "xdp", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
         assert "bpfman did not attach" in line
         assert direct.json("list", "links") == []
-        assert not list((direct.path / "fs" / "xdp").iterdir())
+        xdp_dir = direct.path / "fs" / "xdp"
+        assert not xdp_dir.exists() or not list(xdp_dir.iterdir())
         assert xdp_progs(pair) == [(foreign, "driver")]
     finally:
         run([*ns, "bpftool", "net", "detach", "xdp", "dev", pair.if_b])

@@ -15,6 +15,7 @@ from ..core.errors import BpfmanError
 from ..core.requests import parse_key_values
 
 if TYPE_CHECKING:
+    from ..core.contract import AttachParams
     from ..core.manager import Bpfman
     from ..core.plugins import Plugins
 
@@ -64,10 +65,8 @@ class App:
         details = self.bpfman.get_link(link_id)
         self.emit(link_text(details), link_json(details))
 
-    def attach(
-        self, program_id: int, program_type: str, params: dict[str, Any], metadata: dict[str, str]
-    ) -> None:
-        link = self.bpfman.attach(program_id, program_type, params, metadata)
+    def attach(self, program_id: int, params: AttachParams, metadata: dict[str, str]) -> None:
+        link = self.bpfman.attach(program_id, params, metadata=metadata)
         self.show_link(link.id)
 
     def list_programs(

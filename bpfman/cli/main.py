@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from ..core.errors import BpfmanError
+from ..core.errors import InvalidInputError
 from ..core.requests import parse_globals, parse_key_values, with_application
 from .app import App, error, guarded
 from .options import (
@@ -27,6 +27,9 @@ from .options import (
     id_argument,
     output_option,
 )
+
+if TYPE_CHECKING:
+    from ..core.plugins import Plugins
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -93,21 +96,30 @@ class AttachGroup(BpfmanGroup):
     """``attach <PROGRAM_ID> <TYPE>``: one subcommand per installed plugin type."""
 
     def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        plugins = self._plugins(ctx)
+        found: dict[str, click.Command] = {}
+        for name, ptype in sorted(plugins.types.items()):
+            command = ptype.handler.command(name)
+            if command is not None:
+                found[name] = command
+        return found
+
+    def _plugins(self, ctx: click.Context) -> Plugins:
         app = ctx.find_object(App)
         assert app is not None
-        found: dict[str, click.Command] = {}
-        for commands in app.bpfman.plugins.hook.bpfman_attach_commands():
-            for command in commands:
-                if command.name in found:
-                    raise BpfmanError(f"two plugins define `attach {command.name}`")
-                found[str(command.name)] = command
-        return found
+        return app.bpfman.plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self._commands(ctx))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._commands(ctx).get(cmd_name)
+        """Only the named type's plugin is loaded to run its subcommand."""
+        plugins = self._plugins(ctx)
+        try:
+            handler = plugins.handler(cmd_name)
+        except InvalidInputError:
+            return None
+        return handler.command(cmd_name)
 
 
 class LazyGroup(BpfmanGroup):
@@ -182,17 +194,25 @@ def _load_options(fn: Any) -> Any:
     return fn
 
 
-def _load_kwargs(
+class LoadOptions(NamedTuple):
+    """What ``load file`` and ``load image`` share, parsed and checked."""
+
+    globals: dict[str, bytes]
+    metadata: dict[str, str]
+    map_owner_id: int | None
+
+
+def _load_options_of(
     global_: tuple[str, ...],
     application: str | None,
     metadata: tuple[str, ...],
     map_owner_id: int | None,
-) -> dict[str, Any]:
-    return {
-        "globals": parse_globals(global_),
-        "metadata": with_application(parse_key_values(metadata), application),
-        "map_owner_id": map_owner_id,
-    }
+) -> LoadOptions:
+    return LoadOptions(
+        parse_globals(global_),
+        with_application(parse_key_values(metadata), application),
+        map_owner_id,
+    )
 
 
 @load.command("file", cls=BpfmanCommand)
@@ -208,7 +228,14 @@ def _load_kwargs(
 def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **load: Any) -> None:
     """Load an eBPF program from a local .o file."""
     app.output = output
-    records = app.bpfman.load_file(path, list(programs), **_load_kwargs(**load))
+    opts = _load_options_of(**load)
+    records = app.bpfman.load_file(
+        path,
+        list(programs),
+        globals=opts.globals,
+        metadata=opts.metadata,
+        map_owner_id=opts.map_owner_id,
+    )
     app.show_programs([r.id for r in records])
 
 
@@ -250,12 +277,15 @@ def load_image(
 ) -> None:
     """Load an eBPF program packaged in a OCI container image from a given registry."""
     app.output = output
+    opts = _load_options_of(**load)
     records = app.bpfman.load_image(
         image_url,
         list(programs),
         pull_policy=pull_policy,
         registry_auth=registry_auth,
-        **_load_kwargs(**load),
+        globals=opts.globals,
+        metadata=opts.metadata,
+        map_owner_id=opts.map_owner_id,
     )
     app.show_programs([r.id for r in records])
 
@@ -376,6 +406,17 @@ def _image_group() -> click.Group:
 
 
 cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
+
+
+def _system_group() -> click.Group:
+    from .system import system
+
+    return system
+
+
+cli.add_command(
+    LazyGroup("system", "bpfman's own state: recovery after a crash or a lost store.", _system_group)
+)
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:

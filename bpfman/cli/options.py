@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from ..core.contract import AttachParams
 from ..core.requests import parse_key_values
 from .app import App
 
@@ -255,16 +256,15 @@ def direction_option(fn: F) -> F:
     )(fn)
 
 
-def attach_command(
-    name: str, help: str
-) -> Callable[[Callable[..., dict[str, Any]]], click.Command]:
+def attach_command(name: str, help: str) -> Callable[[Callable[..., AttachParams]], click.Command]:
     """Turn ``fn(**flags) -> params`` into ``bpfman attach <ID> <name>``.
 
     ``fn`` carries its own ``@click.option`` decorators; it returns the
-    attach parameters handed to the plugin's ``bpfman_attach`` hook.
+    type's :class:`~bpfman.core.contract.AttachParams`, which the core hands
+    to the type's handler.
     """
 
-    def decorator(fn: Callable[..., dict[str, Any]]) -> click.Command:
+    def decorator(fn: Callable[..., AttachParams]) -> click.Command:
         def callback(metadata: tuple[str, ...], output: str | None, **flags: Any) -> None:
             ctx = click.get_current_context()
             params = fn(**flags)
@@ -274,7 +274,7 @@ def attach_command(
             assert app is not None
             if output is not None:
                 app.output = output
-            app.attach(parent.params["program_id"], name, params, parse_key_values(metadata))
+            app.attach(parent.params["program_id"], params, parse_key_values(metadata))
 
         params: list[click.Parameter] = list(reversed(getattr(fn, "__click_params__", [])))
         params.append(click.Option(["-m", "--metadata"], multiple=True, help=METADATA_HELP))

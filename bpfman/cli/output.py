@@ -91,8 +91,7 @@ def program_text(details: ProgramDetails) -> str:
             rows.append(("Pull Policy", record.source.get("pull_policy", "IfNotPresent")))
         else:
             rows.append(("Path", record.source.get("path", "None")))
-        if record.attach_func:
-            rows.append(("Attach Function", record.attach_func))
+        rows += record.shown_rows
         rows += [
             ("Global", _pairs(record.globals)),
             ("Metadata", _pairs(record.metadata)),
@@ -149,7 +148,7 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
             "function": record.name,
             "type": record.type,
             "source": record.source,
-            "attach_function": record.attach_func,
+            "attach_function": record.plugin_data.get("attach_func"),
             "globals": record.globals,
             "metadata": record.metadata,
             "map_pin_path": record.map_pin_path,
@@ -197,7 +196,7 @@ def link_json(details: LinkDetails) -> dict[str, Any]:
         "application": details.program.application or None,
         "attachment": details.view.attachment,
         "position": details.position,
-        "params": details.view.data or details.link.params,
+        "params": details.link.params,
         "metadata": details.link.metadata,
     }
 

@@ -1,114 +1,133 @@
-"""What the core hands to plugins, and what plugins hand back.
+"""What the core hands to plugins: narrow contexts, one per operation.
 
-A plugin never writes state or chooses pin paths itself: it gets a narrow
-context that exposes the program, the parameters, where to pin, the sibling
-links on a shared hook, a plugin-private record space and an undo list.
+A plugin never writes state or chooses pin paths itself. It reads the
+program it works on, the links on a shared hook, its own records and its
+config table; it declares the kernel objects it creates (``intend``) and
+those to drop once the change is committed (``retire``). The core turns
+those declarations into the intent journal, so a failure -- or a crash --
+is undone exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel
 
-from .bpffs import Layout
+from .bpffs import Layout, private_dir
+from .contract import Resource
+from .errors import NotFoundError
+from .logs import get_logger
 from .model import LinkRecord, ProgramRecord
-from .state import Txn
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .journal import Operation
+
+log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class ProgramType:
-    """A bpfman program type as a plugin declares it.
-
-    :param name: the type name users pass in ``--programs`` and ``attach``.
-    :param kernel_type: the kernel's BPF_PROG_TYPE_* number.
-    :param expected_attach_type: BPF_* attach type set at load, if any.
-    :param needs_attach_func: ``TYPE:FUNC:ATTACH_FUNC`` is required at load.
-    :param section_prefixes: ELF section prefixes that mean this type, used
-        to infer types from object files (``image generate-build-args``).
-    """
-
-    name: str
-    kernel_type: int
-    expected_attach_type: int | None = None
-    needs_attach_func: bool = False
-    section_prefixes: tuple[str, ...] = ()
-    plugin: str = ""
-
-
-@dataclass
-class LinkView:
-    """How a link reads in ``list links`` (attachment) and ``get link`` (rows)."""
-
-    attachment: str
-    rows: list[tuple[str, str]]
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class _Context:
-    def __init__(self, txn: Txn, layout: Layout, program: ProgramRecord) -> None:
-        self.txn = txn
-        self.layout = layout
-        self.program = program
-        self._undo: list[Callable[[], None]] = []
-
-    def program_fd(self) -> kernel.Fd:
-        """A fresh fd of the pinned program; the caller closes it."""
-        return kernel.obj_get(self.program.pin)
-
-    def hook_links(self, hook: str) -> list[LinkRecord]:
-        """Links already recorded on ``hook``, in run order."""
-        return self.txn.links_on_hook(hook)
-
-    def plugin_dir(self, name: str) -> Path:
-        path = self.layout.plugin_dir(name)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def plugin_get(self, namespace: str, key: str) -> Any:
-        return self.txn.plugin_get(namespace, key)
-
-    def plugin_put(self, namespace: str, key: str, value: Any) -> None:
-        self.txn.plugin_put(namespace, key, value)
-
-    def plugin_delete(self, namespace: str, key: str) -> None:
-        self.txn.plugin_delete(namespace, key)
-
-    def on_rollback(self, undo: Callable[[], None]) -> None:
-        """Run ``undo`` if the operation fails after this point."""
-        self._undo.append(undo)
-
-    def after_commit(self, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` once the state change is committed (e.g. drop an
-        old revision), never if the operation fails."""
-        self.txn.after_commit.append(cleanup)
-
-    def rollback(self) -> None:
-        while self._undo:
-            undo = self._undo.pop()
-            try:
-                undo()
-            except Exception:
-                continue
-
-
-class AttachContext(_Context):
-    """One attach request: the program, its parameters and where to pin."""
+class LoadContext:
+    """One ``TYPE:FUNC`` of a load request, before the object reaches the kernel."""
 
     def __init__(
         self,
-        txn: Txn,
+        program_type: str,
+        function: str,
+        section: str,
+        attach_func: str | None,
+        obj: kernel.BpfObject,
+    ) -> None:
+        self.program_type = program_type
+        self.function = function
+        self.section = section
+        self.attach_func = attach_func
+        self.obj = obj
+        self.data: dict[str, Any] = {}
+        self.rows: list[list[str]] = []
+
+    def keep(self, key: str, value: Any) -> None:
+        """Record ``value`` with the program (``ProgramRecord.plugin_data``)."""
+        self.data[key] = value
+
+    def show(self, label: str, value: str) -> None:
+        """Add a row to the program's ``get program`` block."""
+        self.rows.append([label, value])
+
+
+class _OperationContext:
+    """What attach, detach and recovery share: records, pins and the journal."""
+
+    def __init__(self, op: Operation, layout: Layout, config: Config) -> None:
+        self._op = op
+        self._layout = layout
+        self._config = config
+
+    def hook_links(self, hook: str) -> list[LinkRecord]:
+        """Links recorded on ``hook``, in run order."""
+        return self._op.txn.links_on_hook(hook)
+
+    def program_pin(self, program_id: int) -> str:
+        """Where a loaded program is pinned."""
+        record = self._op.txn.get_program(program_id)
+        if record is None:
+            raise NotFoundError(f"no program with id {program_id}")
+        return record.pin
+
+    def plugin_get(self, namespace: str, key: str) -> Any:
+        return self._op.txn.plugin_get(namespace, key)
+
+    def plugin_put(self, namespace: str, key: str, value: Any) -> None:
+        self._op.txn.plugin_put(namespace, key, value)
+
+    def plugin_delete(self, namespace: str, key: str) -> None:
+        self._op.txn.plugin_delete(namespace, key)
+
+    def plugin_items(self, namespace: str) -> list[tuple[str, Any]]:
+        return self._op.txn.plugin_items(namespace)
+
+    def plugin_dir(self, name: str) -> Path:
+        """A private directory on bpfman's bpffs for the plugin's own pins."""
+        path = self._layout.plugin_dir(name)
+        private_dir(path)
+        return path
+
+    def config(self, table: str) -> dict[str, Any]:
+        """The plugin's table of the configuration file (empty when absent)."""
+        return self._config.table(table)
+
+    @property
+    def config_path(self) -> str:
+        return str(self._config.path)
+
+    def note(self, message: str) -> None:
+        """Tell the user something they should know (a warning line on stderr)."""
+        log.warning("%s", message)
+
+    def intend(self, *resources: Resource) -> None:
+        """Durably record objects about to be created; call before creating them."""
+        self._op.intend(*resources)
+
+    def retire(self, *resources: Resource) -> None:
+        """Objects to release once the change is committed (never if it fails)."""
+        self._op.retire(*resources)
+
+
+class AttachContext(_OperationContext):
+    """One attach request: the program, the new link's id and where to pin it."""
+
+    def __init__(
+        self,
+        op: Operation,
         layout: Layout,
+        config: Config,
         program: ProgramRecord,
-        params: dict[str, Any],
         link_id: int,
         seq: int,
     ) -> None:
-        super().__init__(txn, layout, program)
-        self.params = params
+        super().__init__(op, layout, config)
+        self.program = program
         self.link_id = link_id
         self.seq = seq
         self.link_pin = layout.link_pin(link_id)
@@ -116,20 +135,23 @@ class AttachContext(_Context):
         self.hook: str | None = None
         self.priority: int | None = None
 
+    def program_fd(self) -> kernel.Fd:
+        """A fresh fd of the pinned program; the caller closes it."""
+        return kernel.obj_get(self.program.pin)
+
     def pin_link(self, link_fd: int | kernel.Fd) -> None:
-        """Pin the new kernel link at :attr:`link_pin`; undone on failure."""
-        self.link_pin.parent.mkdir(parents=True, exist_ok=True)
+        """Pin the new kernel link at :attr:`link_pin` (journaled, undone on failure)."""
+        self.intend(Resource.pin(self.link_pin))
         kernel.obj_pin(int(link_fd), str(self.link_pin))
         self.pinned = True
-        self.on_rollback(lambda: self.link_pin.unlink(missing_ok=True))
 
-    def pending_link(self, params: dict[str, Any]) -> LinkRecord:
+    def pending_link(self) -> LinkRecord:
         """The record this attach will create, for plugins ordering a hook."""
         return LinkRecord(
             id=self.link_id,
             program_id=self.program.id,
             type=self.program.type,
-            params=params,
+            params={},
             seq=self.seq,
             pin=str(self.link_pin) if self.pinned else None,
             hook=self.hook,
@@ -137,9 +159,29 @@ class AttachContext(_Context):
         )
 
 
-class DetachContext(_Context):
+class DetachContext(_OperationContext):
     """One link being removed (by ``detach`` or by ``unload``)."""
 
-    def __init__(self, txn: Txn, layout: Layout, program: ProgramRecord, link: LinkRecord) -> None:
-        super().__init__(txn, layout, program)
+    def __init__(
+        self,
+        op: Operation,
+        layout: Layout,
+        config: Config,
+        program: ProgramRecord,
+        link: LinkRecord,
+    ) -> None:
+        super().__init__(op, layout, config)
+        self.program = program
         self.link = link
+
+
+class RecoverContext(_OperationContext):
+    """Reconciling a plugin's records with the kernel after a crash."""
+
+    def links(self, link_type: str) -> list[LinkRecord]:
+        return [link for link in self._op.txn.links() if link.type == link_type]
+
+    def forget_link(self, link: LinkRecord, why: str) -> None:
+        """Drop the record of a link whose kernel object is gone."""
+        self.note(f"link {link.id}: {why}; dropping its record")
+        self._op.txn.delete_link(link)

@@ -57,6 +57,18 @@ class StateError(BpfmanError):
     exit_code = 7
 
 
+class LostStateError(StateError):
+    """The store is missing while bpfman's bpffs still holds pins."""
+
+
+class CorruptStateError(StateError):
+    """The store's file or one of its records cannot be read."""
+
+
+class PluginError(BpfmanError):
+    """A plugin is broken, missing or clashes with another one."""
+
+
 class ImageError(BpfmanError):
     """Pulling, verifying or unpacking a bytecode image failed."""
 

@@ -1,41 +1,45 @@
 """The core operations: load, attach, detach, unload, list and get.
 
-Every mutating operation runs inside one state write transaction (which also
-serialises concurrent bpfman processes) and keeps an undo list, so after any
-failure the kernel, bpffs and the state agree: nothing stays loaded, pinned or
-recorded that ``list`` would not show.
+Every mutating operation holds the writers' lock, journals the kernel objects
+it creates before it creates them (:mod:`.journal`) and commits its records
+in one transaction, so after any failure -- an exception or a crash -- the
+kernel, bpffs and the state agree: nothing stays loaded, pinned or recorded
+that ``list`` would not show. Readers never take the lock.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman import kernel
 
-from .bpffs import Layout, mount_bpffs, remove_dir, unpin
+from .bpffs import Layout, holds_pins, is_bpffs, is_pinned, prepare_root, remove_tree, unpin
 from .config import Config, default_root, load_config, missing_privilege
+from .contract import AttachParams, LinkView, ProgramType, Resource
 from .errors import (
     ConflictError,
     InvalidInputError,
     KernelError,
+    LostStateError,
     NotFoundError,
     NotManagedError,
     PermissionDeniedError,
 )
+from .journal import Operation, replay
 from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
-from .requests import ProgramRequest
+from .requests import ProgramRequest, checked_globals, checked_metadata, program_requests
 from .state import Store, Txn
+from .validate import text
 
 if TYPE_CHECKING:
-    from bpfman.images import ImageStore
+    from bpfman.images import ImageStore, PullPolicy
 
-    from .context import LinkView
     from .plugins import Plugins
 
 log = get_logger(__name__)
@@ -72,11 +76,13 @@ class ProgramSummary(NamedTuple):
 
 
 class Bpfman:
-    """bpfman's core, for the CLI and for tools that embed it.
+    """bpfman's core, for the CLI, the service and tools that embed it.
 
     :param root: state and bpffs root (default ``$BPFMAN_ROOT`` or
         ``/run/bpfman``).
     :param plugins: a plugin manager; discovered from entry points by default.
+
+    Use it as a context manager (or call :meth:`close`) to release the store.
     """
 
     def __init__(self, root: Path | str | None = None, plugins: Plugins | None = None) -> None:
@@ -85,6 +91,12 @@ class Bpfman:
         self._plugins = plugins
         self._config: Config | None = None
         self._images: ImageStore | None = None
+
+    def __enter__(self) -> Bpfman:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def plugins(self) -> Plugins:
@@ -115,84 +127,105 @@ class Bpfman:
     def close(self) -> None:
         self.store.close()
 
-    # -- helpers ------------------------------------------------------------
+    # -- the machinery --------------------------------------------------------
     def _privileged(self) -> None:
         reason = missing_privilege()
         if reason:
             raise PermissionDeniedError(reason)
 
     @contextmanager
-    def _mutation(self) -> Iterator[Txn]:
-        """A write transaction with bpffs mounted and crash leftovers removed.
+    def _mutation(self, name: str) -> Iterator[Operation]:
+        """The writers' lock, bpffs mounted, crashes recovered, and one operation.
 
-        The mount happens under LMDB's writer lock, so concurrent first
-        commands on a fresh root cannot stack two bpffs mounts.
+        The operation's records are committed when the body returns; if it
+        raises, what the operation created is released and nothing recorded.
         """
         self._privileged()
-        with self.store.write() as txn:
-            mount_bpffs(self.layout.fs)
-            self._reconcile(txn)
+        prepare_root(self.layout)
+        with self.store.locked():
+            self._recover_locked()
+            with self.store.snapshot() as txn:
+                op = Operation(self.store, txn, self._release, name)
+                try:
+                    yield op
+                    op.commit()
+                except BaseException:
+                    op.abort()
+                    raise
+
+    def _recover_locked(self) -> None:
+        """Make the store usable, finish crashed writers' operations, then reconcile."""
+        self.store.prepare(fresh_ok=lambda: not holds_pins(self.layout.fs))
+        if replay(self.store, self._release):
+            with self.store.snapshot() as txn:
+                op = Operation(self.store, txn, self._release, "reconcile")
+                self._reconcile(op)
+                op.commit()
+
+    @contextmanager
+    def _read(self) -> Iterator[Txn | None]:
+        """A snapshot for a query (None: nothing was ever recorded here).
+
+        A journal entry with the writers' lock free means a writer died:
+        recover first (without waiting: a live writer keeps its lock, and
+        its changes are not committed yet, so the snapshot is right as is).
+        """
+        self._privileged()
+        if not self.store.exists():
+            if is_bpffs(self.layout.fs) and holds_pins(self.layout.fs):
+                self.store.prepare(fresh_ok=lambda: False)  # raises LostStateError
+            yield None
+            return
+        with self.store.read() as txn:
+            crashed = bool(txn.journal())
+        if crashed:
+            with self.store.locked(blocking=False) as idle:
+                if idle:
+                    prepare_root(self.layout)
+                    self._recover_locked()
+        with self.store.read() as txn:
             yield txn
+
+    def _release(self, resource: Resource) -> None:
+        """Remove one journaled kernel object, whoever owns its kind."""
+        if resource.owner:
+            self.plugins.release(resource)
+        elif resource.kind == "pin":
+            unpin(resource.data["path"])
+        elif resource.kind == "tree":
+            remove_tree(resource.data["path"])
+        else:
+            raise InvalidInputError(f"unknown resource kind {resource.kind!r}")
 
     def _managed(self, txn: Txn, program_id: int) -> ProgramRecord:
         record = txn.get_program(program_id)
-        if record is not None:
-            return record
-        try:
-            kernel.prog_fd_by_id(program_id).close()
-        except NotFoundError:
-            raise NotFoundError(f"no program with id {program_id}") from None
-        raise NotManagedError(f"program {program_id} is not managed by bpfman")
-
-    def _reconcile(self, txn: Txn) -> None:
-        """Drop pins a crashed bpfman left behind without a record."""
-        programs = txn.programs()
-        pins = {p.pin for p in programs}
-        for entry in self.layout.fs.glob("prog_*"):
-            if str(entry) not in pins:
-                log.info("removing orphan program pin %s", entry)
-                unpin(entry)
-        links = {link.pin for link in txn.links() if link.pin}
-        links_dir = self.layout.fs / "links"
-        if links_dir.is_dir():
-            for entry in links_dir.iterdir():
-                if str(entry) not in links:
-                    log.info("removing orphan link pin %s", entry)
-                    unpin(entry)
-        map_dirs = {p.map_pin_path for p in programs}
-        maps_dir = self.layout.fs / "maps"
-        if maps_dir.is_dir():
-            for entry in maps_dir.iterdir():
-                if str(entry) not in map_dirs:
-                    log.info("removing orphan map directory %s", entry)
-                    remove_dir(entry)
+        if record is None:
+            raise _unmanaged(program_id)
+        return record
 
     # -- load ---------------------------------------------------------------
     def load_file(
         self,
         path: str | os.PathLike[str],
         programs: Sequence[ProgramRequest | str],
-        **options: Any,
+        *,
+        globals: Mapping[str, bytes] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        map_owner_id: int | None = None,
     ) -> list[ProgramRecord]:
         """Load programs from a local object file; all or nothing."""
-        location = os.path.abspath(path)
+        location = os.path.abspath(text("path", os.fspath(path)))
+        if os.path.isdir(location):
+            raise InvalidInputError(f"bytecode file {path} is a directory, not an object file")
         if not os.path.isfile(location):
             raise NotFoundError(f"bytecode file {path} not found")
         return self._load(
-            lambda: kernel.BpfObject.open_file(location), {"path": location}, programs, **options
-        )
-
-    def load_bytes(
-        self,
-        data: bytes,
-        name: str,
-        source: dict[str, str],
-        programs: Sequence[ProgramRequest | str],
-        **options: Any,
-    ) -> list[ProgramRecord]:
-        """Load programs from object bytes (an image layer); all or nothing."""
-        return self._load(
-            lambda: kernel.BpfObject.open_bytes(data, name), source, programs, **options
+            lambda: kernel.BpfObject.open_file(location),
+            {"path": location},
+            programs,
+            globals,
+            metadata,
+            map_owner_id,
         )
 
     def load_image(
@@ -200,62 +233,45 @@ class Bpfman:
         url: str,
         programs: Sequence[ProgramRequest | str],
         *,
-        pull_policy: str = "IfNotPresent",
+        pull_policy: PullPolicy | str = "IfNotPresent",
         registry_auth: str | None = None,
-        **options: Any,
+        globals: Mapping[str, bytes] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        map_owner_id: int | None = None,
     ) -> list[ProgramRecord]:
         """Pull (per ``pull_policy``) a bytecode image and load programs from it."""
         from bpfman.images import PullPolicy
 
         self._privileged()
-        policy = PullPolicy.parse(pull_policy)
-        requests = [
-            p if isinstance(p, ProgramRequest) else ProgramRequest.parse(p) for p in programs
-        ]
-        self._check_requests(requests)
-        bytecode = self.images.pull(url, policy, registry_auth)
+        policy = (
+            pull_policy if isinstance(pull_policy, PullPolicy) else PullPolicy.parse(pull_policy)
+        )
+        requests = program_requests(programs)
+        self._program_types(requests)  # refuse bad requests before any download
+        bytecode = self.images.pull(text("image url", url), policy, registry_auth)
         bytecode.require(r.function for r in requests)
-        source = {"image_url": url, "pull_policy": policy.value, "digest": bytecode.digest}
-        return self.load_bytes(bytecode.data, url.rsplit("/", 1)[-1], source, requests, **options)
-
-    def _load(
-        self,
-        open_object: Callable[[], kernel.BpfObject],
-        source: dict[str, str],
-        programs: Sequence[ProgramRequest | str],
-        *,
-        globals: dict[str, bytes] | None = None,
-        metadata: dict[str, str] | None = None,
-        map_owner_id: int | None = None,
-    ) -> list[ProgramRecord]:
-        requests = [
-            p if isinstance(p, ProgramRequest) else ProgramRequest.parse(p) for p in programs
-        ]
-        if not requests:
-            raise InvalidInputError("no program given: use --programs <TYPE>:<FUNC_NAME>")
-        self._check_requests(requests)
-        with self._mutation() as txn, ExitStack() as undo:
-            owner = self._managed(txn, map_owner_id) if map_owner_id is not None else None
-            try:
-                obj = open_object()
-            except KernelError as exc:
+        for req, ptype in zip(requests, self._program_types(requests), strict=True):
+            labelled = bytecode.programs.get(req.function)
+            known = self.plugins.types.get(labelled) if labelled else None
+            if known is not None and known.kernel_type != ptype.kernel_type:
                 raise InvalidInputError(
-                    f"{_source_text(source)}: not a valid BPF object ({exc})"
-                ) from exc
-            with obj:
-                records = self._load_object(
-                    obj, txn, undo, requests, source, owner, globals or {}, metadata or {}
+                    f"{req.function} is a {labelled} program (image label io.ebpf.programs), "
+                    f"not {req.type}"
                 )
-            undo.pop_all()
-            return records
+        source = {"image_url": url, "pull_policy": policy.value, "digest": bytecode.digest}
+        return self._load(
+            lambda: kernel.BpfObject.open_bytes(bytecode.data, url.rsplit("/", 1)[-1]),
+            source,
+            requests,
+            globals,
+            metadata,
+            map_owner_id,
+        )
 
-    def _check_requests(self, requests: list[ProgramRequest]) -> None:
-        seen: set[str] = set()
+    def _program_types(self, requests: list[ProgramRequest]) -> list[ProgramType]:
+        ptypes = []
         for req in requests:
             ptype = self.plugins.program_type(req.type)
-            if req.function in seen:
-                raise InvalidInputError(f"function {req.function} is listed twice")
-            seen.add(req.function)
             if ptype.needs_attach_func and not req.attach_func:
                 raise InvalidInputError(
                     f"{req.type} programs need the attach function: "
@@ -265,155 +281,203 @@ class Bpfman:
                 raise InvalidInputError(
                     f"{req.type} programs take no attach function: use {req.type}:{req.function}"
                 )
+            ptypes.append(ptype)
+        return ptypes
+
+    def _load(
+        self,
+        open_object: Callable[[], kernel.BpfObject],
+        source: dict[str, str],
+        programs: Sequence[ProgramRequest | str],
+        globals: Mapping[str, bytes] | None,
+        metadata: Mapping[str, str] | None,
+        map_owner_id: int | None,
+    ) -> list[ProgramRecord]:
+        requests = program_requests(programs)
+        ptypes = self._program_types(requests)
+        values = checked_globals(globals)
+        tags = checked_metadata(metadata)
+        try:
+            obj = open_object()
+        except KernelError as exc:
+            raise InvalidInputError(
+                f"{_source_text(source)}: not a valid BPF object ({exc})"
+            ) from exc
+        with obj:
+            _check_sections(obj, requests, ptypes)
+            with self._mutation("load") as op:
+                owner = self._managed(op.txn, map_owner_id) if map_owner_id is not None else None
+                return self._load_object(op, obj, requests, ptypes, source, owner, values, tags)
 
     def _load_object(
         self,
+        op: Operation,
         obj: kernel.BpfObject,
-        txn: Txn,
-        undo: ExitStack,
         requests: list[ProgramRequest],
+        ptypes: list[ProgramType],
         source: dict[str, str],
         owner: ProgramRecord | None,
         globals: dict[str, bytes],
         metadata: dict[str, str],
     ) -> list[ProgramRecord]:
+        from .context import LoadContext
+
         sections = {spec.name: spec.section for spec in obj.programs()}
         obj.select(req.function for req in requests)
-        plugin_data: list[dict[str, Any]] = []
-        for req in requests:
-            ptype = self.plugins.program_type(req.type)
+        contexts = []
+        for req, ptype in zip(requests, ptypes, strict=True):
             obj.set_type(req.function, ptype.kernel_type, ptype.expected_attach_type)
-            if req.attach_func:
-                obj.set_attach_target(req.function, req.attach_func)
-            data = self.plugins.hook.bpfman_prepare_load(
-                program_type=req.type,
-                function=req.function,
-                section=sections[req.function],
-                attach_func=req.attach_func,
-                obj=obj,
-            )
-            plugin_data.append(data or {})
+            ctx = LoadContext(req.type, req.function, sections[req.function], req.attach_func, obj)
+            ptype.handler.prepare_load(ctx)
+            contexts.append(ctx)
         for name, value in globals.items():
             obj.set_global(name, value)
         shared = [m.name for m in obj.maps() if not m.internal]
         if owner is not None:
             for name in shared:
                 pinned = Path(owner.map_pin_path) / name
-                if pinned.exists():
+                if is_pinned(pinned):
                     with kernel.obj_get(str(pinned)) as reused:  # libbpf keeps a dup
                         obj.reuse_map(name, reused.fd)
         obj.load()
 
-        # Records keep the kernel type the bpfman type stands for (filters use
-        # it), even where a plugin loaded the program as another (freplace: ext).
-        ptype_of = {req.type: self.plugins.program_type(req.type) for req in requests}
-        records: list[ProgramRecord] = []
-        for req, data in zip(requests, plugin_data, strict=True):
-            fd = obj.program_fd(req.function)
-            info = kernel.prog_info(fd)
-            pin = self.layout.prog_pin(info.id)
-            kernel.obj_pin(fd, str(pin))
-            undo.callback(unpin, pin)
-            records.append(
-                ProgramRecord(
-                    id=info.id,
-                    name=req.function,
-                    type=req.type,
-                    kernel_type=ptype_of[req.type].kernel_type,
-                    source=dict(source),
-                    pin=str(pin),
-                    map_pin_path="",
-                    globals={k: v.hex() for k, v in globals.items()},
-                    metadata=dict(metadata),
-                    attach_func=req.attach_func,
-                    plugin_data=data,
-                )
-            )
+        fds = [obj.program_fd(req.function) for req in requests]
+        ids = [kernel.prog_info(fd).id for fd in fds]
         # The maps live where the owner's live, even if the owner shares another's.
-        map_dir = Path(owner.map_pin_path) if owner else self.layout.map_dir(records[0].id)
-        owner_id = int(map_dir.name)
+        map_dir = Path(owner.map_pin_path) if owner else self.layout.map_dir(ids[0])
+        new_maps = [name for name in shared if not is_pinned(map_dir / name)]
+        op.intend(
+            *(Resource.pin(self.layout.prog_pin(i)) for i in ids),
+            *(
+                [Resource.tree(map_dir)]
+                if owner is None
+                else [Resource.pin(map_dir / name) for name in new_maps]
+            ),
+        )
         if owner is None:
-            map_dir.mkdir(parents=True, exist_ok=True)
-            undo.callback(remove_dir, map_dir)
-        for name in shared:
-            target = map_dir / name
-            if not target.exists():
-                kernel.obj_pin(obj.map_fd(name), str(target))
-                undo.callback(unpin, target)
-        for record in records:
-            record.map_pin_path = str(map_dir)
-            if owner is not None or record is not records[0]:
-                record.map_owner_id = owner_id
-            txn.put_program(record)
+            os.mkdir(map_dir, 0o700)
+        for name in new_maps:
+            kernel.obj_pin(obj.map_fd(name), str(map_dir / name))
+        records = []
+        for req, ptype, ctx, fd, prog_id in zip(requests, ptypes, contexts, fds, ids, strict=True):
+            pin = self.layout.prog_pin(prog_id)
+            kernel.obj_pin(fd, str(pin))
+            record = ProgramRecord(
+                id=prog_id,
+                name=req.function,
+                type=req.type,
+                # Records keep the kernel type the bpfman type stands for (filters
+                # use it), even where a plugin loaded the program as another (ext).
+                kernel_type=ptype.kernel_type,
+                source=dict(source),
+                pin=str(pin),
+                map_pin_path=str(map_dir),
+                globals={k: v.hex() for k, v in globals.items()},
+                metadata=dict(metadata),
+                plugin_data=ctx.data,
+                rows=ctx.rows,
+            )
+            if owner is not None or prog_id != ids[0]:
+                record.map_owner_id = int(map_dir.name)
+            op.txn.put_program(record)
+            records.append(record)
         return records
 
     # -- attach / detach ----------------------------------------------------
     def attach(
         self,
         program_id: int,
-        program_type: str,
-        params: dict[str, Any],
-        metadata: dict[str, str] | None = None,
+        params: AttachParams | Mapping[str, object],
+        *,
+        metadata: Mapping[str, str] | None = None,
     ) -> LinkRecord:
-        """Attach a loaded program; ``params`` are the type's attach options."""
-        self.plugins.program_type(program_type)
-        with self._mutation() as txn:
-            program = self._managed(txn, program_id)
-            if program.type != program_type:
-                raise InvalidInputError(
-                    f"program {program_id} is a {program.type} program, not {program_type}: "
-                    f"use `bpfman attach {program_id} {program.type} ...`"
-                )
+        """Attach a loaded program; ``params`` are its type's attach options.
+
+        The type comes from the program's record. ``params`` is the type's
+        :class:`~bpfman.core.contract.AttachParams` (e.g. ``XdpParams``) or a
+        mapping of its option names, checked exactly as the CLI checks them.
+        """
+        self._privileged()
+        tags = checked_metadata(metadata)
+        with self._read() as snapshot:
+            program = None if snapshot is None else snapshot.get_program(program_id)
+        if program is None:
+            raise _unmanaged(program_id)
+        ptype = self.plugins.program_type(program.type)
+        handler = ptype.handler
+        typed = self._typed_params(ptype, program, params)
+        typed = handler.resolve(typed, program)  # file lookups happen outside the lock
+        with self._mutation("attach") as op:
+            program = self._managed(op.txn, program_id)
             from .context import AttachContext
 
-            ctx = AttachContext(
-                txn, self.layout, program, dict(params), _new_link_id(txn), txn.next_seq()
-            )
+            seq = op.txn.next_seq()
+            ctx = AttachContext(op, self.layout, self.config, program, _new_link_id(op.txn), seq)
             try:
-                recorded = self.plugins.hook.bpfman_attach(program_type=program_type, ctx=ctx)
-                if recorded is None:
-                    from .plugins import PluginError
-
-                    raise PluginError(f"no plugin attaches {program_type} programs")
-                link = ctx.pending_link(recorded)
-                link.metadata = dict(metadata or {})
-                txn.put_link(link)
+                recorded = handler.attach(ctx, typed)
             except KernelError as exc:
-                ctx.rollback()
                 if exc.errno == errno.EEXIST:
-                    where = " ".join(str(v) for v in params.values() if v not in (None, ""))
+                    where = handler.describe(typed.to_record()).attachment
                     raise ConflictError(
-                        f"program {program_id} is already attached to {program_type} {where}"
+                        f"program {program_id} is already attached to {program.type} {where}"
                     ) from exc
                 raise
-            except BaseException:
-                ctx.rollback()
-                raise
-            return link
+            view = handler.describe(recorded)
+            inherited = {APPLICATION_KEY: program.application} if program.application else {}
+            link = LinkRecord(
+                id=ctx.link_id,
+                program_id=program.id,
+                type=program.type,
+                params=recorded,
+                seq=seq,
+                pin=str(ctx.link_pin) if ctx.pinned else None,
+                hook=ctx.hook,
+                priority=ctx.priority,
+                metadata={**inherited, **tags},
+                attachment=view.attachment,
+                rows=[[label, value] for label, value in view.rows],
+            )
+            op.txn.put_link(link)
+        return link
+
+    def _typed_params(
+        self,
+        ptype: ProgramType,
+        program: ProgramRecord,
+        params: AttachParams | Mapping[str, object],
+    ) -> AttachParams:
+        wanted = ptype.handler.params_for(program)
+        if isinstance(params, Mapping):
+            typed: AttachParams = wanted.from_mapping(params)
+            return typed
+        if type(params) is not wanted:
+            given = params.type_name or type(params).__name__
+            raise InvalidInputError(
+                f"program {program.id} is a {program.type} program, not {given}: "
+                f"use `bpfman attach {program.id} {program.type} ...`"
+            )
+        return params
 
     def detach(self, link_id: int) -> None:
         """Detach one link; its program stays loaded."""
-        with self._mutation() as txn:
-            link = txn.get_link(link_id)
+        with self._mutation("detach") as op:
+            link = op.txn.get_link(link_id)
             if link is None:
                 raise NotFoundError(f"no link with id {link_id}")
-            program = txn.get_program(link.program_id)
+            program = op.txn.get_program(link.program_id)
             if program is None:
                 raise NotFoundError(f"link {link_id} belongs to no loaded program")
-            self._detach(txn, program, link)
+            self._detach(op, program, link)
 
-    def _detach(self, txn: Txn, program: ProgramRecord, link: LinkRecord) -> None:
+    def _detach(self, op: Operation, program: ProgramRecord, link: LinkRecord) -> None:
         from .context import DetachContext
 
-        ctx = DetachContext(txn, self.layout, program, link)
-        try:
-            handled = self.plugins.hook.bpfman_detach(program_type=link.type, ctx=ctx)
-        except BaseException:
-            ctx.rollback()
-            raise
-        if link.pin and not handled:
-            unpin(link.pin)
-        txn.delete_link(link.id)
+        ctx = DetachContext(op, self.layout, self.config, program, link)
+        if link.type in self.plugins.types:
+            self.plugins.handler(link.type).detach(ctx)
+        elif link.pin:  # the plugin is gone: a plain pinned link still goes
+            op.retire(Resource.pin(link.pin))
+        op.txn.delete_link(link)
 
     def unload(self, program_id: int) -> None:
         """Detach every link of the program, then unload it.
@@ -422,17 +486,38 @@ class Bpfman:
         recorded (and attached), while those already gone are not claimed.
         """
         while True:
-            with self._mutation() as txn:
-                program = self._managed(txn, program_id)
-                links = txn.links_of(program_id)
+            with self._mutation("unload") as op:
+                program = self._managed(op.txn, program_id)
+                links = op.txn.links_of(program_id)
                 if links:
-                    self._detach(txn, program, links[0])
+                    self._detach(op, program, links[0])
                     continue
-                unpin(program.pin)
-                txn.delete_program(program_id)
-                if not any(p.map_pin_path == program.map_pin_path for p in txn.programs()):
-                    remove_dir(Path(program.map_pin_path))
+                op.txn.delete_program(program)
+                op.retire(Resource.pin(program.pin))
+                if not op.txn.map_users(program.map_pin_path):
+                    op.retire(Resource.tree(program.map_pin_path))
                 return
+
+    # -- recovery -------------------------------------------------------------
+    def _reconcile(self, op: Operation) -> None:
+        """Drop records whose kernel objects are gone and pins nothing records."""
+        from .recovery import reconcile
+
+        reconcile(op, self.layout, self.config, self.plugins)
+
+    def recover(self, mode: str | None = None) -> list[str]:
+        """``bpfman system recover``: replay, reconcile, or rebuild a lost store.
+
+        :param mode: None to recover a healthy store; ``"adopt"`` or
+            ``"remove"`` to rebuild a lost or corrupt one from the pins.
+        :returns: one line per action taken.
+        """
+        from .recovery import recover
+
+        self._privileged()
+        prepare_root(self.layout)
+        with self.store.locked():
+            return recover(self, mode)
 
     # -- queries ------------------------------------------------------------
     def list_programs(
@@ -441,18 +526,17 @@ class Bpfman:
         all: bool = False,
         kernel_type: str | None = None,
         application: str | None = None,
-        selector: dict[str, str] | None = None,
+        selector: Mapping[str, str] | None = None,
     ) -> list[ProgramSummary]:
         """Programs bpfman loaded (``all``: every program in the kernel)."""
-        self._privileged()
         wanted = _kernel_type_filter(kernel_type)
         conditions = dict(selector or {})
         if application is not None:
             conditions[APPLICATION_KEY] = application
         records: list[ProgramRecord] = []
         link_ids: dict[int, list[int]] = {}
-        if self.store.exists():
-            with self.store.read() as txn:
+        with self._read() as txn:
+            if txn is not None:
                 records = txn.programs()
                 for link in sorted(txn.links(), key=lambda ln: ln.seq):
                     link_ids.setdefault(link.program_id, []).append(link.id)
@@ -476,18 +560,15 @@ class Bpfman:
         return sorted(rows, key=lambda row: row.id)
 
     def get_program(self, program_id: int) -> ProgramDetails:
-        self._privileged()
         record: ProgramRecord | None = None
         links: list[LinkDetails] = []
         used_by: list[int] = []
-        if self.store.exists():
-            with self.store.read() as txn:
+        with self._read() as txn:
+            if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
                     links = [self._describe(txn, link, record) for link in txn.links_of(program_id)]
-                    used_by = sorted(
-                        p.id for p in txn.programs() if p.map_pin_path == record.map_pin_path
-                    )
+                    used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
             with kernel.prog_fd_by_id(program_id) as fd:
@@ -502,15 +583,14 @@ class Bpfman:
         *,
         kernel_type: str | None = None,
         application: str | None = None,
-        selector: dict[str, str] | None = None,
+        selector: Mapping[str, str] | None = None,
     ) -> list[LinkDetails]:
-        self._privileged()
-        if not self.store.exists():
-            return []
         wanted = _kernel_type_filter(kernel_type)
         conditions = dict(selector or {})
         rows: list[LinkDetails] = []
-        with self.store.read() as txn:
+        with self._read() as txn:
+            if txn is None:
+                return []
             programs = {p.id: p for p in txn.programs()}
             for link in txn.links():
                 program = programs.get(link.program_id)
@@ -526,9 +606,8 @@ class Bpfman:
         return sorted(rows, key=lambda d: (d.program.id, d.link.seq))
 
     def get_link(self, link_id: int) -> LinkDetails:
-        self._privileged()
-        if self.store.exists():
-            with self.store.read() as txn:
+        with self._read() as txn:
+            if txn is not None:
                 link = txn.get_link(link_id)
                 if link is not None:
                     program = txn.get_program(link.program_id)
@@ -537,24 +616,60 @@ class Bpfman:
         raise NotFoundError(f"no link with id {link_id}")
 
     def _describe(self, txn: Txn, link: LinkRecord, program: ProgramRecord) -> LinkDetails:
+        """The recorded view, with the link's current position on a shared hook."""
+        view = LinkView(link.attachment, [(str(k), str(v)) for k, v in link.rows])
+        if not view.attachment:  # recorded by an older bpfman: ask the plugin, or show raw
+            view = self._view_of(link)
         position = None
         if link.hook is not None:
             ids = [other.id for other in txn.links_on_hook(link.hook)]
-            position = ids.index(link.id)
-        view = None
-        if link.type in self.plugins.types:
-            view = self.plugins.hook.bpfman_describe_link(
-                program_type=link.type, link=link, program=program, position=position
-            )
-        if view is None:  # the plugin is gone: show the raw record
-            from .context import LinkView
-
+            position = ids.index(link.id) if link.id in ids else None
             view = LinkView(
-                attachment=" ".join(str(v) for v in link.params.values()),
-                rows=[(k.replace("_", " ").title(), _text(v)) for k, v in link.params.items()],
-                data=dict(link.params),
+                f"{view.attachment} pos-{position}", _with_position(view.rows, position)
             )
         return LinkDetails(link, program, view, position)
+
+    def _view_of(self, link: LinkRecord) -> LinkView:
+        try:
+            return self.plugins.handler(link.type).describe(link.params)
+        except (InvalidInputError, KeyError):
+            rows = [(k.replace("_", " ").title(), _text(v)) for k, v in link.params.items()]
+            return LinkView(" ".join(str(v) for v in link.params.values()), rows)
+
+
+def _unmanaged(program_id: int) -> NotFoundError:
+    """The error for an id bpfman has no record of: unknown, or someone else's."""
+    try:
+        kernel.prog_fd_by_id(program_id).close()
+    except NotFoundError:
+        return NotFoundError(f"no program with id {program_id}")
+    return NotManagedError(f"program {program_id} is not managed by bpfman")
+
+
+def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for label, value in rows:
+        out.append((label, value))
+        if label == "Priority":
+            out.append(("Position", str(position)))
+    return out
+
+
+def _check_sections(
+    obj: kernel.BpfObject, requests: list[ProgramRequest], ptypes: list[ProgramType]
+) -> None:
+    """Refuse a type the program's ELF section contradicts (before the verifier does)."""
+    specs = {spec.name: spec for spec in obj.programs()}
+    for req, ptype in zip(requests, ptypes, strict=True):
+        spec = specs.get(req.function)
+        if spec is None or not spec.kernel_type or spec.kernel_type == ptype.kernel_type:
+            continue
+        if ptype.matches_section(spec.section):
+            continue
+        implied = kernel.prog_type_name(spec.kernel_type)
+        raise InvalidInputError(
+            f"{req.function} is a {implied} program (section `{spec.section}`), not {req.type}"
+        )
 
 
 def all_match(metadata: dict[str, str], conditions: dict[str, str]) -> bool:
@@ -564,12 +679,11 @@ def all_match(metadata: dict[str, str], conditions: dict[str, str]) -> bool:
 def _kernel_type_filter(name: str | None) -> set[int] | None:
     if name is None:
         return None
-    wanted = name.replace("-", "_")
-    matches = {num for num, text in kernel.KERNEL_PROG_TYPES.items() if text == wanted}
-    if not matches:
-        known = ", ".join(t.replace("_", "-") for t in kernel.KERNEL_PROG_TYPES.values())
+    found = kernel.prog_types_named(name)
+    if found is None:
+        known = ", ".join(kernel.PROG_TYPE_FILTERS.values())
         raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
-    return matches
+    return found
 
 
 def _new_link_id(txn: Txn) -> int:
@@ -586,3 +700,6 @@ def _text(value: Any) -> str:
 
 def _source_text(source: dict[str, str]) -> str:
     return source.get("path") or source.get("image_url") or "object"
+
+
+__all__ = ["Bpfman", "LinkDetails", "LostStateError", "ProgramDetails", "ProgramSummary"]

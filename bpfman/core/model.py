@@ -37,7 +37,6 @@ class ProgramRecord(_Record):
     """A program bpfman loaded; ``id`` is the kernel program id."""
 
     __slots__ = (
-        "attach_func",
         "globals",
         "id",
         "kernel_type",
@@ -47,6 +46,7 @@ class ProgramRecord(_Record):
         "name",
         "pin",
         "plugin_data",
+        "rows",
         "source",
         "type",
     )
@@ -63,8 +63,8 @@ class ProgramRecord(_Record):
         map_owner_id: int | None = None,
         globals: dict[str, str] | None = None,
         metadata: dict[str, str] | None = None,
-        attach_func: str | None = None,
         plugin_data: dict[str, Any] | None = None,
+        rows: list[list[str]] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -76,8 +76,8 @@ class ProgramRecord(_Record):
         self.map_owner_id = map_owner_id
         self.globals = globals or {}
         self.metadata = metadata or {}
-        self.attach_func = attach_func
         self.plugin_data = plugin_data or {}
+        self.rows = rows or []
 
     @property
     def application(self) -> str:
@@ -87,16 +87,35 @@ class ProgramRecord(_Record):
     def from_dict(cls, data: dict[str, Any]) -> ProgramRecord:
         return cls(**data)
 
+    @property
+    def shown_rows(self) -> list[tuple[str, str]]:
+        """What the type's plugin asked ``get program`` to show (e.g. Attach Function)."""
+        return [(str(label), str(value)) for label, value in self.rows]
+
 
 class LinkRecord(_Record):
     """An attachment of a program, identified by bpfman's own link id.
 
     ``hook`` names the shared attach point (interface, direction, netns...)
     for types where several links are ordered on one hook; links on the
-    same hook are ordered by ``(priority, seq)``.
+    same hook are ordered by ``(priority, seq)``. ``attachment`` and ``rows``
+    are the plugin's description, recorded at attach time so that listing
+    links needs no plugin; the core adds the position on a shared hook.
     """
 
-    __slots__ = ("hook", "id", "metadata", "params", "pin", "priority", "program_id", "seq", "type")
+    __slots__ = (
+        "attachment",
+        "hook",
+        "id",
+        "metadata",
+        "params",
+        "pin",
+        "priority",
+        "program_id",
+        "rows",
+        "seq",
+        "type",
+    )
 
     def __init__(
         self,
@@ -109,6 +128,8 @@ class LinkRecord(_Record):
         hook: str | None = None,
         priority: int | None = None,
         metadata: dict[str, str] | None = None,
+        attachment: str = "",
+        rows: list[list[str]] | None = None,
     ) -> None:
         self.id = id
         self.program_id = program_id
@@ -119,6 +140,8 @@ class LinkRecord(_Record):
         self.hook = hook
         self.priority = priority
         self.metadata = metadata or {}
+        self.attachment = attachment
+        self.rows = rows or []
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LinkRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import BpfmanError, PermissionDeniedError
+from .errors import KernelError, PermissionDeniedError
 
 _MS_NOSUID = 2
 _MS_NODEV = 4
@@ -26,7 +26,7 @@ def is_mounted(path: Path | str, fstype: str) -> bool:
     return False
 
 
-def ensure_mounted(path: Path | str, fstype: str) -> None:
+def ensure_mounted(path: Path | str, fstype: str, options: str = "") -> None:
     """Mount a fresh ``fstype`` at ``path`` unless one is already there."""
     Path(path).mkdir(parents=True, exist_ok=True)
     if is_mounted(path, fstype):
@@ -36,8 +36,9 @@ def ensure_mounted(path: Path | str, fstype: str) -> None:
 
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-    if libc.mount(fstype.encode(), os.fsencode(path), fstype.encode(), flags, None) != 0:
+    data = options.encode() if options else None
+    if libc.mount(fstype.encode(), os.fsencode(path), fstype.encode(), flags, data) != 0:
         err = ctypes.get_errno()
         if err == 1:
             raise PermissionDeniedError(f"cannot mount {fstype} at {path}: must be run as root")
-        raise BpfmanError(f"cannot mount {fstype} at {path}: {os.strerror(err)}")
+        raise KernelError(f"mount {fstype} at {path}", err)

@@ -6,11 +6,12 @@ same malformed input with the same message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from .errors import InvalidInputError
 from .model import APPLICATION_KEY
+from .validate import text
 
 
 class ProgramRequest(NamedTuple):
@@ -21,30 +22,43 @@ class ProgramRequest(NamedTuple):
     attach_func: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> ProgramRequest:
-        parts = text.split(":")
+    def parse(cls, spec: str) -> ProgramRequest:
+        parts = text("program", spec).split(":")
         if len(parts) not in (2, 3) or not all(parts):
             raise InvalidInputError(
-                f"invalid program {text!r}: expected <TYPE>:<FUNC_NAME> "
+                f"invalid program {spec!r}: expected <TYPE>:<FUNC_NAME> "
                 "or <TYPE>:<FUNC_NAME>:<ATTACH_FUNC>"
             )
         return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
 
 
-def parse_global(text: str) -> tuple[str, bytes]:
+def program_requests(programs: Sequence[ProgramRequest | str]) -> list[ProgramRequest]:
+    """``--programs`` entries as requests; at least one, no function twice."""
+    requests = [p if isinstance(p, ProgramRequest) else ProgramRequest.parse(p) for p in programs]
+    if not requests:
+        raise InvalidInputError("no program given: use --programs <TYPE>:<FUNC_NAME>")
+    seen: set[str] = set()
+    for req in requests:
+        if req.function in seen:
+            raise InvalidInputError(f"function {req.function} is listed twice")
+        seen.add(req.function)
+    return requests
+
+
+def parse_global(item: str) -> tuple[str, bytes]:
     """``NAME=HEX`` with plain hex digits (no ``0x``), at least one byte."""
-    name, sep, value = text.partition("=")
+    name, sep, value = text("global", item).partition("=")
     if not sep or not name:
-        raise InvalidInputError(f"invalid global {text!r}: expected <NAME>=<Hex Value>")
+        raise InvalidInputError(f"invalid global {item!r}: expected <NAME>=<Hex Value>")
     if not value or len(value) % 2 or value.lower().startswith("0x"):
         raise InvalidInputError(
-            f"invalid global {text!r}: the value must be an even number of hex digits "
+            f"invalid global {item!r}: the value must be an even number of hex digits "
             "without 0x, e.g. GLOBAL_u32=0A0B0C0D"
         )
     try:
         return name, bytes.fromhex(value)
     except ValueError:
-        raise InvalidInputError(f"invalid global {text!r}: {value!r} is not hex") from None
+        raise InvalidInputError(f"invalid global {item!r}: {value!r} is not hex") from None
 
 
 def parse_globals(items: Iterable[str]) -> dict[str, bytes]:
@@ -61,7 +75,7 @@ def parse_key_values(items: Iterable[str], what: str = "metadata") -> dict[str, 
     """``KEY=VALUE`` pairs; each item may itself hold comma-separated pairs."""
     result: dict[str, str] = {}
     for item in items:
-        for pair in item.split(","):
+        for pair in text(what, item).split(","):
             key, sep, value = pair.partition("=")
             if not sep or not key:
                 raise InvalidInputError(f"invalid {what} {pair!r}: expected <KEY>=<VALUE>")
@@ -69,9 +83,36 @@ def parse_key_values(items: Iterable[str], what: str = "metadata") -> dict[str, 
     return result
 
 
+def checked_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Library metadata: string keys and values only (as the CLI can give)."""
+    result: dict[str, str] = {}
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise InvalidInputError(
+                f"invalid metadata {key!r}={value!r}: keys and values must be strings"
+            )
+        result[text("metadata key", key)] = text("metadata value", value)
+    return result
+
+
+def checked_globals(globals: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    """Library globals: names mapped to the raw bytes to write (not hex strings)."""
+    result: dict[str, bytes] = {}
+    for name, value in (globals or {}).items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"invalid global name {name!r}")
+        if not isinstance(value, bytes | bytearray) or not value:
+            raise InvalidInputError(
+                f"invalid global {name}: the value must be non-empty bytes, got "
+                f"{type(value).__name__} (use bytes.fromhex('0A0B0C0D'))"
+            )
+        result[text("global name", name)] = bytes(value)
+    return result
+
+
 def with_application(metadata: dict[str, str], application: str | None) -> dict[str, str]:
     """Record ``--application`` as metadata unless the key was given already."""
     merged = dict(metadata)
     if application and APPLICATION_KEY not in merged:
-        merged[APPLICATION_KEY] = application
+        merged[APPLICATION_KEY] = text("application", application)
     return merged

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bpfman.core.contract import Resource
+
 
 @dataclass(frozen=True)
 class Installed:
@@ -17,11 +19,17 @@ class Installed:
 class HookOps(Protocol):
     """Kernel operations on one hook (an XDP interface, a TC interface+direction)."""
 
-    def install(self, prog_fd: int, previous: Installed | None) -> dict[str, Any]:
-        """Run ``prog_fd`` on the hook: attach it, or atomically replace ``previous``.
+    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
+        """Run the program on the hook: attach it, or atomically replace ``previous``.
 
-        :returns: what :meth:`remove` needs later (recorded in the state).
+        Journals (``ctx.intend``) every kernel object before creating it, and
+        retires what the replaced program leaves behind (an old TC filter).
+
+        :returns: what :meth:`removal` needs later (recorded in the state).
         """
 
-    def remove(self, attach: dict[str, Any]) -> None:
-        """Take the program off the hook; must tolerate a hook that is gone."""
+    def removal(self, attach: dict[str, Any]) -> list[Resource]:
+        """What to retire to take the program off the hook (released after commit)."""
+
+    def alive(self, attach: dict[str, Any]) -> bool:
+        """Whether the recorded attachment is still in the kernel (reconciliation)."""

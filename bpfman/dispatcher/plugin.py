@@ -1,4 +1,4 @@
-"""The hook implementations the xdp and tc plugins share, parameterised by flavour.
+"""The handler the xdp and tc plugins share, parameterised by flavour.
 
 How user programs get into slots: in freplace mode a program is loaded as
 BPF_PROG_TYPE_EXT, verified against stub ``prog0`` of a *template*
@@ -15,115 +15,187 @@ newcomer never jumps ahead of an equal-priority link already there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from bpfman import kernel
-from bpfman.core.context import AttachContext, DetachContext, LinkView
-from bpfman.core.errors import ConflictError
-from bpfman.core.model import LinkRecord
+from bpfman.core.bpffs import entries, is_pinned
+from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
+from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
+from bpfman.core.errors import ConflictError, NotFoundError
+from bpfman.core.logs import get_logger
 
 from .flavours import Flavour
 from .hook import HookOps
 from .loader import freplace_support, load_dispatcher
 from .proceed_on import normalise
-from .revisions import apply_chain, install_direct, remove_hook
+from .revisions import DIR_PREFIX, Context, apply_chain, install_direct, remove_hook
 
 FREPLACE = "freplace"
 DIRECT = "direct"
+P = TypeVar("P", bound=AttachParams)
+F = TypeVar("F", bound=Callable[..., Any])
+log = get_logger(__name__)
 
 _templates: dict[str, kernel.BpfObject] = {}
 
 
-def prepare_load(flavour: Flavour, function: str, obj: kernel.BpfObject) -> dict[str, Any]:
-    """Load the program as an extension of a stub when freplace works here."""
-    if not freplace_support().supported:
-        return {"dispatch": DIRECT}
-    template = _templates.get(flavour.name)
-    if template is None:
-        template = _templates[flavour.name] = load_dispatcher(flavour, [])
-    # Extensions take no expected attach type (libbpf sets BPF_XDP for SEC("xdp")).
-    obj.set_type(function, kernel.PROG_TYPE.EXT, 0)
-    obj.set_attach_target(function, "prog0", template.program_fd(flavour.function))
-    return {"dispatch": FREPLACE}
+def proceed_on_option(flavour: Flavour, example: str) -> Callable[[F], F]:
+    """The ``--proceed-on`` option of ``attach xdp|tc``, from the flavour's own table."""
+    import click
+
+    from bpfman.cli.options import MultiValueOption
+
+    return click.option(
+        "--proceed-on",
+        "proceed_on",
+        cls=MultiValueOption,
+        help=(
+            "Optional: Proceed to call other programs in chain on this exit code.\n"
+            "Multiple values supported by repeating the parameter.\n"
+            f"Example: {example}\n\n"
+            f"[possible values: {', '.join(flavour.actions)}]\n\n"
+            f"[default: {', '.join(flavour.default_proceed_on)}]"
+        ),
+    )
 
 
-def attach(
-    ctx: AttachContext,
-    flavour: Flavour,
-    hook: str,
-    params: dict[str, Any],
-    ops: HookOps,
-    where: dict[str, Any],
-) -> dict[str, Any]:
-    """Add the context's program to ``hook``; returns the params to record."""
-    params = {**params, "proceed_on": normalise(flavour, params.get("proceed_on") or [])}
-    ctx.hook = hook
-    ctx.priority = int(params["priority"])
-    mode = ctx.program.plugin_data.get("dispatch", DIRECT)
-    params["dispatch"] = mode
-    if mode == FREPLACE:
-        links = sorted(
-            [*ctx.hook_links(hook), ctx.pending_link(params)], key=lambda ln: ln.order_key
-        )
-        apply_chain(ctx, flavour, hook, links, ops, where)
-        return params
-    existing = ctx.hook_links(hook)
-    if existing:
-        support = freplace_support()
-        raise ConflictError(
-            f"{flavour.name}: {_hook_text(params)} already runs program "
-            f"{existing[0].program_id} (link {existing[0].id}); {support.refusal}, "
-            f"so bpfman attaches one program per hook: detach it first"
-        )
-    install_direct(ctx, flavour, hook, ops, where)
-    return params
+class DispatcherHandler(TypeHandler[P]):
+    """A type whose programs share a hook through a dispatcher (xdp, tc)."""
+
+    flavour: ClassVar[Flavour]
+
+    # -- what a flavour's plugin supplies ---------------------------------------
+    def hook_of(self, ctx: AttachContext, params: P) -> tuple[str, dict[str, Any], HookOps]:
+        """The hook key, the identity recorded with it, and its kernel operations."""
+        raise NotImplementedError
+
+    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[HookOps, bool]:
+        """A recorded hook's operations, and whether its interface still exists."""
+        raise NotImplementedError
+
+    def release_hook(self, resource: Resource) -> None:
+        """Release one of the flavour's own resource kinds."""
+        raise NotImplementedError
+
+    # -- the shared behaviour ---------------------------------------------------
+    def prepare_load(self, ctx: LoadContext) -> None:
+        """Load the program as an extension of a stub when freplace works here."""
+        if not freplace_support().supported:
+            ctx.keep("dispatch", DIRECT)
+            return
+        flavour = self.flavour
+        template = _templates.get(flavour.name)
+        if template is None:
+            template = _templates[flavour.name] = load_dispatcher(flavour, [])
+        # Extensions take no expected attach type (libbpf sets BPF_XDP for SEC("xdp")).
+        ctx.obj.set_type(ctx.function, kernel.PROG_TYPE.EXT, 0)
+        ctx.obj.set_attach_target(ctx.function, "prog0", template.program_fd(flavour.function))
+        ctx.keep("dispatch", FREPLACE)
+
+    def attach(self, ctx: AttachContext, params: P) -> dict[str, Any]:
+        """Add the context's program to its hook; returns the params to record."""
+        flavour = self.flavour
+        recorded = params.to_record()
+        recorded["proceed_on"] = normalise(flavour, recorded.get("proceed_on") or [])
+        hook, where, ops = self.hook_of(ctx, params)
+        ctx.hook = hook
+        ctx.priority = int(recorded["priority"])
+        mode = ctx.program.plugin_data.get("dispatch", DIRECT)
+        recorded["dispatch"] = mode
+        existing = ctx.hook_links(hook)
+        if mode == FREPLACE:
+            new = ctx.pending_link()
+            links = sorted([*existing, new], key=lambda ln: ln.order_key)
+            proceed_on = {ln.id: list(ln.params.get("proceed_on", [])) for ln in existing}
+            proceed_on[new.id] = recorded["proceed_on"]
+            apply_chain(ctx, flavour, hook, links, ops, where, proceed_on)
+        elif existing:
+            raise ConflictError(
+                f"{flavour.name}: {_hook_text(recorded)} already runs program "
+                f"{existing[0].program_id} (link {existing[0].id}); "
+                f"{freplace_support().refusal}, so bpfman attaches one program per hook: "
+                "detach it first"
+            )
+        else:
+            install_direct(ctx, flavour, hook, ops, where)
+        return recorded
+
+    def detach(self, ctx: DetachContext) -> None:
+        """Remove the link from its hook, rebuilding the chain without it.
+
+        When the interface (or its namespace) is gone, so is what ran on it:
+        only bpfman's pins and records are left to remove.
+        """
+        flavour = self.flavour
+        hook = ctx.link.hook or ""
+        state = ctx.plugin_get(flavour.name, hook)
+        if state is None:
+            return
+        ops, alive = self.ops_for(ctx, state)
+        remaining = [ln for ln in ctx.hook_links(hook) if ln.id != ctx.link.id]
+        if not alive or state["mode"] == DIRECT or not remaining:
+            remove_hook(ctx, flavour, hook, ops)
+            return
+        where = {k: v for k, v in state.items() if k in ("ifindex", "iface", "netns", "direction")}
+        proceed_on = {ln.id: list(ln.params.get("proceed_on", [])) for ln in remaining}
+        apply_chain(ctx, flavour, hook, remaining, ops, where, proceed_on)
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        """``IFACE [DIRECTION]`` and the ``get link`` rows (the core adds the position)."""
+        mode = recorded.get("dispatch")
+        rows = [("Interface", str(recorded["iface"]))]
+        if "direction" in recorded:
+            rows.append(("Direction", str(recorded["direction"])))
+        rows += [
+            ("Priority", str(recorded["priority"])),
+            ("Proceed On", ", ".join(recorded.get("proceed_on", []))),
+            ("Network Namespace", str(recorded.get("netns") or "None")),
+            ("Mode", "dispatcher (freplace)" if mode == FREPLACE else "direct (one per hook)"),
+        ]
+        return LinkView(_hook_text(recorded), rows)
+
+    def release(self, resource: Resource) -> None:
+        self.release_hook(resource)
+
+    def reconcile(self, ctx: RecoverContext) -> None:
+        """Drop hooks whose dispatcher or attachment is gone; remove unrecorded pins."""
+        flavour = self.flavour
+        live: set[str] = set()
+        for hook, state in ctx.plugin_items(flavour.name):
+            try:
+                ops, alive = self.ops_for(ctx, state)
+            except NotFoundError:
+                alive = False
+                ops = None
+            if alive and ops is not None and is_pinned(state["prog_pin"]):
+                alive = ops.alive(state["attach"])
+            if not alive:
+                log.warning("%s: hook %s is gone from the kernel; dropping it", flavour.name, hook)
+                for link in ctx.hook_links(hook):
+                    ctx.forget_link(link, f"its {flavour.name} hook is gone")
+                if ops is not None:
+                    remove_hook(ctx, flavour, hook, ops)
+                else:
+                    ctx.plugin_delete(flavour.name, hook)
+                continue
+            live.add(str(state.get("dir")))
+            live.update(str(v) for v in state["attach"].values())
+        for entry in entries(ctx.plugin_dir(flavour.name)):
+            if entry.path in live:
+                continue
+            if entry.name.startswith(DIR_PREFIX) and entry.is_dir(follow_symlinks=False):
+                log.warning("%s: removing unrecorded revision %s", flavour.name, entry.path)
+                ctx.retire(Resource.tree(entry.path))
+            else:
+                self.orphan(ctx, entry.path)
+
+    def orphan(self, ctx: RecoverContext, path: str) -> None:
+        """An unrecorded entry in the plugin's directory (the flavour may know it)."""
+        log.warning("%s: ignoring %s: not something bpfman made", self.flavour.name, path)
 
 
-def detach(
-    ctx: DetachContext,
-    flavour: Flavour,
-    ops_for: Callable[[dict[str, Any]], tuple[HookOps, bool]],
-) -> bool:
-    """Remove the context's link from its hook, rebuilding the chain without it.
-
-    ``ops_for(state)`` gives the hook's operations and whether its interface
-    still exists; when it (or its namespace) is gone, only bpfman's pins and
-    state are left to remove.
-    """
-    link = ctx.link
-    hook = link.hook or ""
-    state = ctx.plugin_get(flavour.name, hook)
-    if state is None:
-        return True
-    ops, alive = ops_for(state)
-    remaining = [ln for ln in ctx.hook_links(hook) if ln.id != link.id]
-    if not alive or state["mode"] == DIRECT or not remaining:
-        remove_hook(ctx, flavour, hook, ops)
-        return True
-    where = {k: v for k, v in state.items() if k in ("ifindex", "iface", "netns", "direction")}
-    apply_chain(ctx, flavour, hook, remaining, ops, where)
-    return True
-
-
-def describe(link: LinkRecord, position: int | None, direction: bool) -> LinkView:
-    """``IFACE [DIRECTION] pos-N`` and the ``get link`` rows."""
-    p = link.params
-    mode = "dispatcher (freplace)" if p.get("dispatch") == FREPLACE else "direct (one per hook)"
-    rows = [("Interface", str(p["iface"]))]
-    if direction:
-        rows.append(("Direction", str(p["direction"])))
-    rows += [
-        ("Priority", str(p["priority"])),
-        ("Position", str(position)),
-        ("Proceed On", ", ".join(p.get("proceed_on", []))),
-        ("Network Namespace", str(p.get("netns") or "None")),
-        ("Mode", mode),
-    ]
-    return LinkView(f"{_hook_text(p)} pos-{position}", rows, {**p, "position": position})
-
-
-def _hook_text(params: dict[str, Any]) -> str:
+def _hook_text(params: Mapping[str, Any]) -> str:
     if "direction" in params:
         return f"{params['iface']} {params['direction']}"
     return str(params["iface"])

@@ -56,9 +56,11 @@ if TYPE_CHECKING:
         KERNEL_PROG_TYPES,
         LINK_TYPE,
         PROG_TYPE,
+        PROG_TYPE_FILTERS,
         map_type_name,
         probe_prog_type,
         prog_type_name,
+        prog_types_named,
     )
 
 _WHERE: dict[str, str] = {
@@ -78,6 +80,7 @@ _WHERE: dict[str, str] = {
     "MapInfo": "bpfman.kernel.info",
     "MapSpec": "bpfman.kernel.obj",
     "PROG_TYPE": "bpfman.kernel.types",
+    "PROG_TYPE_FILTERS": "bpfman.kernel.types",
     "ProgInfo": "bpfman.kernel.info",
     "ProgramSpec": "bpfman.kernel.obj",
     "capture_libbpf_messages": "bpfman.kernel.lib",
@@ -102,6 +105,7 @@ _WHERE: dict[str, str] = {
     "prog_query": "bpfman.kernel.links",
     "prog_test_run": "bpfman.kernel.run",
     "prog_type_name": "bpfman.kernel.types",
+    "prog_types_named": "bpfman.kernel.types",
     "raw_tracepoint_open": "bpfman.kernel.links",
     "tcx_chain": "bpfman.kernel.links",
 }
@@ -128,6 +132,7 @@ __all__ = [
     "KERNEL_PROG_TYPES",
     "LINK_TYPE",
     "PROG_TYPE",
+    "PROG_TYPE_FILTERS",
     "BpfObject",
     "Fd",
     "HookChain",
@@ -158,6 +163,7 @@ __all__ = [
     "prog_query",
     "prog_test_run",
     "prog_type_name",
+    "prog_types_named",
     "raw_tracepoint_open",
     "tcx_chain",
 ]

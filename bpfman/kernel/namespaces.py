@@ -1,52 +1,165 @@
 """Entering network and mount namespaces for the duration of a kernel call.
 
 Interfaces are resolved and hooks attached in the namespace the user names
-(``--netns``); uprobe targets are resolved in a container's mount namespace.
-bpfman is single-threaded, so switching the calling thread is safe.
+(``--netns``) or, without one, in the caller's own; uprobe targets are
+resolved in a container's mount namespace. A :class:`NetnsRef` remembers a
+network namespace by its identity (device and inode of its nsfs file), so a
+later ``detach`` or ``unload`` re-enters the same namespace from wherever it
+is run, and can tell when that namespace is really gone. setns(2) switches
+only the calling thread, so threads of one process (the service) never
+disturb each other.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from bpfman.core.errors import BpfmanError, NotFoundError, PermissionDeniedError
+from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, PermissionDeniedError
 
+T = TypeVar("T")
+CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+_NS_GET_NSTYPE = 0xB703
+_KINDS = {CLONE_NEWNET: "network", CLONE_NEWNS: "mount"}
+_NAMED_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
 _libc: ctypes.CDLL | None = None
 
 
-def _setns(fd: int, nstype: int) -> None:
+def _setns(fd: int, nstype: int, path: str) -> None:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     if _libc.setns(fd, nstype) != 0:
         err = ctypes.get_errno()
-        if err == 1:
-            raise PermissionDeniedError("cannot enter namespace: must be run as root")
-        raise BpfmanError(f"setns failed: {os.strerror(err)}")
+        kind = _KINDS[nstype]
+        if err == errno.EPERM:
+            raise PermissionDeniedError(
+                f"cannot enter {kind} namespace {path}: operation not permitted (run as root)"
+            )
+        if err == errno.EINVAL:
+            raise InvalidInputError(f"{path} is not a {kind} namespace")
+        raise KernelError(f"setns {path}", err)
 
 
-def open_ns(path: str) -> int:
+def open_ns(path: str, kind: str = "network") -> int:
+    """Open a namespace file; every failure is one line naming the path."""
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise NotFoundError(f"network namespace {path} not found") from None
+        raise NotFoundError(f"{kind} namespace {path} not found") from None
+    except PermissionError:
+        raise PermissionDeniedError(
+            f"cannot open {kind} namespace {path}: permission denied"
+        ) from None
     except OSError as exc:
-        raise NotFoundError(f"cannot open namespace {path}: {exc.strerror}") from None
+        raise KernelError(f"open {kind} namespace {path}", exc.errno or errno.EIO) from None
 
 
-def ns_inode(path: str) -> int:
-    """The namespace's inode number: its identity across paths."""
+def _is_netns(fd: int) -> bool:
+    """Whether ``fd`` is a network namespace (ioctl NS_GET_NSTYPE, Linux >= 4.11)."""
+    import fcntl
+
     try:
-        return os.stat(path).st_ino
+        return fcntl.ioctl(fd, _NS_GET_NSTYPE) == CLONE_NEWNET
     except OSError:
-        raise NotFoundError(f"network namespace {path} not found") from None
+        return False
+
+
+@dataclass(frozen=True)
+class NetnsRef:
+    """A network namespace, by identity; ``path`` is what the user named, if anything."""
+
+    path: str | None
+    dev: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str | None) -> NetnsRef:
+        """The namespace at ``path``, or the caller's own when None."""
+        fd = open_ns(path or "/proc/self/ns/net")
+        try:
+            if not _is_netns(fd):
+                raise InvalidInputError(f"{path} is not a network namespace")
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        return cls(path, st.st_dev, st.st_ino)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"path": self.path, "dev": self.dev, "inode": self.inode}
+
+    @classmethod
+    def from_record(cls, value: Any) -> NetnsRef:
+        """A recorded reference; a bare path string is what older records hold."""
+        if isinstance(value, dict):
+            return cls(value.get("path"), int(value["dev"]), int(value["inode"]))
+        return cls.of(value)
+
+    def __str__(self) -> str:
+        return self.path or f"net:[{self.inode}]"
+
+    def _matches(self, path: str) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == (self.dev, self.inode)
+
+    def _find(self) -> str | None:
+        """A path to this namespace now: the one given, a named netns, or a process's."""
+        candidates = [self.path] if self.path else []
+        for directory in _NAMED_NETNS_DIRS:
+            try:
+                candidates += [os.path.join(directory, name) for name in os.listdir(directory)]
+            except OSError:
+                continue
+        for path in candidates:
+            if self._matches(path):
+                return path
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and self._matches(f"/proc/{pid}/ns/net"):
+                return f"/proc/{pid}/ns/net"
+        return None
+
+    def is_current(self) -> bool:
+        return self._matches("/proc/thread-self/ns/net")
+
+    @contextmanager
+    def entered(self) -> Iterator[None]:
+        """Run the body inside this namespace; NotFoundError if it is gone."""
+        if self.is_current():
+            yield
+            return
+        path = self._find()
+        if path is None:
+            raise NotFoundError(f"network namespace {self} is gone")
+        with _entered(path, CLONE_NEWNET, "/proc/thread-self/ns/net"):
+            yield
+
+
+@contextmanager
+def _entered(path: str, nstype: int, own_path: str) -> Iterator[None]:
+    target = open_ns(path, _KINDS[nstype])
+    own = os.open(own_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target, nstype, path)
+        try:
+            yield
+        finally:
+            _setns(own, nstype, own_path)
+    finally:
+        os.close(target)
+        os.close(own)
 
 
 @contextmanager
@@ -55,35 +168,43 @@ def netns(path: str | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    target = open_ns(path)
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target, CLONE_NEWNET)
-        try:
-            yield
-        finally:
-            _setns(own, CLONE_NEWNET)
-    finally:
-        os.close(target)
-        os.close(own)
+    with _entered(path, CLONE_NEWNET, "/proc/thread-self/ns/net"):
+        yield
 
 
-@contextmanager
-def mountns_of(pid: int) -> Iterator[None]:
-    """Run the body inside the mount namespace of process ``pid``."""
-    try:
-        target = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NotFoundError(f"no process with pid {pid}") from None
-    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target, CLONE_NEWNS)
+def in_mount_namespace(pid: int, work: Callable[[], T]) -> T:
+    """Call ``work`` inside the mount namespace of process ``pid``; return its result.
+
+    A thread cannot join a mount namespace while it shares its filesystem
+    attributes with other threads, so the work runs in a short-lived thread
+    that stops sharing them first (unshare CLONE_FS); the caller's own view
+    of the filesystem never changes. File descriptors opened there stay valid.
+    """
+    path = f"/proc/{pid}/ns/mnt"
+    if not os.path.exists(f"/proc/{pid}"):
+        raise NotFoundError(f"no process with pid {pid}")
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def body() -> None:
         try:
-            yield
-        finally:
-            _setns(own, CLONE_NEWNS)
-            os.fchdir(cwd)
-    finally:
-        for fd in (target, own, cwd):
-            os.close(fd)
+            global _libc
+            if _libc is None:
+                _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            if _libc.unshare(CLONE_FS) != 0:
+                raise KernelError("unshare CLONE_FS", ctypes.get_errno())
+            fd = open_ns(path, "mount")
+            try:
+                _setns(fd, CLONE_NEWNS, path)
+            finally:
+                os.close(fd)
+            result.append(work())
+        except BaseException as exc:  # handed to the calling thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=body, name=f"mountns-{pid}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]

@@ -29,10 +29,12 @@ _FAILED_PROG = re.compile(r"prog '([^']+)': failed to load")
 
 
 class ProgramSpec(NamedTuple):
-    """A program in the object: C function name and ELF section."""
+    """A program in the object: C function name, ELF section, and the kernel
+    program type libbpf infers from the section (0, unspec, when it implies none)."""
 
     name: str
     section: str
+    kernel_type: int = 0
 
 
 class MapSpec(NamedTuple):
@@ -130,7 +132,7 @@ class BpfObject:
         self._live()
         bpf = binding().bpf
         return [
-            ProgramSpec(name, _string(bpf.bpf_program__section_name(p)))
+            ProgramSpec(name, _string(bpf.bpf_program__section_name(p)), bpf.bpf_program__type(p))
             for name, p in self._programs.items()
         ]
 

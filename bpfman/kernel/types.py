@@ -99,6 +99,27 @@ KERNEL_PROG_TYPES: dict[int, str] = {
     32: "netfilter",
 }
 
+# Kernel program type -> its name for ``list --program-type``, spelled as the
+# reference CLI spells it; the help and the accepted values both come from here.
+PROG_TYPE_FILTERS: dict[int, str] = {
+    number: name.replace("_", "-") for number, name in KERNEL_PROG_TYPES.items()
+} | {19: "lwt-seg6-local"}
+
+
+def prog_types_named(name: str) -> set[int] | None:
+    """The kernel types a ``--program-type`` value selects (None: no such name).
+
+    Hyphens, underscores and case do not matter (``lwt-seg6local`` works too).
+    """
+
+    def squash(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    wanted = squash(name)
+    found = {number for number, known in PROG_TYPE_FILTERS.items() if squash(known) == wanted}
+    return found or None
+
+
 # Kernel map type -> name as in bytecode image labels (``io.ebpf.maps``): the
 # kernel's BPF_MAP_TYPE_* suffix in lowercase, "percpu" spelled "per_cpu".
 KERNEL_MAP_TYPES: dict[int, str] = {

@@ -3,21 +3,15 @@ program sits in a ``k/uretprobe`` section, recorded at load time."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
-from bpfman.core.typeplugin import TypePlugin
-from bpfman.kernel import BpfObject
+from bpfman.plugin import AttachParams, LoadContext, TypeHandler
+
+P = TypeVar("P", bound=AttachParams)
 
 
-class ProbePlugin(TypePlugin):
+class ProbeHandler(TypeHandler[P]):
     retprobe_prefix: ClassVar[str]
 
-    def prepare_load(
-        self, program_type: str, function: str, section: str, obj: BpfObject
-    ) -> dict[str, Any]:
-        return {"retprobe": section.startswith(self.retprobe_prefix)}
-
-
-def shown(value: Any) -> str:
-    """A ``get link`` value: None when unset."""
-    return "None" if value is None else str(value)
+    def prepare_load(self, ctx: LoadContext) -> None:
+        ctx.keep("retprobe", ctx.section.startswith(self.retprobe_prefix))

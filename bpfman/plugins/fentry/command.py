@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from bpfman.plugin import attach_command
 
-from bpfman.cli.options import attach_command
+from .options import FentryParams, FexitParams
 
 
 @attach_command("fentry", help="Install a fentry eBPF probe")
-def fentry() -> dict[str, Any]:
-    return {}
+def fentry() -> FentryParams:
+    return FentryParams()
 
 
 @attach_command("fexit", help="Install a fexit eBPF probe")
-def fexit() -> dict[str, Any]:
-    return {}
+def fexit() -> FexitParams:
+    return FexitParams()

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import click
-
-from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.kernel import PROG_TYPE
-from bpfman.plugins.probe import ProbePlugin, shown
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
-class Kprobe(ProbePlugin):
-    retprobe_prefix = "kretprobe"
-    types = (ProgramType("kprobe", PROG_TYPE.KPROBE, section_prefixes=("kprobe", "kretprobe")),)
+@hookimpl
+def bpfman_program_types() -> list[ProgramType]:
+    from .handler import Kprobe
 
-    def commands(self) -> list[click.Command]:
-        from .command import command
-
-        return [command]
-
-    def attach(self, program_type: str, ctx: AttachContext) -> dict[str, Any]:
-        from .attach import attach
-
-        return attach(ctx)
-
-    def describe(
-        self, program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-    ) -> LinkView:
-        p = link.params
-        return LinkView(
-            str(p["fn_name"]),
-            [
-                ("Attach Function", str(p["fn_name"])),
-                ("Offset", str(p.get("offset", 0))),
-                ("Container PID", shown(p.get("container_pid"))),
-            ],
-            dict(p),
+    return [
+        ProgramType(
+            "kprobe",
+            kernel.PROG_TYPE.KPROBE,
+            section_prefixes=("kprobe", "kretprobe"),
+            handler=Kprobe(),
         )
-
-
-plugin = Kprobe()
+    ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bpfman.cli.options import attach_command
+from bpfman.plugin import attach_command
+
+from .options import KprobeParams
 
 
 @attach_command("kprobe", help="Install a kprobe or kretprobe eBPF probe")
@@ -24,5 +24,5 @@ from bpfman.cli.options import attach_command
     type=int,
     help="Optional: Host PID of container to attach the kprobe in.\n(NOT CURRENTLY SUPPORTED)",
 )
-def command(fn_name: str, offset: int | None, container_pid: int | None) -> dict[str, Any]:
-    return {"fn_name": fn_name, "offset": offset, "container_pid": container_pid}
+def command(fn_name: str, offset: int | None, container_pid: int | None) -> KprobeParams:
+    return KprobeParams(fn_name, offset or 0, container_pid)

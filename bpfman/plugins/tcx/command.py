@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from bpfman.cli.options import (
+from bpfman.plugin import (
     attach_command,
     direction_option,
     iface_option,
     netns_option,
     priority_option,
 )
+
+from .options import TcxParams
 
 
 @attach_command(
@@ -20,5 +20,5 @@ from bpfman.cli.options import (
 @iface_option
 @priority_option
 @netns_option
-def command(direction: str, iface: str, priority: int, netns: str | None) -> dict[str, Any]:
-    return {"direction": direction, "iface": iface, "priority": priority, "netns": netns}
+def command(direction: str, iface: str, priority: int, netns: str | None) -> TcxParams:
+    return TcxParams(direction, iface, priority, netns)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bpfman.cli.options import attach_command
+from bpfman.plugin import attach_command
+
+from .options import TracepointParams
 
 
 @attach_command("tracepoint", help="Install an eBPF program on a Tracepoint.")
@@ -16,5 +16,5 @@ from bpfman.cli.options import attach_command
     required=True,
     help='Required: The tracepoint to attach to.\nExample: --tracepoint "sched/sched_switch"',
 )
-def command(tracepoint: str) -> dict[str, Any]:
-    return {"tracepoint": tracepoint}
+def command(tracepoint: str) -> TracepointParams:
+    return TracepointParams(tracepoint)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bpfman.cli.options import attach_command
+from bpfman.plugin import attach_command
+
+from .options import UprobeParams
 
 
 @attach_command("uprobe", help="Install a uprobe or uretprobe eBPF probe")
@@ -41,11 +41,5 @@ from bpfman.cli.options import attach_command
 )
 def command(
     fn_name: str | None, offset: int | None, target: str, pid: int | None, container_pid: int | None
-) -> dict[str, Any]:
-    return {
-        "fn_name": fn_name,
-        "offset": offset,
-        "target": target,
-        "pid": pid,
-        "container_pid": container_pid,
-    }
+) -> UprobeParams:
+    return UprobeParams(target, fn_name, offset or 0, pid, container_pid)

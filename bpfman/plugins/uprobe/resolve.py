@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import struct
 
-from bpfman.core.errors import NotFoundError
+from bpfman.plugin import InvalidInputError, NotFoundError
 
 LD_SO_CACHE = "/etc/ld.so.cache"
+_MAX_CACHE_BYTES = 16 << 20
 _MAGIC = b"glibc-ld.so.cache1.1"
 _HEADER = struct.Struct("<20sII")  # magic+version, nlibs, len_strings
 _HEADER_SIZE = 48
@@ -24,15 +25,21 @@ def _matches(name: str, target: str) -> bool:
 
 
 def resolve_target(target: str, pid: int | None = None) -> str:
-    if target.startswith("/"):
-        if not os.path.exists(target):
-            raise NotFoundError(f"uprobe target {target} not found")
-        return target
-    found = _from_maps(target, pid) if pid is not None else _from_cache(target)
-    if found is None:
-        where = f"in the maps of pid {pid}" if pid is not None else f"in {LD_SO_CACHE}"
-        raise NotFoundError(f"uprobe target {target!r} not found {where}; give an absolute path")
-    return found
+    """The path of the file to probe; a library name is looked up."""
+    found: str | None = target
+    if not target.startswith("/"):
+        found = _from_maps(target, pid) if pid is not None else _from_cache(target)
+        if found is None:
+            where = f"in the maps of pid {pid}" if pid is not None else f"in {LD_SO_CACHE}"
+            raise NotFoundError(
+                f"uprobe target {target!r} not found {where}; give an absolute path"
+            )
+    path = str(found)
+    if not os.path.exists(path):
+        raise NotFoundError(f"uprobe target {target} not found")
+    if not os.path.isfile(path):
+        raise InvalidInputError(f"uprobe target {target} is not a regular file")
+    return path
 
 
 def _from_maps(target: str, pid: int) -> str | None:
@@ -46,30 +53,38 @@ def _from_maps(target: str, pid: int) -> str | None:
                         return f"/proc/{pid}/root{path}"
     except FileNotFoundError:
         raise NotFoundError(f"no process with pid {pid}") from None
+    except PermissionError:
+        raise NotFoundError(f"cannot read the maps of pid {pid}: permission denied") from None
     return None
 
 
 def ld_cache_entries(data: bytes) -> list[tuple[str, str]]:
     """(soname, path) pairs of a glibc ``ld.so.cache`` in the 1.1 format."""
     start = data.find(_MAGIC)
-    if start < 0:
+    if start < 0 or len(data) < start + _HEADER_SIZE:
         return []
     _, nlibs, _ = _HEADER.unpack_from(data, start)
     entries = []
     for i in range(nlibs):
-        _, key, value, _, _ = _ENTRY.unpack_from(data, start + _HEADER_SIZE + i * _ENTRY.size)
-        entries.append((_cstring(data, start + key), _cstring(data, start + value)))
+        at = start + _HEADER_SIZE + i * _ENTRY.size
+        if at + _ENTRY.size > len(data):
+            break
+        _, key, value, _, _ = _ENTRY.unpack_from(data, at)
+        name, path = _cstring(data, start + key), _cstring(data, start + value)
+        if name is not None and path is not None:
+            entries.append((name, path))
     return entries
 
 
-def _cstring(data: bytes, at: int) -> str:
-    return data[at : data.index(b"\0", at)].decode(errors="replace")
+def _cstring(data: bytes, at: int) -> str | None:
+    end = data.find(b"\0", at)
+    return None if at >= len(data) or end < 0 else data[at:end].decode(errors="replace")
 
 
 def _from_cache(target: str) -> str | None:
     try:
         with open(LD_SO_CACHE, "rb") as f:
-            data = f.read()
+            data = f.read(_MAX_CACHE_BYTES)
     except OSError:
         return None
     for name, path in ld_cache_entries(data):

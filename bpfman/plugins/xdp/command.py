@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import click
-
-from bpfman.cli.options import (
-    MultiValueOption,
-    attach_command,
-    iface_option,
-    netns_option,
-    priority_option,
-)
 from bpfman.dispatcher import XDP
+from bpfman.dispatcher.plugin import proceed_on_option
+from bpfman.plugin import attach_command, iface_option, netns_option, priority_option
 
-PROCEED_ON_HELP = (
-    "Optional: Proceed to call other programs in chain on this exit code.\n"
-    "Multiple values supported by repeating the parameter.\n"
-    "Example: --proceed-on pass --proceed-on drop\n\n"
-    f"[possible values: {', '.join(XDP.actions)}]\n\n"
-    f"[default: {', '.join(XDP.default_proceed_on)}]"
-)
+from .options import XdpParams
 
 
 @attach_command("xdp", help="Install an eBPF program on the XDP hook point for a given interface.")
 @iface_option
 @priority_option
-@click.option("--proceed-on", "proceed_on", cls=MultiValueOption, help=PROCEED_ON_HELP)
+@proceed_on_option(XDP, "--proceed-on pass --proceed-on drop")
 @netns_option
-def command(
-    iface: str, priority: int, proceed_on: tuple[str, ...], netns: str | None
-) -> dict[str, Any]:
-    return {"iface": iface, "priority": priority, "proceed_on": list(proceed_on), "netns": netns}
+def command(iface: str, priority: int, proceed_on: tuple[str, ...], netns: str | None) -> XdpParams:
+    return XdpParams(iface, priority, proceed_on, netns)

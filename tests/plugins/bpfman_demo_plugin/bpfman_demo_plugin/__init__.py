@@ -1,61 +1,63 @@
 """The ``demo`` program type: a tracepoint program with its own attach subcommand.
 
-Only bpfman's public plugin contract is used: hookimpls, ProgramType, the
-attach context and the kernel binding.
+Only bpfman's public plugin module, :mod:`bpfman.plugin`, is used.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import click
 
-from bpfman import kernel
-from bpfman.cli.options import attach_command
-from bpfman.core.context import AttachContext, LinkView, ProgramType
-from bpfman.core.hookspecs import hookimpl
-from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.kernel import PROG_TYPE
+from bpfman.plugin import (
+    AttachContext,
+    AttachParams,
+    LinkView,
+    ProgramType,
+    TypeHandler,
+    attach_command,
+    hookimpl,
+    kernel,
+)
 
 NAME = "demo"
 
 
+@dataclass(frozen=True)
+class DemoParams(AttachParams):
+    type_name: ClassVar[str] = NAME
+    tracepoint: str
+
+
 @attach_command(NAME, help="Install a demo eBPF program on a Tracepoint")
 @click.option("-t", "--tracepoint", required=True, help="Required: CATEGORY/NAME to attach to.")
-def command(tracepoint: str) -> dict[str, Any]:
-    return {"tracepoint": tracepoint}
+def command(tracepoint: str) -> DemoParams:
+    return DemoParams(tracepoint)
+
+
+class Demo(TypeHandler[DemoParams]):
+    params = DemoParams
+
+    def command(self, name: str) -> click.Command:
+        return command
+
+    def attach(self, ctx: AttachContext, params: DemoParams) -> dict[str, Any]:
+        category, _, name = params.tracepoint.partition("/")
+        with (
+            ctx.program_fd() as prog,
+            kernel.perf_event_tracepoint(category, name) as event,
+            kernel.link_create_perf_event(prog.fd, event.fd) as link,
+        ):
+            ctx.pin_link(link)  # pinned where the core chose, journaled
+        return params.to_record()
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        tracepoint = str(recorded["tracepoint"])
+        return LinkView(f"demo:{tracepoint}", [("Demo Tracepoint", tracepoint)])
 
 
 @hookimpl
 def bpfman_program_types() -> list[ProgramType]:
-    return [ProgramType(NAME, PROG_TYPE.TRACEPOINT)]
-
-
-@hookimpl
-def bpfman_attach_commands() -> list[click.Command]:
-    return [command]
-
-
-@hookimpl
-def bpfman_attach(program_type: str, ctx: AttachContext) -> dict[str, Any] | None:
-    if program_type != NAME:
-        return None
-    tracepoint = str(ctx.params["tracepoint"])
-    category, _, name = tracepoint.partition("/")
-    with (
-        ctx.program_fd() as prog,
-        kernel.perf_event_tracepoint(category, name) as event,
-        kernel.link_create_perf_event(prog.fd, event.fd) as link,
-    ):
-        ctx.pin_link(link)
-    return {"tracepoint": tracepoint}
-
-
-@hookimpl
-def bpfman_describe_link(
-    program_type: str, link: LinkRecord, program: ProgramRecord, position: int | None
-) -> LinkView | None:
-    if program_type != NAME:
-        return None
-    tracepoint = str(link.params["tracepoint"])
-    return LinkView(f"demo:{tracepoint}", [("Demo Tracepoint", tracepoint)], dict(link.params))
+    return [ProgramType(NAME, kernel.PROG_TYPE.TRACEPOINT, handler=Demo())]

@@ -1,0 +1,225 @@
+"""What a program type is to the core: its declaration, its handler, its options.
+
+A plugin declares :class:`ProgramType` objects; each carries the
+:class:`TypeHandler` that serves it, and the core calls that handler
+directly (a registry keyed by type name, as pyroute2 keys tc kinds), loading
+only the plugin that owns the type. Attach options are a frozen dataclass
+per type (:class:`AttachParams`): the CLI, the library and the service all
+build the same object, so each option is validated once, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+from .errors import InvalidInputError, PluginError
+
+if TYPE_CHECKING:
+    import click
+
+    from .context import AttachContext, DetachContext, LoadContext, RecoverContext
+    from .model import ProgramRecord
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kernel object an operation creates or removes, described for the journal.
+
+    ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
+    ``tree``: a directory of pins) and otherwise the program type whose
+    handler knows how to release the kind. ``data`` must survive msgpack.
+    """
+
+    kind: str
+    data: Mapping[str, Any]
+    owner: str = ""
+
+    @classmethod
+    def pin(cls, path: object) -> Resource:
+        return cls("pin", {"path": str(path)})
+
+    @classmethod
+    def tree(cls, path: object) -> Resource:
+        return cls("tree", {"path": str(path)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "data": dict(self.data), "owner": self.owner}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Resource:
+        return cls(str(value["kind"]), dict(value["data"]), str(value.get("owner", "")))
+
+
+@dataclass
+class LinkView:
+    """How a link reads in ``list links`` (attachment) and ``get link`` (rows).
+
+    On a shared hook the core appends `` pos-N`` to the attachment and a
+    ``Position`` row after ``Priority``.
+    """
+
+    attachment: str
+    rows: list[tuple[str, str]]
+
+
+P = TypeVar("P", bound="AttachParams")
+
+
+@dataclass(frozen=True)
+class AttachParams:
+    """A program type's attach options; subclass as a frozen dataclass.
+
+    Validate each field in ``__post_init__`` with the shared validators
+    (:mod:`bpfman.core.validate`) and raise :class:`InvalidInputError`.
+    """
+
+    type_name: ClassVar[str] = ""
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, object]) -> Self:
+        """Build from a mapping (library and service callers), checking names and types."""
+        hints = typing.get_type_hints(cls)
+        known = {
+            f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("resolved")
+        }
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise InvalidInputError(
+                f"{cls.type_name}: unknown option {unknown[0]!r} "
+                f"(options: {', '.join(known) or 'none'})"
+            )
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            if name not in raw:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise InvalidInputError(f"{cls.type_name}: missing option {name!r}")
+                continue
+            values[name] = _typed(cls.type_name, name, hints[name], raw[name])
+        return cls(**values)
+
+    def to_record(self) -> dict[str, Any]:
+        """The options as recorded with the link (msgpack- and JSON-friendly)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+
+def resolved(default: Any) -> Any:
+    """A field the handler's ``resolve`` fills in; callers cannot set it."""
+    return field(default=default, metadata={"resolved": True})
+
+
+def _typed(type_name: str, name: str, hint: Any, value: object) -> Any:
+    """``value`` if it fits ``hint`` (int, str, bool, tuple[str, ...], optionals)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is str and isinstance(value, str):
+            return value
+        if (
+            typing.get_origin(option) is tuple
+            and isinstance(value, list | tuple)
+            and all(isinstance(v, str) for v in value)
+        ):
+            return tuple(value)
+    wanted = " or ".join(_type_text(o) for o in options)
+    raise InvalidInputError(f"{type_name}: {name} must be {wanted}, got {value!r}")
+
+
+def _type_text(hint: Any) -> str:
+    if hint is type(None):
+        return "None"
+    if typing.get_origin(hint) is tuple:
+        return "a list of strings"
+    return {int: "an integer", str: "a string", bool: "a boolean"}.get(hint, str(hint))
+
+
+class TypeHandler(Generic[P]):
+    """Serves one or more program types: validation, attach, detach, description.
+
+    Subclass, set :attr:`params`, implement :meth:`attach` and :meth:`describe`;
+    the other methods have defaults that suit types whose links are plain
+    pinned bpf_links.
+    """
+
+    params: type[P]
+
+    def params_for(self, program: ProgramRecord) -> type[P]:
+        """The options class of ``program``'s type (a handler may serve several types)."""
+        return self.params
+
+    def command(self, name: str) -> click.Command | None:
+        """The ``bpfman attach <ID> <name>`` subcommand (import click lazily here)."""
+        return None
+
+    def prepare_load(self, ctx: LoadContext) -> None:
+        """Check or adjust a program before load (``ctx.obj``); record data with ``ctx.keep``."""
+
+    def resolve(self, params: P, program: ProgramRecord) -> P:
+        """Expensive resolution that needs no lock (file lookups); runs before attach."""
+        return params
+
+    def attach(self, ctx: AttachContext, params: P) -> dict[str, Any]:
+        """Attach in the kernel; return what to record (shown as the link's params).
+
+        Declare every persistent kernel object with ``ctx.intend`` before
+        creating it, and pin bpf_links with ``ctx.pin_link``.
+        """
+        raise NotImplementedError
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        """The link's attachment text and ``get link`` rows, from what attach recorded."""
+        raise NotImplementedError
+
+    def detach(self, ctx: DetachContext) -> None:
+        """Remove the link; by default the core retires its pin, which ends a bpf_link."""
+        if ctx.link.pin:
+            ctx.retire(Resource.pin(ctx.link.pin))
+
+    def release(self, resource: Resource) -> None:
+        """Remove a kernel object of one of this plugin's resource kinds, if it exists."""
+        raise PluginError(f"no way to release a {resource.kind!r} resource")
+
+    def reconcile(self, ctx: RecoverContext) -> None:
+        """Drop records of this plugin whose kernel objects are gone (after a crash)."""
+
+    def adopt(self, ctx: RecoverContext) -> list[str]:
+        """Rebuild this plugin's records from what its bpffs directory holds (lost store)."""
+        return []
+
+    def sweep(self, ctx: RecoverContext) -> list[str]:
+        """Remove kernel objects of this plugin that no pin holds (lost store)."""
+        return []
+
+
+@dataclass(frozen=True)
+class ProgramType:
+    """A bpfman program type as a plugin declares it.
+
+    :param name: the type name users pass in ``--programs`` and ``attach``.
+    :param kernel_type: the kernel's BPF_PROG_TYPE_* number.
+    :param expected_attach_type: BPF_* attach type set at load, if any.
+    :param needs_attach_func: ``TYPE:FUNC:ATTACH_FUNC`` is required at load.
+    :param section_prefixes: ELF section prefixes that mean this type (used
+        to infer and to check types against object files).
+    :param handler: the object that serves the type.
+    """
+
+    name: str
+    kernel_type: int
+    expected_attach_type: int | None = None
+    needs_attach_func: bool = False
+    section_prefixes: tuple[str, ...] = ()
+    handler: TypeHandler[Any] = field(kw_only=True)
+    plugin: str = ""
+
+    def matches_section(self, section: str) -> bool:
+        return any(section == p or section.startswith(p + "/") for p in self.section_prefixes)

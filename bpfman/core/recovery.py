@@ -1,0 +1,259 @@
+"""Reconciling records with the kernel, and rebuilding a lost store.
+
+:func:`reconcile` runs after a crash was replayed (and on ``system
+recover``): a recorded object that is gone is dropped with a log line, and a
+pin in one of bpfman's directories that nothing records is removed. Entries
+bpfman does not recognise are logged and left alone. :func:`recover` also
+rebuilds a store that is missing or corrupt, by adopting or removing what
+bpffs holds, as the user chooses. Both cost time in proportion to what is
+recorded, which is why only recovery runs them, never a normal command.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bpfman import kernel
+
+from .bpffs import CORE_DIRS, KERNEL_ENTRIES, Layout, entries, holds_pins, is_pinned
+from .contract import Resource, TypeHandler
+from .errors import (
+    CorruptStateError,
+    InvalidInputError,
+    KernelError,
+    NotFoundError,
+    StateError,
+)
+from .journal import Operation, replay
+from .logs import get_logger
+from .model import ProgramRecord
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .manager import Bpfman
+    from .plugins import Plugins
+
+log = get_logger(__name__)
+MODES = ("adopt", "remove")
+
+
+def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -> list[str]:
+    """Make the records match the kernel; returns one line per change."""
+    from .context import RecoverContext
+
+    txn = op.txn
+    done: list[str] = []
+
+    def note(line: str) -> None:
+        log.warning("reconcile: %s", line)
+        done.append(line)
+
+    for program in txn.programs():
+        if not is_pinned(program.pin):
+            note(f"program {program.id} is gone from the kernel: dropping its record")
+            for link in txn.links_of(program.id):
+                txn.delete_link(link)
+                if link.pin:
+                    op.retire(Resource.pin(link.pin))
+            txn.delete_program(program)
+            if not txn.map_users(program.map_pin_path):
+                op.retire(Resource.tree(program.map_pin_path))
+    for link in txn.links():
+        if txn.get_program(link.program_id) is None:
+            note(f"link {link.id} belongs to no program: dropping it")
+        elif link.pin and not is_pinned(link.pin):
+            note(f"link {link.id} is gone from the kernel: dropping its record")
+        else:
+            continue
+        txn.delete_link(link)
+        if link.pin:
+            op.retire(Resource.pin(link.pin))
+    ctx = RecoverContext(op, layout, config)
+    for handler in _handlers(plugins):
+        handler.reconcile(ctx)
+    done += _orphans(op, layout)
+    return done
+
+
+def _handlers(plugins: Plugins) -> list[TypeHandler[Any]]:
+    seen: list[TypeHandler[Any]] = []
+    for ptype in plugins.types.values():
+        if all(ptype.handler is not h for h in seen):
+            seen.append(ptype.handler)
+    return seen
+
+
+def _orphans(op: Operation, layout: Layout) -> list[str]:
+    """Pins in the core's directories that no record refers to."""
+    txn = op.txn
+    programs = txn.programs()
+    wanted = {p.pin for p in programs} | {link.pin for link in txn.links() if link.pin}
+    map_dirs = {p.map_pin_path for p in programs}
+    lines = []
+    candidates = [e for e in entries(layout.fs) if e.name.startswith("prog_")]
+    candidates += list(entries(layout.fs / "links"))
+    for entry in candidates:
+        if entry.path in wanted:
+            continue
+        if entry.is_dir(follow_symlinks=False) or entry.is_symlink():
+            log.warning("reconcile: ignoring %s: not something bpfman pins", entry.path)
+            continue
+        lines.append(f"removing {entry.path}: pinned but not recorded")
+        op.retire(Resource.pin(entry.path))
+    for entry in entries(layout.fs / "maps"):
+        if entry.path not in map_dirs and entry.is_dir(follow_symlinks=False):
+            lines.append(f"removing {entry.path}: maps of no recorded program")
+            op.retire(Resource.tree(entry.path))
+    for line in lines:
+        log.warning("reconcile: %s", line)
+    return lines
+
+
+def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
+    """``bpfman system recover`` (call with the writers' lock held)."""
+    if mode is not None and mode not in MODES:
+        raise InvalidInputError(f"invalid recovery mode {mode!r}: use adopt or remove")
+    store, layout = bpfman.store, bpfman.layout
+    try:
+        usable = store.exists()
+    except CorruptStateError:
+        usable = False
+    if usable or not holds_pins(layout.fs):
+        if mode is not None:
+            log.warning("the state store is healthy: nothing to %s", mode)
+        store.prepare(fresh_ok=lambda: True)
+        lines = [
+            f"finished {n} interrupted operation(s)" for n in [replay(store, bpfman._release)] if n
+        ]
+        with store.snapshot() as txn:
+            op = Operation(store, txn, bpfman._release, "reconcile")
+            lines += reconcile(op, layout, bpfman.config, bpfman.plugins)
+            op.commit()
+        return lines or ["state and kernel agree: nothing to do"]
+    if mode is None:
+        raise StateError(
+            f"the state store {store.data_file} is lost or corrupt while bpffs holds pins: "
+            "choose `--adopt` (record what is pinned) or `--remove` (unpin everything)"
+        )
+    lines = _set_aside(bpfman)
+    store.prepare(fresh_ok=lambda: True)
+    with store.snapshot() as txn:
+        op = Operation(store, txn, bpfman._release, f"recover --{mode}")
+        lines += _adopt(op, bpfman) if mode == "adopt" else _remove(op, bpfman)
+        op.commit()
+    return lines
+
+
+def _set_aside(bpfman: Bpfman) -> list[str]:
+    """Move a corrupt data file out of the way (kept for inspection)."""
+    bpfman.store.close()
+    data = bpfman.store.data_file
+    if not data.exists():
+        return []
+    kept = data.with_name(f"data.mdb.corrupt-{int(time.time())}")
+    os.rename(data, kept)
+    lock = data.with_name("lock.mdb")
+    lock.unlink(missing_ok=True)
+    return [f"moved the unreadable store to {kept}"]
+
+
+def _remove(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Release everything pinned on bpfman's bpffs; plugins first (TC filters...)."""
+    from .context import RecoverContext
+
+    ctx = RecoverContext(op, bpfman.layout, bpfman.config)
+    lines = []
+    for handler in _handlers(bpfman.plugins):
+        lines += handler.sweep(ctx)
+    for entry in entries(bpfman.layout.fs):
+        if entry.name in KERNEL_ENTRIES:
+            continue
+        if entry.name in CORE_DIRS:
+            for inner in entries(Path(entry.path)):
+                lines.append(f"removing {inner.path}")
+                op.retire(Resource.tree(inner.path))
+        else:
+            lines.append(f"removing {entry.path}")
+            op.retire(Resource.tree(entry.path))
+    return lines
+
+
+def _adopt(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Record every pinned program (and its maps) as if bpfman had just loaded it."""
+    layout = bpfman.layout
+    by_kernel_type: dict[int, str] = {}
+    for ptype in bpfman.plugins.types.values():
+        by_kernel_type.setdefault(ptype.kernel_type, ptype.name)
+    lines = []
+    for entry in entries(layout.fs):
+        if not entry.name.startswith("prog_") or not is_pinned(entry.path):
+            continue
+        try:
+            with kernel.obj_get(entry.path) as fd:
+                info = kernel.prog_info(fd.fd)
+        except (NotFoundError, KernelError) as exc:
+            log.warning("recover: cannot open %s: %s", entry.path, exc)
+            continue
+        map_dir = layout.map_dir(info.id)
+        record = ProgramRecord(
+            id=info.id,
+            name=info.name,
+            type=by_kernel_type.get(info.type, kernel.prog_type_name(info.type)),
+            kernel_type=info.type,
+            source={"adopted": entry.path},
+            pin=entry.path,
+            map_pin_path=str(map_dir) if Path(map_dir).is_dir() else "",
+        )
+        op.txn.put_program(record)
+        lines.append(f"adopted program {info.id} ({info.name}, {record.type})")
+    lines += _adopt_links(op, layout)
+    from .context import RecoverContext
+
+    ctx = RecoverContext(op, layout, bpfman.config)
+    for handler in _handlers(bpfman.plugins):
+        lines += handler.adopt(ctx)
+    return lines
+
+
+def _adopt_links(op: Operation, layout: Layout) -> list[str]:
+    """Record the plain pinned links of adopted programs, described by the kernel."""
+    from .model import LinkRecord
+
+    lines = []
+    for entry in entries(layout.fs / "links"):
+        if not entry.name.isdigit() or not is_pinned(entry.path):
+            continue
+        try:
+            with kernel.obj_get(entry.path) as fd:
+                info = kernel.link_info(fd.fd)
+        except (NotFoundError, KernelError) as exc:
+            log.warning("recover: cannot open %s: %s", entry.path, exc)
+            continue
+        program = op.txn.get_program(info.prog_id)
+        if program is None:
+            continue
+        kind = _link_type_name(info.type)
+        op.txn.put_link(
+            LinkRecord(
+                id=int(entry.name),
+                program_id=program.id,
+                type=program.type,
+                params={"kernel_link_id": info.id, "link_type": kind},
+                seq=op.txn.next_seq(),
+                pin=entry.path,
+                attachment=f"adopted {kind} link {info.id}",
+                rows=[["Kernel Link ID", str(info.id)], ["Link Type", kind]],
+            )
+        )
+        lines.append(f"adopted link {entry.name} of program {program.id} ({kind})")
+    return lines
+
+
+def _link_type_name(link_type: int) -> str:
+    try:
+        return kernel.LINK_TYPE(link_type).name.lower()
+    except ValueError:
+        return str(link_type)

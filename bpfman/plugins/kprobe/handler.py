@@ -1,0 +1,46 @@
+"""Attach kprobes through the kprobe PMU, wrapped in a pinnable bpf_link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bpfman.plugin import AttachContext, InvalidInputError, LinkView, kernel, shown
+from bpfman.plugins.probe import ProbeHandler
+
+from .options import KprobeParams
+
+if TYPE_CHECKING:
+    import click
+
+
+class Kprobe(ProbeHandler[KprobeParams]):
+    params = KprobeParams
+    retprobe_prefix = "kretprobe"
+
+    def command(self, name: str) -> click.Command:
+        from .command import command
+
+        return command
+
+    def attach(self, ctx: AttachContext, params: KprobeParams) -> dict[str, Any]:
+        retprobe = bool(ctx.program.plugin_data.get("retprobe"))
+        if retprobe and params.offset:
+            raise InvalidInputError("kprobe: --offset is not allowed for kretprobes")
+        with (
+            ctx.program_fd() as prog,
+            kernel.perf_event_kprobe(params.fn_name, params.offset, retprobe) as event,
+            kernel.link_create_perf_event(prog.fd, event.fd) as link,
+        ):
+            ctx.pin_link(link)
+        return {**params.to_record(), "retprobe": retprobe}
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        return LinkView(
+            str(recorded["fn_name"]),
+            [
+                ("Attach Function", str(recorded["fn_name"])),
+                ("Offset", str(recorded.get("offset", 0))),
+                ("Container PID", shown(recorded.get("container_pid"))),
+            ],
+        )

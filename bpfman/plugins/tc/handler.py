@@ -1,0 +1,234 @@
+"""Hooking a program to an interface's TC hook: a direct-action cls_bpf filter.
+
+The filter sits at priority 50 of a ``clsact`` qdisc, created when absent
+(and removed again by the last detach only if bpfman created it and no
+filter is left on it). A plain ``ingress`` qdisc is the user's and is an
+error, never deleted. A new dispatcher revision goes in as a second filter
+with a new handle: cls_bpf runs the newest filter of a priority first, so it
+takes over at once, and the old filter is retired: deleted once the new
+chain is committed. Filters and qdiscs are not pinned, so each is journaled
+with what finds it again: the namespace, the interface and the handle.
+A hook whose qdisc, interface or namespace vanished has nothing left to
+remove, and detaching from it succeeds.
+
+pyroute2 is slow to import, so it is imported only here, on first use.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from bpfman.dispatcher import TC
+from bpfman.dispatcher.hook import Installed
+from bpfman.dispatcher.plugin import DispatcherHandler
+from bpfman.dispatcher.revisions import Context
+from bpfman.kernel.namespaces import NetnsRef
+from bpfman.plugin import (
+    AttachContext,
+    ConflictError,
+    KernelError,
+    NotFoundError,
+    RecoverContext,
+    Resource,
+)
+from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
+
+from .options import TcParams
+
+if TYPE_CHECKING:
+    import click
+    from pyroute2 import IPRoute
+
+NAME = "tc"
+PARENTS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}
+FILTER_PRIORITY = 50
+ETH_P_ALL = 0x0003
+MAX_HANDLE = 0xFFFF
+# Records of clsact qdiscs bpfman created, keyed "<netns inode>/<ifindex>".
+QDISC_NS = "tc-qdisc"
+_GONE = (errno.ENOENT, errno.EINVAL, errno.ENODEV)
+
+
+class Tc(DispatcherHandler[TcParams]):
+    params = TcParams
+    flavour = TC
+
+    def command(self, name: str) -> click.Command:
+        from .command import command
+
+        return command
+
+    def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, dict[str, Any], TcHook]:
+        device = resolve_ifindex(params.iface, params.netns)
+        where = {**device.to_record(), "direction": params.direction}
+        hook = TcHook(ctx, device, params.direction, device.key())
+        return f"{NAME}/{device.key()}/{params.direction}", where, hook
+
+    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[TcHook, bool]:
+        try:
+            device = recorded_device(state)
+        except NotFoundError as gone:
+            ctx.note(f"tc: {gone}; its TC hook went with it")
+            device = None
+        key = f"{NetnsRef.from_record(state['netns']).inode}/{state['ifindex']}"
+        return TcHook(ctx, device, state["direction"], key), device is not None
+
+    def release_hook(self, resource: Resource) -> None:
+        data = resource.data
+        if resource.kind == "tc-filter":
+            with _recorded(data) as found:
+                if found is not None:
+                    ipr, device = found
+                    _delete_filter(ipr, device.ifindex, str(data["direction"]), int(data["handle"]))
+        elif resource.kind == "tc-clsact":
+            with _recorded(data) as found:
+                if found is not None and not _filters(*found):
+                    _tc(found[0], "delete clsact qdisc", "del", "clsact", index=found[1].ifindex)
+        else:
+            super().release_hook(resource)
+
+    def reconcile(self, ctx: RecoverContext) -> None:
+        super().reconcile(ctx)
+        for key, _ in ctx.plugin_items(QDISC_NS):
+            hooks = [k for k, _ in ctx.plugin_items(NAME) if k.startswith(f"{NAME}/{key}/")]
+            if not hooks:
+                ctx.note(f"tc: forgetting the clsact record of {key}: no hook uses it")
+                ctx.plugin_delete(QDISC_NS, key)
+
+
+class TcHook:
+    """The TC hook of one interface and direction (``device`` None: it is gone)."""
+
+    def __init__(self, ctx: Context, device: Device | None, direction: str, qdisc_key: str) -> None:
+        self.ctx = ctx
+        self.device = device
+        self.direction = direction
+        self.qdisc_key = qdisc_key
+
+    def _resource(self, kind: str, **extra: Any) -> Resource:
+        assert self.device is not None
+        return Resource(
+            kind, {**self.device.to_record(), "direction": self.direction, **extra}, NAME
+        )
+
+    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
+        device = self.device
+        assert device is not None
+        handle = previous.attach["handle"] % MAX_HANDLE + 1 if previous else 1
+        with device.entered(), _iproute() as ipr:
+            self._ensure_clsact(ipr, device)
+            self.ctx.intend(self._resource("tc-filter", handle=handle))
+            _tc(
+                ipr,
+                "add tc filter",
+                "add-filter",
+                "bpf",
+                index=device.ifindex,
+                handle=handle,
+                fd=prog_fd,
+                name=f"bpfman-{self.direction}",
+                parent=PARENTS[self.direction],
+                prio=FILTER_PRIORITY,
+                direct_action=True,
+                protocol=ETH_P_ALL,
+            )
+        if previous is not None:
+            # The new filter runs first; the old one goes once the new chain is recorded.
+            self.ctx.retire(self._resource("tc-filter", handle=previous.attach["handle"]))
+        return {"handle": handle}
+
+    def removal(self, attach: dict[str, Any]) -> list[Resource]:
+        if self.device is None:
+            self.ctx.plugin_delete(QDISC_NS, self.qdisc_key)
+            return []
+        out = [self._resource("tc-filter", handle=attach["handle"])]
+        other = "egress" if self.direction == "ingress" else "ingress"
+        if self.ctx.plugin_get(QDISC_NS, self.qdisc_key) and not self.ctx.plugin_get(
+            NAME, f"{NAME}/{self.qdisc_key}/{other}"
+        ):
+            out.append(self._resource("tc-clsact"))
+            self.ctx.plugin_delete(QDISC_NS, self.qdisc_key)
+        return out
+
+    def alive(self, attach: dict[str, Any]) -> bool:
+        device = self.device
+        if device is None:
+            return False
+        with device.entered(), _iproute() as ipr:
+            return any(
+                f["handle"] == attach["handle"]
+                for f in ipr.get_filters(index=device.ifindex, parent=PARENTS[self.direction])
+            )
+
+    def _ensure_clsact(self, ipr: IPRoute, device: Device) -> None:
+        kinds = {q.get_attr("TCA_KIND") for q in ipr.get_qdiscs(index=device.ifindex)}
+        if "ingress" in kinds:
+            raise ConflictError(
+                f"tc: {device.name} has an ingress qdisc; bpfman needs clsact there: "
+                f"remove it (tc qdisc del dev {device.name} ingress) and retry"
+            )
+        if "clsact" in kinds:
+            return
+        self.ctx.intend(self._resource("tc-clsact"))
+        _tc(ipr, "add clsact qdisc", "add", "clsact", index=device.ifindex)
+        self.ctx.plugin_put(QDISC_NS, self.qdisc_key, True)
+
+
+@contextmanager
+def _recorded(data: Any) -> Iterator[tuple[IPRoute, Device] | None]:
+    """The recorded interface, entered, with a netlink socket; None when it is gone."""
+    try:
+        device = recorded_device(dict(data))
+    except NotFoundError:
+        device = None
+    if device is None:
+        yield None
+        return
+    with device.entered(), _iproute() as ipr:
+        yield ipr, device
+
+
+def _delete_filter(ipr: IPRoute, ifindex: int, direction: str, handle: int) -> None:
+    try:
+        _tc(
+            ipr,
+            "delete tc filter",
+            "del-filter",
+            "bpf",
+            index=ifindex,
+            handle=handle,
+            parent=PARENTS[direction],
+            prio=FILTER_PRIORITY,
+            protocol=ETH_P_ALL,
+        )
+    except KernelError as exc:
+        if exc.errno not in _GONE:  # already gone, with its qdisc or interface
+            raise
+
+
+def _filters(ipr: IPRoute, device: Device) -> list[Any]:
+    return [
+        f
+        for parent in PARENTS.values()
+        for f in ipr.get_filters(index=device.ifindex, parent=parent)
+        if f["handle"]
+    ]
+
+
+def _tc(ipr: IPRoute, what: str, *args: Any, **kwargs: Any) -> Any:
+    """``ipr.tc``; netlink's refusal becomes a KernelError with its errno."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        return ipr.tc(*args, **kwargs)
+    except NetlinkError as exc:
+        raise KernelError(what, exc.code) from exc
+
+
+def _iproute() -> IPRoute:
+    from pyroute2 import IPRoute
+
+    return IPRoute()

@@ -1,0 +1,36 @@
+"""Attach a tracepoint program through a perf event wrapped in a bpf_link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
+
+from .options import TracepointParams, split
+
+if TYPE_CHECKING:
+    import click
+
+
+class Tracepoint(TypeHandler[TracepointParams]):
+    params = TracepointParams
+
+    def command(self, name: str) -> click.Command:
+        from .command import command
+
+        return command
+
+    def attach(self, ctx: AttachContext, params: TracepointParams) -> dict[str, Any]:
+        category, name = split(params.tracepoint)
+        with (
+            ctx.program_fd() as prog,
+            kernel.perf_event_tracepoint(category, name) as event,
+            kernel.link_create_perf_event(prog.fd, event.fd) as link,
+        ):
+            ctx.pin_link(link)
+        return params.to_record()
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        tracepoint = str(recorded["tracepoint"])
+        return LinkView(tracepoint, [("Tracepoint", tracepoint)])

@@ -1,0 +1,31 @@
+"""The tracepoint type's attach options."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bpfman.plugin import AttachParams, InvalidInputError
+
+_TRACEPOINT = re.compile(r"^([A-Za-z0-9_]+)/([A-Za-z0-9_]+)$")
+
+
+def split(tracepoint: str) -> tuple[str, str]:
+    """``CATEGORY/NAME`` as its two parts."""
+    match = _TRACEPOINT.match(tracepoint)
+    if match is None:
+        raise InvalidInputError(
+            f"invalid tracepoint {tracepoint!r}: expected CATEGORY/NAME, "
+            "e.g. syscalls/sys_enter_openat"
+        )
+    return match.group(1), match.group(2)
+
+
+@dataclass(frozen=True)
+class TracepointParams(AttachParams):
+    type_name: ClassVar[str] = "tracepoint"
+    tracepoint: str
+
+    def __post_init__(self) -> None:
+        split(self.tracepoint)

@@ -1,0 +1,188 @@
+"""Hooking a program to an interface's XDP hook through a pinned bpf_link.
+
+The first program (a dispatcher, or a lone program on kernels without
+freplace) is attached with ``BPF_LINK_CREATE``; later dispatcher revisions
+replace it with ``BPF_LINK_UPDATE`` naming the expected old program, which is
+atomic: every packet sees either the old chain or the new one. Driver mode is
+tried first, then generic (skb) mode once, unless the configuration says
+``[xdp] mode = "skb"`` (or per interface: ``[xdp.interfaces] eth0 = "skb"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from typing import TYPE_CHECKING, Any
+
+from bpfman.core.bpffs import is_pinned, unpin
+from bpfman.dispatcher import XDP
+from bpfman.dispatcher.hook import Installed
+from bpfman.dispatcher.plugin import DispatcherHandler
+from bpfman.dispatcher.revisions import Context
+from bpfman.plugin import (
+    AttachContext,
+    ConflictError,
+    InvalidInputError,
+    KernelError,
+    NotFoundError,
+    RecoverContext,
+    Resource,
+    kernel,
+)
+from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
+
+from .options import XdpParams
+
+if TYPE_CHECKING:
+    import click
+
+NAME = "xdp"
+XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2}
+MODES = ("driver", "skb")
+
+
+class Xdp(DispatcherHandler[XdpParams]):
+    params = XdpParams
+    flavour = XDP
+
+    def command(self, name: str) -> click.Command:
+        from .command import command
+
+        return command
+
+    def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, dict[str, Any], XdpHook]:
+        device = resolve_ifindex(params.iface, params.netns)
+        return (
+            f"{NAME}/{device.key()}",
+            device.to_record(),
+            XdpHook(ctx, device, _mode(ctx, device)),
+        )
+
+    def attach(self, ctx: AttachContext, params: XdpParams) -> dict[str, Any]:
+        recorded = super().attach(ctx, params)
+        state = ctx.plugin_get(NAME, str(ctx.hook))
+        recorded["xdp_mode"] = state["attach"]["xdp_mode"]
+        return recorded
+
+    def describe(self, recorded: Any) -> Any:
+        view = super().describe(recorded)
+        view.rows.append(("XDP Mode", str(recorded.get("xdp_mode", "None"))))
+        return view
+
+    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[XdpHook, bool]:
+        try:
+            device = recorded_device(state)
+        except NotFoundError as gone:
+            ctx.note(f"xdp: {gone}; its XDP hook went with it")
+            return XdpHook(ctx, None, "driver"), False
+        return XdpHook(ctx, device, "driver"), device is not None
+
+    def release_hook(self, resource: Resource) -> None:
+        data = resource.data
+        if resource.kind == "xdp-link":
+            _detach_link(str(data["pin"]))
+        elif resource.kind == "xdp-swap":
+            _swap_back(str(data["link_pin"]), str(data["from_pin"]), str(data["to_pin"]))
+        else:
+            super().release_hook(resource)
+
+    def orphan(self, ctx: RecoverContext, path: str) -> None:
+        if path.rsplit("/", 1)[-1].startswith("link-"):
+            ctx.note(f"xdp: detaching unrecorded XDP link {path}")
+            ctx.retire(_link(path))
+        else:
+            super().orphan(ctx, path)
+
+
+def _mode(ctx: AttachContext, device: Device) -> str:
+    """The XDP mode the configuration asks for on the interface (default driver)."""
+    table = ctx.config(NAME)
+    per_iface = table.get("interfaces", {})
+    mode = (
+        per_iface.get(device.name, table.get("mode", "driver"))
+        if isinstance(per_iface, dict)
+        else None
+    )
+    if mode not in MODES:
+        raise InvalidInputError(
+            f"{ctx.config_path}: xdp mode must be one of {', '.join(MODES)}, got {mode!r}"
+        )
+    return str(mode)
+
+
+def _link(pin: str) -> Resource:
+    return Resource("xdp-link", {"pin": pin}, NAME)
+
+
+class XdpHook:
+    """The XDP hook of one interface (``device`` None: the interface is gone)."""
+
+    def __init__(self, ctx: Context, device: Device | None, mode: str) -> None:
+        self.ctx = ctx
+        self.device = device
+        self.mode = mode
+
+    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
+        if previous is not None:
+            link_pin = previous.attach["link_pin"]
+            self.ctx.intend(
+                Resource(
+                    "xdp-swap",
+                    {"link_pin": link_pin, "from_pin": previous.prog_pin, "to_pin": prog_pin},
+                    NAME,
+                )
+            )
+            with kernel.obj_get(link_pin) as link, kernel.obj_get(previous.prog_pin) as old:
+                kernel.link_update(link.fd, prog_fd, old_prog_fd=old.fd)
+            return previous.attach
+        device = self.device
+        assert device is not None
+        modes = list(MODES) if self.mode == "driver" else [self.mode]
+        for mode in modes:
+            try:
+                with device.entered():
+                    link = kernel.link_create(
+                        prog_fd, device.ifindex, kernel.ATTACH_TYPE.XDP, flags=XDP_FLAGS[mode]
+                    )
+                break
+            except KernelError as exc:
+                if exc.errno in (errno.EBUSY, errno.EEXIST):
+                    raise ConflictError(
+                        f"xdp: {device.name} already has an XDP program that bpfman did not "
+                        f"attach ({exc}): remove it first"
+                    ) from exc
+                if mode == modes[-1]:
+                    raise
+        pin = self.ctx.plugin_dir(NAME) / f"link-{device.netns.inode}-{device.ifindex}"
+        with link:
+            self.ctx.intend(_link(str(pin)))
+            kernel.obj_pin(link.fd, str(pin))
+        return {"link_pin": str(pin), "xdp_mode": mode}
+
+    def removal(self, attach: dict[str, Any]) -> list[Resource]:
+        return [_link(attach["link_pin"])]
+
+    def alive(self, attach: dict[str, Any]) -> bool:
+        return is_pinned(attach["link_pin"])
+
+
+def _detach_link(pin: str) -> None:
+    """Detach and unpin an XDP link; the interface may have taken it already."""
+    if not is_pinned(pin):
+        return
+    with kernel.obj_get(pin) as link, contextlib.suppress(KernelError):
+        kernel.link_detach(link.fd)
+    unpin(pin)
+
+
+def _swap_back(link_pin: str, from_pin: str, to_pin: str) -> None:
+    """Undo a revision swap that was not committed: run the old program again."""
+    if not (is_pinned(link_pin) and is_pinned(from_pin) and is_pinned(to_pin)):
+        return
+    with (
+        kernel.obj_get(link_pin) as link,
+        kernel.obj_get(from_pin) as old,
+        kernel.obj_get(to_pin) as new,
+    ):
+        if kernel.link_info(link.fd).prog_id == kernel.prog_info(new.fd).id:
+            kernel.link_update(link.fd, old.fd, old_prog_fd=new.fd)
