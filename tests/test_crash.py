@@ -1,0 +1,236 @@
+"""Crash consistency: SIGKILL at every kernel-facing syscall of every mutation.
+
+Each mutating operation is run once under strace to count its calls of the
+syscalls that change the kernel or the state (bpf, perf_event_open, netlink
+sends, unlink/mkdir on bpffs, and LMDB's writes). Then, for each of those
+calls, the operation is run again from the same starting point and killed
+right there (``strace -e inject=SYSCALL:signal=KILL:when=N``). After each
+kill one normal command runs (``bpfman list programs``, a reader: it must
+finish the crashed writer's work itself), and the kernel, bpffs and state
+must agree; then everything must still detach and unload, leaving nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bpfman.core.manager import Bpfman
+from tests.conftest import BPFMAN, REPO, Root
+from tests.helpers.consistency import Hook, kernel_programs, problems
+from tests.helpers.net import VethPair
+
+SYSCALLS = (
+    "bpf",
+    "perf_event_open",
+    "sendto",
+    "sendmsg",
+    "unlink",
+    "unlinkat",
+    "mkdir",
+    "mkdirat",
+    "pwrite64",
+    "pwritev",
+    "fdatasync",
+)
+MAX_PER_SYSCALL = 24
+_CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\(")
+
+
+def s32(value: int) -> str:
+    return value.to_bytes(4, "little", signed=True).hex()
+
+
+@dataclass
+class Scenario:
+    """One mutation, and how to bring a fresh root to the point where it runs."""
+
+    name: str
+    names: set[str]
+    setup: Callable[[Bpfman, Path, VethPair], list[str]]
+
+
+def _chain(mgr: Bpfman, objects: Path, kind: str, verdict: int, owner: int | None = None) -> int:
+    [record] = mgr.load_file(
+        objects / f"{kind}_chain.bpf.o",
+        [f"{kind}:{kind}_chain"],
+        globals={"prog_slot": bytes(4), "verdict": bytes.fromhex(s32(verdict))},
+        map_owner_id=owner,
+    )
+    return record.id
+
+
+def _where(pair: VethPair) -> list[str]:
+    return ["-i", pair.if_b, "-p", "10", "-n", pair.netns_path_b]
+
+
+def _load(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    return [
+        "load", "file", "-p", str(objects / "app_counter.bpf.o"), "--programs",
+        "tracepoint:tracepoint_kill_recorder", "tcx:tcx_stats", "uprobe:uprobe_counter",
+    ]  # fmt: skip
+
+
+def _attach_xdp(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    return ["attach", str(_chain(mgr, objects, "xdp", 2)), "xdp", *_where(pair)]
+
+
+def _attach_tc(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    prog = _chain(mgr, objects, "tc", 0)
+    return ["attach", str(prog), "tc", "-d", "ingress", *_where(pair)]
+
+
+def _attach_tcx(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    first = _chain(mgr, objects, "tcx", -1)
+    mgr.attach(
+        first,
+        {"direction": "ingress", "iface": pair.if_b, "priority": 100, "netns": pair.netns_path_b},
+    )
+    second = _chain(mgr, objects, "tcx", -1, owner=first)
+    return ["attach", str(second), "tcx", "-d", "ingress", *_where(pair)]
+
+
+def _attach_tracepoint(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    [prog] = mgr.load_file(objects / "tracepoint_counter.bpf.o", ["tracepoint:tracepoint_counter"])
+    return ["attach", str(prog.id), "tracepoint", "-t", "syscalls/sys_enter_getppid"]
+
+
+def _attach_uprobe(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    [prog] = mgr.load_file(objects / "uprobe_counter.bpf.o", ["uprobe:uprobe_counter"])
+    return ["attach", str(prog.id), "uprobe", "-t", "libc", "-f", "malloc"]
+
+
+def _detach_tc(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    prog = _chain(mgr, objects, "tc", 0)
+    where = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
+    link = mgr.attach(prog, {**where, "direction": "egress"})
+    return ["detach", str(link.id)]
+
+
+def _detach_tcx(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    first = _chain(mgr, objects, "tcx", -1)
+    second = _chain(mgr, objects, "tcx", -1, owner=first)
+    where = {"direction": "ingress", "iface": pair.if_b, "netns": pair.netns_path_b}
+    link = mgr.attach(first, {**where, "priority": 5})
+    mgr.attach(second, {**where, "priority": 6})
+    return ["detach", str(link.id)]
+
+
+def _unload_xdp(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    prog = _chain(mgr, objects, "xdp", 2)
+    mgr.attach(prog, {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b})
+    return ["unload", str(prog)]
+
+
+def _unload_tc(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    prog = _chain(mgr, objects, "tc", 0)
+    where = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
+    mgr.attach(prog, {**where, "direction": "ingress"})
+    return ["unload", str(prog)]
+
+
+CHAINS = {"xdp_chain", "tc_chain", "tcx_chain"}
+SCENARIOS = [
+    Scenario("load", {"tracepoint_kill_recorder", "tcx_stats", "uprobe_counter"}, _load),
+    Scenario("attach-xdp", CHAINS, _attach_xdp),
+    Scenario("attach-tc", CHAINS, _attach_tc),
+    Scenario("attach-tcx", CHAINS, _attach_tcx),
+    Scenario("attach-tracepoint", {"tracepoint_counter"}, _attach_tracepoint),
+    Scenario("attach-uprobe", {"uprobe_counter"}, _attach_uprobe),
+    Scenario("detach-tc", CHAINS, _detach_tc),
+    Scenario("detach-tcx", CHAINS, _detach_tcx),
+    Scenario("unload-xdp", CHAINS, _unload_xdp),
+    Scenario("unload-tc", CHAINS, _unload_tc),
+]
+
+_totals = {"kills": 0, "inconsistent": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figure() -> Iterator[None]:
+    yield
+    if _totals["kills"]:
+        sys.stderr.write(
+            f"\nfault injection: {_totals['kills']} kills, "
+            f"{_totals['inconsistent']} inconsistencies\n"
+        )
+
+
+def _strace(root: Root, args: list[str], *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["strace", "-f", "-qq", *options, *BPFMAN, *args],
+        env=root.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _counts(root: Root, args: list[str], trace: Path) -> dict[str, int]:
+    proc = _strace(root, args, "-o", str(trace), "-e", f"trace={','.join(SYSCALLS)}")
+    assert proc.returncode == 0, proc.stderr
+    counts: dict[str, int] = {}
+    for line in trace.read_text().splitlines():
+        match = _CALL.match(line)
+        if match:
+            counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+    return counts
+
+
+def _points(count: int) -> list[int]:
+    """Which calls to kill at: all of them, or evenly spread ones when there are many."""
+    if count <= MAX_PER_SYSCALL:
+        return list(range(1, count + 1))
+    step = (count - 1) / (MAX_PER_SYSCALL - 1)
+    return sorted({1 + round(i * step) for i in range(MAX_PER_SYSCALL)})
+
+
+def _unload_all(root: Root) -> None:
+    with Bpfman(root.path) as mgr:
+        for row in mgr.list_programs():
+            mgr.unload(row.id)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_kill_at_every_step_leaves_kernel_bpffs_and_state_agreeing(
+    root: Root, objects: Path, scenario: Scenario, tmp_path: Path
+) -> None:
+    before = set(kernel_programs(scenario.names | {"xdp_dispatcher", "tc_dispatcher"}))
+    with VethPair() as pair:
+        hooks = [Hook(pair.if_b, pair.netns_path_b)]
+
+        def fresh() -> list[str]:
+            with Bpfman(root.path) as mgr:
+                return scenario.setup(mgr, objects, pair)
+
+        counts = _counts(root, fresh(), tmp_path / "trace")
+        _unload_all(root)
+        assert problems(root.path, hooks, scenario.names, before) == []
+        points = [(name, n) for name in SYSCALLS for n in _points(counts.get(name, 0))]
+        found: list[str] = []
+        for syscall, n in points:
+            args = fresh()
+            _strace(root, args, "-o", os.devnull, "-e", f"trace={syscall}",
+                    "-e", f"inject={syscall}:signal=KILL:when={n}")  # fmt: skip
+            after = root.run("list", "programs", check=False)
+            issues = [] if after.returncode == 0 else [f"list failed: {after.stderr.strip()}"]
+            issues += problems(root.path, hooks, scenario.names, before)
+            try:
+                _unload_all(root)
+            except Exception as exc:  # reported with the kill point, below
+                issues.append(f"unload after recovery failed: {exc}")
+            issues += [
+                f"after unload: {p}" for p in problems(root.path, hooks, scenario.names, before)
+            ]
+            _totals["kills"] += 1
+            if issues:
+                _totals["inconsistent"] += 1
+                found.append(f"{syscall} call {n}: " + "; ".join(issues))
+        assert found == []
