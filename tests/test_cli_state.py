@@ -106,3 +106,71 @@ def test_list_fast_path_matches_the_full_cli(root: Root, objects: Path) -> None:
             outputs.append(proc.stdout)
             assert proc.stderr.strip() == str(module == "main"), (args, proc.stderr)
         assert outputs[0] == outputs[1], args
+
+
+WRITERS = 16
+ROUNDS = 10
+_WRITER = """
+import sys
+from bpfman.core.manager import Bpfman
+root, obj, tag = sys.argv[1:4]
+with Bpfman(root) as mgr:
+    for i in range(int(sys.argv[4])):
+        [prog] = mgr.load_file(obj, ["tracepoint:tracepoint_counter"], metadata={"w": tag})
+        link = mgr.attach(prog.id, {"tracepoint": "syscalls/sys_enter_getppid"})
+        if i:  # a tracepoint takes at most 64 programs: keep one link per writer
+            mgr.detach(link.id)
+"""
+_READER = """
+import sys, time
+from bpfman.core.manager import Bpfman
+worst = 0.0
+with Bpfman(sys.argv[1]) as mgr:
+    deadline = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < deadline:
+        start = time.monotonic()
+        mgr.list_programs()
+        mgr.list_links()
+        worst = max(worst, time.monotonic() - start)
+print(worst)
+"""
+
+
+def test_concurrent_writers_lose_no_update_and_readers_keep_answering(
+    root: Root, objects: Path
+) -> None:
+    obj = str(objects / "tracepoint_counter.bpf.o")
+    python = [sys.executable, "-c"]
+    writers = [
+        subprocess.Popen(
+            [*python, _WRITER, str(root.path), obj, str(n), str(ROUNDS)],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(WRITERS)
+    ]
+    readers = [
+        subprocess.Popen(
+            [*python, _READER, str(root.path), "8"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for proc in writers:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    for proc in readers:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert float(out) < 2.0  # the slowest answer while 16 writers worked
+    programs = root.json("list", "programs")
+    assert isinstance(programs, list) and len(programs) == WRITERS * ROUNDS
+    links = root.json("list", "links")
+    assert isinstance(links, list) and len(links) == WRITERS
+    for n in range(WRITERS):
+        mine = root.json("list", "programs", "-m", f"w={n}")
+        assert isinstance(mine, list) and len(mine) == ROUNDS

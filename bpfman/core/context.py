@@ -10,16 +10,17 @@ is undone exactly.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel
 
 from .bpffs import Layout, private_dir
-from .contract import Resource
-from .errors import NotFoundError
+from .contract import LinkView, Resource
+from .errors import BpfmanError, NotFoundError
 from .logs import get_logger
-from .model import LinkRecord, ProgramRecord
+from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
     from .config import Config
@@ -176,7 +177,55 @@ class DetachContext(_OperationContext):
 
 
 class RecoverContext(_OperationContext):
-    """Reconciling a plugin's records with the kernel after a crash."""
+    """Reconciling a plugin's records with the kernel, or adopting what bpffs holds."""
+
+    def program(self, program_id: int) -> ProgramRecord | None:
+        return self._op.txn.get_program(program_id)
+
+    def pinned_programs(self) -> dict[int, str]:
+        """Every recorded program's id and pin."""
+        return {p.id: p.pin for p in self._op.txn.programs()}
+
+    def pinned_program_ids(self) -> set[int]:
+        """Ids of every program pinned anywhere on bpfman's bpffs, recorded or not."""
+        ids = set()
+        for dirpath, _, files in os.walk(self._layout.fs):
+            for name in files:
+                try:
+                    with kernel.obj_get(os.path.join(dirpath, name)) as fd:
+                        ids.add(kernel.prog_info(fd.fd).id)
+                except BpfmanError:
+                    continue  # a map or a link, not a program
+        return ids
+
+    def put_program(self, record: ProgramRecord) -> None:
+        """Record an (adopted or corrected) program."""
+        self._op.txn.put_program(record)
+
+    def adopt_link(
+        self,
+        program: ProgramRecord,
+        recorded: dict[str, Any],
+        view: LinkView,
+        hook: str | None = None,
+        priority: int | None = None,
+    ) -> LinkRecord:
+        """Record a link found in the kernel, under a new bpfman link id."""
+        txn = self._op.txn
+        link = LinkRecord(
+            id=txn.new_link_id(),
+            program_id=program.id,
+            type=program.type,
+            params=recorded,
+            seq=txn.next_seq(),
+            hook=hook,
+            priority=priority,
+            metadata={APPLICATION_KEY: program.application} if program.application else {},
+            attachment=view.attachment,
+            rows=[[label, value] for label, value in view.rows],
+        )
+        txn.put_link(link)
+        return link
 
     def links(self, link_type: str) -> list[LinkRecord]:
         return [link for link in self._op.txn.links() if link.type == link_type]

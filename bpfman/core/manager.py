@@ -412,7 +412,7 @@ class Bpfman:
             from .context import AttachContext
 
             seq = op.txn.next_seq()
-            ctx = AttachContext(op, self.layout, self.config, program, _new_link_id(op.txn), seq)
+            ctx = AttachContext(op, self.layout, self.config, program, op.txn.new_link_id(), seq)
             try:
                 recorded = handler.attach(ctx, typed)
             except KernelError as exc:
@@ -684,14 +684,6 @@ def _kernel_type_filter(name: str | None) -> set[int] | None:
         known = ", ".join(kernel.PROG_TYPE_FILTERS.values())
         raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
     return found
-
-
-def _new_link_id(txn: Txn) -> int:
-    """A random u32 link id, never one that is alive."""
-    while True:
-        candidate = int.from_bytes(os.urandom(4), "little")
-        if candidate and not txn.link_exists(candidate):
-            return candidate
 
 
 def _text(value: Any) -> str:

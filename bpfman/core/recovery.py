@@ -130,6 +130,7 @@ def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
         ]
         with store.snapshot() as txn:
             op = Operation(store, txn, bpfman._release, "reconcile")
+            lines += _repair(op, bpfman)
             lines += reconcile(op, layout, bpfman.config, bpfman.plugins)
             op.commit()
         return lines or ["state and kernel agree: nothing to do"]
@@ -182,34 +183,14 @@ def _remove(op: Operation, bpfman: Bpfman) -> list[str]:
 
 
 def _adopt(op: Operation, bpfman: Bpfman) -> list[str]:
-    """Record every pinned program (and its maps) as if bpfman had just loaded it."""
+    """Record every pinned program, link and hook as if bpfman had just made them."""
     layout = bpfman.layout
-    by_kernel_type: dict[int, str] = {}
-    for ptype in bpfman.plugins.types.values():
-        by_kernel_type.setdefault(ptype.kernel_type, ptype.name)
     lines = []
     for entry in entries(layout.fs):
-        if not entry.name.startswith("prog_") or not is_pinned(entry.path):
-            continue
-        try:
-            with kernel.obj_get(entry.path) as fd:
-                info = kernel.prog_info(fd.fd)
-        except (NotFoundError, KernelError) as exc:
-            log.warning("recover: cannot open %s: %s", entry.path, exc)
-            continue
-        map_dir = layout.map_dir(info.id)
-        record = ProgramRecord(
-            id=info.id,
-            name=info.name,
-            type=by_kernel_type.get(info.type, kernel.prog_type_name(info.type)),
-            kernel_type=info.type,
-            source={"adopted": entry.path},
-            pin=entry.path,
-            map_pin_path=str(map_dir) if Path(map_dir).is_dir() else "",
-        )
-        op.txn.put_program(record)
-        lines.append(f"adopted program {info.id} ({info.name}, {record.type})")
-    lines += _adopt_links(op, layout)
+        if entry.name.startswith("prog_"):
+            lines += _adopt_program(op, bpfman, entry.path)
+    for entry in entries(layout.fs / "links"):
+        lines += _adopt_link(op, entry.path)
     from .context import RecoverContext
 
     ctx = RecoverContext(op, layout, bpfman.config)
@@ -218,37 +199,88 @@ def _adopt(op: Operation, bpfman: Bpfman) -> list[str]:
     return lines
 
 
-def _adopt_links(op: Operation, layout: Layout) -> list[str]:
-    """Record the plain pinned links of adopted programs, described by the kernel."""
+def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
+    """A record for the program pinned at ``pin``, its type guessed from the kernel's.
+
+    The kernel keeps 15 characters of the function name; plugins that find
+    the program on one of their hooks (tcx links, dispatchers) set its type.
+    """
+    if not is_pinned(pin):
+        return []
+    try:
+        with kernel.obj_get(pin) as fd:
+            info = kernel.prog_info(fd.fd)
+    except (NotFoundError, KernelError) as exc:
+        log.warning("recover: cannot open %s: %s", pin, exc)
+        return []
+    types = bpfman.plugins.types
+    named = kernel.prog_type_name(info.type)
+    guess = named if named in types else None
+    guess = guess or next((t.name for t in types.values() if t.kernel_type == info.type), named)
+    map_dir = bpfman.layout.map_dir(info.id)
+    record = ProgramRecord(
+        id=info.id,
+        name=info.name,
+        type=guess,
+        kernel_type=info.type,
+        source={"adopted": pin},
+        pin=pin,
+        map_pin_path=str(map_dir) if os.path.isdir(map_dir) else "",
+    )
+    op.txn.put_program(record)
+    return [f"adopted program {info.id} ({info.name}, {record.type})"]
+
+
+def _adopt_link(op: Operation, pin: str) -> list[str]:
+    """A record for a plain pinned link of an adopted program, described by the kernel."""
     from .model import LinkRecord
 
-    lines = []
-    for entry in entries(layout.fs / "links"):
-        if not entry.name.isdigit() or not is_pinned(entry.path):
-            continue
-        try:
-            with kernel.obj_get(entry.path) as fd:
-                info = kernel.link_info(fd.fd)
-        except (NotFoundError, KernelError) as exc:
-            log.warning("recover: cannot open %s: %s", entry.path, exc)
-            continue
-        program = op.txn.get_program(info.prog_id)
-        if program is None:
-            continue
-        kind = _link_type_name(info.type)
-        op.txn.put_link(
-            LinkRecord(
-                id=int(entry.name),
-                program_id=program.id,
-                type=program.type,
-                params={"kernel_link_id": info.id, "link_type": kind},
-                seq=op.txn.next_seq(),
-                pin=entry.path,
-                attachment=f"adopted {kind} link {info.id}",
-                rows=[["Kernel Link ID", str(info.id)], ["Link Type", kind]],
-            )
+    name = os.path.basename(pin)
+    if not name.isdigit() or not is_pinned(pin):
+        return []
+    try:
+        with kernel.obj_get(pin) as fd:
+            info = kernel.link_info(fd.fd)
+    except (NotFoundError, KernelError) as exc:
+        log.warning("recover: cannot open %s: %s", pin, exc)
+        return []
+    program = op.txn.get_program(info.prog_id)
+    if program is None:
+        return []
+    kind = _link_type_name(info.type)
+    if info.type == kernel.LINK_TYPE.TCX and program.type != "tcx":
+        program.type = "tcx"
+        op.txn.put_program(program)
+    op.txn.put_link(
+        LinkRecord(
+            id=int(name),
+            program_id=program.id,
+            type=program.type,
+            params={"kernel_link_id": info.id, "link_type": kind},
+            seq=op.txn.next_seq(),
+            pin=pin,
+            attachment=f"adopted {kind} link {info.id}",
+            rows=[["Kernel Link ID", str(info.id)], ["Link Type", kind]],
         )
-        lines.append(f"adopted link {entry.name} of program {program.id} ({kind})")
+    )
+    return [f"adopted link {name} of program {program.id} ({kind})"]
+
+
+def _repair(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Records that cannot be decoded: adopt what their pins hold, or drop them."""
+    txn = op.txn
+    txn.programs()
+    txn.links()
+    lines = []
+    for db, key in list(txn.corrupt):
+        txn.raw_delete(db, key)
+        number = int.from_bytes(key, "big")
+        lines.append(f"dropped the unreadable {db} record {number}")
+        if db == "programs":
+            lines += _adopt_program(op, bpfman, str(bpfman.layout.prog_pin(number)))
+        elif db == "links":
+            lines += _adopt_link(op, str(bpfman.layout.link_pin(number)))
+    txn.corrupt.clear()
     return lines
 
 

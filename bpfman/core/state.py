@@ -177,11 +177,19 @@ class Txn:
             raise StateError("internal: write to a read-only snapshot")
         self.staged[db, key] = None
 
-    def _decode(self, db: bytes, key: bytes, raw: bytes, build: Callable[[Any], R]) -> R | None:
+    def _decode(
+        self, db: bytes, key: bytes, raw: bytes, build: Callable[[Any], R], quiet: bool = False
+    ) -> R | None:
         try:
             return build(_unpack(raw))
         except Exception as exc:  # any malformed record: msgpack, type or key errors
-            log.warning("state: skipping corrupt %s record %s (%s)", db.decode(), key.hex(), exc)
+            if not quiet:
+                log.warning(
+                    "warning: skipping the corrupt %s record %d (%s); run `bpfman system recover`",
+                    db.decode().rstrip("s"),
+                    int.from_bytes(key[-4:], "big"),
+                    type(exc).__name__,
+                )
             self.corrupt.append((db.decode(), key))
             return None
 
@@ -189,7 +197,7 @@ class Txn:
         raw = self._get(db, key)
         if raw is None:
             return None
-        record = self._decode(db, key, raw, build)
+        record = self._decode(db, key, raw, build, quiet=True)
         if record is None:
             raise CorruptStateError(
                 f"the state record {db.decode()}/{int.from_bytes(key, 'big')} is corrupt: "
@@ -266,6 +274,13 @@ class Txn:
 
     def link_exists(self, link_id: int) -> bool:
         return self._get(b"links", _id_key(link_id)) is not None
+
+    def new_link_id(self) -> int:
+        """A random u32 link id, never one that is alive."""
+        while True:
+            candidate = int.from_bytes(os.urandom(4), "little")
+            if candidate and not self.link_exists(candidate):
+                return candidate
 
     def next_seq(self) -> int:
         """A counter that only grows; orders links attached at equal priority."""

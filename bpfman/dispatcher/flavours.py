@@ -34,6 +34,7 @@ class Flavour:
     :param actions: proceed-on names and the verdicts they stand for.
     :param header: the config's leading bytes for a number of enabled slots.
     :param program_flags: the config ends with a per-slot flags array (libxdp).
+    :param enabled_at: the header byte holding the number of enabled slots.
     """
 
     name: str
@@ -46,6 +47,7 @@ class Flavour:
     pass_verdict: int
     header: Callable[[int], bytes]
     program_flags: bool
+    enabled_at: int
 
     @property
     def object(self) -> Traversable:
@@ -62,6 +64,13 @@ class Flavour:
         arrays = masks + prios + ([0] * MAX_PROGRAMS if self.program_flags else [])
         return self.header(len(slots)) + struct.pack(f"<{len(arrays)}I", *arrays)
 
+    def parse_config(self, data: bytes) -> list[Slot]:
+        """The enabled slots of a loaded dispatcher's config (what :meth:`config` wrote)."""
+        enabled = data[self.enabled_at]
+        masks = struct.unpack_from(f"<{MAX_PROGRAMS}I", data, 4)
+        prios = struct.unpack_from(f"<{MAX_PROGRAMS}I", data, 4 + 4 * MAX_PROGRAMS)
+        return [Slot(masks[i], prios[i]) for i in range(min(enabled, MAX_PROGRAMS))]
+
 
 XDP = Flavour(
     name="xdp",
@@ -74,6 +83,7 @@ XDP = Flavour(
     pass_verdict=2,
     header=lambda enabled: struct.pack("<BBBB", XDP_MAGIC, XDP_VERSION, enabled, 0),
     program_flags=True,
+    enabled_at=2,
 )
 
 TC = Flavour(
@@ -99,4 +109,5 @@ TC = Flavour(
     pass_verdict=0,
     header=lambda enabled: struct.pack("<B3x", enabled),
     program_flags=False,
+    enabled_at=0,
 )

@@ -16,6 +16,7 @@ newcomer never jumps ahead of an equal-priority link already there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from bpfman import kernel
@@ -24,11 +25,12 @@ from bpfman.core.context import AttachContext, DetachContext, LoadContext, Recov
 from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
 from bpfman.core.errors import ConflictError, NotFoundError
 from bpfman.core.logs import get_logger
+from bpfman.kernel.namespaces import NetnsRef
 
-from .flavours import Flavour
+from .flavours import Flavour, Slot
 from .hook import HookOps
 from .loader import freplace_support, load_dispatcher
-from .proceed_on import normalise
+from .proceed_on import normalise, proceed_on_mask, proceed_on_names
 from .revisions import DIR_PREFIX, Context, apply_chain, install_direct, remove_hook
 
 FREPLACE = "freplace"
@@ -60,6 +62,21 @@ def proceed_on_option(flavour: Flavour, example: str) -> Callable[[F], F]:
     )
 
 
+@dataclass(frozen=True)
+class FoundHook:
+    """A hook bpfman runs something on, found in the kernel (lost-store recovery).
+
+    :param where: the interface and namespace, as :meth:`DispatcherHandler.hook_of`
+        records them (plus ``direction`` for tc).
+    :param attach: the hook's record (what :meth:`HookOps.removal` needs).
+    :param running: the id of the program the hook runs.
+    """
+
+    where: dict[str, Any]
+    attach: dict[str, Any]
+    running: int
+
+
 class DispatcherHandler(TypeHandler[P]):
     """A type whose programs share a hook through a dispatcher (xdp, tc)."""
 
@@ -77,6 +94,18 @@ class DispatcherHandler(TypeHandler[P]):
     def release_hook(self, resource: Resource) -> None:
         """Release one of the flavour's own resource kinds."""
         raise NotImplementedError
+
+    def hook_key(self, where: Mapping[str, Any]) -> str:
+        """The state key of the hook ``where`` names."""
+        raise NotImplementedError
+
+    def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
+        """Hooks running one of the programs ``ours`` (bpfman's pins), found in the kernel."""
+        raise NotImplementedError
+
+    def found_extras(self, found: FoundHook) -> dict[str, Any]:
+        """What the flavour records with each adopted link besides the shared params."""
+        return {}
 
     # -- the shared behaviour ---------------------------------------------------
     def prepare_load(self, ctx: LoadContext) -> None:
@@ -190,9 +219,84 @@ class DispatcherHandler(TypeHandler[P]):
             else:
                 self.orphan(ctx, entry.path)
 
+    def adopt(self, ctx: RecoverContext) -> list[str]:
+        """Rebuild the hooks, their chains and links from the kernel and the revisions."""
+        flavour = self.flavour
+        revisions: dict[int, str] = {}
+        for entry in entries(ctx.plugin_dir(flavour.name)):
+            if entry.name.startswith(DIR_PREFIX) and is_pinned(f"{entry.path}/dispatcher"):
+                revisions[_pinned_id(f"{entry.path}/dispatcher")] = entry.path
+        ours = set(revisions) | set(ctx.pinned_programs())
+        lines = []
+        for found in self.found_hooks(ctx, ours):
+            pin_dir = revisions.get(found.running, "")
+            if pin_dir:
+                mode, prog_pin = FREPLACE, f"{pin_dir}/dispatcher"
+                slots = flavour.parse_config(_dispatcher_config(prog_pin))
+                ids = [_pinned_id(f"{pin_dir}/prog{i}-prog") for i in range(len(slots))]
+            else:
+                mode, prog_pin = DIRECT, ""
+                slots = [Slot(proceed_on_mask(flavour, []), 1000)]
+                ids = [found.running]
+            hook = self.hook_key(found.where)
+            link_ids = []
+            for prog_id, slot in zip(ids, slots, strict=True):
+                program = ctx.program(prog_id)
+                if program is None:
+                    ctx.note(f"{flavour.name}: program {prog_id} on {hook} has no pin; not adopted")
+                    continue
+                program.type = flavour.name
+                program.plugin_data["dispatch"] = mode
+                prog_pin = prog_pin or program.pin
+                ctx.put_program(program)
+                recorded: dict[str, Any] = {
+                    "iface": found.where["iface"],
+                    "priority": slot.priority,
+                    "proceed_on": proceed_on_names(flavour, slot.mask),
+                    "netns": NetnsRef.from_record(found.where["netns"]).path,
+                    "dispatch": mode,
+                    **{k: found.where[k] for k in ("direction",) if k in found.where},
+                    **self.found_extras(found),
+                }
+                link = ctx.adopt_link(
+                    program, recorded, self.describe(recorded), hook=hook, priority=slot.priority
+                )
+                link_ids.append(link.id)
+            ctx.plugin_put(
+                flavour.name,
+                hook,
+                {
+                    **found.where,
+                    "mode": mode,
+                    "revision": 1,
+                    "dir": pin_dir,
+                    "prog_pin": prog_pin,
+                    "attach": found.attach,
+                    "links": link_ids,
+                },
+            )
+            lines.append(f"adopted the {flavour.name} hook {hook} ({len(link_ids)} program(s))")
+        return lines
+
     def orphan(self, ctx: RecoverContext, path: str) -> None:
         """An unrecorded entry in the plugin's directory (the flavour may know it)."""
         log.warning("%s: ignoring %s: not something bpfman made", self.flavour.name, path)
+
+
+def _pinned_id(path: str) -> int:
+    with kernel.obj_get(path) as fd:
+        return kernel.prog_info(fd.fd).id
+
+
+def _dispatcher_config(prog_pin: str) -> bytes:
+    """The frozen config of a loaded dispatcher, read back from its .rodata map."""
+    with kernel.obj_get(prog_pin) as prog:
+        for map_id in kernel.prog_info(prog.fd).map_ids:
+            with kernel.map_fd_by_id(map_id) as fd:
+                info = kernel.map_info(fd.fd)
+                if info.name.endswith(".rodata"):
+                    return kernel.map_lookup(fd.fd, bytes(4), info.value_size)
+    raise NotFoundError(f"dispatcher {prog_pin} has no config")
 
 
 def _hook_text(params: Mapping[str, Any]) -> str:

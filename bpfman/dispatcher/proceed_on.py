@@ -27,6 +27,11 @@ def normalise(flavour: Flavour, names: Iterable[str]) -> list[str]:
     return out or list(flavour.default_proceed_on)
 
 
+def proceed_on_names(flavour: Flavour, mask: int) -> list[str]:
+    """The names a chain-call mask stands for (the inverse of :func:`proceed_on_mask`)."""
+    return [n for n, v in flavour.actions.items() if mask & (1 << (v + flavour.bit_offset))]
+
+
 def proceed_on_mask(flavour: Flavour, names: Iterable[str]) -> int:
     """The chain-call mask: bit ``verdict + bit_offset`` for each name."""
     mask = 0

@@ -65,6 +65,12 @@ def parse_reference(url: str) -> ImageRef:
     if "://" in text:
         raise InvalidInputError(f"invalid image URL {url!r}: leave out the scheme")
     digest: str | None = None
+    if "@" in text and not text.split("@", 1)[1].startswith("sha256:"):
+        # user:password@registry/...: never repeat it, it holds a password.
+        raise InvalidInputError(
+            "invalid image URL: it holds credentials before '@'; "
+            "give them with --registry-auth instead"
+        )
     if "@" in text:
         text, digest = text.split("@", 1)
         if not _DIGEST.fullmatch(digest):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ProgInfo,
         link_info,
         map_info,
+        map_lookup,
         prog_func_btf_id,
         prog_info,
     )
@@ -92,6 +93,7 @@ _WHERE: dict[str, str] = {
     "link_update": "bpfman.kernel.links",
     "map_fd_by_id": "bpfman.kernel.fds",
     "map_info": "bpfman.kernel.info",
+    "map_lookup": "bpfman.kernel.info",
     "map_type_name": "bpfman.kernel.types",
     "obj_get": "bpfman.kernel.fds",
     "obj_pin": "bpfman.kernel.fds",
@@ -150,6 +152,7 @@ __all__ = [
     "link_update",
     "map_fd_by_id",
     "map_info",
+    "map_lookup",
     "map_type_name",
     "obj_get",
     "obj_pin",

@@ -96,6 +96,7 @@ int bpf_prog_get_next_id(__u32 start_id, __u32 *next_id);
 int bpf_prog_get_fd_by_id(__u32 id);
 int bpf_map_get_fd_by_id(__u32 id);
 int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len);
+int bpf_map_lookup_elem(int fd, const void *key, void *value);
 int bpf_raw_tracepoint_open(const char *name, int prog_fd);
 int bpf_btf_get_fd_by_id(__u32 id);
 
@@ -187,12 +188,15 @@ struct bpf_map_info {
     __u64 map_extra;
 };
 
-/* The common head of struct bpf_link_info; the kernel fills what fits. */
+/* struct bpf_link_info: the common head, then the first words of the per-type
+   union (8-byte aligned, at offset 16): ifindex for xdp; ifindex and attach
+   type for tcx and netkit; the perf event's kind for perf_event links. */
 struct bpf_link_info_head {
     __u32 type;
     __u32 id;
     __u32 prog_id;
     __u32 _pad;
+    __u32 words[8];
 };
 
 /* union bpf_attr, BPF_LINK_CREATE arm.  At offset 16 the per-type union starts:

@@ -49,11 +49,13 @@ class MapInfo:
 
 @dataclass(frozen=True)
 class LinkInfo:
-    """The common head of ``struct bpf_link_info``."""
+    """The common head of ``struct bpf_link_info`` and the first words of its
+    per-type part (``words[0]`` is the ifindex of xdp, tcx and netkit links)."""
 
     id: int
     type: int
     prog_id: int
+    words: tuple[int, ...] = ()
 
 
 def _get_info(fd: int, ctype: str, what: str, prepare: Any = None) -> Any:
@@ -115,7 +117,16 @@ def map_info(fd: int) -> MapInfo:
 def link_info(fd: int) -> LinkInfo:
     """Kernel facts about the link behind ``fd``."""
     info = _get_info(fd, "struct bpf_link_info_head", "link")
-    return LinkInfo(id=int(info.id), type=int(info.type), prog_id=int(info.prog_id))
+    words = tuple(int(w) for w in info.words)
+    return LinkInfo(id=int(info.id), type=int(info.type), prog_id=int(info.prog_id), words=words)
+
+
+def map_lookup(fd: int, key: bytes, value_size: int) -> bytes:
+    """The value stored under ``key`` in the map behind ``fd``."""
+    b = binding()
+    value = b.ffi.new("char[]", value_size)
+    check(b.bpf.bpf_map_lookup_elem(fd, b.ffi.from_buffer(key), value), "map lookup")
+    return bytes(b.ffi.buffer(value, value_size))
 
 
 def prog_func_btf_id(prog_fd: int, func_name: str) -> int:

@@ -147,6 +147,31 @@ class NetnsRef:
             yield
 
 
+def reachable_netns() -> list[NetnsRef]:
+    """Every network namespace that can be entered now: named ones, then processes'.
+
+    Recovery looks for bpfman's unpinned objects (TC filters) in each.
+    """
+    found: dict[tuple[int, int], NetnsRef] = {}
+    paths = [
+        os.path.join(d, name)
+        for d in _NAMED_NETNS_DIRS
+        if os.path.isdir(d)
+        for name in os.listdir(d)
+    ]
+    paths += [f"/proc/{pid}/ns/net" for pid in os.listdir("/proc") if pid.isdigit()]
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        named = not path.startswith("/proc/")
+        key = (st.st_dev, st.st_ino)
+        if key not in found or (named and found[key].path is None):
+            found[key] = NetnsRef(path if named else None, st.st_dev, st.st_ino)
+    return list(found.values())
+
+
 @contextmanager
 def _entered(path: str, nstype: int, own_path: str) -> Iterator[None]:
     target = open_ns(path, _KINDS[nstype])

@@ -51,6 +51,16 @@ def resolve_ifindex(name: str, netns_path: str | None) -> Device:
     return Device(name, index, ref)
 
 
+def device_by_index(ref: NetnsRef, ifindex: int) -> Device | None:
+    """The interface with ``ifindex`` in ``ref``'s namespace, if it is there."""
+    try:
+        with ref.entered():
+            name = socket.if_indextoname(ifindex)
+    except (OSError, NotFoundError):
+        return None
+    return Device(name, ifindex, ref)
+
+
 def recorded_device(state: dict[str, Any]) -> Device | None:
     """The recorded device if it still exists (same ifindex in the same namespace).
 

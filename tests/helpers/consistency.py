@@ -73,12 +73,16 @@ def pinned_prog_id(path: str) -> int:
 
 
 def kernel_programs(names: set[str]) -> dict[int, str]:
-    """Programs in the kernel whose name is one of ``names`` (15 characters kept)."""
+    """Unpinned programs in the kernel whose name is one of ``names`` (15 characters kept).
+
+    A program pinned on any bpffs belongs to some root (other tests may run
+    beside this one); one that bpfman leaked is unpinned and held by a hook.
+    """
     short = {n[:15] for n in names}
     return {
         int(p["id"]): p.get("name", "")
-        for p in bpftool("prog", "show")
-        if p.get("name", "") in short
+        for p in bpftool("-f", "prog", "show")
+        if p.get("name", "") in short and not p.get("pinned")
     }
 
 

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman.dispatcher import TC
 from bpfman.dispatcher.hook import Installed
-from bpfman.dispatcher.plugin import DispatcherHandler
+from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
-from bpfman.kernel.namespaces import NetnsRef
+from bpfman.kernel.namespaces import NetnsRef, reachable_netns
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
@@ -33,6 +33,7 @@ from bpfman.plugin import (
     NotFoundError,
     RecoverContext,
     Resource,
+    kernel,
 )
 from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
 
@@ -86,9 +87,37 @@ class Tc(DispatcherHandler[TcParams]):
         elif resource.kind == "tc-clsact":
             with _recorded(data) as found:
                 if found is not None and not _filters(*found):
-                    _tc(found[0], "delete clsact qdisc", "del", "clsact", index=found[1].ifindex)
+                    try:
+                        _tc(
+                            found[0], "delete clsact qdisc", "del", "clsact", index=found[1].ifindex
+                        )
+                    except KernelError as exc:
+                        if exc.errno not in _GONE:  # already deleted behind bpfman's back
+                            raise
         else:
             super().release_hook(resource)
+
+    def hook_key(self, where: Any) -> str:
+        inode = NetnsRef.from_record(where["netns"]).inode
+        return f"{NAME}/{inode}/{where['ifindex']}/{where['direction']}"
+
+    def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
+        """bpfman's filters running one of ``ours``, in every namespace that can be entered."""
+        found = []
+        for device, direction, handle, prog_id in _bpfman_filters(ours):
+            where = {**device.to_record(), "direction": direction}
+            found.append(FoundHook(where, {"handle": handle}, prog_id))
+            ctx.plugin_put(QDISC_NS, device.key(), True)  # who made it is lost: bpfman's now
+        return found
+
+    def sweep(self, ctx: RecoverContext) -> list[str]:
+        lines = []
+        ours = ctx.pinned_program_ids()
+        for device, direction, handle, _ in _bpfman_filters(ours):
+            hook = TcHook(ctx, device, direction, device.key())
+            lines.append(f"removing the tc filter on {device.name} {direction} in {device.netns}")
+            ctx.retire(hook._resource("tc-filter", handle=handle), hook._resource("tc-clsact"))
+        return lines
 
     def reconcile(self, ctx: RecoverContext) -> None:
         super().reconcile(ctx)
@@ -129,7 +158,9 @@ class TcHook:
                 index=device.ifindex,
                 handle=handle,
                 fd=prog_fd,
-                name=f"bpfman-{self.direction}",
+                # The name carries the program's id: recovery finds bpfman's filters
+                # by it (pyroute2 does not decode TCA_BPF_ID).
+                name=f"bpfman-{self.direction}-{kernel.prog_info(prog_fd).id}",
                 parent=PARENTS[self.direction],
                 prio=FILTER_PRIORITY,
                 direct_action=True,
@@ -160,7 +191,7 @@ class TcHook:
         with device.entered(), _iproute() as ipr:
             return any(
                 f["handle"] == attach["handle"]
-                for f in ipr.get_filters(index=device.ifindex, parent=PARENTS[self.direction])
+                for f in _list_filters(ipr, device.ifindex, PARENTS[self.direction])
             )
 
     def _ensure_clsact(self, ipr: IPRoute, device: Device) -> None:
@@ -175,6 +206,32 @@ class TcHook:
         self.ctx.intend(self._resource("tc-clsact"))
         _tc(ipr, "add clsact qdisc", "add", "clsact", index=device.ifindex)
         self.ctx.plugin_put(QDISC_NS, self.qdisc_key, True)
+
+
+def _bpfman_filters(ours: set[int]) -> list[tuple[Device, str, int, int]]:
+    """(device, direction, handle, program id) of every bpfman filter running one of ``ours``."""
+    found = []
+    for ref in reachable_netns():
+        try:
+            with ref.entered(), _iproute() as ipr:
+                for link in ipr.get_links():
+                    device = Device(link.get_attr("IFLA_IFNAME"), link["index"], ref)
+                    for direction, parent in PARENTS.items():
+                        for f in _list_filters(ipr, device.ifindex, parent):
+                            options = f.get_attr("TCA_OPTIONS")
+                            name = str(options.get_attr("TCA_BPF_NAME") if options else "")
+                            prefix, _, number = name.rpartition("-")
+                            if (
+                                f["handle"]
+                                and prefix == f"bpfman-{direction}"
+                                and f["info"] >> 16 == FILTER_PRIORITY
+                                and number.isdigit()
+                                and int(number) in ours
+                            ):
+                                found.append((device, direction, int(f["handle"]), int(number)))
+        except (NotFoundError, KernelError, OSError):
+            continue  # gone while we looked, or not ours to enter
+    return found
 
 
 @contextmanager
@@ -213,9 +270,21 @@ def _filters(ipr: IPRoute, device: Device) -> list[Any]:
     return [
         f
         for parent in PARENTS.values()
-        for f in ipr.get_filters(index=device.ifindex, parent=parent)
+        for f in _list_filters(ipr, device.ifindex, parent)
         if f["handle"]
     ]
+
+
+def _list_filters(ipr: IPRoute, ifindex: int, parent: int) -> list[Any]:
+    """The filters under ``parent``; none when the qdisc is gone."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        return list(ipr.get_filters(index=ifindex, parent=parent))
+    except NetlinkError as exc:
+        if exc.code in _GONE:
+            return []
+        raise KernelError("list tc filters", exc.code) from exc
 
 
 def _tc(ipr: IPRoute, what: str, *args: Any, **kwargs: Any) -> Any:

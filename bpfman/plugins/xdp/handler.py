@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 from typing import TYPE_CHECKING, Any
 
-from bpfman.core.bpffs import is_pinned, unpin
+from bpfman.core.bpffs import entries, is_pinned, unpin
 from bpfman.dispatcher import XDP
 from bpfman.dispatcher.hook import Installed
-from bpfman.dispatcher.plugin import DispatcherHandler
+from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
+from bpfman.kernel.namespaces import NetnsRef
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
@@ -29,7 +31,7 @@ from bpfman.plugin import (
     Resource,
     kernel,
 )
-from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
+from bpfman.plugins.netdev import Device, device_by_index, recorded_device, resolve_ifindex
 
 from .options import XdpParams
 
@@ -86,12 +88,61 @@ class Xdp(DispatcherHandler[XdpParams]):
         else:
             super().release_hook(resource)
 
+    def hook_key(self, where: Any) -> str:
+        return f"{NAME}/{NetnsRef.from_record(where['netns']).inode}/{where['ifindex']}"
+
+    def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
+        """The XDP links pinned in bpfman's directory: ``link-<netns inode>-<ifindex>``."""
+        nsfs = os.stat("/proc/self/ns/net").st_dev
+        found = []
+        for entry in entries(ctx.plugin_dir(NAME)):
+            parts = entry.name.split("-")
+            if len(parts) != 3 or parts[0] != "link" or not is_pinned(entry.path):
+                continue
+            with kernel.obj_get(entry.path) as fd:
+                info = kernel.link_info(fd.fd)
+            device = device_by_index(NetnsRef(None, nsfs, int(parts[1])), info.words[0])
+            if device is None:
+                ctx.note(f"xdp: {entry.path} is on an interface that is gone; not adopted")
+                continue
+            found.append(
+                FoundHook(
+                    device.to_record(),
+                    {"link_pin": entry.path, "xdp_mode": _attached_mode(device)},
+                    info.prog_id,
+                )
+            )
+        return found
+
+    def found_extras(self, found: FoundHook) -> dict[str, Any]:
+        return {"xdp_mode": found.attach["xdp_mode"]}
+
+    def sweep(self, ctx: RecoverContext) -> list[str]:
+        lines = []
+        for entry in entries(ctx.plugin_dir(NAME)):
+            if entry.name.startswith("link-") and is_pinned(entry.path):
+                lines.append(f"detaching the XDP link {entry.path}")
+                ctx.retire(_link(entry.path))
+        return lines
+
     def orphan(self, ctx: RecoverContext, path: str) -> None:
         if path.rsplit("/", 1)[-1].startswith("link-"):
             ctx.note(f"xdp: detaching unrecorded XDP link {path}")
             ctx.retire(_link(path))
         else:
             super().orphan(ctx, path)
+
+
+def _attached_mode(device: Device) -> str:
+    """The mode XDP runs in on the interface, as netlink reports it."""
+    from pyroute2 import IPRoute
+
+    with device.entered(), IPRoute() as ipr:
+        for link in ipr.get_links(device.ifindex):
+            xdp = link.get_attr("IFLA_XDP")
+            attached = xdp.get_attr("IFLA_XDP_ATTACHED") if xdp else None
+            return {1: "driver", 2: "skb", 3: "hw"}.get(attached or 0, "driver")
+    return "driver"
 
 
 def _mode(ctx: AttachContext, device: Device) -> str:
