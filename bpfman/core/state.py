@@ -391,7 +391,11 @@ class Store:
     @contextmanager
     def locked(self, blocking: bool = True) -> Iterator[bool]:
         """Hold the writers' lock; with ``blocking=False`` yield False if it is taken."""
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.lock_file, flags, 0o600)
+        except OSError as exc:
+            raise StateError(f"cannot open the lock {self.lock_file}: {exc.strerror}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
