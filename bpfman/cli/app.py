@@ -120,6 +120,12 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader went away (bpfman list | head): stop quietly, as ls does.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         if verbose:
             raise

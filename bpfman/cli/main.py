@@ -71,22 +71,25 @@ Example: --metadata owner=acme"""
 MAP_OWNER_HELP = """Optional: Program Id of loaded eBPF program this eBPF program will share a map with.
 Only used when multiple eBPF programs need to share a map.
 Example: --map-owner-id 63178"""
-PROGRAM_TYPE_HELP = """Optional: List programs by a specific program type.
-Example: --program-type xdp
-
-[possible values: unspec, socket-filter, probe, tc, sched-act,
-tracepoint, xdp, perf-event, cgroup-skb,
-cgroup-sock, lwt-in, lwt-out, lwt-xmit, sock-ops,
-sk-skb, cgroup-device, sk-msg, raw-tracepoint,
-cgroup-sock-addr, lwt-seg6-local, lirc-mode2,
-sk-reuseport, flow-dissector, cgroup-sysctl,
-raw-tracepoint-writable, cgroup-sockopt, tracing,
-struct-ops, ext, lsm, sk-lookup, syscall]"""
 SELECTOR_HELP = """Optional: List programs which contain a specific set of metadata labels
 that were applied when the program was loaded with `--metadata` parameter.
 Format: <KEY>=<VALUE>
 Example: --metadata-selector owner=acme"""
 BUILTIN_TYPES = "fentry, fexit, kprobe, tc, tcx, tracepoint, uprobe, xdp"
+
+
+def program_type_help() -> str:
+    """The ``--program-type`` help: its possible values come from the table the filter uses."""
+    import textwrap
+
+    from ..kernel.names import PROG_TYPE_FILTERS
+
+    values = textwrap.fill(
+        f"[possible values: {', '.join(PROG_TYPE_FILTERS.values())}]",
+        width=50,
+        break_on_hyphens=False,
+    )
+    return f"Optional: List programs by a specific program type.\nExample: --program-type xdp\n\n{values}"
 
 
 pass_app = click.make_pass_decorator(App)
@@ -110,16 +113,29 @@ class AttachGroup(BpfmanGroup):
         return app.bpfman.plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self._commands(ctx))
+        return [*sorted(self._commands(ctx)), "help"]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Only the named type's plugin is loaded to run its subcommand."""
+        if cmd_name == "help":
+            return super().get_command(ctx, cmd_name)
         plugins = self._plugins(ctx)
         try:
             handler = plugins.handler(cmd_name)
         except InvalidInputError:
             return None
         return handler.command(cmd_name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``attach ID --output json TYPE ...`` works too: ``--output`` moves before ID."""
+        moved: list[str] = []
+        rest = list(args)
+        while len(rest) > 2 and rest[1] == "--output":
+            moved += rest[1:3]
+            del rest[1:3]
+        while len(rest) > 1 and rest[1].startswith("--output="):
+            moved.append(rest.pop(1))
+        return super().parse_args(ctx, [*moved, *rest])
 
 
 class LazyGroup(BpfmanGroup):
@@ -154,7 +170,7 @@ class LazyGroup(BpfmanGroup):
     help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages (libbpf's too) to stderr.")
-@click.version_option(package_name="bpfman", message="bpfman %(version)s")
+@click.version_option(None, "-V", "--version", package_name="bpfman", message="bpfman %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """An eBPF manager focusing on simplifying the deployment and administration of eBPF programs."""
@@ -330,7 +346,7 @@ def list_() -> None:
 def _list_filters(fn: Any) -> Any:
     for decorator in reversed(
         [
-            click.option("-p", "--program-type", help=PROGRAM_TYPE_HELP),
+            click.option("-p", "--program-type", help=program_type_help()),
             click.option(
                 "--application",
                 help="Optional: List programs loaded under the same application tag.\n"
@@ -401,11 +417,36 @@ def _image_group() -> click.Group:
         return found
 
     return make_image_group(
-        lambda: app().bpfman.images, lambda section: app().bpfman.plugins.infer_type(section)
+        lambda: app().bpfman.images, lambda section: app().bpfman.plugins.image_label(section)
     )
 
 
 cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
+
+
+@cli.command(hidden=True, cls=BpfmanCommand)
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def man(out_dir: Path) -> None:
+    """Generate man pages for bpfman."""
+    from .docs import write_man_pages
+
+    for path in write_man_pages(cli, out_dir, click.get_current_context().find_root().obj):
+        click.echo(path)
+
+
+@cli.command(hidden=True, cls=BpfmanCommand)
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--shell",
+    type=click.Choice(["bash", "zsh", "fish"]),
+    help="Optional: The shell to write completions for [default: all of them].",
+)
+def completions(out_dir: Path, shell: str | None) -> None:
+    """Generate shell completions for bpfman."""
+    from .docs import SHELLS, write_completions
+
+    for path in write_completions(cli, out_dir, (shell,) if shell else SHELLS):
+        click.echo(path)
 
 
 def _system_group() -> click.Group:

@@ -173,6 +173,29 @@ class ClapHelp:
             formatter.write("\n")
 
 
+def refuse_negative_ids(command: click.Command, args: list[str]) -> None:
+    """``get program -1`` would read as an unknown option ``-1``: say what is wrong."""
+    ids = [p for p in command.params if isinstance(p, click.Argument) and isinstance(p.type, U32)]
+    if not ids:
+        return
+    takes_value = {
+        opt
+        for p in command.params
+        if isinstance(p, click.Option) and not p.is_flag
+        for opt in p.opts + p.secondary_opts
+    }
+    previous = ""
+    for arg in args:
+        if arg == "--":
+            return
+        if arg[:1] == "-" and arg[1:].isdigit() and previous not in takes_value:
+            raise click.UsageError(
+                f"invalid value {arg!r} for '<{(ids[0].name or 'id').upper()}>': "
+                "ids are unsigned numbers (0-4294967295)"
+            )
+        previous = arg
+
+
 class BpfmanCommand(ClapHelp, click.Command):
     """A command that understands :class:`MultiValueOption` and prints clap-style help."""
 
@@ -181,6 +204,7 @@ class BpfmanCommand(ClapHelp, click.Command):
         super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_negative_ids(self, args)
         names = {
             opt
             for param in self.params
@@ -190,8 +214,36 @@ class BpfmanCommand(ClapHelp, click.Command):
         return super().parse_args(ctx, expand_multi_values(args, names))
 
 
+class HelpCommand(BpfmanCommand):
+    """``help [COMMAND]...``: the help of this group or of the named subcommand."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "help",
+            help="Print this message or the help of the given subcommand(s)",
+            params=[click.Argument(["command"], nargs=-1, required=False)],
+            callback=self._show,
+        )
+
+    def _show(self, command: tuple[str, ...]) -> None:
+        ctx = click.get_current_context()
+        parent = ctx.parent
+        assert parent is not None
+        target: click.Command = parent.command
+        target_ctx = parent
+        for name in command:
+            found = (
+                target.get_command(target_ctx, name) if isinstance(target, click.Group) else None
+            )
+            if found is None:
+                raise click.UsageError(f"unrecognized subcommand {name!r}", ctx=target_ctx)
+            target, target_ctx = found, click.Context(found, info_name=name, parent=target_ctx)
+        click.echo(target.get_help(target_ctx))
+
+
 class BpfmanGroup(ClapHelp, click.Group):
-    """A group with clap-style help whose commands are listed in insertion order."""
+    """A group with clap-style help whose commands are listed in insertion order,
+    and a ``help`` subcommand as clap adds one."""
 
     command_class = BpfmanCommand
 
@@ -200,8 +252,17 @@ class BpfmanGroup(ClapHelp, click.Group):
         kwargs.setdefault("subcommand_metavar", "<COMMAND>")
         super().__init__(*args, **kwargs)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_negative_ids(self, args)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        return [*self.commands, "help"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "help":
+            return HelpCommand()
+        return super().get_command(ctx, cmd_name)
 
 
 METADATA_HELP = (

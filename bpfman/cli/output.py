@@ -43,15 +43,17 @@ def _none(value: object) -> str:
     return str(value)
 
 
-def _pairs(mapping: dict[str, str]) -> Value:
-    return [f"{k}={v}" for k, v in sorted(mapping.items())] or "None"
+def _pairs(mapping: dict[str, str], given_order: bool = False) -> Value:
+    items = mapping.items() if given_order else sorted(mapping.items())
+    return [f"{k}={v}" for k, v in items] or "None"
 
 
 def links_cell(ids: Sequence[int]) -> str:
     if not ids:
         return ""
     shown = ", ".join(str(i) for i in ids[:3])
-    return f"({len(ids)}) {shown}"
+    more = ", ..." if len(ids) > 3 else ""
+    return f"({len(ids)}) {shown}{more}"
 
 
 def programs_table(rows: Sequence[ProgramSummary]) -> str:
@@ -93,7 +95,7 @@ def program_text(details: ProgramDetails) -> str:
             rows.append(("Path", record.source.get("path", "None")))
         rows += record.shown_rows
         rows += [
-            ("Global", _pairs(record.globals)),
+            ("Global", _pairs(record.globals, given_order=True)),
             ("Metadata", _pairs(record.metadata)),
             ("Map Pin Path", record.map_pin_path),
             ("Map Owner ID", _none(record.map_owner_id)),

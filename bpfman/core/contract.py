@@ -210,6 +210,9 @@ class ProgramType:
     :param needs_attach_func: ``TYPE:FUNC:ATTACH_FUNC`` is required at load.
     :param section_prefixes: ELF section prefixes that mean this type (used
         to infer and to check types against object files).
+    :param section_labels: ``(prefix, label)`` pairs: how a program in such a
+        section is named in an image's ``io.ebpf.programs`` label when that is
+        not the type name (``kretprobe`` for a kprobe type, as the reference writes).
     :param handler: the object that serves the type.
     """
 
@@ -219,7 +222,16 @@ class ProgramType:
     needs_attach_func: bool = False
     section_prefixes: tuple[str, ...] = ()
     handler: TypeHandler[Any] = field(kw_only=True)
+    section_labels: tuple[tuple[str, str], ...] = ()
     plugin: str = ""
 
     def matches_section(self, section: str) -> bool:
-        return any(section == p or section.startswith(p + "/") for p in self.section_prefixes)
+        return any(_in_section(section, p) for p in self.section_prefixes)
+
+    def label(self, section: str) -> str:
+        """The image label for a program of this type in ``section``."""
+        return next((lbl for p, lbl in self.section_labels if _in_section(section, p)), self.name)
+
+
+def _in_section(section: str, prefix: str) -> bool:
+    return section == prefix or section.startswith(prefix + "/")

@@ -33,7 +33,13 @@ from .errors import (
 from .journal import Operation, replay
 from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
-from .requests import ProgramRequest, checked_globals, checked_metadata, program_requests
+from .requests import (
+    ProgramRequest,
+    checked_globals,
+    checked_metadata,
+    program_requests,
+    shown_hex,
+)
 from .state import Store, Txn
 from .validate import text
 
@@ -372,7 +378,7 @@ class Bpfman:
                 source=dict(source),
                 pin=str(pin),
                 map_pin_path=str(map_dir),
-                globals={k: v.hex() for k, v in globals.items()},
+                globals={k: shown_hex(v) for k, v in globals.items()},
                 metadata=dict(metadata),
                 plugin_data=ctx.data,
                 rows=ctx.rows,
@@ -667,8 +673,10 @@ def _check_sections(
         if ptype.matches_section(spec.section):
             continue
         implied = kernel.prog_type_name(spec.kernel_type)
+        article = "an" if implied[:1] in "aeiox" else "a"
         raise InvalidInputError(
-            f"{req.function} is a {implied} program (section `{spec.section}`), not {req.type}"
+            f"{req.function} is {article} {implied} program (section `{spec.section}`), "
+            f"not {req.type}"
         )
 
 

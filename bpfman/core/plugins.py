@@ -91,16 +91,21 @@ class Plugins:
         """Release a plugin-kind resource through the handler of its owning type."""
         self.handler(resource.owner).release(resource)
 
-    def infer_type(self, section: str) -> str | None:
-        """The bpfman type an ELF section name implies, longest prefix wins."""
-        best: tuple[int, str] | None = None
+    def infer_type(self, section: str) -> ProgramType | None:
+        """The type an ELF section name implies, longest prefix wins."""
+        best: tuple[int, ProgramType] | None = None
         for ptype in self.types.values():
             for prefix in ptype.section_prefixes:
                 if (section == prefix or section.startswith(prefix + "/")) and (
                     best is None or len(prefix) > best[0]
                 ):
-                    best = (len(prefix), ptype.name)
+                    best = (len(prefix), ptype)
         return best[1] if best else None
+
+    def image_label(self, section: str) -> str | None:
+        """What an image's ``io.ebpf.programs`` label calls a program in ``section``."""
+        ptype = self.infer_type(section)
+        return ptype.label(section) if ptype else None
 
 
 def get_plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = True) -> Plugins:

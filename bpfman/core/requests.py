@@ -45,6 +45,22 @@ def program_requests(programs: Sequence[ProgramRequest | str]) -> list[ProgramRe
     return requests
 
 
+class HexValue(bytes):
+    """Bytes parsed from hex that remember the text as written (shown as given)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> HexValue:
+        value = super().__new__(cls, bytes.fromhex(text))
+        value.text = text
+        return value
+
+
+def shown_hex(value: bytes) -> str:
+    """How a global's value is recorded and shown: as the user wrote it, if they did."""
+    return value.text if isinstance(value, HexValue) else value.hex()
+
+
 def parse_global(item: str) -> tuple[str, bytes]:
     """``NAME=HEX`` with plain hex digits (no ``0x``), at least one byte."""
     name, sep, value = text("global", item).partition("=")
@@ -56,7 +72,7 @@ def parse_global(item: str) -> tuple[str, bytes]:
             "without 0x, e.g. GLOBAL_u32=0A0B0C0D"
         )
     try:
-        return name, bytes.fromhex(value)
+        return name, HexValue(value)
     except ValueError:
         raise InvalidInputError(f"invalid global {item!r}: {value!r} is not hex") from None
 
@@ -106,7 +122,7 @@ def checked_globals(globals: Mapping[str, bytes] | None) -> dict[str, bytes]:
                 f"invalid global {name}: the value must be non-empty bytes, got "
                 f"{type(value).__name__} (use bytes.fromhex('0A0B0C0D'))"
             )
-        result[text("global name", name)] = bytes(value)
+        result[text("global name", name)] = value if isinstance(value, bytes) else bytes(value)
     return result
 
 

@@ -43,6 +43,14 @@ if TYPE_CHECKING:
         raw_tracepoint_open,
         tcx_chain,
     )
+    from bpfman.kernel.names import (
+        KERNEL_MAP_TYPES,
+        KERNEL_PROG_TYPES,
+        PROG_TYPE_FILTERS,
+        map_type_name,
+        prog_type_name,
+        prog_types_named,
+    )
     from bpfman.kernel.obj import BpfObject, MapSpec, ProgramSpec
     from bpfman.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
     from bpfman.kernel.run import prog_test_run
@@ -53,15 +61,9 @@ if TYPE_CHECKING:
         BPF_F_ID,
         BPF_F_LINK,
         BPF_F_REPLACE,
-        KERNEL_MAP_TYPES,
-        KERNEL_PROG_TYPES,
         LINK_TYPE,
         PROG_TYPE,
-        PROG_TYPE_FILTERS,
-        map_type_name,
         probe_prog_type,
-        prog_type_name,
-        prog_types_named,
     )
 
 _WHERE: dict[str, str] = {
@@ -74,14 +76,14 @@ _WHERE: dict[str, str] = {
     "BpfObject": "bpfman.kernel.obj",
     "Fd": "bpfman.kernel.fds",
     "HookChain": "bpfman.kernel.links",
-    "KERNEL_MAP_TYPES": "bpfman.kernel.types",
-    "KERNEL_PROG_TYPES": "bpfman.kernel.types",
+    "KERNEL_MAP_TYPES": "bpfman.kernel.names",
+    "KERNEL_PROG_TYPES": "bpfman.kernel.names",
     "LINK_TYPE": "bpfman.kernel.types",
     "LinkInfo": "bpfman.kernel.info",
     "MapInfo": "bpfman.kernel.info",
     "MapSpec": "bpfman.kernel.obj",
     "PROG_TYPE": "bpfman.kernel.types",
-    "PROG_TYPE_FILTERS": "bpfman.kernel.types",
+    "PROG_TYPE_FILTERS": "bpfman.kernel.names",
     "ProgInfo": "bpfman.kernel.info",
     "ProgramSpec": "bpfman.kernel.obj",
     "capture_libbpf_messages": "bpfman.kernel.lib",
@@ -94,7 +96,7 @@ _WHERE: dict[str, str] = {
     "map_fd_by_id": "bpfman.kernel.fds",
     "map_info": "bpfman.kernel.info",
     "map_lookup": "bpfman.kernel.info",
-    "map_type_name": "bpfman.kernel.types",
+    "map_type_name": "bpfman.kernel.names",
     "obj_get": "bpfman.kernel.fds",
     "obj_pin": "bpfman.kernel.fds",
     "perf_event_kprobe": "bpfman.kernel.perf",
@@ -106,8 +108,8 @@ _WHERE: dict[str, str] = {
     "prog_info": "bpfman.kernel.info",
     "prog_query": "bpfman.kernel.links",
     "prog_test_run": "bpfman.kernel.run",
-    "prog_type_name": "bpfman.kernel.types",
-    "prog_types_named": "bpfman.kernel.types",
+    "prog_type_name": "bpfman.kernel.names",
+    "prog_types_named": "bpfman.kernel.names",
     "raw_tracepoint_open": "bpfman.kernel.links",
     "tcx_chain": "bpfman.kernel.links",
 }

@@ -10,7 +10,7 @@ from typing import Any
 from bpfman.core.errors import KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, last_errno
 from bpfman.kernel.lib import binding
-from bpfman.kernel.types import map_type_name, prog_type_name
+from bpfman.kernel.names import map_type_name, prog_type_name
 
 _BTF_KIND_FUNC = 12
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, detail, last_errno
 from bpfman.kernel.lib import binding, capture_libbpf_messages
-from bpfman.kernel.types import map_type_name
+from bpfman.kernel.names import map_type_name
 
 # Room for the verifier log of one failed program; the kernel truncates
 # (ENOSPC) beyond it, and we only show the tail anyway.

@@ -14,6 +14,7 @@ def bpfman_program_types() -> list[ProgramType]:
             "kprobe",
             kernel.PROG_TYPE.KPROBE,
             section_prefixes=("kprobe", "kretprobe"),
+            section_labels=(("kretprobe", "kretprobe"),),
             handler=Kprobe(),
         )
     ]

@@ -14,6 +14,7 @@ def bpfman_program_types() -> list[ProgramType]:
             "uprobe",
             kernel.PROG_TYPE.KPROBE,
             section_prefixes=("uprobe", "uretprobe"),
+            section_labels=(("uretprobe", "uretprobe"),),
             handler=Uprobe(),
         )
     ]
