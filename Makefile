@@ -55,6 +55,7 @@ test: venv bpf lint
 
 bench: venv bpf
 	$(PY) -m bench.cli_latency
+	$(PY) -m bench.journal
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 

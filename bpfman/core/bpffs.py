@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import PermissionDeniedError, StateError
+from .errors import BpfmanError, PermissionDeniedError, StateError
 from .logs import get_logger
 from .mounts import ensure_mounted, is_mounted
 
@@ -102,6 +102,31 @@ def unpin(path: Path | str) -> None:
         pass
     except IsADirectoryError:
         log.warning("not removing %s: a directory where bpfman expects a pin", path)
+
+
+def unpin_link(path: Path | str, wait: float = 2.0) -> None:
+    """Unpin a bpf_link and wait until the kernel has let it go.
+
+    bpffs drops its reference only after an RCU grace period, so without the
+    wait the program would still run (and a new attach to the same hook fail
+    with EEXIST) for a moment after ``detach`` returned.
+    """
+    import time
+
+    from bpfman import kernel
+
+    if not is_pinned(path):
+        return
+    try:
+        with kernel.obj_get(str(path)) as fd:
+            link_id = kernel.link_info(fd.fd).id
+    except BpfmanError:
+        unpin(path)  # not a link after all (or already going): just unpin
+        return
+    unpin(path)
+    deadline = time.monotonic() + wait
+    while kernel.link_alive(link_id) and time.monotonic() < deadline:
+        time.sleep(0.002)
 
 
 def remove_tree(path: Path | str) -> None:

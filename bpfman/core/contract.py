@@ -31,7 +31,7 @@ class Resource:
     """A kernel object an operation creates or removes, described for the journal.
 
     ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
-    ``tree``: a directory of pins) and otherwise the program type whose
+    ``link``: a pinned bpf_link, ``tree``: a directory of pins) and otherwise the program type whose
     handler knows how to release the kind. ``data`` must survive msgpack.
     """
 
@@ -46,6 +46,11 @@ class Resource:
     @classmethod
     def tree(cls, path: object) -> Resource:
         return cls("tree", {"path": str(path)})
+
+    @classmethod
+    def link(cls, path: object) -> Resource:
+        """A pinned bpf_link: released when the kernel has really let it go."""
+        return cls("link", {"path": str(path)})
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "data": dict(self.data), "owner": self.owner}
@@ -182,7 +187,7 @@ class TypeHandler(Generic[P]):
     def detach(self, ctx: DetachContext) -> None:
         """Remove the link; by default the core retires its pin, which ends a bpf_link."""
         if ctx.link.pin:
-            ctx.retire(Resource.pin(ctx.link.pin))
+            ctx.retire(Resource.link(ctx.link.pin))
 
     def release(self, resource: Resource) -> None:
         """Remove a kernel object of one of this plugin's resource kinds, if it exists."""

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman import kernel
 
-from .bpffs import Layout, holds_pins, is_bpffs, is_pinned, prepare_root, remove_tree, unpin
+from .bpffs import (
+    Layout,
+    holds_pins,
+    is_bpffs,
+    is_pinned,
+    prepare_root,
+    remove_tree,
+    unpin,
+    unpin_link,
+)
 from .config import Config, default_root, load_config, missing_privilege
 from .contract import AttachParams, LinkView, ProgramType, Resource
 from .errors import (
@@ -200,6 +209,8 @@ class Bpfman:
             unpin(resource.data["path"])
         elif resource.kind == "tree":
             remove_tree(resource.data["path"])
+        elif resource.kind == "link":
+            unpin_link(resource.data["path"])
         else:
             raise InvalidInputError(f"unknown resource kind {resource.kind!r}")
 
@@ -482,7 +493,7 @@ class Bpfman:
         if link.type in self.plugins.types:
             self.plugins.handler(link.type).detach(ctx)
         elif link.pin:  # the plugin is gone: a plain pinned link still goes
-            op.retire(Resource.pin(link.pin))
+            op.retire(Resource.link(link.pin))
         op.txn.delete_link(link)
 
     def unload(self, program_id: int) -> None:

@@ -57,7 +57,7 @@ def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -
             for link in txn.links_of(program.id):
                 txn.delete_link(link)
                 if link.pin:
-                    op.retire(Resource.pin(link.pin))
+                    op.retire(Resource.link(link.pin))
             txn.delete_program(program)
             if not txn.map_users(program.map_pin_path):
                 op.retire(Resource.tree(program.map_pin_path))
@@ -70,7 +70,7 @@ def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -
             continue
         txn.delete_link(link)
         if link.pin:
-            op.retire(Resource.pin(link.pin))
+            op.retire(Resource.link(link.pin))
     ctx = RecoverContext(op, layout, config)
     for handler in _handlers(plugins):
         handler.reconcile(ctx)
@@ -102,7 +102,8 @@ def _orphans(op: Operation, layout: Layout) -> list[str]:
             log.warning("reconcile: ignoring %s: not something bpfman pins", entry.path)
             continue
         lines.append(f"removing {entry.path}: pinned but not recorded")
-        op.retire(Resource.pin(entry.path))
+        is_link = os.path.dirname(entry.path) == str(layout.fs / "links")
+        op.retire(Resource.link(entry.path) if is_link else Resource.pin(entry.path))
     for entry in entries(layout.fs / "maps"):
         if entry.path not in map_dirs and entry.is_dir(follow_symlinks=False):
             lines.append(f"removing {entry.path}: maps of no recorded program")

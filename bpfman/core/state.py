@@ -357,12 +357,16 @@ class Store:
         if self._env is None:
             check_data_file(self.data_file)
             try:
+                # No fsync: a commit is in the page cache, where every later
+                # process sees it, the moment it returns; what only a power
+                # loss could undo describes kernel objects that die with the
+                # OS (and the boot id clears it at the next start).
                 env = lmdb.open(
                     str(self.path),
                     max_dbs=len(_DBS),
                     map_size=_MAP_SIZE,
                     mode=0o600,
-                    metasync=False,
+                    sync=False,
                 )
             except lmdb.Error as exc:
                 raise CorruptStateError(_corrupt(self.path, str(exc))) from exc

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bpfman.kernel.fds import (
         Fd,
         iter_prog_ids,
+        link_alive,
         map_fd_by_id,
         obj_get,
         obj_pin,
@@ -88,6 +89,7 @@ _WHERE: dict[str, str] = {
     "ProgramSpec": "bpfman.kernel.obj",
     "capture_libbpf_messages": "bpfman.kernel.lib",
     "iter_prog_ids": "bpfman.kernel.fds",
+    "link_alive": "bpfman.kernel.fds",
     "link_create": "bpfman.kernel.links",
     "link_create_perf_event": "bpfman.kernel.links",
     "link_detach": "bpfman.kernel.links",
@@ -147,6 +149,7 @@ __all__ = [
     "ProgramSpec",
     "capture_libbpf_messages",
     "iter_prog_ids",
+    "link_alive",
     "link_create",
     "link_create_perf_event",
     "link_detach",

@@ -95,6 +95,7 @@ int bpf_obj_get(const char *pathname);
 int bpf_prog_get_next_id(__u32 start_id, __u32 *next_id);
 int bpf_prog_get_fd_by_id(__u32 id);
 int bpf_map_get_fd_by_id(__u32 id);
+int bpf_link_get_fd_by_id(__u32 id);
 int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len);
 int bpf_map_lookup_elem(int fd, const void *key, void *value);
 int bpf_raw_tracepoint_open(const char *name, int prog_fd);

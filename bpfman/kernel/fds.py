@@ -84,6 +84,15 @@ def map_fd_by_id(map_id: int) -> Fd:
     return Fd(check(rc, f"open map {map_id}"))
 
 
+def link_alive(link_id: int) -> bool:
+    """Whether the kernel still holds the bpf_link with this id."""
+    rc = binding().bpf.bpf_link_get_fd_by_id(link_id)
+    if rc == -errno.ENOENT:
+        return False
+    Fd(check(rc, f"open link {link_id}")).close()
+    return True
+
+
 def iter_prog_ids() -> Iterator[int]:
     """Every loaded program's ID, ascending."""
     b = binding()

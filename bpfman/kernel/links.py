@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import errno
+import time
 from typing import NamedTuple
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.core.errors import InvalidInputError, KernelError
 from bpfman.kernel.errcheck import check, check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.lib import binding, capture_libbpf_messages
@@ -64,12 +65,22 @@ def link_detach(link_fd: int) -> None:
     check(binding().bpf.bpf_link_detach(link_fd), "link_detach")
 
 
-def link_create_perf_event(prog_fd: int, perf_fd: int) -> Fd:
+def link_create_perf_event(prog_fd: int, perf_fd: int, settle: float = 0.1) -> Fd:
     """A pinnable link tying a program to a perf event (tracepoint, k/uprobe).
 
-    The link holds the perf event, so the caller may close ``perf_fd``.
+    The link holds the perf event, so the caller may close ``perf_fd``. The
+    kernel detaches a released perf link in a deferred work item, after its
+    id is gone: EEXIST right after the same program left the same event
+    source is retried for ``settle`` seconds before it is believed.
     """
-    return link_create(prog_fd, perf_fd, ATTACH_TYPE.PERF_EVENT)
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            return link_create(prog_fd, perf_fd, ATTACH_TYPE.PERF_EVENT)
+        except KernelError as exc:
+            if exc.errno != errno.EEXIST or time.monotonic() > deadline:
+                raise
+        time.sleep(0.002)
 
 
 def raw_tracepoint_open(prog_fd: int) -> Fd:
