@@ -26,6 +26,7 @@ from bpfman.core.contract import (
     Resource,
     TypeHandler,
     resolved,
+    shown,
 )
 from bpfman.core.errors import (
     BpfmanError,
@@ -58,11 +59,6 @@ _CLI_HELPERS = {
     "netns_option",
     "priority_option",
 }
-
-
-def shown(value: Any) -> str:
-    """A ``get link`` value: ``None`` when unset."""
-    return "None" if value is None or value == "" else str(value)
 
 
 def __getattr__(name: str) -> Any:

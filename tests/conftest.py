@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,16 @@ _skipped: list[str] = []
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped and os.geteuid() == 0:
         _skipped.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault-injection figure, when the crash suite ran."""
+    crash = sys.modules.get("tests.test_crash")
+    if crash is not None and crash.TOTALS["kills"]:
+        totals = crash.TOTALS
+        terminalreporter.write_line(
+            f"fault injection: {totals['kills']} kills, {totals['inconsistent']} inconsistencies"
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,17 +149,8 @@ SCENARIOS = [
     Scenario("unload-tc", CHAINS, _unload_tc),
 ]
 
-_totals = {"kills": 0, "inconsistent": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figure() -> Iterator[None]:
-    yield
-    if _totals["kills"]:
-        sys.stderr.write(
-            f"\nfault injection: {_totals['kills']} kills, "
-            f"{_totals['inconsistent']} inconsistencies\n"
-        )
+# Read by conftest's terminal summary, which prints the figure after the run.
+TOTALS = {"kills": 0, "inconsistent": 0}
 
 
 def _strace(root: Root, args: list[str], *options: str) -> subprocess.CompletedProcess[str]:
@@ -229,8 +219,8 @@ def test_kill_at_every_step_leaves_kernel_bpffs_and_state_agreeing(
             issues += [
                 f"after unload: {p}" for p in problems(root.path, hooks, scenario.names, before)
             ]
-            _totals["kills"] += 1
+            TOTALS["kills"] += 1
             if issues:
-                _totals["inconsistent"] += 1
+                TOTALS["inconsistent"] += 1
                 found.append(f"{syscall} call {n}: " + "; ".join(issues))
         assert found == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.contract import shown
 from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
 
 Value = str | list[str]
@@ -35,12 +36,6 @@ def block(title: str, rule: int, rows: Sequence[tuple[str, Value]]) -> str:
         lines.append(f" {(label + ':').ljust(width)}{values[0]}".rstrip())
         lines.extend(" " * (width + 1) + extra for extra in values[1:])
     return "\n".join(lines)
-
-
-def _none(value: object) -> str:
-    if value is None or value == "" or value == {} or value == []:
-        return "None"
-    return str(value)
 
 
 def _pairs(mapping: dict[str, str], given_order: bool = False) -> Value:
@@ -98,7 +93,7 @@ def program_text(details: ProgramDetails) -> str:
             ("Global", _pairs(record.globals, given_order=True)),
             ("Metadata", _pairs(record.metadata)),
             ("Map Pin Path", record.map_pin_path),
-            ("Map Owner ID", _none(record.map_owner_id)),
+            ("Map Owner ID", shown(record.map_owner_id)),
             ("Maps Used By", ", ".join(str(i) for i in details.maps_used_by) or "None"),
             ("Links", [f"{d.link.id} ({d.view.attachment})" for d in details.links] or "None"),
         ]

@@ -60,6 +60,13 @@ class Resource:
         return cls(str(value["kind"]), dict(value["data"]), str(value.get("owner", "")))
 
 
+def shown(value: object) -> str:
+    """A value as ``get`` shows it: ``None`` when unset or empty."""
+    if value is None or value == "" or value == {} or value == []:
+        return "None"
+    return str(value)
+
+
 @dataclass
 class LinkView:
     """How a link reads in ``list links`` (attachment) and ``get link`` (rows).

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman import kernel
 
@@ -29,7 +29,7 @@ from .bpffs import (
     unpin_link,
 )
 from .config import Config, default_root, load_config, missing_privilege
-from .contract import AttachParams, LinkView, ProgramType, Resource
+from .contract import AttachParams, LinkView, ProgramType, Resource, shown
 from .errors import (
     ConflictError,
     InvalidInputError,
@@ -650,7 +650,7 @@ class Bpfman:
         try:
             return self.plugins.handler(link.type).describe(link.params)
         except (InvalidInputError, KeyError):
-            rows = [(k.replace("_", " ").title(), _text(v)) for k, v in link.params.items()]
+            rows = [(k.replace("_", " ").title(), shown(v)) for k, v in link.params.items()]
             return LinkView(" ".join(str(v) for v in link.params.values()), rows)
 
 
@@ -703,10 +703,6 @@ def _kernel_type_filter(name: str | None) -> set[int] | None:
         known = ", ".join(kernel.PROG_TYPE_FILTERS.values())
         raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
     return found
-
-
-def _text(value: Any) -> str:
-    return "None" if value is None or value == "" else str(value)
 
 
 def _source_text(source: dict[str, str]) -> str:

@@ -52,10 +52,6 @@ class ImageRef:
             text += f"@{self.digest}"
         return text
 
-    def with_reference(self, tag: str) -> ImageRef:
-        """The same repository at another tag (signature tags, per-arch pushes)."""
-        return ImageRef(self.registry, self.repository, tag, None)
-
 
 def parse_reference(url: str) -> ImageRef:
     """Parse ``url``; a malformed reference is an input error naming the part."""
