@@ -115,7 +115,15 @@ class _OperationContext:
         self._op.retire(*resources)
 
 
-class AttachContext(_OperationContext):
+class _ProgramContext(_OperationContext):
+    """An operation on one program's links."""
+
+    def __init__(self, op: Operation, layout: Layout, config: Config, program: ProgramRecord):
+        super().__init__(op, layout, config)
+        self.program = program
+
+
+class AttachContext(_ProgramContext):
     """One attach request: the program, the new link's id and where to pin it."""
 
     def __init__(
@@ -127,8 +135,7 @@ class AttachContext(_OperationContext):
         link_id: int,
         seq: int,
     ) -> None:
-        super().__init__(op, layout, config)
-        self.program = program
+        super().__init__(op, layout, config, program)
         self.link_id = link_id
         self.seq = seq
         self.link_pin = layout.link_pin(link_id)
@@ -160,7 +167,7 @@ class AttachContext(_OperationContext):
         )
 
 
-class DetachContext(_OperationContext):
+class DetachContext(_ProgramContext):
     """One link being removed (by ``detach`` or by ``unload``)."""
 
     def __init__(
@@ -171,8 +178,7 @@ class DetachContext(_OperationContext):
         program: ProgramRecord,
         link: LinkRecord,
     ) -> None:
-        super().__init__(op, layout, config)
-        self.program = program
+        super().__init__(op, layout, config, program)
         self.link = link
 
 

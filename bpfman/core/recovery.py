@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bpfman import kernel
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 log = get_logger(__name__)
+T = TypeVar("T")
 MODES = ("adopt", "remove")
 
 
@@ -200,19 +202,26 @@ def _adopt(op: Operation, bpfman: Bpfman) -> list[str]:
     return lines
 
 
+def _pinned_info(pin: str, read: Callable[[int], T]) -> T | None:
+    """What the kernel says of the object pinned at ``pin``; None (logged) if unreadable."""
+    if not is_pinned(pin):
+        return None
+    try:
+        with kernel.obj_get(pin) as fd:
+            return read(fd.fd)
+    except (NotFoundError, KernelError) as exc:
+        log.warning("recover: cannot open %s: %s", pin, exc)
+        return None
+
+
 def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
     """A record for the program pinned at ``pin``, its type guessed from the kernel's.
 
     The kernel keeps 15 characters of the function name; plugins that find
     the program on one of their hooks (tcx links, dispatchers) set its type.
     """
-    if not is_pinned(pin):
-        return []
-    try:
-        with kernel.obj_get(pin) as fd:
-            info = kernel.prog_info(fd.fd)
-    except (NotFoundError, KernelError) as exc:
-        log.warning("recover: cannot open %s: %s", pin, exc)
+    info = _pinned_info(pin, kernel.prog_info)
+    if info is None:
         return []
     types = bpfman.plugins.types
     named = kernel.prog_type_name(info.type)
@@ -237,13 +246,8 @@ def _adopt_link(op: Operation, pin: str) -> list[str]:
     from .model import LinkRecord
 
     name = os.path.basename(pin)
-    if not name.isdigit() or not is_pinned(pin):
-        return []
-    try:
-        with kernel.obj_get(pin) as fd:
-            info = kernel.link_info(fd.fd)
-    except (NotFoundError, KernelError) as exc:
-        log.warning("recover: cannot open %s: %s", pin, exc)
+    info = _pinned_info(pin, kernel.link_info) if name.isdigit() else None
+    if info is None:
         return []
     program = op.txn.get_program(info.prog_id)
     if program is None:

@@ -51,6 +51,13 @@ def iface(type_name: str, value: str) -> str:
     return value
 
 
+def interface_hook(type_name: str, iface_name: str, prio: int, netns: str | None) -> None:
+    """What every interface hook type (xdp, tc, tcx, netkit) takes: checked alike."""
+    iface(type_name, iface_name)
+    priority(type_name, prio)
+    path(type_name, "netns", netns)
+
+
 def positive(type_name: str, name: str, value: int | None) -> int | None:
     if value is not None and value <= 0:
         raise InvalidInputError(f"{type_name}: invalid {name} {value}: must be positive")

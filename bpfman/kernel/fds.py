@@ -6,13 +6,32 @@ import errno
 import os
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Self
 
 from bpfman.core.errors import NotFoundError
 from bpfman.kernel.errcheck import check
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 
 
-class Fd:
+class Closing:
+    """``with`` closes the object (file descriptors, libbpf objects)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Fd(Closing):
     """A file descriptor we own: closed once, by :meth:`close` or ``with``."""
 
     __slots__ = ("_fd",)
@@ -37,17 +56,6 @@ class Fd:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
-
-    def __enter__(self) -> Fd:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Fd({self._fd})"

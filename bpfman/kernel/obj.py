@@ -10,11 +10,11 @@ import errno
 import os
 import re
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any, NamedTuple
 
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, detail, last_errno
+from bpfman.kernel.fds import Closing
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 from bpfman.kernel.names import map_type_name
 
@@ -55,7 +55,7 @@ def _is_global_section(name: str) -> bool:
     return name in _GLOBAL_SECTIONS or name.startswith((".rodata.", ".data."))
 
 
-class BpfObject:
+class BpfObject(Closing):
     """An opened BPF ELF object (``struct bpf_object *``)."""
 
     def __init__(self, ptr: Any, source: str, keepalive: tuple[Any, ...] = ()) -> None:
@@ -113,17 +113,6 @@ class BpfObject:
             ptr, self._ptr = self._ptr, None
             binding().bpf.bpf_object__close(ptr)
             self._keepalive = ()
-
-    def __enter__(self) -> BpfObject:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- what is inside ------------------------------------------------------
 

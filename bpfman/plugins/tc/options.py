@@ -23,7 +23,5 @@ class TcParams(AttachParams):
 
     def __post_init__(self) -> None:
         validate.choice("tc", "direction", self.direction, DIRECTIONS)
-        validate.iface("tc", self.iface)
-        validate.priority("tc", self.priority)
+        validate.interface_hook("tc", self.iface, self.priority, self.netns)
         normalise(TC, self.proceed_on)
-        validate.path("tc", "netns", self.netns)

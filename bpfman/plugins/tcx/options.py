@@ -20,6 +20,4 @@ class TcxParams(AttachParams):
 
     def __post_init__(self) -> None:
         validate.choice("tcx", "direction", self.direction, DIRECTIONS)
-        validate.iface("tcx", self.iface)
-        validate.priority("tcx", self.priority)
-        validate.path("tcx", "netns", self.netns)
+        validate.interface_hook("tcx", self.iface, self.priority, self.netns)

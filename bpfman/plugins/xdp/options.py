@@ -19,7 +19,5 @@ class XdpParams(AttachParams):
     netns: str | None = None
 
     def __post_init__(self) -> None:
-        validate.iface("xdp", self.iface)
-        validate.priority("xdp", self.priority)
+        validate.interface_hook("xdp", self.iface, self.priority, self.netns)
         normalise(XDP, self.proceed_on)
-        validate.path("xdp", "netns", self.netns)
