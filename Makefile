@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools
 
-.PHONY: all deps venv bpf dispatchers demo test test-host test-vm lint bench clean
+.PHONY: all deps venv bpf dispatchers proto demo test test-host test-vm lint bench clean
 
 all: venv bpf
 
@@ -36,6 +36,10 @@ bpf: deps
 # Rebuild the dispatcher objects shipped in the package (commit the result).
 dispatchers: deps
 	$(MAKE) -C bpf/dispatchers
+
+# Regenerate the committed gRPC modules from bpfman/service/bpfman.proto (commit the result).
+proto: venv
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. bpfman/service/bpfman.proto
 
 demo: venv
 	./scripts/demo.sh
