@@ -378,6 +378,15 @@ def _image_group() -> click.Group:
 cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
 
 
+def _system_group() -> click.Group:
+    from .system import make_system_group
+
+    return make_system_group()
+
+
+cli.add_command(LazyGroup("system", "Run bpfman as a service and look after it.", _system_group))
+
+
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     """Run the full CLI; every error becomes one stderr line and an exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
