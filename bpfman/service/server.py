@@ -87,11 +87,15 @@ class Servicer:
                 log.info("%s from %s: %s", method, who, summary(method, request))
             else:
                 log.debug("%s from %s", method, who)
+            started = time.monotonic()
             try:
-                if mutating:
-                    with self._write_lock:
-                        return handler(request)
-                return handler(request)
+                if not mutating:
+                    return handler(request)
+                with self._write_lock:
+                    response = handler(request)
+                elapsed = (time.monotonic() - started) * 1000
+                log.info("%s from %s: done in %.0f ms", method, who, elapsed)
+                return response
             except Exception as exc:
                 code, message = status_of(exc)
                 if code is grpc.StatusCode.INTERNAL:

@@ -70,6 +70,7 @@ def running_service(
     root: Path,
     *args: str,
     prefix: Sequence[str] = (),
+    command: Sequence[str] = SERVICE,
     env: dict[str, str] | None = None,
     ready: bool = True,
 ) -> Iterator[Service]:
@@ -80,7 +81,7 @@ def running_service(
     full_env = {**os.environ, "BPFMAN_ROOT": str(root), **(env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*prefix, *SERVICE, "--socket-path", str(socket), "--timeout", "0", *args],
+            [*prefix, *command, "--socket-path", str(socket), "--timeout", "0", *args],
             env=full_env,
             cwd=REPO,
             stdout=out,
