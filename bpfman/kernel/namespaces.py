@@ -15,17 +15,33 @@ from contextlib import contextmanager
 
 from bpfman.core.errors import BpfmanError, NotFoundError, PermissionDeniedError
 
+CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 
 _libc: ctypes.CDLL | None = None
 
 
-def _setns(fd: int, nstype: int) -> None:
+def _libc_handle() -> ctypes.CDLL:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if _libc.setns(fd, nstype) != 0:
+    return _libc
+
+
+def _own_fs() -> None:
+    """Give this thread its own root/cwd, as entering a mount namespace requires.
+
+    The kernel refuses setns(CLONE_NEWNS) (EINVAL) while the fs_struct is
+    shared, which it is between the threads of a process (the gRPC service's
+    workers); unsharing it affects this thread alone and needs no privilege.
+    """
+    if _libc_handle().unshare(CLONE_FS) != 0:
+        raise BpfmanError(f"unshare(CLONE_FS) failed: {os.strerror(ctypes.get_errno())}")
+
+
+def _setns(fd: int, nstype: int) -> None:
+    if _libc_handle().setns(fd, nstype) != 0:
         err = ctypes.get_errno()
         if err == 1:
             raise PermissionDeniedError("cannot enter namespace: must be run as root")
@@ -78,6 +94,7 @@ def mountns_of(pid: int) -> Iterator[None]:
     own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
     try:
+        _own_fs()
         _setns(target, CLONE_NEWNS)
         try:
             yield
