@@ -53,7 +53,7 @@ def run_service(
         raise PermissionDeniedError(reason)
     from ..service.server import DEFAULT_SOCKET, serve
 
-    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root)
+    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose)
 
 
 def make_system_group() -> click.Group:

@@ -212,16 +212,34 @@ def _sock_name(sock: socket.socket) -> str:
     return name if isinstance(name, str) and name else repr(name)
 
 
+LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+              "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}  # fmt: skip
+
+
+def _config_log_level(bpfman: Bpfman) -> None:
+    """``[logging] level`` of the config file (as the reference's), unless -v."""
+    level = bpfman.config.table("logging").get("level")
+    if level is None:
+        return
+    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
+        log.warning("config logging.level %r is not one of %s", level, ", ".join(LOG_LEVELS))
+        return
+    logging.getLogger().setLevel(LOG_LEVELS[level.lower()])
+
+
 def serve(
     socket_path: Path = DEFAULT_SOCKET,
     timeout: float = DEFAULT_TIMEOUT,
     csi_support: bool = False,
     root: Path | None = None,
+    verbose: bool = False,
 ) -> None:
     """Run the service until SIGTERM/SIGINT or the idle timeout."""
     from bpfman.core.manager import Bpfman
 
     bpfman = Bpfman(root)
+    if not verbose:
+        _config_log_level(bpfman)
     bpfman.plugins  # noqa: B018 -- load the plugins now, not on the first request
     service = Service(bpfman, socket_path, timeout, csi_support)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -22,21 +22,32 @@ from bpfman.core.errors import ConflictError, InvalidInputError, KernelError
 from bpfman.dispatcher.hook import Installed
 from bpfman.plugins.netdev import Device
 
-XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2}
-MODES = ("driver", "skb")
+XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2, "hw": 1 << 3}
+MODES = ("driver", "skb")  # tried in this order when nothing is configured
+ALIASES = {"drv": "driver"}  # the reference bpfman's names: skb, drv, hw
 
 
 def configured_mode(ctx: AttachContext | DetachContext, iface: str) -> str:
-    """The XDP mode the configuration asks for on ``iface`` (default driver)."""
+    """The XDP mode the configuration asks for on ``iface`` (default driver).
+
+    ``[xdp.interfaces] IFACE = MODE`` first, then the reference bpfman's
+    ``[interfaces.IFACE] xdp_mode = MODE``, then ``[xdp] mode``.
+    """
     config = load_config(ctx.layout.root)
     table = config.table("xdp")
     per_iface = table.get("interfaces", {})
+    reference = config.table("interfaces").get(iface, {})
     mode = (
-        per_iface.get(iface, table.get("mode", "driver")) if isinstance(per_iface, dict) else None
+        per_iface.get(iface)
+        if isinstance(per_iface, dict) and iface in per_iface
+        else (reference.get("xdp_mode") if isinstance(reference, dict) else None)
     )
-    if mode not in MODES:
+    if mode is None:
+        mode = table.get("mode", "driver")
+    mode = ALIASES.get(mode, mode) if isinstance(mode, str) else mode
+    if mode not in XDP_FLAGS:
         raise InvalidInputError(
-            f"{config.path}: xdp mode must be one of {', '.join(MODES)}, got {mode!r}"
+            f"{config.path}: xdp mode must be one of driver (drv), skb, hw, got {mode!r}"
         )
     return str(mode)
 
