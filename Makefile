@@ -61,6 +61,7 @@ bench: venv bpf
 	$(PY) -m bench.cli_latency
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
+	$(PY) -m bench.service
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd

@@ -3,6 +3,7 @@ flight, the socket's permissions and refusals, logging."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -65,7 +66,9 @@ def test_socket_activation_serves_the_inherited_socket_then_idles_out(
         "-E", f"PYTHONPATH={REPO}", "--", *SERVICE, "--timeout", "2",
     ]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         assert eventually(sock.exists, timeout=10)
         client = stub(sock)
@@ -88,9 +91,9 @@ def test_socket_activation_serves_the_inherited_socket_then_idles_out(
         listed: Any = root.json("list", "programs")
         assert [row["id"] for row in listed] == [loaded.kernel_info.id]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_idle_timeout_on_its_own_socket(root: Root) -> None:
@@ -145,7 +148,8 @@ def test_socket_mode_directory_creation_and_stale_socket(root: Root, workdir: Pa
     env_path = {"--socket-path": str(sock)}
     proc = subprocess.Popen(
         [*SERVICE, *[x for kv in env_path.items() for x in kv], "--timeout", "0"],
-        env=root.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=root.env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True,
     )  # fmt: skip
     svc = Service(proc, sock, workdir / "none.log")
     try:

@@ -56,13 +56,19 @@ class Service:
         """SIGTERM, then the exit status (SIGKILL if it does not stop in time)."""
         self.channel.close()
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal_group(signal.SIGKILL)
                 self.proc.wait()
+        # a wrapper (strace) may leave the service itself behind: never leak it
+        self._signal_group(signal.SIGKILL)
         return self.proc.returncode
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
 
 
 @contextlib.contextmanager
@@ -86,6 +92,7 @@ def running_service(
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: terminate() reaches wrappers' children
         )
     service = Service(proc, socket, log)
     try:
