@@ -203,12 +203,35 @@ def _program_info(record: ProgramRecord, links: list[int], used_by: list[int]) -
     return info
 
 
-def _kernel_info_of(program_id: int, record: ProgramRecord | None) -> pb.KernelProgramInfo | None:
-    try:
-        with kernel.prog_fd_by_id(program_id) as fd:
-            return _kernel_info(kernel.prog_info(fd.fd), record)
-    except NotFoundError:
-        return None  # unloaded meanwhile
+class KernelInfoCache:
+    """``bpf_prog_info`` of live programs, fetched once per program.
+
+    Everything KernelProgramInfo carries is fixed when a program is loaded, and
+    the kernel does not hand a program's id to another one while ids have not
+    wrapped around (2^31 loads), so a cached entry is right for as long as its
+    id is alive. Each List first walks the live ids (one cheap syscall each)
+    and forgets the entries of programs that are gone.
+    """
+
+    def __init__(self) -> None:
+        self._infos: dict[int, kernel.ProgInfo] = {}
+
+    def refresh(self) -> set[int]:
+        alive = set(kernel.iter_prog_ids())
+        for gone in self._infos.keys() - alive:
+            self._infos.pop(gone, None)
+        return alive
+
+    def get(self, program_id: int) -> kernel.ProgInfo | None:
+        info = self._infos.get(program_id)
+        if info is None:
+            try:
+                with kernel.prog_fd_by_id(program_id) as fd:
+                    info = kernel.prog_info(fd.fd)
+            except NotFoundError:
+                return None  # unloaded meanwhile
+            self._infos[program_id] = info
+        return info
 
 
 def _details_pair(
@@ -234,6 +257,7 @@ class Translator:
         self.attach_mappings: dict[str, AttachMapping] = collect(
             plugins.pm.get_plugins(), plugins.types
         )
+        self.kernel_infos = KernelInfoCache()
 
     def load(self, request: pb.LoadRequest) -> pb.LoadResponse:
         if not request.HasField("bytecode") or request.bytecode.WhichOneof("location") is None:
@@ -324,18 +348,19 @@ class Translator:
             selector=dict(request.match_metadata),
         )
         records, used_by = self._records([row.id for row in rows if row.managed])
+        alive = self.kernel_infos.refresh()
         response = pb.ListResponse()
         for row in rows:
             record = records.get(row.id)
-            kinfo = _kernel_info_of(row.id, record)
+            kinfo = self.kernel_infos.get(row.id) if row.id in alive else None
             if kinfo is None:
-                continue
+                continue  # only programs that are in the kernel, as the reference
             result = response.results.add()
             if record is not None:
                 result.info.CopyFrom(
                     _program_info(record, row.link_ids, used_by.get(record.map_pin_path, []))
                 )
-            result.kernel_info.CopyFrom(kinfo)
+            result.kernel_info.CopyFrom(_kernel_info(kinfo, record))
         return response
 
     def _records(self, ids: list[int]) -> tuple[dict[int, ProgramRecord], dict[str, list[int]]]:
