@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
-	apache2-utils podman xdp-tools
+	apache2-utils podman xdp-tools systemd strace
 
-.PHONY: all deps venv bpf dispatchers demo test test-host test-vm lint bench clean
+.PHONY: all deps venv bpf dispatchers proto demo test test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -37,6 +37,10 @@ bpf: deps
 dispatchers: deps
 	$(MAKE) -C bpf/dispatchers
 
+# Regenerate the committed gRPC modules from bpfman/service/bpfman.proto (commit the result).
+proto: venv
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. bpfman/service/bpfman.proto
+
 demo: venv
 	./scripts/demo.sh
 
@@ -58,6 +62,46 @@ bench: venv bpf
 	$(PY) -m bench.journal
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
+	$(PY) -m bench.service
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
+# $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd
+# units in $(UNITDIR), man pages (man/*.[1-8]) if there are any.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+APPDIR := $(LIBDIR)/bpfman
+
+install:
+	rm -rf "$(DESTDIR)$(APPDIR)"
+	$(PYTHON) -m venv "$(DESTDIR)$(APPDIR)"
+	"$(DESTDIR)$(APPDIR)/bin/python" -m pip install -q --upgrade pip
+	"$(DESTDIR)$(APPDIR)/bin/python" -m pip install -q .
+	@# the virtualenv is used from $(APPDIR): drop DESTDIR from its scripts
+	if [ -n "$(DESTDIR)" ]; then \
+		grep -rlI -- "$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(APPDIR)/bin" | \
+			xargs -r sed -i "s|$(DESTDIR)$(APPDIR)|$(APPDIR)|g"; \
+	fi
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
+	ln -sf "$(APPDIR)/bin/bpfman" "$(DESTDIR)$(BINDIR)/bpfman"
+	ln -sf "$(APPDIR)/bin/bpfman-rpc" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
+	sed "s|@BINDIR@|$(BINDIR)|g" systemd/bpfman.service.in > "$(DESTDIR)$(UNITDIR)/bpfman.service"
+	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/bpfman.service"
+	for page in $$(ls man/*.[1-8] 2>/dev/null); do \
+		section=$${page##*.}; \
+		install -D -m 0644 "$$page" "$(DESTDIR)$(MANDIR)/man$$section/$${page##*/}"; \
+	done
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
+	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket"
+	for page in $$(ls man/*.[1-8] 2>/dev/null); do \
+		rm -f "$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}"; \
+	done
+	rm -rf "$(DESTDIR)$(APPDIR)"
 
 clean:
 	$(MAKE) -s -C bpf clean

@@ -39,6 +39,7 @@ from bpfman.core.errors import (
 )
 from bpfman.core.hookspecs import hookimpl
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.service.attachinfo import AttachMapping, default_priority
 
 if TYPE_CHECKING:
     from bpfman.cli.options import (
@@ -71,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AttachContext",
+    "AttachMapping",
     "AttachParams",
     "BpfmanError",
     "ConflictError",
@@ -90,6 +92,7 @@ __all__ = [
     "TypeHandler",
     "UnsupportedError",
     "attach_command",
+    "default_priority",
     "direction_option",
     "hookimpl",
     "iface_option",

@@ -119,7 +119,11 @@ def check_hidden_aliases(root: Root) -> None:
     assert root.run("list", "link").stdout == root.run("list", "links").stdout
     help_text = root.run("list", "--help").stdout
     commands = help_text.split("Commands:")[1].split("Options:")[0]
-    assert [line.split()[0] for line in commands.strip().splitlines()] == ["programs", "links", "help"]
+    assert [line.split()[0] for line in commands.strip().splitlines()] == [
+        "programs",
+        "links",
+        "help",
+    ]
 
 
 def test_list_all_shows_programs_bpfman_did_not_load(

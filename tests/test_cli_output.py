@@ -123,7 +123,13 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     starts = columns(header, names)
     rows = {cells(line, starts)[0]: cells(line, starts) for line in table[1:]}
     shown = ", ".join(str(i) for i in link_ids[:3])
-    assert rows[str(prog)] == [str(prog), "shapes", "tracepoint", "tracepoint_coun", f"(4) {shown}, ..."]
+    assert rows[str(prog)] == [
+        str(prog),
+        "shapes",
+        "tracepoint",
+        "tracepoint_coun",
+        f"(4) {shown}, ...",
+    ]
     assert rows[str(other)] == [str(other), "", "tracepoint", "tracepoint_coun", ""]
 
     listed: Any = root.json("list", "programs")

@@ -450,15 +450,13 @@ def completions(out_dir: Path, shell: str | None) -> None:
 
 
 def _system_group() -> click.Group:
-    from .system import system
+    from .system import make_system_group
 
-    return system
+    return make_system_group()
 
 
 cli.add_command(
-    LazyGroup(
-        "system", "bpfman's own state: recovery after a crash or a lost store.", _system_group
-    )
+    LazyGroup("system", "Run bpfman as a service and look after its state.", _system_group)
 )
 
 

@@ -44,10 +44,52 @@ def load_config(root: Path) -> Config:
         if path.is_file():
             try:
                 with path.open("rb") as f:
-                    return Config(path, tomllib.load(f))
+                    tables = tomllib.load(f)
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise InvalidInputError(f"cannot read config {path}: {exc}") from exc
+            warn_unknown(path, tables)
+            return Config(path, tables)
     return Config()
+
+
+# Keys bpfman reads, and those of the reference bpfman's config files it accepts
+# ([interfaces.<name>] xdp_mode, [signing], [database], [logging]). "*" stands for
+# any name (an interface) whose value is a table with the keys given.
+KNOWN_KEYS: dict[str, Any] = {
+    "images": {"insecure_registries", "max_layer_bytes"},
+    "signing": {"verify_enabled", "allow_unsigned", "public_key", "trusted_identities"},
+    "xdp": {"mode", "interfaces"},
+    "interfaces": {"*": {"xdp_mode"}},
+    "database": {"max_retries", "millisec_delay"},
+    "logging": {"level", "format", "components"},
+}
+
+
+def warn_unknown(path: Path, tables: dict[str, Any]) -> None:
+    """Log a warning for each key bpfman does not know; never fail on one."""
+    import logging
+
+    log = logging.getLogger("bpfman.config")
+    for name, value in tables.items():
+        known = KNOWN_KEYS.get(name)
+        if known is None:
+            log.warning("%s: unknown table or key [%s] ignored", path, name)
+            continue
+        if not isinstance(value, dict):
+            continue  # the table's owner reports a wrong shape
+        for key, inner in value.items():
+            if "*" in known and isinstance(known, dict):
+                extra = set(inner) - known["*"] if isinstance(inner, dict) else set()
+                for sub in sorted(extra):
+                    log.warning("%s: unknown key %s.%s.%s ignored", path, name, key, sub)
+            elif key not in known:
+                log.warning("%s: unknown key %s.%s ignored", path, name, key)
+    if "trusted_identities" in tables.get("signing", {}):
+        log.warning(
+            "%s: signing.trusted_identities (keyless sigstore) is accepted but not checked;"
+            " signatures are verified with signing.public_key",
+            path,
+        )
 
 
 _CAP_SYS_ADMIN = 21

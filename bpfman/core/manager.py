@@ -576,6 +576,11 @@ class Bpfman:
                     rows.append(ProgramSummary(info.id, "", info.type_name, info.name, [], False))
         return sorted(rows, key=lambda row: row.id)
 
+    def program_records(self) -> list[ProgramRecord]:
+        """Every program bpfman recorded, read in one snapshot (the service's List)."""
+        with self._read() as txn:
+            return [] if txn is None else txn.programs()
+
     def get_program(self, program_id: int) -> ProgramDetails:
         record: ProgramRecord | None = None
         links: list[LinkDetails] = []

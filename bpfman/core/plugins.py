@@ -84,6 +84,11 @@ class Plugins:
                 f"unknown program type {name!r} (possible values: {known})"
             ) from None
 
+    def objects(self) -> list[object]:
+        """Every plugin object (loads every plugin), for what they declare besides types."""
+        self.types  # noqa: B018 -- loads the pending entry points
+        return list(self._pm.get_plugins())
+
     def handler(self, name: str) -> TypeHandler[Any]:
         return self.program_type(name).handler
 

@@ -26,6 +26,7 @@ from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
 from bpfman.core.errors import ConflictError, NotFoundError
 from bpfman.core.logs import get_logger
 from bpfman.kernel.namespaces import NetnsRef
+from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, default_priority
 
 from .flavours import Flavour, Slot
 from .hook import HookOps
@@ -75,6 +76,16 @@ class FoundHook:
     where: dict[str, Any]
     attach: dict[str, Any]
     running: int
+
+
+def dispatcher_attach_mapping(kind: str, flavour: Flavour, direction: bool) -> AttachMapping:
+    """How the gRPC service's AttachInfo reaches a dispatcher type."""
+    fields = ("iface", "priority", "proceed_on", "netns")
+    return AttachMapping(
+        kind,
+        ("direction", *fields) if direction else fields,
+        chain(default_priority, codes_to_names(flavour.name, lambda: flavour.actions)),
+    )
 
 
 class DispatcherHandler(TypeHandler[P]):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import ProgramType, hookimpl, kernel
+from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches these types.
+grpc_attach_info = {
+    "fentry": AttachMapping("fentry_attach_info"),
+    "fexit": AttachMapping("fexit_attach_info"),
+}
 
 
 @hookimpl

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import ProgramType, hookimpl, kernel
+from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches this type.
+grpc_attach_info = {
+    "kprobe": AttachMapping("kprobe_attach_info", ("fn_name", "offset", "container_pid"))
+}
 
 
 @hookimpl

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import ProgramType, hookimpl, kernel
+from bpfman.plugin import AttachMapping, ProgramType, default_priority, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches this type.
+grpc_attach_info = {
+    "tcx": AttachMapping(
+        "tcx_attach_info", ("direction", "iface", "priority", "netns"), default_priority
+    )
+}
 
 
 @hookimpl

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import ProgramType, hookimpl, kernel
+from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches this type.
+grpc_attach_info = {"tracepoint": AttachMapping("tracepoint_attach_info", ("tracepoint",))}
 
 
 @hookimpl

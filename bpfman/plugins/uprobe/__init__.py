@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import ProgramType, hookimpl, kernel
+from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches this type.
+grpc_attach_info = {
+    "uprobe": AttachMapping(
+        "uprobe_attach_info", ("fn_name", "offset", "target", "pid", "container_pid")
+    )
+}
 
 
 @hookimpl

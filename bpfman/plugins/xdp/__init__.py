@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from bpfman.dispatcher import XDP
+from bpfman.dispatcher.plugin import dispatcher_attach_mapping
 from bpfman.plugin import ProgramType, hookimpl, kernel
+
+# How the gRPC service's AttachInfo reaches this type (proceed_on comes as numbers).
+grpc_attach_info = {"xdp": dispatcher_attach_mapping("xdp_attach_info", XDP, direction=False)}
 
 
 @hookimpl

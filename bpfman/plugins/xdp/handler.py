@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     import click
 
 NAME = "xdp"
-XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2}
-MODES = ("driver", "skb")
+XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2, "hw": 1 << 3}
+MODES = ("driver", "skb")  # tried in this order when nothing is configured
+ALIASES = {"drv": "driver"}  # the reference bpfman's names: skb, drv, hw
 
 
 class Xdp(DispatcherHandler[XdpParams]):
@@ -146,17 +147,25 @@ def _attached_mode(device: Device) -> str:
 
 
 def _mode(ctx: AttachContext, device: Device) -> str:
-    """The XDP mode the configuration asks for on the interface (default driver)."""
+    """The XDP mode the configuration asks for on the interface (default driver).
+
+    ``[xdp.interfaces] IFACE = MODE`` first, then the reference bpfman's
+    ``[interfaces.IFACE] xdp_mode = MODE``, then ``[xdp] mode``.
+    """
     table = ctx.config(NAME)
     per_iface = table.get("interfaces", {})
+    reference = ctx.config("interfaces").get(device.name, {})
     mode = (
-        per_iface.get(device.name, table.get("mode", "driver"))
-        if isinstance(per_iface, dict)
-        else None
+        per_iface.get(device.name)
+        if isinstance(per_iface, dict) and device.name in per_iface
+        else (reference.get("xdp_mode") if isinstance(reference, dict) else None)
     )
-    if mode not in MODES:
+    if mode is None:
+        mode = table.get("mode", "driver")
+    mode = ALIASES.get(mode, mode) if isinstance(mode, str) else mode
+    if mode not in XDP_FLAGS:
         raise InvalidInputError(
-            f"{ctx.config_path}: xdp mode must be one of {', '.join(MODES)}, got {mode!r}"
+            f"{ctx.config_path}: xdp mode must be one of driver (drv), skb, hw, got {mode!r}"
         )
     return str(mode)
 

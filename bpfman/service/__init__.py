@@ -1,0 +1,1 @@
+"""bpfman as a service: the bpfman.v1 gRPC API on a Unix socket."""

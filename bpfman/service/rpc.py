@@ -1,0 +1,47 @@
+"""``bpfman-rpc``: the service alone, the name the systemd unit runs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bpfman.cli.app import error, guarded
+from bpfman.cli.options import BpfmanCommand
+from bpfman.cli.system import run_service, service_options
+
+
+@click.command("bpfman-rpc", cls=BpfmanCommand)
+@click.option(
+    "--root",
+    type=Path,
+    envvar="BPFMAN_ROOT",
+    help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
+)
+@service_options
+def command(root: Path | None, **options: Any) -> None:
+    """Serve the bpfman.v1 gRPC API on a Unix socket."""
+    run_service(root, **options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def run() -> int:
+        try:
+            command.main(args, prog_name="bpfman-rpc", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.ClickException as exc:
+            error(" ".join(exc.format_message().split()))
+            return exc.exit_code
+        return 0
+
+    return guarded(run, verbose="-v" in args or "--verbose" in args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""``bpfman system service``: the bpfman.v1 gRPC API on a Unix socket.
+
+One process keeps the plugin manager, the kernel binding and the state store
+open, so a request pays no interpreter start. Mutating calls (Load, Unload,
+Attach, Detach, PullBytecode) run one at a time in this process and take the
+state's writer lock like any CLI command, so CLI and gRPC writers serialise;
+List and Get never wait for them. Every mutating call is logged with the
+caller's uid, gid and pid. A failing request answers a status code and the
+one-line message the CLI would print; it never stops the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from . import bpfman_pb2 as pb
+from . import bpfman_pb2_grpc as pb_grpc
+from .listen import Relay, activated_socket, bind_socket
+from .translate import Translator, status_of, summary
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from bpfman.core.manager import Bpfman
+
+log = logging.getLogger("bpfman.service")
+
+DEFAULT_SOCKET = Path("/run/bpfman-sock/bpfman.sock")
+DEFAULT_TIMEOUT = 15
+SHUTDOWN_GRACE = 30.0
+WORKERS = 16
+
+
+class Servicer:
+    """The seven RPCs: bookkeeping, locking and error mapping around :class:`Translator`."""
+
+    def __init__(self, translator: Translator, relay: Relay | None = None) -> None:
+        self.translator = translator
+        self.relay = relay
+        self._write_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._in_flight = 0
+        self.last_activity = time.monotonic()
+
+    @property
+    def in_flight(self) -> int:
+        with self._state:
+            return self._in_flight
+
+    @contextlib.contextmanager
+    def _busy(self) -> Iterator[None]:
+        with self._state:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                self.last_activity = time.monotonic()
+
+    def _serve(
+        self,
+        method: str,
+        mutating: bool,
+        handler: Callable[[Any], Message],
+        request: Message,
+        context: grpc.ServicerContext,
+    ) -> Message:
+        with self._busy():
+            caller = self.relay.credentials(context.peer()) if self.relay else None
+            who = str(caller) if caller else f"peer {context.peer()}"
+            if mutating:
+                log.info("%s from %s: %s", method, who, summary(method, request))
+            else:
+                log.debug("%s from %s", method, who)
+            started = time.monotonic()
+            try:
+                if not mutating:
+                    return handler(request)
+                with self._write_lock:
+                    response = handler(request)
+                elapsed = (time.monotonic() - started) * 1000
+                log.info("%s from %s: done in %.0f ms", method, who, elapsed)
+                return response
+            except Exception as exc:
+                code, message = status_of(exc)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.error("%s from %s failed: %s", method, who, message, exc_info=exc)
+                else:
+                    log.info("%s from %s: %s: %s", method, who, code.name, message)
+            # outside the except block: abort raises, and must not chain the cause
+            context.abort(code, message)
+
+    def Load(self, request: pb.LoadRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("Load", True, self.translator.load, request, context)
+
+    def Unload(self, request: pb.UnloadRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("Unload", True, self.translator.unload, request, context)
+
+    def Attach(self, request: pb.AttachRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("Attach", True, self.translator.attach, request, context)
+
+    def Detach(self, request: pb.DetachRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("Detach", True, self.translator.detach, request, context)
+
+    def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("List", False, self.translator.list_programs, request, context)
+
+    def PullBytecode(
+        self, request: pb.PullBytecodeRequest, context: grpc.ServicerContext
+    ) -> Message:
+        return self._serve("PullBytecode", True, self.translator.pull_bytecode, request, context)
+
+    def Get(self, request: pb.GetRequest, context: grpc.ServicerContext) -> Message:
+        return self._serve("Get", False, self.translator.get, request, context)
+
+
+class Service:
+    """The running service: public socket, relay, gRPC server, idle timer."""
+
+    def __init__(
+        self,
+        bpfman: Bpfman,
+        socket_path: Path = DEFAULT_SOCKET,
+        timeout: float = DEFAULT_TIMEOUT,
+        csi_support: bool = False,
+    ) -> None:
+        self.bpfman = bpfman
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.csi_support = csi_support
+        self._stop = threading.Event()
+        self.stop_reason = ""
+
+    def stop(self, reason: str = "stop requested") -> None:
+        self.stop_reason = reason
+        self._stop.set()
+
+    def run(self) -> None:
+        if self.csi_support:
+            log.warning(
+                "--csi-support: the CSI driver is not served by this bpfman; continuing without it"
+            )
+        translator = Translator(self.bpfman)
+        public = activated_socket()
+        owned_path: Path | None = None
+        if public is not None:
+            log.info("serving on the socket systemd passed (%s)", _sock_name(public))
+        else:
+            public = bind_socket(self.socket_path)
+            owned_path = self.socket_path
+            log.info("serving on %s", self.socket_path)
+        private = Path(tempfile.mkdtemp(prefix="bpfman-rpc-"))  # 0700
+        upstream = str(private / "grpc.sock")
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
+        )
+        relay = Relay(public, upstream, private)
+        servicer = Servicer(translator, relay)
+        pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+        try:
+            server.add_insecure_port(f"unix:{upstream}")
+            server.start()
+            relay.start()
+            self._wait(servicer)
+            log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
+            relay.stop_accepting()
+            server.stop(SHUTDOWN_GRACE).wait()
+        finally:
+            relay.close()
+            server.stop(0)
+            public.close()
+            if owned_path is not None:
+                with contextlib.suppress(OSError):
+                    owned_path.unlink()
+            shutil.rmtree(private, ignore_errors=True)
+        log.info("stopped")
+
+    def _wait(self, servicer: Servicer) -> None:
+        while not self._stop.is_set():
+            if self.timeout <= 0:
+                self._stop.wait(3600)
+                continue
+            idle = time.monotonic() - servicer.last_activity
+            if servicer.in_flight == 0 and idle >= self.timeout:
+                self.stop(f"idle for {self.timeout:g} s")
+                return
+            self._stop.wait(
+                max(0.05, min(self.timeout - idle, 1.0)) if idle < self.timeout else 0.2
+            )
+
+
+def _sock_name(sock: socket.socket) -> str:
+    try:
+        name = sock.getsockname()
+    except OSError:
+        return "?"
+    return name if isinstance(name, str) and name else repr(name)
+
+
+LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+              "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}  # fmt: skip
+
+
+def _config_log_level(bpfman: Bpfman) -> None:
+    """``[logging] level`` of the config file (as the reference's), unless -v."""
+    level = bpfman.config.table("logging").get("level")
+    if level is None:
+        return
+    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
+        log.warning("config logging.level %r is not one of %s", level, ", ".join(LOG_LEVELS))
+        return
+    logging.getLogger().setLevel(LOG_LEVELS[level.lower()])
+
+
+def serve(
+    socket_path: Path = DEFAULT_SOCKET,
+    timeout: float = DEFAULT_TIMEOUT,
+    csi_support: bool = False,
+    root: Path | None = None,
+    verbose: bool = False,
+) -> None:
+    """Run the service until SIGTERM/SIGINT or the idle timeout."""
+    from bpfman.core.manager import Bpfman
+
+    bpfman = Bpfman(root)
+    if not verbose:
+        _config_log_level(bpfman)
+    bpfman.plugins  # noqa: B018 -- load the plugins now, not on the first request
+    # A crashed predecessor's work is finished before the first request, and
+    # records whose kernel objects vanished meanwhile are dropped.
+    for line in bpfman.recover():
+        log.info("recovery: %s", line)
+    service = Service(bpfman, socket_path, timeout, csi_support)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda num, _frame: service.stop(signal.Signals(num).name))
+    log.info("bpfman service starting (pid %d, root %s)", os.getpid(), bpfman.layout.root)
+    try:
+        service.run()
+    finally:
+        bpfman.close()

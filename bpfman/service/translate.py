@@ -1,0 +1,408 @@
+"""The bpfman.v1 messages to and from bpfman's core: the one place that calls it.
+
+Every RPC is a function of (core, request) -> response here, and every core
+exception becomes a gRPC status code with the one-line message the CLI
+prints. Nothing in this module knows a program type: attach parameters come
+from the mappings plugins declare (:mod:`bpfman.service.attachinfo`).
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from bpfman import kernel
+from bpfman.core.errors import (
+    BpfmanError,
+    ConflictError,
+    ImageError,
+    InvalidInputError,
+    KernelError,
+    NotFoundError,
+    NotManagedError,
+    PermissionDeniedError,
+    StateError,
+    UnsupportedError,
+)
+from bpfman.core.requests import ProgramRequest
+
+from . import bpfman_pb2 as pb
+from .attachinfo import AttachMapping, collect
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from bpfman.core.manager import Bpfman, ProgramDetails
+    from bpfman.core.model import ProgramRecord
+
+# BytecodeImage.image_pull_policy numbers, as the reference defines them.
+PULL_POLICIES = {0: "Always", 1: "IfNotPresent", 2: "Never"}
+LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # as `bpfman get program` shows it
+
+
+class RequestError(InvalidInputError):
+    """A request that is malformed at the API level (a missing oneof...)."""
+
+
+class NotServedError(BpfmanError):
+    """A valid request this bpfman cannot serve (no plugin for the type)."""
+
+
+# -- errors -----------------------------------------------------------------------
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The gRPC status for an exception raised while serving a request."""
+    if not isinstance(exc, BpfmanError):
+        return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+    message = str(exc)
+    code = grpc.StatusCode.INTERNAL
+    if isinstance(exc, NotManagedError | NotServedError | UnsupportedError):
+        code = grpc.StatusCode.FAILED_PRECONDITION
+    elif isinstance(exc, NotFoundError):
+        code = grpc.StatusCode.NOT_FOUND
+    elif isinstance(exc, InvalidInputError):
+        code = grpc.StatusCode.INVALID_ARGUMENT
+    elif isinstance(exc, PermissionDeniedError):
+        code = grpc.StatusCode.PERMISSION_DENIED
+    elif isinstance(exc, ConflictError):
+        code = grpc.StatusCode.ALREADY_EXISTS
+    elif isinstance(exc, ImageError):
+        code = _image_code(message)
+    elif isinstance(exc, KernelError):
+        code = _kernel_code(exc)
+    elif isinstance(exc, StateError):
+        code = grpc.StatusCode.INTERNAL
+    return code, message
+
+
+def _image_code(message: str) -> grpc.StatusCode:
+    if message.startswith("unauthorized:"):
+        return grpc.StatusCode.PERMISSION_DENIED
+    if message.startswith("cannot reach registry"):
+        return grpc.StatusCode.UNAVAILABLE
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
+def _kernel_code(exc: KernelError) -> grpc.StatusCode:
+    if exc.verifier_log:
+        return grpc.StatusCode.INVALID_ARGUMENT  # the verifier refused the program
+    if exc.errno in (errno.EPERM, errno.EACCES):
+        return grpc.StatusCode.PERMISSION_DENIED
+    if exc.errno in (errno.ENOENT, errno.ENODEV, errno.ESRCH):
+        return grpc.StatusCode.NOT_FOUND
+    if exc.errno in (errno.EEXIST, errno.EBUSY):
+        return grpc.StatusCode.ALREADY_EXISTS
+    if exc.errno in (errno.EINVAL, errno.E2BIG):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if exc.errno in (errno.EOPNOTSUPP, 524):  # 524: the kernel's ENOTSUPP
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return grpc.StatusCode.INTERNAL
+
+
+# -- requests ---------------------------------------------------------------------
+def message_fields(message: Message) -> dict[str, Any]:
+    """A message's fields as plain values; unset optional ones are None."""
+    out: dict[str, Any] = {}
+    for fd in message.DESCRIPTOR.fields:
+        if fd.name == "metadata":
+            continue
+        if fd.has_presence and not message.HasField(fd.name):
+            out[fd.name] = None
+            continue
+        value = getattr(message, fd.name)
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            value = dict(value)
+        elif fd.is_repeated:
+            value = list(value)
+        out[fd.name] = value
+    return out
+
+
+def _registry_auth(image: pb.BytecodeImage) -> str | None:
+    """Credentials for this pull only, in the base64 form the core takes."""
+    if not image.username or not image.password:
+        return None  # empty means anonymous, as in the reference
+    return base64.b64encode(f"{image.username}:{image.password}".encode()).decode()
+
+
+def _pull_policy(image: pb.BytecodeImage) -> str:
+    try:
+        return PULL_POLICIES[image.image_pull_policy]
+    except KeyError:
+        raise RequestError(
+            f"invalid image_pull_policy {image.image_pull_policy}"
+            " (0 Always, 1 IfNotPresent, 2 Never)"
+        ) from None
+
+
+def _program_request(info: pb.LoadInfo, types: Mapping[str, object]) -> ProgramRequest:
+    if info.program_type not in pb.BpfmanProgramType.values():
+        raise RequestError(f"program {info.name!r}: unknown program_type {info.program_type}")
+    name = pb.BpfmanProgramType.Name(info.program_type).lower()
+    if name not in types:
+        raise NotServedError(
+            f"program {info.name!r}: {name} programs are not supported yet"
+            f" (no installed plugin provides the {name} type)"
+        )
+    if not info.name:
+        raise RequestError("a LoadInfo has no name: give the function to load")
+    attach_func: str | None = None
+    if info.HasField("info"):
+        which = info.info.WhichOneof("info")
+        if which == "fentry_load_info":
+            attach_func = info.info.fentry_load_info.fn_name
+        elif which == "fexit_load_info":
+            attach_func = info.info.fexit_load_info.fn_name
+        elif which == "lsm_load_info":
+            attach_func = info.info.lsm_load_info.hook_name
+    return ProgramRequest(name, info.name, attach_func or None)
+
+
+# -- responses --------------------------------------------------------------------
+def _kernel_info(info: kernel.ProgInfo, record: ProgramRecord | None) -> pb.KernelProgramInfo:
+    return pb.KernelProgramInfo(
+        id=info.id,
+        name=info.name,
+        program_type=record.kernel_type if record is not None else info.type,
+        loaded_at=info.loaded_at.strftime(LOADED_AT_FORMAT),
+        tag=info.tag,
+        gpl_compatible=info.gpl_compatible,
+        map_ids=info.map_ids,
+        btf_id=info.btf_id,
+        bytes_xlated=info.xlated_len,
+        jited=info.jited,
+        bytes_jited=info.jited_len,
+        bytes_memlock=info.memlock,
+        verified_insns=info.verified_insns,
+    )
+
+
+def _program_info(record: ProgramRecord, links: list[int], used_by: list[int]) -> pb.ProgramInfo:
+    source = record.source
+    if "image_url" in source:
+        policy = {v: k for k, v in PULL_POLICIES.items()}.get(source.get("pull_policy", ""), 1)
+        location = pb.BytecodeLocation(
+            image=pb.BytecodeImage(url=source["image_url"], image_pull_policy=policy)
+        )
+    else:
+        location = pb.BytecodeLocation(file=source.get("path", ""))
+    info = pb.ProgramInfo(
+        name=record.name,
+        bytecode=location,
+        links=links,
+        global_data={k: bytes.fromhex(v) for k, v in record.globals.items()},
+        map_pin_path=record.map_pin_path,
+        map_used_by=[str(i) for i in used_by],
+        metadata=record.metadata,
+    )
+    if record.map_owner_id is not None:
+        info.map_owner_id = record.map_owner_id
+    return info
+
+
+class KernelInfoCache:
+    """``bpf_prog_info`` of live programs, fetched once per program.
+
+    Everything KernelProgramInfo carries is fixed when a program is loaded, and
+    the kernel does not hand a program's id to another one while ids have not
+    wrapped around (2^31 loads), so a cached entry is right for as long as its
+    id is alive. Each List first walks the live ids (one cheap syscall each)
+    and forgets the entries of programs that are gone.
+    """
+
+    def __init__(self) -> None:
+        self._infos: dict[int, kernel.ProgInfo] = {}
+
+    def refresh(self) -> set[int]:
+        alive = set(kernel.iter_prog_ids())
+        for gone in self._infos.keys() - alive:
+            self._infos.pop(gone, None)
+        return alive
+
+    def get(self, program_id: int) -> kernel.ProgInfo | None:
+        info = self._infos.get(program_id)
+        if info is None:
+            try:
+                with kernel.prog_fd_by_id(program_id) as fd:
+                    info = kernel.prog_info(fd.fd)
+            except NotFoundError:
+                return None  # unloaded meanwhile
+            self._infos[program_id] = info
+        return info
+
+
+def _details_pair(
+    details: ProgramDetails,
+) -> tuple[pb.ProgramInfo | None, pb.KernelProgramInfo | None]:
+    info = None
+    if details.record is not None:
+        info = _program_info(
+            details.record, [d.link.id for d in details.links], details.maps_used_by
+        )
+    kinfo = _kernel_info(details.kernel, details.record) if details.kernel is not None else None
+    return info, kinfo
+
+
+# -- the RPCs ---------------------------------------------------------------------
+class Translator:
+    """Serves the seven RPCs on one long-lived :class:`Bpfman`."""
+
+    def __init__(self, bpfman: Bpfman) -> None:
+        self.bpfman = bpfman
+        plugins = bpfman.plugins
+        self.types = plugins.types
+        self.attach_mappings: dict[str, AttachMapping] = collect(plugins.objects(), plugins.types)
+        self.kernel_infos = KernelInfoCache()
+
+    def load(self, request: pb.LoadRequest) -> pb.LoadResponse:
+        if not request.HasField("bytecode") or request.bytecode.WhichOneof("location") is None:
+            raise RequestError("missing bytecode location: set bytecode.file or bytecode.image")
+        if not request.info:
+            raise RequestError("no program given: add at least one LoadInfo to info")
+        programs = [_program_request(info, self.types) for info in request.info]
+        globals_ = dict(request.global_data)
+        metadata = dict(request.metadata)
+        owner = request.map_owner_id if request.HasField("map_owner_id") else None
+        location = request.bytecode
+        if location.WhichOneof("location") == "file":
+            if not location.file:
+                raise RequestError("bytecode.file is empty: give the path of a .o file")
+            records = self.bpfman.load_file(
+                location.file, programs, globals=globals_, metadata=metadata, map_owner_id=owner
+            )
+        else:
+            image = location.image
+            if not image.url:
+                raise RequestError("bytecode.image.url is empty")
+            records = self.bpfman.load_image(
+                image.url,
+                programs,
+                pull_policy=_pull_policy(image),
+                registry_auth=_registry_auth(image),
+                globals=globals_,
+                metadata=metadata,
+                map_owner_id=owner,
+            )
+        response = pb.LoadResponse()
+        for record in records:
+            info, kinfo = _details_pair(self.bpfman.get_program(record.id))
+            entry = response.programs.add()
+            if info is not None:
+                entry.info.CopyFrom(info)
+            if kinfo is not None:
+                entry.kernel_info.CopyFrom(kinfo)
+        return response
+
+    def unload(self, request: pb.UnloadRequest) -> pb.UnloadResponse:
+        self.bpfman.unload(request.id)
+        return pb.UnloadResponse()
+
+    def attach(self, request: pb.AttachRequest) -> pb.AttachResponse:
+        kind = request.attach.WhichOneof("info") if request.HasField("attach") else None
+        if kind is None:
+            raise RequestError("missing attach info: set one of AttachInfo's fields")
+        details = self.bpfman.get_program(request.id)
+        record = details.record
+        if record is None:
+            raise NotManagedError(f"program {request.id} is not managed by bpfman")
+        mapping = self.attach_mappings.get(record.type)
+        if mapping is None:
+            raise NotServedError(
+                f"program {request.id} is a {record.type} program and its plugin declares"
+                " no gRPC attach mapping"
+            )
+        if mapping.kind != kind:
+            raise RequestError(
+                f"program {request.id} is a {record.type} program: send {mapping.kind}, not {kind}"
+            )
+        message = getattr(request.attach, kind)
+        params = mapping.params(message_fields(message))
+        link = self.bpfman.attach(request.id, params, metadata=dict(message.metadata))
+        return pb.AttachResponse(link_id=link.id)
+
+    def detach(self, request: pb.DetachRequest) -> pb.DetachResponse:
+        self.bpfman.detach(request.link_id)
+        return pb.DetachResponse()
+
+    def get(self, request: pb.GetRequest) -> pb.GetResponse:
+        info, kinfo = _details_pair(self.bpfman.get_program(request.id))
+        response = pb.GetResponse()
+        if info is not None:
+            response.info.CopyFrom(info)
+        if kinfo is not None:
+            response.kernel_info.CopyFrom(kinfo)
+        return response
+
+    def list_programs(self, request: pb.ListRequest) -> pb.ListResponse:
+        kernel_type: str | None = None
+        if request.HasField("program_type"):
+            kernel_type = kernel.KERNEL_PROG_TYPES.get(request.program_type)
+            if kernel_type is None:
+                raise RequestError(f"unknown kernel program_type {request.program_type}")
+        rows = self.bpfman.list_programs(
+            all=not request.bpfman_programs_only,
+            kernel_type=kernel_type,
+            selector=dict(request.match_metadata),
+        )
+        records, used_by = self._records([row.id for row in rows if row.managed])
+        alive = self.kernel_infos.refresh()
+        response = pb.ListResponse()
+        for row in rows:
+            record = records.get(row.id)
+            kinfo = self.kernel_infos.get(row.id) if row.id in alive else None
+            if kinfo is None:
+                continue  # only programs that are in the kernel, as the reference
+            result = response.results.add()
+            if record is not None:
+                result.info.CopyFrom(
+                    _program_info(record, row.link_ids, used_by.get(record.map_pin_path, []))
+                )
+            result.kernel_info.CopyFrom(_kernel_info(kinfo, record))
+        return response
+
+    def _records(self, ids: list[int]) -> tuple[dict[int, ProgramRecord], dict[str, list[int]]]:
+        """Records of ``ids`` and who uses each map directory, in one read."""
+        if not ids:
+            return {}, {}
+        wanted = set(ids)
+        programs = self.bpfman.program_records()
+        used_by: dict[str, list[int]] = {}
+        for p in programs:
+            used_by.setdefault(p.map_pin_path, []).append(p.id)
+        return {p.id: p for p in programs if p.id in wanted}, {
+            k: sorted(v) for k, v in used_by.items()
+        }
+
+    def pull_bytecode(self, request: pb.PullBytecodeRequest) -> pb.PullBytecodeResponse:
+        if not request.HasField("image") or not request.image.url:
+            raise RequestError("missing image: set image.url")
+        from bpfman.images import PullPolicy
+
+        policy = PullPolicy.parse(_pull_policy(request.image))
+        self.bpfman.images.pull(request.image.url, policy, _registry_auth(request.image))
+        return pb.PullBytecodeResponse()
+
+
+def summary(method: str, request: Message) -> str:
+    """A log line's description of a request, credentials left out."""
+    if isinstance(request, pb.LoadRequest):
+        where = request.bytecode.file or request.bytecode.image.url
+        names = ",".join(
+            f"{pb.BpfmanProgramType.Name(i.program_type).lower()}:{i.name}"
+            if i.program_type in pb.BpfmanProgramType.values()
+            else i.name
+            for i in request.info
+        )
+        return f"{where} [{names}]"
+    if isinstance(request, pb.AttachRequest):
+        return f"program {request.id} {request.attach.WhichOneof('info')}"
+    if isinstance(request, pb.UnloadRequest):
+        return f"program {request.id}"
+    if isinstance(request, pb.DetachRequest):
+        return f"link {request.link_id}"
+    if isinstance(request, pb.PullBytecodeRequest):
+        return request.image.url
+    return ""

@@ -1,0 +1,90 @@
+"""PullBytecode and image loads through gRPC against a real loopback registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from bpfman.images import BytecodeSources, ImageSettings
+from bpfman.images.build import build_native
+from tests.conftest import Root
+from tests.helpers.registry import Registry, infer_type, running_registry
+from tests.helpers.service import Service, pb, running_service
+
+ALWAYS, IF_NOT_PRESENT, NEVER = 0, 1, 2
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def image(registry: Registry, objects: Path) -> str:
+    tag = f"{registry.host}/bpfman/grpc-counter:v1"
+    build_native(
+        BytecodeSources(bytecode=objects / "app_counter.bpf.o"),
+        tag,
+        ImageSettings(insecure_registries=(registry.host,)),
+        infer_type,
+        auth=registry.auth,
+    )
+    return tag
+
+
+@pytest.fixture
+def svc(root: Root, registry: Registry) -> Iterator[Service]:
+    root.path.mkdir(parents=True, exist_ok=True)
+    (root.path / "bpfman.toml").write_text(f'[images]\ninsecure_registries = ["{registry.host}"]\n')
+    with running_service(root.path) as service:
+        yield service
+
+
+def pull(svc: Service, url: str, policy: int, user: str = "", password: str = "") -> None:
+    image = pb.BytecodeImage(url=url, image_pull_policy=policy)
+    if user:
+        image.username, image.password = user, password
+    svc.stub.PullBytecode(pb.PullBytecodeRequest(image=image))
+
+
+def test_pull_fills_the_cache_auth_failures_are_refused_credentials_never_stored(
+    svc: Service, root: Root, registry: Registry, image: str
+) -> None:
+    for user, password, fragment in (
+        ("", "", "requires credentials"),
+        (registry.user, "wrong-password", "refused the credentials"),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            pull(svc, image, ALWAYS, user, password)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert fragment in (caught.value.details() or "")
+    assert svc.alive()
+
+    pull(svc, image, ALWAYS, registry.user, registry.password)
+    # Never: served from the cache the pull filled, without credentials.
+    request = pb.LoadRequest(
+        bytecode=pb.BytecodeLocation(image=pb.BytecodeImage(url=image, image_pull_policy=NEVER)),
+        info=[
+            pb.LoadInfo(name="tracepoint_kill_recorder", program_type=pb.TRACEPOINT),
+            pb.LoadInfo(name="tcx_stats", program_type=pb.TCX),
+        ],
+        metadata={"bpfman.io/uuid": "img-1"},
+    )
+    first, second = svc.stub.Load(request).programs
+    assert first.info.bytecode.image.url == image
+    assert first.info.bytecode.image.image_pull_policy == NEVER
+    assert not first.info.bytecode.image.HasField("password")
+    assert second.info.map_owner_id == first.kernel_info.id
+
+    stored = b"".join(
+        p.read_bytes() for p in root.path.rglob("*") if p.is_file() and "fs" not in p.parts
+    )
+    assert registry.password.encode() not in stored
+
+    with pytest.raises(grpc.RpcError) as caught:
+        pull(svc, f"{registry.host}/bpfman/absent:v1", NEVER)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,214 @@
+"""The service's life: socket activation, idle timeout, SIGTERM with a request in
+flight, the socket's permissions and refusals, logging."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.conftest import REPO, Root
+from tests.helpers.service import SERVICE, Service, file_load, pb, running_service
+from tests.test_cli_tracepoint import eventually
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="bpfman-svc-life-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def stub(path: Path) -> Any:
+    from bpfman.service import bpfman_pb2_grpc
+
+    return bpfman_pb2_grpc.BpfmanStub(grpc.insecure_channel(f"unix:{path}"))
+
+
+def run_service(root: Root, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SERVICE, *args], env=root.env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+def test_socket_activation_serves_the_inherited_socket_then_idles_out(
+    root: Root, workdir: Path
+) -> None:
+    sock = workdir / "activated.sock"
+    log = workdir / "log"
+    command = [
+        "systemd-socket-activate", "-l", str(sock), "-E", f"BPFMAN_ROOT={root.path}",
+        "-E", f"PYTHONPATH={REPO}", "--", *SERVICE, "--timeout", "2",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        assert eventually(sock.exists, timeout=10)
+        client = stub(sock)
+        [loaded] = client.Load(
+            file_load(
+                REPO / "build/bpf/tracepoint_counter.bpf.o",
+                (pb.TRACEPOINT, "tracepoint_counter"),
+            )
+        ).programs
+        assert [
+            r.kernel_info.id for r in client.List(pb.ListRequest(bpfman_programs_only=True)).results
+        ] == [loaded.kernel_info.id]
+        started = time.monotonic()
+        assert proc.wait(timeout=20) == 0, log.read_text()
+        assert time.monotonic() - started >= 1.0  # it waited for the idle timeout
+        text = log.read_text()
+        assert "serving on the socket systemd passed" in text
+        assert "idle for 2 s" in text
+        assert sock.exists(), "the activated socket belongs to systemd: never removed"
+        listed: Any = root.json("list", "programs")
+        assert [row["id"] for row in listed] == [loaded.kernel_info.id]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_idle_timeout_on_its_own_socket(root: Root) -> None:
+    with running_service(root.path, "--timeout", "1") as svc:
+        svc.stub.List(pb.ListRequest(bpfman_programs_only=True))
+        assert svc.proc.wait(timeout=15) == 0, svc.logs()
+        assert not svc.socket.exists()
+        assert "idle for 1 s" in svc.logs()
+
+
+def test_sigterm_lets_the_request_in_flight_finish(root: Root, objects: Path) -> None:
+    """Every bpf() call is slowed down, so SIGTERM lands in the middle of a Load."""
+    slow = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=bpf",
+            "-e", "inject=bpf:delay_enter=20000"]  # fmt: skip
+    with running_service(root.path, prefix=slow) as svc:
+        result: dict[str, Any] = {}
+
+        def load() -> None:
+            try:
+                result["response"] = svc.stub.Load(
+                    file_load(
+                        objects / "tracepoint_counter.bpf.o", (pb.TRACEPOINT, "tracepoint_counter")
+                    )
+                )
+            except grpc.RpcError as exc:
+                result["error"] = exc
+
+        thread = threading.Thread(target=load)
+        thread.start()
+        assert eventually(lambda: "Load from" in svc.logs(), timeout=20)
+        pid = int(re.findall(r"starting \(pid (\d+)", svc.logs())[0])
+        os.kill(pid, signal.SIGTERM)
+        thread.join(60)
+        assert "error" not in result, result.get("error")
+        prog_id = result["response"].programs[0].kernel_info.id
+        assert svc.proc.wait(timeout=60) == 0, svc.logs()
+        logs = svc.logs()
+        # the Load started, then SIGTERM came, then the Load finished
+        assert logs.index("Load from uid=0") < logs.index("shutting down (SIGTERM)")
+        assert logs.index("shutting down (SIGTERM)") < logs.index(": done in")
+    listed: Any = root.json("list", "programs")
+    assert [row["id"] for row in listed] == [prog_id]
+
+
+def test_socket_mode_directory_creation_and_stale_socket(root: Root, workdir: Path) -> None:
+    sock = workdir / "new" / "dir" / "bpfman.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    sock.parent.mkdir(parents=True)
+    stale.bind(str(sock))  # bound, never listening: a leftover
+    stale.close()
+    os.chmod(sock.parent, 0o755)
+    env_path = {"--socket-path": str(sock)}
+    proc = subprocess.Popen(
+        [*SERVICE, *[x for kv in env_path.items() for x in kv], "--timeout", "0"],
+        env=root.env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    svc = Service(proc, sock, workdir / "none.log")
+    try:
+        svc.wait_ready()
+        assert stat.S_IMODE(os.lstat(sock).st_mode) == 0o660
+        assert stat.S_ISSOCK(os.lstat(sock).st_mode)
+        # A second service on the same path is refused: the first one is alive.
+        second = run_service(root, "--socket-path", str(sock))
+        assert "another service is listening" in one_error_line(second)
+    finally:
+        assert svc.terminate() == 0
+    assert not sock.exists()
+
+
+def test_the_socket_path_refuses_what_others_could_tamper_with(root: Root, workdir: Path) -> None:
+    regular = workdir / "plain"
+    regular.mkdir()
+    (regular / "bpfman.sock").write_text("not a socket")
+    error = one_error_line(run_service(root, "--socket-path", str(regular / "bpfman.sock")))
+    assert "exists and is not a socket" in error
+    assert (regular / "bpfman.sock").read_text() == "not a socket"
+
+    shared = workdir / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    error = one_error_line(run_service(root, "--socket-path", str(shared / "bpfman.sock")))
+    assert "writable by group or others" in error
+
+    other = workdir / "other"
+    other.mkdir()
+    os.chown(other, 65534, 65534)
+    error = one_error_line(run_service(root, "--socket-path", str(other / "bpfman.sock")))
+    assert "belongs to uid 65534" in error
+
+    link = workdir / "link"
+    link.symlink_to(regular)
+    error = one_error_line(run_service(root, "--socket-path", str(link / "bpfman.sock")))
+    assert "symlink" in error
+
+
+def test_bad_options_are_one_line(root: Root) -> None:
+    assert "--timeout" in one_error_line(run_service(root, "--timeout", "-3"))
+    rpc = subprocess.run(
+        [sys.executable, "-m", "bpfman.service.rpc", "--timeout", "soon"],
+        env=root.env, cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "--timeout" in one_error_line(rpc)
+
+
+def test_csi_support_is_accepted_and_verbose_logs_debug(root: Root) -> None:
+    with running_service(root.path, "--csi-support", "-v") as svc:
+        svc.stub.List(pb.ListRequest())
+        assert svc.terminate() == 0
+        logs = svc.logs()
+    assert "CSI driver is not served" in logs
+    assert "DEBUG bpfman.service: List from uid=0" in logs
+
+
+def test_bpfman_rpc_is_the_same_service(root: Root) -> None:
+    command = [sys.executable, "-m", "bpfman.service.rpc"]
+    with running_service(root.path, command=command) as svc:
+        assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
