@@ -153,10 +153,6 @@ class VethPair:
             self._receivers[key] = sock
         return self._receivers[key]
 
-    def listen_udp(self, port: int = DEFAULT_UDP_PORT, at_b: bool = True) -> None:
-        """Bind the receiver for port now (send_udp also does it before sending)."""
-        self._receiver(port, at_b)
-
     def send_udp(self, count: int, port: int = DEFAULT_UDP_PORT, from_a: bool = True) -> None:
         """Send count small datagrams from ns_a to ip_b:port (or from ns_b to ip_a)."""
         self._receiver(port, at_b=from_a)
