@@ -1,6 +1,7 @@
 # bpfman for Python. Run as root on Debian 12:
 #   make demo   - install what is needed, run the tutorial flow on a veth pair in a netns
 #   make test   - install what is needed, run lint, type checks and every test (host + VM lane)
+#   make test-unit - the pure-logic tests alone: no root, no kernel, no network (seconds)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools systemd strace
 
-.PHONY: all deps venv bpf dispatchers proto demo test test-host test-vm lint bench clean install uninstall
+.PHONY: all deps venv bpf dispatchers proto demo test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -46,7 +47,12 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check bpfman tests bench
+	$(VENV)/bin/ruff format --check bpfman tests bench
 	$(VENV)/bin/mypy --strict bpfman
+	$(VENV)/bin/mypy --strict tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 test-host: venv bpf
 	$(PY) -m pytest -q -p no:cacheprovider --deselect tests/test_vm_lane.py tests

@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated bpfman root per test, and the run rules.
+"""The run rules and the shared fixtures; the helpers themselves live in tests/helpers.
 
 Rules enforced here:
 - ``vm``-marked tests run only inside the QEMU guest (BPFMAN_IN_VM=1), and
@@ -9,28 +9,29 @@ Rules enforced here:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bpfman.core.bpffs import is_bpffs
-from bpfman.core.manager import Bpfman
+from tests.helpers import run
+from tests.helpers.bpffs import private_bpffs
+from tests.helpers.bpftool import bpftool
+from tests.helpers.build import bpf_objects
+from tests.helpers.chains import force_direct
+from tests.helpers.net import VethPair
+from tests.helpers.registry import Registry, image_objects_in, running_registry
+from tests.helpers.root import Root, fresh_root
 
-REPO = Path(__file__).resolve().parent.parent
 IN_VM = os.environ.get("BPFMAN_IN_VM") == "1"
-BPFMAN = [sys.executable, "-m", "bpfman"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         is_vm = item.get_closest_marker("vm") is not None
         (keep if is_vm == IN_VM else drop).append(item)
@@ -65,96 +66,55 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def require_root() -> None:
-    """Skip (with the reason) where root is missing; never skips as root."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: loads BPF programs and creates network namespaces")
-
-
-class Root:
-    """An isolated bpfman root and a way to drive the real CLI against it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
-
-    def run(
-        self, *args: str | int | os.PathLike[str], check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [*BPFMAN, *map(str, args)], env=self.env, capture_output=True, text=True, cwd=REPO
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"bpfman {' '.join(map(str, args))} failed ({proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-    def json(self, *args: str | int | os.PathLike[str]) -> object:
-        import json
-
-        return json.loads(self.run(*args, "-o", "json").stdout)
-
-    def fail(self, *args: str | int | os.PathLike[str]) -> str:
-        """Run a command that must fail cleanly; return its one stderr line."""
-        proc = self.run(*args, check=False)
-        assert proc.returncode != 0, f"expected failure, got:\n{proc.stdout}"
-        assert "Traceback" not in proc.stderr, proc.stderr
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1, f"expected one stderr line, got:\n{proc.stderr}"
-        return lines[0]
-
-    def manager(self) -> Bpfman:
-        return Bpfman(self.path)
-
-    def cleanup(self) -> None:
-        """Unload whatever the test left, then drop the bpffs and the files."""
-        if (self.path / "db" / "data.mdb").exists():
-            mgr = self.manager()
-            try:
-                for row in mgr.list_programs():
-                    with contextlib.suppress(Exception):  # keep cleaning the rest
-                        mgr.unload(row.id)
-            finally:
-                mgr.close()
-        fs = self.path / "fs"
-        if is_bpffs(fs):
-            subprocess.run(["umount", "-l", str(fs)], check=False)
-        shutil.rmtree(self.path, ignore_errors=True)
+@pytest.fixture
+def root() -> Iterator[Root]:
+    """An isolated bpfman root (its own state and bpffs), emptied after the test."""
+    with fresh_root() as r:
+        yield r
 
 
 @pytest.fixture
-def root() -> Iterator[Root]:
-    require_root()
-    r = Root(Path(tempfile.mkdtemp(prefix="bpfman-test-")))
-    try:
-        yield r
-    finally:
-        r.cleanup()
+def direct(root: Root) -> Root:
+    """``root`` on the direct xdp/tc path (one program per hook), freplace or not."""
+    return force_direct(root)
 
 
 @pytest.fixture(scope="session")
 def objects() -> Path:
     """The compiled test programs (``make -C bpf``), built once per session."""
-    from tests.helpers.build import bpf_objects
-
     return bpf_objects()
 
 
 @pytest.fixture
 def foreign(objects: Path) -> Iterator[int]:
     """A program bpftool loaded (not bpfman), pinned on a private bpffs."""
-    from tests.helpers import run
-    from tests.helpers.bpftool import bpftool
+    with private_bpffs("bpft-foreign-") as fs:
+        run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/p"])
+        yield int(bpftool("prog", "show", "pinned", f"{fs}/p")["id"])
 
-    fs = Path(tempfile.mkdtemp(prefix="bpft-foreign-"))
-    try:
-        run(["mount", "-t", "bpf", "bpf", str(fs)])
-        try:
-            run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/p"])
-            yield int(bpftool("prog", "show", "pinned", f"{fs}/p")["id"])
-        finally:
-            run(["umount", str(fs)])
-    finally:
-        fs.rmdir()
+
+@pytest.fixture
+def bpffs() -> Iterator[Path]:
+    """A private bpffs mount; unmounting it drops every pin made under it."""
+    with private_bpffs() as fs:
+        yield fs
+
+
+@pytest.fixture
+def pair() -> Iterator[VethPair]:
+    """Two throwaway network namespaces joined by a veth pair."""
+    with VethPair() as veth:
+        yield veth
+
+
+@pytest.fixture(scope="session")
+def image_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small objects for images: ``xdp`` and ``tp`` (little-endian), ``be`` (big-endian)."""
+    return image_objects_in(tmp_path_factory.mktemp("image-objs"))
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A docker-registry on loopback with basic auth, one per test module."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
+        yield reg

@@ -5,7 +5,8 @@ traceback, and nothing half-done left in the kernel, on bpffs or in the state.
 from __future__ import annotations
 
 import os
-import time
+import subprocess
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import bpftool, prog_ids
 from tests.helpers.net import VethPair
+from tests.helpers.root import REPO, Root
+from tests.helpers.wait import eventually
 
 MISSING_ID = 4294967294
 TRACEPOINT = "syscalls/sys_enter_getppid"
@@ -73,10 +75,8 @@ def assert_nothing_left(root: Root, before: Snapshot, names: Collection[str] = (
     assert pins(root) == before.pins
     assert records(root) == (before.programs, before.links)
     suspects = new_programs_named(before.kernel, set(names))
-    if suspects:
-        time.sleep(1.0)
-        suspects &= prog_ids()
-    assert not suspects, f"programs left in the kernel: {suspects}"
+    gone = eventually(lambda: not suspects & prog_ids(), timeout=1.0)
+    assert gone, f"programs left in the kernel: {suspects & prog_ids()}"
 
 
 def fails(
@@ -88,22 +88,20 @@ def fails(
     return message
 
 
+def load_fails(root: Root, before: Snapshot, obj: Path, *args: str, names: set[str]) -> str:
+    """``load file -p OBJ ARGS...`` fails cleanly, and no program called ``names`` stays."""
+    return fails(root, before, "load", "file", "-p", obj, *args, names=names)
+
+
 @pytest.fixture
 def base(root: Root, objects: Path) -> dict[str, int]:
     """A loaded tracepoint (attached) and a loaded tcx program."""
-    tp: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "tracepoint_counter.bpf.o",
-        "--programs",
-        "tracepoint:tracepoint_counter",
+    tp = root.load_id(
+        objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter"
     )
-    tcx: Any = root.json(
-        "load", "file", "-p", objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain"
-    )
-    root.run("attach", tp[0]["id"], "tracepoint", "-t", TRACEPOINT)
-    return {"tp": tp[0]["id"], "tcx": tcx[0]["id"]}
+    tcx = root.load_id(objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain")
+    root.run("attach", tp, "tracepoint", "-t", TRACEPOINT)
+    return {"tp": tp, "tcx": tcx}
 
 
 def test_missing_program_and_link_ids(root: Root, base: dict[str, int]) -> None:
@@ -151,49 +149,46 @@ def test_load_input_errors(root: Root, objects: Path, base: dict[str, int], tmp_
     obj = objects / "tracepoint_counter.bpf.o"
     names = {"tracepoint_counter"}
 
-    def load_fails(*args: str | Path) -> str:
-        return fails(root, before, "load", "file", "-p", *args, names=names)
+    def load_fails_with(obj: Path, *args: str) -> str:
+        return load_fails(root, before, obj, *args, names=names)
 
     tp = "tracepoint:tracepoint_counter"
-    message = load_fails(obj, "--programs", "tracepoint:no_such_func")
+    message = load_fails_with(obj, "--programs", "tracepoint:no_such_func")
     assert "no_such_func" in message and "tracepoint_counter" in message
-    message = load_fails(obj, "--programs", tp, "-g", "no_such_global=01000000")
+    message = load_fails_with(obj, "--programs", tp, "-g", "no_such_global=01000000")
     assert "no_such_global" in message
-    message = load_fails(obj, "--programs", tp, "-g", "increment=0100")
+    message = load_fails_with(obj, "--programs", tp, "-g", "increment=0100")
     assert "increment" in message and "4" in message
-    message = load_fails(obj, "--programs", tp, "-g", "increment=zz000000")
+    message = load_fails_with(obj, "--programs", tp, "-g", "increment=zz000000")
     assert "increment" in message
-    message = load_fails(obj, "--programs", tp, "-g", "increment=0x010000")
+    message = load_fails_with(obj, "--programs", tp, "-g", "increment=0x010000")
     assert "0x" in message
-    message = load_fails(obj, "--programs", tp, "-g", "increment=")
+    message = load_fails_with(obj, "--programs", tp, "-g", "increment=")
     assert "increment" in message
-    message = load_fails(obj, "--programs", tp, "-g", "increment")
+    message = load_fails_with(obj, "--programs", tp, "-g", "increment")
     assert "increment" in message
-    message = load_fails(obj, "--programs", "xdp")
+    message = load_fails_with(obj, "--programs", "xdp")
     assert "'xdp'" in message
-    message = load_fails(obj, "--programs", "a:b:c:d")
+    message = load_fails_with(obj, "--programs", "a:b:c:d")
     assert "a:b:c:d" in message
-    message = load_fails(obj, "--programs", "bogus:tracepoint_counter")
+    message = load_fails_with(obj, "--programs", "bogus:tracepoint_counter")
     assert "bogus" in message
-    message = load_fails(objects / "fentry_counter.bpf.o", "--programs", "fentry:test_fentry")
+    message = load_fails_with(objects / "fentry_counter.bpf.o", "--programs", "fentry:test_fentry")
     assert "fentry" in message and "ATTACH_FUNC" in message
 
     text = tmp_path / "not-an-elf.o"
     text.write_text("this is not an ELF object\n")
-    message = load_fails(text, "--programs", tp)
+    message = load_fails_with(text, "--programs", tp)
     assert str(text) in message
-    message = load_fails(tmp_path / "missing.o", "--programs", tp)
+    message = load_fails_with(tmp_path / "missing.o", "--programs", tp)
     assert "missing.o" in message and "not found" in message
 
 
 def test_batch_load_is_all_or_nothing(root: Root, objects: Path, base: dict[str, int]) -> None:
     before = snapshot(root)
-    message = fails(
+    message = load_fails(
         root,
         before,
-        "load",
-        "file",
-        "-p",
         objects / "multi.bpf.o",
         "--programs",
         "tracepoint:good_prog",
@@ -208,12 +203,9 @@ def test_fentry_load_refused_by_this_kernel(
     root: Root, objects: Path, base: dict[str, int]
 ) -> None:
     before = snapshot(root)
-    message = fails(
+    message = load_fails(
         root,
         before,
-        "load",
-        "file",
-        "-p",
         objects / "fentry_counter.bpf.o",
         "--programs",
         "fentry:test_fentry:do_unlinkat",
@@ -224,15 +216,7 @@ def test_fentry_load_refused_by_this_kernel(
 
 
 def test_kprobe_attach_not_supported_here(root: Root, objects: Path, base: dict[str, int]) -> None:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "kprobe_counter.bpf.o",
-        "--programs",
-        "kprobe:kprobe_counter",
-    )
-    prog = loaded[0]["id"]
+    prog = root.load_id(objects / "kprobe_counter.bpf.o", "--programs", "kprobe:kprobe_counter")
     before = snapshot(root)
     message = fails(root, before, "attach", prog, "kprobe", "-f", "do_unlinkat")
     assert "not supported" in message
@@ -306,10 +290,9 @@ def test_non_root_is_refused(root: Root, objects: Path) -> None:
     assert not (root.path / "not-yet").exists()
 
 
-def run_unprivileged(root: Root, args: list[str], state_root: Path | None = None) -> Any:
-    import subprocess
-    import sys
-
+def run_unprivileged(
+    root: Root, args: list[str], state_root: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             "setpriv",
@@ -324,7 +307,7 @@ def run_unprivileged(root: Root, args: list[str], state_root: Path | None = None
         env={**root.env, "HOME": "/nonexistent", "BPFMAN_ROOT": str(state_root or root.path)},
         capture_output=True,
         text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=REPO,
     )
 
 
@@ -334,15 +317,9 @@ def test_unrecorded_pins_are_removed_by_recover(root: Root, objects: Path) -> No
     A normal command never sweeps bpffs (its cost stays flat in the number of
     programs, and crashes are undone by the journal instead); recovery does.
     """
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "tracepoint_counter.bpf.o",
-        "--programs",
-        "tracepoint:tracepoint_counter",
+    keep = root.load_id(
+        objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter"
     )
-    keep = loaded[0]["id"]
     fs = root.path / "fs"
     run(["bpftool", "prog", "load", str(objects / "tracepoint_counter.bpf.o"), f"{fs}/tmp_pin"])
     orphan = int(bpftool("prog", "show", "pinned", f"{fs}/tmp_pin")["id"])
@@ -359,10 +336,7 @@ def test_unrecorded_pins_are_removed_by_recover(root: Root, objects: Path) -> No
     assert f"prog_{orphan}" in out and "maps/999999" in out
     assert not (fs / f"prog_{orphan}").exists()
     assert not (fs / "maps" / "999999").exists()
-    deadline = time.monotonic() + 5
-    while orphan in prog_ids() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert orphan not in prog_ids()
+    assert eventually(lambda: orphan not in prog_ids())
     # What bpfman does own is untouched.
     assert (fs / f"prog_{keep}").exists()
     assert (fs / "maps" / str(keep) / "counts").exists()

@@ -21,8 +21,8 @@ import pytest
 
 from bpfman.cli import main
 from bpfman.core.manager import Bpfman
-from tests.conftest import Root
 from tests.helpers.consistency import kernel_programs, pins, state
+from tests.helpers.root import Root
 
 INTERNAL_ERROR = 70
 BAD_VALUES = [

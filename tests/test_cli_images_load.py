@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native
-from tests.conftest import Root
 from tests.helpers.bpftool import map_values, prog_show
+from tests.helpers.chains import attach_tcx
 from tests.helpers.net import VethPair
-from tests.helpers.registry import Registry, infer_type, running_registry
+from tests.helpers.registry import Registry, infer_type
+from tests.helpers.root import Root
 
 # The guide's `--programs kprobe:… tracepoint:… tc:… tcx:… uprobe:… xdp:…` load.
 PROGRAMS = [
@@ -35,16 +35,10 @@ TRACEPOINT, TC, TCX, UPROBE, XDP = 1, 2, 3, 4, 5
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-@pytest.fixture(scope="module")
 def image(registry: Registry, objects: Path) -> str:
     tag = f"{registry.host}/bpfman/app-counter:v1"
     build_native(
-        BytecodeSources(bytecode=objects / "app_counter.bpf.o"),
+        BytecodeSources(bytecode=str(objects / "app_counter.bpf.o")),
         tag,
         ImageSettings(insecure_registries=(registry.host,)),
         infer_type,
@@ -101,7 +95,7 @@ def test_multi_program_image_loads_as_one_and_runs(
     text = root.run("get", "program", ids["tracepoint_kill_recorder"]).stdout
     assert f" Image URL:     {image}" in text and " Pull Policy:   IfNotPresent" in text
 
-    hits = root.path / "fs" / "maps" / str(loaded[0]["id"]) / "hits"
+    hits = root.maps(loaded[0]["id"]) / "hits"
     root.run(
         "attach", ids["tracepoint_kill_recorder"], "tracepoint", "-t", "syscalls/sys_enter_kill"
     )
@@ -112,19 +106,7 @@ def test_multi_program_image_loads_as_one_and_runs(
     _libc_getpid(9)
     getpid_hits = map_values(str(hits))[UPROBE] - before
     with VethPair() as pair:
-        root.run(
-            "attach",
-            ids["tcx_stats"],
-            "tcx",
-            "-d",
-            "ingress",
-            "-i",
-            pair.if_b,
-            "-p",
-            "10",
-            "-n",
-            pair.netns_path_b,
-        )
+        attach_tcx(root, ids["tcx_stats"], pair.if_b, pair.netns_path_b, 10)
         pair.send_udp(6)
         assert pair.udp_received(4242, 6) == 6
         values = map_values(str(hits))
@@ -177,7 +159,7 @@ def test_multi_program_image_kprobe_and_dispatchers_in_vm(
         pid = {"target_pid": struct.pack("<I", os.getpid())}
         loaded = mgr.load_image(image, PROGRAMS, registry_auth=registry.auth, globals=pid)
         ids = {p.name: p.id for p in loaded}
-        hits = image_root.path / "fs" / "maps" / str(loaded[0].id) / "hits"
+        hits = image_root.maps(loaded[0].id) / "hits"
         mgr.attach(ids["kprobe_counter"], {"fn_name": "do_unlinkat"})
         for i in range(4):
             victim = tmp_path / f"victim-{i}"

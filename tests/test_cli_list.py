@@ -3,71 +3,44 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Root
+from tests.helpers.chains import attach_tcx
 from tests.helpers.net import VethPair
-
-
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
+from tests.helpers.root import Root
 
 
 def ids(rows: Any) -> set[int]:
     return {row["id"] for row in rows}
 
 
-def load(root: Root, objects: Path, obj: str, program: str, *extra: str) -> int:
-    loaded: Any = root.json("load", "file", "-p", objects / obj, "--programs", program, *extra)
-    return int(loaded[0]["id"])
-
-
 @pytest.fixture
 def loaded(root: Root, objects: Path, pair: VethPair) -> dict[str, int]:
     """A tracepoint, a tcx and a uprobe program, each attached once."""
-    tp = load(
-        root,
-        objects,
-        "tracepoint_counter.bpf.o",
+    tp = root.load_id(
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
         "tracepoint:tracepoint_counter",
         "-a",
         "tp-app",
         "-m",
         "owner=acme,team=blue",
     )
-    tcx = load(
-        root,
-        objects,
-        "tcx_chain.bpf.o",
+    tcx = root.load_id(
+        objects / "tcx_chain.bpf.o",
+        "--programs",
         "tcx:tcx_chain",
         "--application",
         "net-app",
         "--metadata",
         "owner=acme",
     )
-    up = load(root, objects, "uprobe_counter.bpf.o", "uprobe:uprobe_counter")
+    up = root.load_id(objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter")
     root.run("attach", tp, "tracepoint", "-t", "syscalls/sys_enter_getppid", "-m", "env=prod")
-    root.run(
-        "attach",
-        tcx,
-        "tcx",
-        "-d",
-        "ingress",
-        "-i",
-        pair.if_b,
-        "-p",
-        "5",
-        "-n",
-        pair.netns_path_b,
-        "-m",
-        "env=dev",
-    )
+    attach_tcx(root, tcx, pair.if_b, pair.netns_path_b, 5, "-m", "env=dev")
     root.run("attach", up, "uprobe", "-t", "libc", "-f", "getpid")
     return {"tp": tp, "tcx": tcx, "up": up}
 
@@ -129,8 +102,12 @@ def check_hidden_aliases(root: Root) -> None:
 def test_list_all_shows_programs_bpfman_did_not_load(
     root: Root, objects: Path, foreign: int
 ) -> None:
-    mine = load(
-        root, objects, "tracepoint_counter.bpf.o", "tracepoint:tracepoint_counter", "-a", "x"
+    mine = root.load_id(
+        objects / "tracepoint_counter.bpf.o",
+        "--programs",
+        "tracepoint:tracepoint_counter",
+        "-a",
+        "x",
     )
     assert ids(root.json("list", "programs")) == {mine}
     everything: Any = root.json("list", "programs", "--all")

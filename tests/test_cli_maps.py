@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Root
 from tests.helpers.bpftool import find_map_id, map_values, prog_ids
+from tests.helpers.root import Root, le32, load_counter
+from tests.helpers.wait import eventually
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 CALLS = 15
 
 
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def load(root: Root, objects: Path, *extra: str | int) -> int:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "tracepoint_counter.bpf.o",
-        "--programs",
-        "tracepoint:tracepoint_counter",
-        "-g",
-        f"target_pid={os.getpid().to_bytes(4, 'little').hex()}",
-        *extra,
-    )
-    return int(loaded[0]["id"])
+    """The counter, counting this process's calls only."""
+    return load_counter(root, objects, "-g", f"target_pid={le32(os.getpid())}", *extra)
 
 
 def bpfman_state(root: Root, prog_id: int) -> dict[str, list[str]]:
@@ -61,7 +40,7 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(root: Root, objec
     user = load(root, objects, "--map-owner-id", owner)
     assert find_map_id(owner, "counts") == find_map_id(user, "counts")
 
-    owner_dir = str(root.path / "fs" / "maps" / str(owner))
+    owner_dir = str(root.maps(owner))
     owner_state = bpfman_state(root, owner)
     user_state = bpfman_state(root, user)
     assert owner_state["Map Owner ID"] == ["None"]
@@ -70,7 +49,7 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(root: Root, objec
     assert user_state["Map Owner ID"] == [str(owner)]
     assert user_state["Map Pin Path"] == [owner_dir]
     assert user_state["Maps Used By"] == [f"{owner}, {user}"]
-    assert not (root.path / "fs" / "maps" / str(user)).exists()
+    assert not root.maps(user).exists()
 
     owner_json: Any = root.json("get", "program", owner)
     user_json: Any = root.json("get", "program", user)
@@ -103,10 +82,7 @@ def test_map_owner_shares_kernel_maps_and_unloads_in_any_order(root: Root, objec
 
 def test_batch_load_shares_maps_between_its_programs(root: Root, objects: Path) -> None:
     """Programs of one load command share the object's maps; the first one owns them."""
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
+    loaded = root.load(
         objects / "uprobe_counter.bpf.o",
         "--programs",
         "uprobe:uprobe_counter",
@@ -116,11 +92,11 @@ def test_batch_load_shares_maps_between_its_programs(root: Root, objects: Path) 
     assert find_map_id(first, "counts") == find_map_id(second, "counts")
     assert loaded[0]["bpfman"]["map_owner_id"] is None
     assert loaded[1]["bpfman"]["map_owner_id"] == first
-    assert loaded[1]["bpfman"]["map_pin_path"] == str(root.path / "fs" / "maps" / str(first))
+    assert loaded[1]["bpfman"]["map_pin_path"] == str(root.maps(first))
     root.run("unload", first)
-    assert (root.path / "fs" / "maps" / str(first) / "counts").exists()
+    assert (root.maps(first) / "counts").exists()
     root.run("unload", second)
-    assert not (root.path / "fs" / "maps" / str(first)).exists()
+    assert not root.maps(first).exists()
 
 
 def test_map_owner_must_be_a_loaded_bpfman_program(root: Root, objects: Path) -> None:

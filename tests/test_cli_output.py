@@ -5,18 +5,14 @@ Kernel facts in ``get program`` are compared with bpftool's own view.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import Root
 from tests.helpers.bpftool import prog_show
 from tests.helpers.net import VethPair
+from tests.helpers.root import Root
 
 TRACEPOINTS = [
     "syscalls/sys_enter_getppid",
@@ -51,12 +47,6 @@ KERNEL_LABELS = [
     "Verified Instruction Count",
 ]
 LINK_HEAD = ["BPF Function", "Program Type", "Program ID", "Link ID"]
-
-
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
 
 
 def columns(header: str, names: list[str]) -> list[int]:
@@ -94,18 +84,10 @@ def blocks(text: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
 
 
 def load_tracepoint(root: Root, objects: Path, *extra: str) -> dict[str, Any]:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "tracepoint_counter.bpf.o",
-        "--programs",
-        "tracepoint:tracepoint_counter",
-        *extra,
+    [loaded] = root.load(
+        objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter", *extra
     )
-    assert isinstance(loaded, list) and len(loaded) == 1
-    result: dict[str, Any] = loaded[0]
-    return result
+    return loaded
 
 
 def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
@@ -113,8 +95,7 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     other = load_tracepoint(root, objects)["id"]
     link_ids = []
     for tracepoint in TRACEPOINTS:
-        out = root.run("attach", "--output", "json", prog, "tracepoint", "-t", tracepoint).stdout
-        link_ids.append(json.loads(out)["id"])
+        link_ids.append(root.attach(prog, "tracepoint", "-t", tracepoint)["id"])
 
     table = root.run("list", "programs").stdout.splitlines()
     names = ["Program ID", "Application", "Type", "Function Name", "Links"]
@@ -191,7 +172,7 @@ def test_get_program_blocks_match_the_guide_and_bpftool(root: Root, objects: Pat
     assert [label for label, _ in parsed[0][1]] == BPFMAN_LABELS
     assert [label for label, _ in parsed[1][1]] == KERNEL_LABELS
     obj = str(objects / "tracepoint_counter.bpf.o")
-    map_dir = str(root.path / "fs" / "maps" / str(prog))
+    map_dir = str(root.maps(prog))
     assert bpfman == {
         "BPF Function": ["tracepoint_counter"],
         "Program Type": ["tracepoint"],
@@ -243,10 +224,7 @@ def test_get_link_rows_per_type(root: Root, objects: Path, pair: VethPair) -> No
     assert values["BPF Function"] == ["tracepoint_counter"]
     assert root.run("get", "link", values["Link ID"][0]).stdout == text
 
-    loaded: Any = root.json(
-        "load", "file", "-p", objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain"
-    )
-    tcx = loaded[0]["id"]
+    tcx = root.load_id(objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain")
     text = root.run(
         "attach",
         tcx,
@@ -308,10 +286,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     explicit = load_tracepoint(root, objects, "-a", "js", "-m", "bpfman_application=mine")
     assert explicit["bpfman"]["metadata"] == {"bpfman_application": "mine"}
 
-    out = root.run(
-        "attach", "--output", "json", loaded["id"], "tracepoint", "-t", TRACEPOINTS[0]
-    ).stdout
-    link = json.loads(out)
+    link = root.attach(loaded["id"], "tracepoint", "-t", TRACEPOINTS[0])
     assert set(link) == {
         "id",
         "program_id",
@@ -330,25 +305,9 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     assert root.json("get", "link", link["id"]) == link
     assert root.json("list", "links") == [link]
 
-    tcx_loaded: Any = root.json(
-        "load", "file", "-p", objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain"
-    )
-    tcx_link = json.loads(
-        root.run(
-            "attach",
-            "--output",
-            "json",
-            tcx_loaded[0]["id"],
-            "tcx",
-            "-d",
-            "egress",
-            "-i",
-            pair.if_a,
-            "-p",
-            "3",
-            "-n",
-            pair.netns_path_a,
-        ).stdout
+    tcx = root.load_id(objects / "tcx_chain.bpf.o", "--programs", "tcx:tcx_chain")
+    tcx_link = root.attach(
+        tcx, "tcx", "-d", "egress", "-i", pair.if_a, "-p", "3", "-n", pair.netns_path_a
     )
     assert tcx_link["position"] == 0
     assert tcx_link["params"]["priority"] == 3

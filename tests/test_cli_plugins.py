@@ -6,37 +6,24 @@ venv for the duration of one test and always uninstalled afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bpfman.core.plugins import PluginError, get_plugin_manager
-from bpfman.kernel import PROG_TYPE
-from bpfman.plugin import ProgramType, hookimpl
-from bpfman.plugins.tracepoint.handler import Tracepoint
-from tests.conftest import Root
 from tests.helpers.bpftool import map_values, prog_ids
+from tests.helpers.root import Root, le32
+from tests.helpers.wait import eventually
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugins" / "bpfman_demo_plugin"
 DIST = "bpfman-demo-plugin"
 TRACEPOINT = "syscalls/sys_enter_getppid"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def pip(*args: str) -> None:
@@ -48,16 +35,23 @@ def pip(*args: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.fixture
-def demo_plugin(tmp_path: Path) -> Iterator[None]:
+@contextlib.contextmanager
+def demo_plugin_installed(workdir: Path) -> Iterator[None]:
+    """The demo plugin, pip-installed for the block and always uninstalled after it."""
     # Build from a copy, so no build/ or egg-info lands in the source tree.
-    source = tmp_path / "src"
+    source = workdir / "src"
     shutil.copytree(PLUGIN_DIR, source)
     pip("install", "--no-deps", "--no-build-isolation", str(source))
     try:
         yield
     finally:
         pip("uninstall", "-y", DIST)
+
+
+@pytest.fixture
+def demo_plugin(tmp_path: Path) -> Iterator[None]:
+    with demo_plugin_installed(tmp_path):
+        yield
 
 
 def attach_commands(root: Root) -> list[str]:
@@ -72,15 +66,12 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     assert "demo" in attach_commands(root)
     assert "-t, --tracepoint" in root.run("attach", "1", "demo", "--help").stdout
 
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
+    loaded = root.load(
         objects / "tracepoint_counter.bpf.o",
         "--programs",
         "demo:tracepoint_counter",
         "-g",
-        f"target_pid={os.getpid().to_bytes(4, 'little').hex()}",
+        f"target_pid={le32(os.getpid())}",
     )
     prog = loaded[0]["id"]
     assert loaded[0]["bpfman"]["type"] == "demo"
@@ -102,7 +93,7 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
 
     for _ in range(10):
         os.getppid()
-    assert map_values(str(root.path / "fs" / "maps" / str(prog) / "counts")) == {0: 10}
+    assert map_values(str(root.maps(prog) / "counts")) == {0: 10}
     root.run("unload", prog)
     assert eventually(lambda: prog not in prog_ids())
 
@@ -110,24 +101,12 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
 def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     root: Root, objects: Path, tmp_path: Path
 ) -> None:
-    source = tmp_path / "src"
-    shutil.copytree(PLUGIN_DIR, source)
-    pip("install", "--no-deps", "--no-build-isolation", str(source))
-    link: Any = None
-    try:
-        loaded: Any = root.json(
-            "load",
-            "file",
-            "-p",
-            objects / "tracepoint_counter.bpf.o",
-            "--programs",
-            "demo:tracepoint_counter",
+    with demo_plugin_installed(tmp_path):
+        prog = root.load_id(
+            objects / "tracepoint_counter.bpf.o", "--programs", "demo:tracepoint_counter"
         )
-        prog = loaded[0]["id"]
         root.run("attach", prog, "demo", "-t", TRACEPOINT)
         link = root.json("list", "links")
-    finally:
-        pip("uninstall", "-y", DIST)
 
     assert "demo" not in attach_commands(root)
     message = root.fail(
@@ -147,18 +126,3 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     root.run("unload", prog)
     assert eventually(lambda: prog not in prog_ids())
     assert root.json("list", "programs") == []
-
-
-class _DuplicateTracepoint:
-    """A throwaway plugin that claims a type name another plugin already has."""
-
-    @hookimpl
-    def bpfman_program_types(self) -> list[ProgramType]:
-        return [ProgramType("tracepoint", PROG_TYPE.TRACEPOINT, handler=Tracepoint())]
-
-
-def test_duplicate_type_name_is_refused() -> None:
-    with pytest.raises(PluginError, match="tracepoint"):
-        get_plugin_manager(extra=[_DuplicateTracepoint()]).program_type("tracepoint")
-    # Without the clash the same manager builds fine.
-    assert "tracepoint" in get_plugin_manager().types

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BPFMAN, REPO, Root
 from tests.helpers.bpftool import find_map_id
+from tests.helpers.root import BPFMAN, REPO, Root, load_counter
 
 TRACEPOINT = "tracepoint:tracepoint_counter"
 
@@ -42,22 +42,14 @@ def test_concurrent_first_commands_mount_one_bpffs(root: Root, objects: Path) ->
     assert len(list((root.path / "fs").glob("prog_*"))) == 6
 
 
-def _load(root: Root, obj: Path, *extra: str | int) -> dict[str, object]:
-    loaded = root.json("load", "file", "-p", obj, "--programs", TRACEPOINT, *extra)
-    assert isinstance(loaded, list)
-    program: dict[str, object] = loaded[0]
-    return program
-
-
 def test_map_owner_chain_and_owner_gone(root: Root, objects: Path) -> None:
-    obj = objects / "tracepoint_counter.bpf.o"
-    a = _load(root, obj)
-    b = _load(root, obj, "--map-owner-id", a["id"])
-    c = _load(root, obj, "--map-owner-id", b["id"])  # b only uses a's maps
-    ids = [int(str(p["id"])) for p in (a, b, c)]
+    a = load_counter(root, objects)
+    b = load_counter(root, objects, "--map-owner-id", a)
+    c = load_counter(root, objects, "--map-owner-id", b)  # b only uses a's maps
+    ids = [a, b, c]
     counts = {find_map_id(i, "counts") for i in ids}
     assert len(counts) == 1
-    owner_dir = str(root.path / "fs" / "maps" / str(ids[0]))
+    owner_dir = str(root.maps(ids[0]))
     for i in ids:
         details = root.json("get", "program", i)
         assert isinstance(details, dict)
@@ -65,9 +57,9 @@ def test_map_owner_chain_and_owner_gone(root: Root, objects: Path) -> None:
         assert sorted(details["bpfman"]["maps_used_by"]) == sorted(ids)
 
     root.run("unload", ids[0])
-    d = _load(root, obj, "--map-owner-id", b["id"])
-    assert find_map_id(int(str(d["id"])), "counts") in counts
-    for i in (*ids[1:], d["id"]):
+    d = load_counter(root, objects, "--map-owner-id", b)
+    assert find_map_id(d, "counts") in counts
+    for i in (*ids[1:], d):
         root.run("unload", i)
     assert not Path(owner_dir).exists()
 
@@ -82,7 +74,7 @@ def test_usage_errors_are_one_line(root: Root) -> None:
 
 def test_list_fast_path_matches_the_full_cli(root: Root, objects: Path) -> None:
     """`list` skips click for speed; its output must be what the full CLI prints."""
-    _load(root, objects / "tracepoint_counter.bpf.o", "-a", "fast", "-m", "k=v")
+    load_counter(root, objects, "-a", "fast", "-m", "k=v")
     probe = (
         "import sys; from bpfman.cli.{0} import {1} as run; code = run({2!r});"
         "print('click' in sys.modules, file=sys.stderr); sys.exit(code)"

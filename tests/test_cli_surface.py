@@ -19,10 +19,10 @@ import pytest
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.manager import Bpfman
 from bpfman.kernel.names import PROG_TYPE_FILTERS
-from tests.conftest import BPFMAN, REPO, Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show
 from tests.helpers.net import VethPair
+from tests.helpers.root import BPFMAN, REPO, Root
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 
@@ -139,7 +139,7 @@ def test_the_type_given_at_load_must_match_the_section(root: Root, objects: Path
 # -- 4. namespace errors name the path and the reason -------------------------------
 def test_namespace_errors_name_the_path(root: Root, objects: Path, tmp_path: Path) -> None:
     prog = chain(root, objects, "tcx")
-    base = ["attach", prog, "tcx", "-d", "ingress", "-i", "lo", "-p", 10, "-n"]
+    base: list[str | int] = ["attach", prog, "tcx", "-d", "ingress", "-i", "lo", "-p", 10, "-n"]
     assert root.fail(*base, "/etc/hostname") == "Error: /etc/hostname is not a network namespace"
     assert root.fail(*base, str(tmp_path)) == f"Error: {tmp_path} is not a network namespace"
     assert "network namespace /nope not found" in root.fail(*base, "/nope")
@@ -187,11 +187,12 @@ def test_output_before_or_after_the_type_and_link_metadata(root: Root, objects: 
     prog = load(
         root, objects / "tracepoint_counter.bpf.o", "tracepoint:tracepoint_counter", "-a", "demo"
     )
-    for args in (
+    cases: list[list[str | int]] = [
         ["attach", prog, "--output", "json", "tracepoint", "-t", TRACEPOINT],
         ["attach", "--output", "json", prog, "tracepoint", "-t", "syscalls/sys_enter_getpid"],
         ["attach", prog, "tracepoint", "-t", "syscalls/sys_enter_gettid", "--output", "json"],
-    ):
+    ]
+    for args in cases:
         link = json.loads(root.run(*args).stdout)
         assert link["metadata"] == {"bpfman_application": "demo"}
     text = root.run("get", "link", link["id"]).stdout
@@ -269,7 +270,16 @@ def test_errors_in_the_users_terms(root: Root, objects: Path, tmp_path: Path) ->
     assert "ids are unsigned" in root.fail("unload", "-5")
     with VethPair() as pair:
         prog = chain(root, objects, "tcx")
-        where = ["-d", "ingress", "-i", pair.if_b, "-p", 10, "-n", pair.netns_path_b]
+        where: list[str | int] = [
+            "-d",
+            "ingress",
+            "-i",
+            pair.if_b,
+            "-p",
+            10,
+            "-n",
+            pair.netns_path_b,
+        ]
         root.run("attach", prog, "tcx", *where)
         line = root.fail("attach", prog, "tcx", *where)
         assert line == (f"Error: program {prog} is already attached to tcx {pair.if_b} ingress"), (

@@ -7,90 +7,23 @@ packets each one saw and ``last_seq[slot]`` in which order they ran.
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import BPFMAN, REPO, Root
-from tests.helpers.bpftool import map_values, net_show
+from tests.helpers.bpftool import net_show
+from tests.helpers.chains import PORT, attach_tcx, counts, last_seq, load_chain
 from tests.helpers.net import VethPair
+from tests.helpers.root import BPFMAN, REPO, Root
+from tests.helpers.wait import eventually
 
-PORT = 4242
 PACKETS = 20
-TCX_NEXT, TCX_PASS, TCX_DROP = "ffffffff", "00000000", "02000000"
-
-
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def slot_hex(slot: int) -> str:
-    return slot.to_bytes(4, "little").hex()
-
-
-def load_chain(
-    root: Root, objects: Path, slot: int, owner: int | None, verdict: str = TCX_NEXT
-) -> int:
-    args: list[str | int] = [
-        "load",
-        "file",
-        "-p",
-        objects / "tcx_chain.bpf.o",
-        "--programs",
-        "tcx:tcx_chain",
-        "-g",
-        f"prog_slot={slot_hex(slot)}",
-        f"verdict={verdict}",
-    ]
-    if owner is not None:
-        args += ["--map-owner-id", owner]
-    loaded: Any = root.json(*args)
-    return int(loaded[0]["id"])
-
-
-def attach_tcx(
-    root: Root, prog_id: int, iface: str, netns: str, priority: int, direction: str = "ingress"
-) -> dict[str, Any]:
-    out = root.run(
-        "attach",
-        "--output",
-        "json",
-        prog_id,
-        "tcx",
-        "-d",
-        direction,
-        "-i",
-        iface,
-        "-p",
-        priority,
-        "-n",
-        netns,
-    ).stdout
-    link: dict[str, Any] = json.loads(out)
-    return link
+TCX_NEXT, TCX_PASS, TCX_DROP = -1, 0, 2
 
 
 def chain_maps(root: Root, owner: int) -> tuple[dict[int, int], dict[int, int]]:
-    maps = root.path / "fs" / "maps" / str(owner)
-    return map_values(str(maps / "counts")), map_values(str(maps / "last_seq"))
+    return counts(root, owner), last_seq(root, owner)
 
 
 def delta(after: dict[int, int], before: dict[int, int], slots: list[int]) -> list[int]:
@@ -100,6 +33,13 @@ def delta(after: dict[int, int], before: dict[int, int], slots: list[int]) -> li
 def kernel_order(pair: VethPair, kind: str = "tcx/ingress", on_b: bool = True) -> list[int]:
     iface, ns = (pair.if_b, pair.netns_path_b) if on_b else (pair.if_a, pair.netns_path_a)
     return [e["prog_id"] for e in net_show(iface, ns)["tcx"] if e["kind"] == kind]
+
+
+def order_becomes(
+    pair: VethPair, expected: list[int], kind: str = "tcx/ingress", on_b: bool = True
+) -> bool:
+    """Whether the kernel's run order turns into ``expected`` (links go asynchronously)."""
+    return eventually(lambda: kernel_order(pair, kind, on_b) == expected)
 
 
 def positions(root: Root) -> dict[int, tuple[int, str]]:
@@ -112,9 +52,9 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
     root: Root, objects: Path, pair: VethPair
 ) -> None:
     # Slot 0 owns the maps and runs last (priority 1000); attach order 1000, 50, 100.
-    owner = load_chain(root, objects, 0, None)
-    first = load_chain(root, objects, 1, owner)
-    middle = load_chain(root, objects, 2, owner)
+    owner = load_chain(root, objects, "tcx", 0, TCX_NEXT)
+    first = load_chain(root, objects, "tcx", 1, TCX_NEXT, owner)
+    middle = load_chain(root, objects, "tcx", 2, TCX_NEXT, owner)
     ns_b, if_b = pair.netns_path_b, pair.if_b
     link_last = attach_tcx(root, owner, if_b, ns_b, 1000)
     link_first = attach_tcx(root, first, if_b, ns_b, 50)
@@ -147,10 +87,9 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
         (TCX_NEXT, True, True),
     ):
         root.run("unload", first)
-        first = load_chain(root, objects, 1, owner, verdict)
+        first = load_chain(root, objects, "tcx", 1, verdict, owner)
         assert attach_tcx(root, first, if_b, ns_b, 50)["position"] == 0
-        expected = [first, middle, owner]
-        assert eventually(lambda expected=expected: kernel_order(pair) == expected)  # type: ignore[misc]
+        assert order_becomes(pair, [first, middle, owner])
         before, _ = chain_maps(root, owner)
         pair.send_udp(PACKETS, PORT)
         received = pair.udp_received(PORT, PACKETS, timeout=1.0 if arrives else 0.3)
@@ -167,7 +106,7 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
         first: (0, f"{if_b} ingress pos-0"),
         owner: (1, f"{if_b} ingress pos-1"),
     }
-    assert eventually(lambda: kernel_order(pair) == [first, owner])
+    assert order_becomes(pair, [first, owner])
     before, _ = chain_maps(root, owner)
     pair.send_udp(PACKETS, PORT)
     assert pair.udp_received(PORT, PACKETS) == PACKETS
@@ -177,13 +116,13 @@ def test_tcx_three_programs_priority_order_verdicts_and_detach(
 
     for prog in (first, middle, owner):
         root.run("unload", prog)
-    assert eventually(lambda: kernel_order(pair) == [])
+    assert order_becomes(pair, [])
     assert root.json("list", "links") == []
 
 
 def test_tcx_egress(root: Root, objects: Path, pair: VethPair) -> None:
-    prog = load_chain(root, objects, 3, None)
-    link = attach_tcx(root, prog, pair.if_a, pair.netns_path_a, 10, "egress")
+    prog = load_chain(root, objects, "tcx", 3, TCX_NEXT)
+    link = attach_tcx(root, prog, pair.if_a, pair.netns_path_a, 10, direction="egress")
     assert link["attachment"] == f"{pair.if_a} egress pos-0"
     assert kernel_order(pair, "tcx/egress", on_b=False) == [prog]
     assert kernel_order(pair, "tcx/ingress", on_b=False) == []
@@ -194,14 +133,16 @@ def test_tcx_egress(root: Root, objects: Path, pair: VethPair) -> None:
     shown = root.run("get", "link", link["id"]).stdout
     assert " Direction:          egress" in shown
     root.run("detach", link["id"])
-    assert eventually(lambda: kernel_order(pair, "tcx/egress", on_b=False) == [])
+    assert order_becomes(pair, [], "tcx/egress", on_b=False)
 
 
 def test_concurrent_attaches_keep_every_link_and_position(
     root: Root, objects: Path, pair: VethPair
 ) -> None:
-    owner = load_chain(root, objects, 0, None)
-    programs = [owner] + [load_chain(root, objects, slot, owner) for slot in range(1, 8)]
+    owner = load_chain(root, objects, "tcx", 0, TCX_NEXT)
+    programs = [owner] + [
+        load_chain(root, objects, "tcx", slot, TCX_NEXT, owner) for slot in range(1, 8)
+    ]
     priorities = random.sample(range(1, 1001), len(programs))
     procs = [
         subprocess.Popen(
@@ -253,8 +194,8 @@ def test_concurrent_attaches_keep_every_link_and_position(
 
 def test_unload_after_the_netns_is_gone(root: Root, objects: Path) -> None:
     """Deleting the namespace drops the hook; unload and detach must still work."""
-    prog = load_chain(root, objects, 0, None)
-    other = load_chain(root, objects, 1, prog)
+    prog = load_chain(root, objects, "tcx", 0, TCX_NEXT)
+    other = load_chain(root, objects, "tcx", 1, TCX_NEXT, prog)
     with VethPair() as pair:
         link = attach_tcx(root, prog, pair.if_b, pair.netns_path_b, 10)
         other_link = attach_tcx(root, other, pair.if_b, pair.netns_path_b, 20)
@@ -269,9 +210,13 @@ def test_unload_after_the_netns_is_gone(root: Root, objects: Path) -> None:
 
 
 def test_equal_priorities_keep_attach_order(root: Root, objects: Path, pair: VethPair) -> None:
-    owner = load_chain(root, objects, 0, None)
-    progs = [owner, load_chain(root, objects, 1, owner), load_chain(root, objects, 2, owner)]
-    early = load_chain(root, objects, 3, owner)
+    owner = load_chain(root, objects, "tcx", 0, TCX_NEXT)
+    progs = [
+        owner,
+        load_chain(root, objects, "tcx", 1, TCX_NEXT, owner),
+        load_chain(root, objects, "tcx", 2, TCX_NEXT, owner),
+    ]
+    early = load_chain(root, objects, "tcx", 3, TCX_NEXT, owner)
     for prog in progs:
         attach_tcx(root, prog, pair.if_b, pair.netns_path_b, 100)
     attach_tcx(root, early, pair.if_b, pair.netns_path_b, 99)

@@ -6,43 +6,21 @@ set with ``-g`` at load, and the map is read from its bpffs pin with bpftool.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from tests.conftest import Root
-from tests.helpers.bpftool import bpftool, map_values, prog_ids, prog_show
+from tests.helpers.bpftool import links_of, map_values, prog_ids, prog_show
+from tests.helpers.root import Root, le32, load_counter
+from tests.helpers.wait import eventually
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 CALLS = 25
 
 
-def u32(value: int) -> str:
-    """A u32 global as ``-g`` wants it: little-endian plain hex."""
-    return value.to_bytes(4, "little").hex()
-
-
 def counts(root: Root, owner_id: int) -> int:
-    return map_values(str(root.path / "fs" / "maps" / str(owner_id) / "counts")).get(0, 0)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def kernel_links(prog_id: int) -> list[int]:
-    return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] == prog_id]
+    return map_values(str(root.maps(owner_id) / "counts")).get(0, 0)
 
 
 def call_getppid(times: int) -> None:
@@ -51,29 +29,23 @@ def call_getppid(times: int) -> None:
 
 
 def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: Path) -> None:
-    obj = objects / "tracepoint_counter.bpf.o"
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        obj,
+    loaded = root.load(
+        objects / "tracepoint_counter.bpf.o",
         "--programs",
         "tracepoint:tracepoint_counter",
         "-g",
-        f"target_pid={u32(os.getpid())}",
+        f"target_pid={le32(os.getpid())}",
         "increment=03000000",
     )
-    assert isinstance(loaded, list) and len(loaded) == 1
+    assert len(loaded) == 1
     prog_id = loaded[0]["id"]
     assert loaded[0]["bpfman"]["globals"] == {
-        "target_pid": u32(os.getpid()),
+        "target_pid": le32(os.getpid()),
         "increment": "03000000",
     }
     assert prog_show(prog_id)["type"] == "tracepoint"
 
-    link = json.loads(
-        root.run("attach", "--output", "json", prog_id, "tracepoint", "-t", TRACEPOINT).stdout
-    )
+    link = root.attach(prog_id, "tracepoint", "-t", TRACEPOINT)
     assert link["attachment"] == TRACEPOINT
     assert (root.path / "fs" / "links" / str(link["id"])).exists()
 
@@ -85,9 +57,9 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
     subprocess.run([sys.executable, "-c", code], check=True)
     assert counts(root, prog_id) == CALLS * 3
 
-    assert len(kernel_links(prog_id)) == 1
+    assert len(links_of(prog_id)) == 1
     root.run("detach", link["id"])
-    assert eventually(lambda: not kernel_links(prog_id))
+    assert eventually(lambda: not links_of(prog_id))
     assert prog_id in prog_ids()
     assert not (root.path / "fs" / "links" / str(link["id"])).exists()
     assert root.json("list", "links") == []
@@ -97,21 +69,13 @@ def test_tracepoint_counts_with_globals_detach_and_unload(root: Root, objects: P
     root.run("unload", prog_id)
     assert eventually(lambda: prog_id not in prog_ids())
     assert not (root.path / "fs" / f"prog_{prog_id}").exists()
-    assert not (root.path / "fs" / "maps" / str(prog_id)).exists()
+    assert not root.maps(prog_id).exists()
     assert root.json("list", "programs") == []
 
 
 def test_tracepoint_default_globals_count_one_per_call(root: Root, objects: Path) -> None:
     """Without -g the program keeps its compiled defaults (all pids, +1)."""
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "tracepoint_counter.bpf.o",
-        "--programs",
-        "tracepoint:tracepoint_counter",
-    )
-    prog_id = loaded[0]["id"]
+    prog_id = load_counter(root, objects)
     root.run("attach", prog_id, "tracepoint", "--tracepoint", TRACEPOINT)
     before = counts(root, prog_id)
     call_getppid(CALLS)

@@ -7,18 +7,16 @@ child's pid, so other processes calling getpid() never count.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import Root
-from tests.helpers.bpftool import bpftool, map_values, prog_ids
+from tests.helpers.bpftool import links_of, map_values, prog_ids
+from tests.helpers.root import Root, le32
+from tests.helpers.wait import eventually
 
 CALLS = 20
 CHILD = f"""
@@ -66,20 +64,6 @@ def child() -> Iterator[Child]:
         c.close()
 
 
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The kernel frees unpinned links and programs asynchronously: poll briefly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def kernel_links(*prog_ids: int) -> list[int]:
-    return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] in prog_ids]
-
-
 def libc_path(pid: int) -> str:
     with open(f"/proc/{pid}/maps") as maps:
         for line in maps:
@@ -89,30 +73,23 @@ def libc_path(pid: int) -> str:
     raise AssertionError("child has no libc mapped")
 
 
-def attach(root: Root, prog_id: int, *args: str | int) -> Any:
-    return json.loads(root.run("attach", "--output", "json", prog_id, "uprobe", *args).stdout)
-
-
 def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: Child) -> None:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
+    loaded = root.load(
         objects / "uprobe_counter.bpf.o",
         "--programs",
         "uprobe:uprobe_counter",
         "uprobe:uretprobe_counter",
         "-g",
-        f"target_pid={child.pid.to_bytes(4, 'little').hex()}",
+        f"target_pid={le32(child.pid)}",
     )
     ids = {p["bpfman"]["function"]: p["id"] for p in loaded}
     entry, ret = ids["uprobe_counter"], ids["uretprobe_counter"]
-    pin = str(root.path / "fs" / "maps" / str(entry) / "counts")
+    pin = str(root.maps(entry) / "counts")
 
     # Library name through ld.so.cache, and an absolute path with a PID filter.
-    entry_link = attach(root, entry, "-t", "libc", "-f", "getpid")
+    entry_link = root.attach(entry, "uprobe", "-t", "libc", "-f", "getpid")
     path = libc_path(child.pid)
-    ret_link = attach(root, ret, "-t", path, "-f", "getpid", "-p", child.pid)
+    ret_link = root.attach(ret, "uprobe", "-t", path, "-f", "getpid", "-p", child.pid)
     assert entry_link["attachment"] == "libc getpid"
     assert ret_link["attachment"] == f"{path} getpid"
 
@@ -144,10 +121,10 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
     # Detached probes stop counting; a library name with -p resolves through /proc/PID/maps.
     root.run("detach", entry_link["id"])
     root.run("detach", ret_link["id"])
-    assert eventually(lambda: not kernel_links(entry, ret))
+    assert eventually(lambda: not links_of(entry, ret))
     child.poke()
     assert map_values(pin) == {0: CALLS, 1: CALLS}
-    by_pid = attach(root, entry, "-t", "libc", "-f", "getpid", "-p", child.pid)
+    by_pid = root.attach(entry, "uprobe", "-t", "libc", "-f", "getpid", "-p", child.pid)
     assert by_pid["attachment"] == "libc getpid"
     child.poke()
     assert map_values(pin) == {0: 2 * CALLS, 1: CALLS}
@@ -155,22 +132,14 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
     root.run("unload", entry)
     root.run("unload", ret)
     assert eventually(lambda: not {entry, ret} & prog_ids())
-    assert not (root.path / "fs" / "maps" / str(entry)).exists()
+    assert not root.maps(entry).exists()
     assert root.json("list", "links") == []
 
 
 def test_uprobe_unknown_function_and_target_leave_nothing(
     root: Root, objects: Path, child: Child
 ) -> None:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "uprobe_counter.bpf.o",
-        "--programs",
-        "uprobe:uprobe_counter",
-    )
-    prog_id = loaded[0]["id"]
+    prog_id = root.load_id(objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter")
     message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "no_such_function_xyz")
     assert "no_such_function_xyz" in message
     message = root.fail("attach", prog_id, "uprobe", "-t", "libnosuchlib", "-f", "getpid")

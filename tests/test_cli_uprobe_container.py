@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import Root
-from tests.helpers.bpftool import map_values, prog_ids
+from tests.helpers.bpftool import links_of, map_values, prog_ids
 from tests.helpers.container import CTR_DIR, CTR_LIB, CTR_LIBC_LINK, Container, mountns_alive
-from tests.test_cli_uprobe import attach, eventually, kernel_links
+from tests.helpers.root import Root, le32
+from tests.helpers.wait import eventually
 
 CALLS = 25
 
@@ -36,25 +35,21 @@ def container(root: Root) -> Iterator[Container]:
 
 def load_counter(root: Root, objects: Path, pid: int) -> tuple[int, str]:
     """Load uprobe_counter counting only pid's calls; return its id and counts pin."""
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
+    prog_id = root.load_id(
         objects / "uprobe_counter.bpf.o",
         "--programs",
         "uprobe:uprobe_counter",
         "-g",
-        f"target_pid={pid.to_bytes(4, 'little').hex()}",
+        f"target_pid={le32(pid)}",
     )
-    prog_id = int(loaded[0]["id"])
-    return prog_id, str(root.path / "fs" / "maps" / str(prog_id) / "counts")
+    return prog_id, str(root.maps(prog_id) / "counts")
 
 
 def no_links_left(root: Root, *prog: int) -> None:
     assert root.json("list", "links") == []
     links = root.path / "fs" / "links"
     assert not links.exists() or list(links.iterdir()) == []
-    assert kernel_links(*prog) == []
+    assert links_of(*prog) == []
 
 
 def detach_and_unload(
@@ -62,7 +57,7 @@ def detach_and_unload(
 ) -> None:
     """After detach the container's calls no longer count; then nothing is left."""
     root.run("detach", link_id)
-    assert eventually(lambda: not kernel_links(prog_id))
+    assert eventually(lambda: not links_of(prog_id))
     before = map_values(pin)
     container.call_getpid(CALLS)
     assert map_values(pin) == before
@@ -81,9 +76,9 @@ def test_uprobe_path_only_in_container(root: Root, objects: Path, container: Con
     assert CTR_LIB in message
     no_links_left(root, prog_id)
 
-    link = attach(root, prog_id, "-t", CTR_LIB, "-f", "getpid", "-c", container.pid)
+    link = root.attach(prog_id, "uprobe", "-t", CTR_LIB, "-f", "getpid", "-c", container.pid)
     assert link["attachment"] == f"{CTR_LIB} getpid"
-    assert kernel_links(prog_id) != []
+    assert links_of(prog_id) != []
     container.call_getpid(CALLS)
     assert map_values(pin) == {0: CALLS, 1: 0}
 
@@ -105,7 +100,7 @@ def test_uprobe_library_name_from_container_ld_cache(
     assert libc_lines and libc_lines[0].endswith(f"=> {CTR_LIBC_LINK}"), cached
     prog_id, pin = load_counter(root, objects, container.pid)
 
-    link = attach(root, prog_id, "-t", "libc", "-f", "getpid", "-c", container.pid)
+    link = root.attach(prog_id, "uprobe", "-t", "libc", "-f", "getpid", "-c", container.pid)
     assert link["attachment"] == "libc getpid"
     container.call_getpid(CALLS)
     assert map_values(pin) == {0: CALLS, 1: 0}  # the host's libc would have counted none

@@ -10,12 +10,10 @@ import pytest
 
 from bpfman.core.config import load_config
 from bpfman.images import ImageSettings
-from tests.conftest import Root
 from tests.helpers.bpftool import net_show
+from tests.helpers.chains import load_chain
 from tests.helpers.net import VethPair
-from tests.test_dispatcher_helpers import attach, direct, load_chain
-
-__all__ = ["direct"]
+from tests.helpers.root import Root
 
 REFERENCE_CONFIG = """
 [interfaces.eth0]
@@ -77,7 +75,7 @@ def test_interfaces_xdp_mode_of_the_reference_config(
         f'[interfaces."{pair.if_b}"]\nxdp_mode = "{mode}"\n[database]\nmax_retries = 3\n'
     )
     prog = load_chain(direct, objects, "xdp", 0, 2)
-    link = attach(direct, prog, "xdp", "-i", pair.if_b, "-p", 10, "-n", pair.netns_path_b)
+    link = direct.attach(prog, "xdp", "-i", pair.if_b, "-p", 10, "-n", pair.netns_path_b)
     assert link["params"]["xdp_mode"] == {"skb": "skb", "drv": "driver"}[mode]
     assert [(e["id"], e["mode"]) for e in net_show(pair.if_b, pair.netns_path_b)["xdp"]] == [
         (prog, shown)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from bpfman.core.manager import Bpfman
-from tests.conftest import BPFMAN, REPO, Root
 from tests.helpers.consistency import Hook, kernel_programs, problems
 from tests.helpers.net import VethPair
+from tests.helpers.root import BPFMAN, REPO, Root
 
 SYSCALLS = (
     "bpf",
@@ -43,10 +43,6 @@ MAX_PER_SYSCALL = 24
 _CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\(")
 
 
-def s32(value: int) -> str:
-    return value.to_bytes(4, "little", signed=True).hex()
-
-
 @dataclass
 class Scenario:
     """One mutation, and how to bring a fresh root to the point where it runs."""
@@ -60,7 +56,7 @@ def _chain(mgr: Bpfman, objects: Path, kind: str, verdict: int, owner: int | Non
     [record] = mgr.load_file(
         objects / f"{kind}_chain.bpf.o",
         [f"{kind}:{kind}_chain"],
-        globals={"prog_slot": bytes(4), "verdict": bytes.fromhex(s32(verdict))},
+        globals={"prog_slot": bytes(4), "verdict": verdict.to_bytes(4, "little", signed=True)},
         map_owner_id=owner,
     )
     return record.id

@@ -1,4 +1,4 @@
-"""The dispatchers themselves: shipped objects, config layout, masks, and test runs.
+"""The dispatchers themselves: shipped objects and test runs (layouts: tests/unit).
 
 These run on the host kernel: loading a dispatcher and running it with
 BPF_PROG_TEST_RUN needs no freplace. Chains with real extensions are in the
@@ -8,84 +8,20 @@ VM lane (test_xdp_vm.py, test_tc_vm.py).
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from bpfman import kernel
-from bpfman.core.errors import InvalidInputError
 from bpfman.dispatcher import TC, XDP, Flavour, proceed_on_mask
 from bpfman.dispatcher.flavours import OBJECTS, Slot
 from bpfman.dispatcher.loader import load_dispatcher
-from bpfman.dispatcher.proceed_on import normalise
-from tests.conftest import REPO, require_root
 from tests.helpers import run
+from tests.helpers.root import REPO, require_root
 
-XDP_BITS = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31}
-TC_BITS = {
-    "unspec": 0,
-    "ok": 1,
-    "reclassify": 2,
-    "shot": 3,
-    "pipe": 4,
-    "stolen": 5,
-    "queued": 6,
-    "repeat": 7,
-    "redirect": 8,
-    "trap": 9,
-    "dispatcher_return": 31,
-}
 PACKET = bytes(64)
 XDP_PASS, TC_ACT_OK = 2, 0
-
-
-@pytest.mark.parametrize(("name", "bit"), XDP_BITS.items())
-def test_xdp_mask_of_each_name(name: str, bit: int) -> None:
-    assert proceed_on_mask(XDP, [name]) == 1 << bit
-
-
-@pytest.mark.parametrize(("name", "bit"), TC_BITS.items())
-def test_tc_mask_of_each_name(name: str, bit: int) -> None:
-    assert proceed_on_mask(TC, [name]) == 1 << bit
-
-
-def test_default_masks_and_combinations() -> None:
-    assert proceed_on_mask(XDP, []) == 0x80000004
-    assert proceed_on_mask(TC, []) == (1 << 1) | (1 << 4) | (1 << 31)
-    assert proceed_on_mask(XDP, ["drop", "pass", "dispatcher_return"]) == 0x80000006
-    assert proceed_on_mask(XDP, ["drop,pass", "DROP"]) == 0x6
-    assert normalise(TC, []) == ["ok", "pipe", "dispatcher_return"]
-
-
-@pytest.mark.parametrize(("flavour", "bad"), [(XDP, "ok"), (TC, "pass"), (XDP, "bogus")])
-def test_unknown_proceed_on_name_is_refused(flavour: Flavour, bad: str) -> None:
-    with pytest.raises(InvalidInputError, match="possible values"):
-        proceed_on_mask(flavour, [bad])
-
-
-def test_xdp_config_is_libxdp_v2_layout() -> None:
-    raw = XDP.config([Slot(0x80000004, 50), Slot(0x6, 100)])
-    assert len(raw) == 124
-    magic, version, enabled, frags = struct.unpack_from("<BBBB", raw)
-    assert (magic, version, enabled, frags) == (236, 2, 2, 0)
-    fields = struct.unpack_from("<30I", raw, 4)
-    assert fields[0:2] == (0x80000004, 0x6) and fields[10:12] == (50, 100)
-    assert not any(fields[2:10]) and not any(fields[20:])
-
-
-def test_tc_config_layout() -> None:
-    raw = TC.config([Slot(0x80000012, 7)])
-    assert len(raw) == 84
-    assert raw[0] == 1
-    fields = struct.unpack_from("<20I", raw, 4)
-    assert fields[0] == 0x80000012 and fields[10] == 7
-
-
-def test_more_than_ten_slots_is_a_programming_error() -> None:
-    with pytest.raises(ValueError):
-        XDP.config([Slot(0, 1)] * 11)
 
 
 def _sections(obj: Path) -> dict[str, bytes]:

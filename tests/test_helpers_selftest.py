@@ -11,8 +11,6 @@ import os
 import pathlib
 import socket
 import struct
-import tempfile
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,27 +19,6 @@ from tests.helpers import bpftool, build, net, run
 CHAIN_PORT = 4242
 BPF_TCX_INGRESS = 46
 BPF_F_BEFORE = 1 << 3
-
-
-@pytest.fixture
-def bpffs() -> Iterator[pathlib.Path]:
-    """A private bpffs mount; unmounting it drops every pin made under it."""
-    # No dots in the path: libbpf rewrites '.' to '_' in pin paths.
-    root = pathlib.Path(tempfile.mkdtemp(prefix="bpft-fs-"))
-    try:
-        run(["mount", "-t", "bpf", "bpf", str(root)])
-        try:
-            yield root
-        finally:
-            run(["umount", str(root)])
-    finally:
-        root.rmdir()
-
-
-@pytest.fixture
-def pair() -> Iterator[net.VethPair]:
-    with net.VethPair() as veth:
-        yield veth
 
 
 def load(obj: str, bpffs: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:

@@ -42,29 +42,10 @@ from bpfman.images.oci import (
 )
 from bpfman.images.transport import RegistryClient
 from tests.helpers.registry import (
-    TRACEPOINT_SOURCE,
-    XDP_TC_SOURCE,
     Registry,
-    compile_bpf,
     infer_type,
     running_registry,
 )
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("objs")
-    return {
-        "xdp": compile_bpf(XDP_TC_SOURCE, d / "xdp.bpf.o"),
-        "tp": compile_bpf(TRACEPOINT_SOURCE, d / "tp.bpf.o"),
-        "be": compile_bpf(XDP_TC_SOURCE, d / "be.bpf.o", target="bpfeb"),
-    }
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
 
 
 @pytest.fixture
@@ -127,8 +108,10 @@ def fetch(reg: Registry, path: str, accept: str = OCI_MANIFEST) -> tuple[bytes, 
 CURRENT_LABELS = {"io.ebpf.programs": '{"xdp_stats":"xdp"}', "io.ebpf.maps": "{}"}
 
 
-def test_native_build_has_reference_format(registry: Registry, objects: dict[str, Path]) -> None:
-    digest = push(registry, "fmt/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+def test_native_build_has_reference_format(
+    registry: Registry, image_objects: dict[str, Path]
+) -> None:
+    digest = push(registry, "fmt/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     raw, headers = fetch(registry, "/v2/fmt/xdp/manifests/v1")
     assert headers["Docker-Content-Digest"] == digest
     manifest = json.loads(raw)
@@ -147,15 +130,17 @@ def test_native_build_has_reference_format(registry: Registry, objects: dict[str
         [member] = tar.getmembers()
         assert member.name == "xdp.bpf.o" and member.isfile()
         handle = tar.extractfile(member)
-        assert handle is not None and handle.read() == objects["xdp"].read_bytes()
+        assert handle is not None and handle.read() == image_objects["xdp"].read_bytes()
 
 
-def test_pull_and_cache(registry: Registry, objects: dict[str, Path], store: ImageStore) -> None:
+def test_pull_and_cache(
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
+) -> None:
     url = f"{registry.host}/pull/xdp:v1"
-    digest = push(registry, "pull/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    digest = push(registry, "pull/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     bytecode = store.pull(url, PullPolicy.IF_NOT_PRESENT, registry.auth)
     assert (bytecode.url, bytecode.digest) == (url, digest)
-    assert bytecode.data == objects["xdp"].read_bytes()
+    assert bytecode.data == image_objects["xdp"].read_bytes()
     assert bytecode.programs == {"xdp_stats": "xdp", "stats": "tc"}
     assert bytecode.maps == {"xdp_stats_map": "per_cpu_array"}
     cached = store.pull(url, PullPolicy.NEVER)
@@ -167,9 +152,9 @@ def test_pull_and_cache(registry: Registry, objects: dict[str, Path], store: Ima
 
 
 def test_credentials_never_written(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    push(registry, "creds/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    push(registry, "creds/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     store.pull(f"{registry.host}/creds/xdp:v1", PullPolicy.ALWAYS, registry.auth)
     for dirpath, _, files in os.walk(store.blobs.root):
         for name in files:
@@ -186,10 +171,10 @@ def test_never_with_empty_cache(registry: Registry, store: ImageStore) -> None:
 
 
 def test_if_not_present_stays_offline_and_always_does_not(
-    tmp_path: Path, objects: dict[str, Path]
+    tmp_path: Path, image_objects: dict[str, Path]
 ) -> None:
     with running_registry(tmp_path / "reg") as reg:
-        push(reg, "offline/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+        push(reg, "offline/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
         store = ImageStore(tmp_path / "root", ImageSettings(insecure_registries=(reg.host,)))
         url = f"{reg.host}/offline/xdp:v1"
         pulled = store.pull(url, PullPolicy.IF_NOT_PRESENT, reg.auth)
@@ -201,23 +186,27 @@ def test_if_not_present_stays_offline_and_always_does_not(
 
 
 def test_always_sees_a_moved_tag(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
     url = f"{registry.host}/moving/prog:latest"
-    first = push(registry, "moving/prog:latest", BytecodeSources(bytecode=str(objects["xdp"])))
+    first = push(
+        registry, "moving/prog:latest", BytecodeSources(bytecode=str(image_objects["xdp"]))
+    )
     assert store.pull(url, auth=registry.auth).digest == first
-    second = push(registry, "moving/prog:latest", BytecodeSources(bytecode=str(objects["tp"])))
+    second = push(
+        registry, "moving/prog:latest", BytecodeSources(bytecode=str(image_objects["tp"]))
+    )
     assert second != first
     assert store.pull(url, PullPolicy.IF_NOT_PRESENT).digest == first
     fresh = store.pull(url, PullPolicy.ALWAYS, registry.auth)
-    assert fresh.digest == second and fresh.data == objects["tp"].read_bytes()
+    assert fresh.digest == second and fresh.data == image_objects["tp"].read_bytes()
     assert store.pull(url, PullPolicy.NEVER).digest == second
 
 
 def test_wrong_or_missing_credentials(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    push(registry, "auth/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    push(registry, "auth/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     url = f"{registry.host}/auth/xdp:v1"
     with pytest.raises(ImageError, match=r"unauthorized: registry .* refused the credentials"):
         store.pull(url, PullPolicy.ALWAYS, encode_auth(registry.user, "wrong"))
@@ -235,19 +224,19 @@ def test_missing_image(registry: Registry, store: ImageStore) -> None:
 
 
 def test_plain_http_only_when_listed(
-    registry: Registry, objects: dict[str, Path], tmp_path: Path
+    registry: Registry, image_objects: dict[str, Path], tmp_path: Path
 ) -> None:
-    push(registry, "tls/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    push(registry, "tls/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     store = ImageStore(tmp_path, ImageSettings())
     with pytest.raises(ImageError, match=r"over HTTPS .*insecure_registries"):
         store.pull(f"{registry.host}/tls/xdp:v1", PullPolicy.ALWAYS, registry.auth)
 
 
 def test_multi_arch_index_picks_host(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
     sources = BytecodeSources(
-        per_arch=(("arm64", str(objects["tp"])), ("amd64", str(objects["xdp"])))
+        per_arch=(("arm64", str(image_objects["tp"])), ("amd64", str(image_objects["xdp"])))
     )
     digest = push(registry, "multi/prog:v1", sources)
     index = json.loads(
@@ -257,19 +246,23 @@ def test_multi_arch_index_picks_host(
     assert platforms == ["amd64", "arm64"]
     bytecode = store.pull(f"{registry.host}/multi/prog:v1", auth=registry.auth)
     assert bytecode.digest == digest
-    assert bytecode.data == objects["xdp"].read_bytes()
+    assert bytecode.data == image_objects["xdp"].read_bytes()
 
 
 def test_multi_arch_index_without_host(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    push(registry, "multi/armonly:v1", BytecodeSources(per_arch=(("arm64", str(objects["xdp"])),)))
+    push(
+        registry,
+        "multi/armonly:v1",
+        BytecodeSources(per_arch=(("arm64", str(image_objects["xdp"])),)),
+    )
     with pytest.raises(ImageError, match=r"has no linux/amd64 bytecode \(it has: linux/arm64\)"):
         store.pull(f"{registry.host}/multi/armonly:v1", auth=registry.auth)
 
 
 def test_v1_labels_docker_media_types(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
     labels = {
         "io.ebpf.program_name": "xdp_stats",
@@ -277,17 +270,17 @@ def test_v1_labels_docker_media_types(
         "io.ebpf.program_type": "xdp",
         "io.ebpf.filename": "xdp.bpf.o",
     }
-    layer, _ = build_layer("xdp.bpf.o", objects["xdp"].read_bytes())
+    layer, _ = build_layer("xdp.bpf.o", image_objects["xdp"].read_bytes())
     push_raw(registry, "legacy/xdp:v1", labels, layer, docker_types=True)
     bytecode = store.pull(f"{registry.host}/legacy/xdp:v1", auth=registry.auth)
     assert bytecode.programs == {"xdp_stats": "xdp"} and bytecode.maps == {}
-    assert bytecode.data == objects["xdp"].read_bytes()
+    assert bytecode.data == image_objects["xdp"].read_bytes()
 
 
 def test_missing_function_lists_what_the_image_has(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    push(registry, "funcs/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    push(registry, "funcs/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     bytecode = store.pull(f"{registry.host}/funcs/xdp:v1", auth=registry.auth)
     bytecode.require(["xdp_stats"])
     with pytest.raises(NotFoundError, match=r"has no function nope \(it has: stats, xdp_stats\)"):
@@ -295,10 +288,10 @@ def test_missing_function_lists_what_the_image_has(
 
 
 def test_corrupted_cached_blob(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
     url = f"{registry.host}/corrupt/xdp:v1"
-    push(registry, "corrupt/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    push(registry, "corrupt/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     store.pull(url, auth=registry.auth)
     layer_digest = json.loads(fetch(registry, "/v2/corrupt/xdp/manifests/v1")[0])["layers"][0][
         "digest"
@@ -311,7 +304,7 @@ def test_corrupted_cached_blob(
         with pytest.raises(ImageError, match=f"blob {layer_digest} is corrupted"):
             store.pull(url, policy)
     repaired = store.pull(url, PullPolicy.ALWAYS, registry.auth)
-    assert repaired.data == objects["xdp"].read_bytes()
+    assert repaired.data == image_objects["xdp"].read_bytes()
     assert store.pull(url, PullPolicy.NEVER) == repaired
 
 
@@ -332,7 +325,7 @@ def _tar_gz(info: tarfile.TarInfo, payload: bytes = b"") -> bytes:
 )
 def test_unsafe_layer_refused_and_not_stored(
     registry: Registry,
-    objects: dict[str, Path],
+    image_objects: dict[str, Path],
     store: ImageStore,
     name: str,
     kind: bytes,
@@ -341,7 +334,7 @@ def test_unsafe_layer_refused_and_not_stored(
     info = tarfile.TarInfo(name)
     info.type = kind
     info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
-    payload = objects["xdp"].read_bytes() if kind == tarfile.REGTYPE else b""
+    payload = image_objects["xdp"].read_bytes() if kind == tarfile.REGTYPE else b""
     tag = "symlink" if kind == tarfile.SYMTYPE else "traversal"
     push_raw(registry, f"unsafe/layer:{tag}", CURRENT_LABELS, _tar_gz(info, payload))
     url = f"{registry.host}/unsafe/layer:{tag}"
@@ -377,18 +370,18 @@ def test_gzip_bomb_refused(registry: Registry, tmp_path: Path) -> None:
 
 
 def test_wrong_endianness_refused(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    layer, _ = build_layer("be.bpf.o", objects["be"].read_bytes())
+    layer, _ = build_layer("be.bpf.o", image_objects["be"].read_bytes())
     push_raw(registry, "endian/be:v1", CURRENT_LABELS, layer)
     with pytest.raises(ImageError, match="big-endian but this host is little-endian"):
         store.pull(f"{registry.host}/endian/be:v1", auth=registry.auth)
 
 
 def test_not_a_bytecode_image(
-    registry: Registry, objects: dict[str, Path], store: ImageStore
+    registry: Registry, image_objects: dict[str, Path], store: ImageStore
 ) -> None:
-    layer, _ = build_layer("xdp.bpf.o", objects["xdp"].read_bytes())
+    layer, _ = build_layer("xdp.bpf.o", image_objects["xdp"].read_bytes())
     push_raw(registry, "plain/image:v1", {"maintainer": "someone"}, layer)
     with pytest.raises(ImageError, match="not a bytecode image"):
         store.pull(f"{registry.host}/plain/image:v1", auth=registry.auth)
@@ -405,15 +398,15 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
 
 
 def test_bearer_token_registry(
-    token_registry: Registry, objects: dict[str, Path], tmp_path: Path
+    token_registry: Registry, image_objects: dict[str, Path], tmp_path: Path
 ) -> None:
     """A registry that answers with Bearer challenges, as public registries do."""
     reg = token_registry
     url = f"{reg.host}/token/xdp:v1"
-    digest = push(reg, "token/xdp:v1", BytecodeSources(bytecode=str(objects["xdp"])))
+    digest = push(reg, "token/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     store = ImageStore(tmp_path, ImageSettings((reg.host,)))
     bytecode = store.pull(url, PullPolicy.ALWAYS, reg.auth)
-    assert bytecode.digest == digest and bytecode.data == objects["xdp"].read_bytes()
+    assert bytecode.digest == digest and bytecode.data == image_objects["xdp"].read_bytes()
     with pytest.raises(ImageError, match="refused the credentials"):
         store.pull(url, PullPolicy.ALWAYS, encode_auth(reg.user, "wrong"))
     with pytest.raises(ImageError, match="requires credentials"):

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from bpfman.cli.image import make_image_group
 from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images import ImageSettings, ImageStore, PullPolicy
-from tests.helpers.registry import (
-    TRACEPOINT_SOURCE,
-    XDP_TC_SOURCE,
-    Registry,
-    compile_bpf,
-    infer_type,
-    running_registry,
-)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("objs")
-    return {
-        "xdp": compile_bpf(XDP_TC_SOURCE, d / "xdp.bpf.o"),
-        "tp": compile_bpf(TRACEPOINT_SOURCE, d / "tp.bpf.o"),
-    }
+from tests.helpers.registry import Registry, infer_type, write_keypair
 
 
 @pytest.fixture
@@ -71,11 +46,13 @@ def test_help_lists_the_subcommands(tmp_path: Path, registry: Registry) -> None:
     assert "--bc-s390x-eb <BC_S390X_EB>" in build_help and "native" in build_help
 
 
-def test_generate_build_args(tmp_path: Path, registry: Registry, objects: dict[str, Path]) -> None:
-    result = run(tmp_path, registry, "generate-build-args", "-b", str(objects["xdp"]))
+def test_generate_build_args(
+    tmp_path: Path, registry: Registry, image_objects: dict[str, Path]
+) -> None:
+    result = run(tmp_path, registry, "generate-build-args", "-b", str(image_objects["xdp"]))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        f"BYTECODE_FILE={objects['xdp']}",
+        f"BYTECODE_FILE={image_objects['xdp']}",
         'PROGRAMS={"xdp_stats":"xdp","stats":"tc"}',
         'MAPS={"xdp_stats_map":"per_cpu_array"}',
     ]
@@ -84,39 +61,41 @@ def test_generate_build_args(tmp_path: Path, registry: Registry, objects: dict[s
         registry,
         "generate-build-args",
         "--bc-arm64-el",
-        str(objects["tp"]),
+        str(image_objects["tp"]),
         "--bc-amd64-el",
-        str(objects["tp"]),
+        str(image_objects["tp"]),
     )
     assert result.output.splitlines()[:2] == [
-        f"BC_AMD64_EL={objects['tp']}",
-        f"BC_ARM64_EL={objects['tp']}",
+        f"BC_AMD64_EL={image_objects['tp']}",
+        f"BC_ARM64_EL={image_objects['tp']}",
     ]
     result = run(tmp_path, registry, "generate-build-args")
     assert result.exit_code != 0 and isinstance(result.exception, InvalidInputError)
 
 
 def test_build_native_then_pull(
-    tmp_path: Path, logged_in: Registry, objects: dict[str, Path]
+    tmp_path: Path, logged_in: Registry, image_objects: dict[str, Path]
 ) -> None:
     url = f"{logged_in.host}/cli/xdp:v1"
-    result = run(tmp_path, logged_in, "build", "-r", "native", "-t", url, "-b", str(objects["xdp"]))
+    result = run(
+        tmp_path, logged_in, "build", "-r", "native", "-t", url, "-b", str(image_objects["xdp"])
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Pushed {url} (sha256:")
     result = run(tmp_path, logged_in, "pull", "-i", url, "-r", logged_in.auth)
     assert result.exit_code == 0, result.output
     assert result.output == "Successfully downloaded bytecode\n"
     store = ImageStore(tmp_path / "root", ImageSettings((logged_in.host,)))
-    assert store.pull(url, PullPolicy.NEVER).data == objects["xdp"].read_bytes()
+    assert store.pull(url, PullPolicy.NEVER).data == image_objects["xdp"].read_bytes()
 
 
 def test_build_native_multi_arch(
-    tmp_path: Path, logged_in: Registry, objects: dict[str, Path]
+    tmp_path: Path, logged_in: Registry, image_objects: dict[str, Path]
 ) -> None:
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "bpf_x86_bpfel.o").write_bytes(objects["xdp"].read_bytes())
-    (project / "bpf_arm64_bpfel.o").write_bytes(objects["tp"].read_bytes())
+    (project / "bpf_x86_bpfel.o").write_bytes(image_objects["xdp"].read_bytes())
+    (project / "bpf_arm64_bpfel.o").write_bytes(image_objects["tp"].read_bytes())
     url = f"{logged_in.host}/cli/multi:v1"
     result = run(tmp_path, logged_in, "build", "--runtime", "native", "-t", url, "-c", str(project))
     assert result.exit_code == 0, result.output
@@ -124,22 +103,27 @@ def test_build_native_multi_arch(
 
 
 def test_build_native_without_login_is_unauthorized(
-    tmp_path: Path, registry: Registry, objects: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    registry: Registry,
+    image_objects: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nothing"))
     monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     url = f"{registry.host}/cli/nologin:v1"
-    result = run(tmp_path, registry, "build", "-r", "native", "-t", url, "-b", str(objects["xdp"]))
+    result = run(
+        tmp_path, registry, "build", "-r", "native", "-t", url, "-b", str(image_objects["xdp"])
+    )
     assert result.exit_code != 0
     assert isinstance(result.exception, ImageError)
     assert "unauthorized" in str(result.exception)
 
 
 def test_build_with_engine_needs_container_file(
-    tmp_path: Path, registry: Registry, objects: dict[str, Path]
+    tmp_path: Path, registry: Registry, image_objects: dict[str, Path]
 ) -> None:
-    result = run(tmp_path, registry, "build", "-t", "x/y:z", "-b", str(objects["xdp"]))
+    result = run(tmp_path, registry, "build", "-t", "x/y:z", "-b", str(image_objects["xdp"]))
     assert isinstance(result.exception, InvalidInputError)
     assert "--container-file is required" in str(result.exception)
 
@@ -155,26 +139,13 @@ def test_pull_errors(tmp_path: Path, registry: Registry) -> None:
 
 
 def test_sign_then_verified_pull(
-    tmp_path: Path, logged_in: Registry, objects: dict[str, Path]
+    tmp_path: Path, logged_in: Registry, image_objects: dict[str, Path]
 ) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    private, public = write_keypair(tmp_path, "k")
     url = f"{logged_in.host}/cli/signed:v1"
     assert (
         run(
-            tmp_path, logged_in, "build", "-r", "native", "-t", url, "-b", str(objects["xdp"])
+            tmp_path, logged_in, "build", "-r", "native", "-t", url, "-b", str(image_objects["xdp"])
         ).exit_code
         == 0
     )

@@ -7,7 +7,6 @@ store is touched) and pushes with the login file it is given.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,11 @@ from click.testing import CliRunner
 
 from bpfman.cli.image import make_image_group
 from bpfman.images import ImageSettings, ImageStore, PullPolicy
+from tests.helpers.build import compile_bpf
 from tests.helpers.registry import (
     XDP_TC_SOURCE,
     Registry,
-    compile_bpf,
     infer_type,
-    running_registry,
 )
 
 # The reference project's Containerfile.bytecode.
@@ -37,12 +35,6 @@ LABEL "io.ebpf.programs"=$PROGRAMS
 
 LABEL "io.ebpf.maps"=$MAPS
 """
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    with running_registry(tmp_path / "registry") as reg:
-        yield reg
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.core.errors import ImageError, NotFoundError
 from bpfman.images import (
     BytecodeSources,
     ImageSettings,
@@ -29,45 +28,13 @@ from bpfman.images.signing import (
     signature_tag,
 )
 from bpfman.images.transport import RegistryClient
-from tests.helpers.registry import (
-    TRACEPOINT_SOURCE,
-    XDP_TC_SOURCE,
-    Registry,
-    compile_bpf,
-    infer_type,
-    running_registry,
-)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = directory / f"{name}.pem"
-    public = directory / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
+from tests.helpers.registry import Registry, infer_type, write_keypair
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
     d = tmp_path_factory.mktemp("keys")
-    return {"good": _keypair(d, "good"), "other": _keypair(d, "other")}
+    return {"good": write_keypair(d, "good"), "other": write_keypair(d, "other")}
 
 
 def _client(reg: Registry, url: str) -> RegistryClient:
@@ -78,12 +45,10 @@ def _client(reg: Registry, url: str) -> RegistryClient:
 def images(
     registry: Registry,
     keys: dict[str, tuple[Path, Path]],
-    tmp_path_factory: pytest.TempPathFactory,
+    image_objects: dict[str, Path],
 ) -> dict[str, str]:
     """URL per case: signed, unsigned, tampered signature, other key, signature of another image."""
-    d = tmp_path_factory.mktemp("objs")
-    xdp = compile_bpf(XDP_TC_SOURCE, d / "xdp.bpf.o")
-    tp = compile_bpf(TRACEPOINT_SOURCE, d / "tp.bpf.o")
+    xdp, tp = image_objects["xdp"], image_objects["tp"]
     settings = ImageSettings((registry.host,))
     urls = {}
     for case in ("signed", "unsigned", "tampered", "other", "swapped"):
@@ -232,40 +197,28 @@ def test_verification_needs_a_key(
 
 
 def test_signing_keeps_earlier_signatures(
-    tmp_path: Path, keys: dict[str, tuple[Path, Path]]
+    tmp_path: Path,
+    registry: Registry,
+    keys: dict[str, tuple[Path, Path]],
+    image_objects: dict[str, Path],
 ) -> None:
-    with running_registry(tmp_path / "reg") as reg:
-        obj = compile_bpf(XDP_TC_SOURCE, tmp_path / "x.bpf.o")
-        url = f"{reg.host}/twice/xdp:v1"
-        build_native(
-            BytecodeSources(bytecode=str(obj)),
-            url,
-            ImageSettings((reg.host,)),
-            infer_type,
-            reg.auth,
+    url = f"{registry.host}/twice/xdp:v1"
+    build_native(
+        BytecodeSources(bytecode=str(image_objects["xdp"])),
+        url,
+        ImageSettings((registry.host,)),
+        infer_type,
+        registry.auth,
+    )
+    for name in ("good", "other"):
+        sign_image(
+            _client(registry, url), parse_reference(url), load_private_key(str(keys[name][0]))
         )
-        for name in ("good", "other"):
-            sign_image(
-                _client(reg, url), parse_reference(url), load_private_key(str(keys[name][0]))
-            )
-        for name in ("good", "other"):
-            store = _store(
-                tmp_path / name, reg, keys[name][1], verify_enabled=True, allow_unsigned=False
-            )
-            assert store.pull(url, PullPolicy.ALWAYS, reg.auth).programs
-
-
-def test_private_key_errors(tmp_path: Path) -> None:
-    cosign_key = tmp_path / "cosign.key"
-    cosign_key.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n")
-    with pytest.raises(InvalidInputError, match="cosign-encrypted key"):
-        load_private_key(str(cosign_key))
-    with pytest.raises(NotFoundError):
-        load_private_key(str(tmp_path / "missing.pem"))
-    junk = tmp_path / "junk.pem"
-    junk.write_text("junk")
-    with pytest.raises(InvalidInputError, match="not a usable PEM private key"):
-        load_private_key(str(junk))
+    for name in ("good", "other"):
+        store = _store(
+            tmp_path / name, registry, keys[name][1], verify_enabled=True, allow_unsigned=False
+        )
+        assert store.pull(url, PullPolicy.ALWAYS, registry.auth).programs
 
 
 def test_cached_verdict_does_not_survive_a_key_change(

@@ -13,7 +13,6 @@ import errno
 import json
 import logging
 import os
-import platform
 import re
 import socket
 import subprocess
@@ -28,6 +27,8 @@ import pytest
 
 from bpfman import kernel as k
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
+from tests.helpers.bpftool import bpftool
+from tests.helpers.build import compile_bpf
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF programs")
 
@@ -126,7 +127,6 @@ int on_entry(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 """
 
-CLANG = ["clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{platform.machine()}-linux-gnu"]
 UPROBE_C = r"""
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -261,26 +261,18 @@ TC_ACT_SHOT = 2
 CLONE_NEWNET = 0x40000000
 
 
-def _compile(directory: Path, name: str, source: str) -> Path:
-    src = directory / f"{name}.bpf.c"
-    out = directory / f"{name}.bpf.o"
-    src.write_text(source)
-    subprocess.run([*CLANG, "-c", str(src), "-o", str(out)], check=True, capture_output=True)
-    return out
-
-
 @pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("bpf")
     return {
-        "main": _compile(d, "main", MAIN_C),
-        "bad": _compile(d, "bad", BAD_C),
-        "long_log": _compile(d, "long_log", LONG_LOG_C),
-        "fentry": _compile(d, "fentry", FENTRY_C),
-        "uprobe": _compile(d, "uprobe", UPROBE_C),
-        "xdp": _compile(d, "xdp", XDP_C),
-        "probe": _compile(d, "probe", PROBE_C),
-        "stub": _compile(d, "stub", STUB_C),
+        "main": compile_bpf(MAIN_C, d / "main.bpf.o"),
+        "bad": compile_bpf(BAD_C, d / "bad.bpf.o"),
+        "long_log": compile_bpf(LONG_LOG_C, d / "long_log.bpf.o"),
+        "fentry": compile_bpf(FENTRY_C, d / "fentry.bpf.o"),
+        "uprobe": compile_bpf(UPROBE_C, d / "uprobe.bpf.o"),
+        "xdp": compile_bpf(XDP_C, d / "xdp.bpf.o"),
+        "probe": compile_bpf(PROBE_C, d / "probe.bpf.o"),
+        "stub": compile_bpf(STUB_C, d / "stub.bpf.o"),
     }
 
 
@@ -303,8 +295,8 @@ def uprobe_target(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 @pytest.fixture
-def main_obj(objects: dict[str, Path]) -> Iterator[k.BpfObject]:
-    with k.BpfObject.open_file(objects["main"]) as obj:
+def main_obj(compiled: dict[str, Path]) -> Iterator[k.BpfObject]:
+    with k.BpfObject.open_file(compiled["main"]) as obj:
         yield obj
 
 
@@ -319,21 +311,10 @@ def _mounted(fstype: str, where: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def bpffs(tmp_path: Path) -> Iterator[Path]:
-    with _mounted("bpf", tmp_path / "bpffs") as where:
-        yield where
-
-
-@pytest.fixture
 def tracefs(tmp_path: Path) -> Iterator[Path]:
     """A private tracefs mount: the binding finds it through /proc/self/mounts."""
     with _mounted("tracefs", tmp_path / "tracefs") as where:
         yield where
-
-
-def _bpftool(*args: str) -> object:
-    out = subprocess.run(["bpftool", "-j", *args], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
 
 
 def _u32(value: int) -> bytes:
@@ -429,7 +410,7 @@ def test_load_pin_and_info(main_obj: k.BpfObject, bpffs: Path) -> None:
     with k.prog_fd_by_id(info.id) as by_id:
         assert k.prog_info(by_id.fd).tag == info.tag
 
-    shown = _bpftool("prog", "show", "id", str(info.id))
+    shown = bpftool("prog", "show", "id", str(info.id))
     assert isinstance(shown, dict)
     assert info.name == shown["name"] == "tc_verdict"
     assert info.type == k.PROG_TYPE.SCHED_CLS and info.type_name == "tc"
@@ -468,8 +449,8 @@ def test_missing_ids_and_pins_are_not_found(bpffs: Path) -> None:
         k.obj_get(str(bpffs / "nothing"))
 
 
-def test_verifier_rejection_carries_log_tail(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["bad"]) as obj, pytest.raises(KernelError) as exc:
+def test_verifier_rejection_carries_log_tail(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["bad"]) as obj, pytest.raises(KernelError) as exc:
         obj.load()
     err = exc.value
     assert err.errno == errno.EACCES
@@ -478,8 +459,8 @@ def test_verifier_rejection_carries_log_tail(objects: dict[str, Path]) -> None:
     assert "verifier:" in str(err) and "invalid access to packet" in str(err)
 
 
-def test_truncated_verifier_log_keeps_tail_and_says_why(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["long_log"]) as obj, pytest.raises(KernelError) as exc:
+def test_truncated_verifier_log_keeps_tail_and_says_why(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["long_log"]) as obj, pytest.raises(KernelError) as exc:
         obj.load()
     err = exc.value
     assert err.operation == "load long_log"
@@ -523,17 +504,17 @@ def _count_getppid(
         assert info.prog_id == k.prog_info(obj.program_fd("count_getppid")).id
         for _ in range(calls):
             os.getppid()
-    dump = _bpftool("map", "dump", "pinned", pin)
+    dump = bpftool("map", "dump", "pinned", pin)
     assert isinstance(dump, list)
     return int(dump[0]["formatted"]["value"])
 
 
 def test_tracepoint_counts_with_global_increment(
-    objects: dict[str, Path], bpffs: Path, tracefs: Path
+    compiled: dict[str, Path], bpffs: Path, tracefs: Path
 ) -> None:
-    with k.BpfObject.open_file(objects["main"]) as obj:
+    with k.BpfObject.open_file(compiled["main"]) as obj:
         assert _count_getppid(obj, bpffs, None, 4, "default") == 4
-    with k.BpfObject.open_file(objects["main"]) as obj:
+    with k.BpfObject.open_file(compiled["main"]) as obj:
         assert _count_getppid(obj, bpffs, 7, 4, "seven") == 28
 
 
@@ -545,18 +526,18 @@ def test_missing_tracepoint_is_not_found(tracefs: Path) -> None:
 # -- map sharing -----------------------------------------------------------------------
 
 
-def test_reuse_map_shares_the_kernel_map(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["main"]) as first:
+def test_reuse_map_shares_the_kernel_map(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["main"]) as first:
         first.select(["count_getppid"])
         first.load()
-        with k.BpfObject.open_file(objects["main"]) as second:
+        with k.BpfObject.open_file(compiled["main"]) as second:
             second.select(["count_getppid"])
             second.reuse_map("counter", first.map_fd("counter"))
             second.load()
             ids = []
             for obj in (first, second):
                 prog = k.prog_info(obj.program_fd("count_getppid"))
-                shown = _bpftool("prog", "show", "id", str(prog.id))
+                shown = bpftool("prog", "show", "id", str(prog.id))
                 assert isinstance(shown, dict)
                 ids.append(set(shown["map_ids"]))
             shared = k.map_info(first.map_fd("counter")).id
@@ -605,7 +586,7 @@ def veth_netns() -> Iterator[str]:
 
 
 def test_tcx_before_and_after_order_the_chain(
-    main_obj: k.BpfObject, objects: dict[str, Path], veth_netns: str
+    main_obj: k.BpfObject, compiled: dict[str, Path], veth_netns: str
 ) -> None:
     main_obj.select(["tc_verdict", "tc_other"])
     main_obj.load()
@@ -613,7 +594,7 @@ def test_tcx_before_and_after_order_the_chain(
     second_fd = main_obj.program_fd("tc_other")
     first_id = k.prog_info(first_fd).id
     second_id = k.prog_info(second_fd).id
-    with k.BpfObject.open_file(objects["main"]) as other, _inside_netns(veth_netns):
+    with k.BpfObject.open_file(compiled["main"]) as other, _inside_netns(veth_netns):
         other.select(["tc_verdict"])
         other.load()
         third_fd = other.program_fd("tc_verdict")
@@ -660,8 +641,8 @@ def _xdp_prog_id(netns: str, ifname: str) -> int | None:
     return int(xdp["prog"]["id"]) if xdp else None
 
 
-def test_xdp_link_update_and_detach(objects: dict[str, Path], veth_netns: str) -> None:
-    with k.BpfObject.open_file(objects["xdp"]) as obj, _inside_netns(veth_netns):
+def test_xdp_link_update_and_detach(compiled: dict[str, Path], veth_netns: str) -> None:
+    with k.BpfObject.open_file(compiled["xdp"]) as obj, _inside_netns(veth_netns):
         obj.load()
         pass_fd, drop_fd = obj.program_fd("xdp_pass"), obj.program_fd("xdp_drop")
         pass_id, drop_id = k.prog_info(pass_fd).id, k.prog_info(drop_fd).id
@@ -679,12 +660,12 @@ def test_xdp_link_update_and_detach(objects: dict[str, Path], veth_netns: str) -
             assert _xdp_prog_id(veth_netns, "kt0") is None
 
 
-def test_prog_func_btf_id_matches_bpftool(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["xdp"]) as obj:
+def test_prog_func_btf_id_matchesbpftool(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["xdp"]) as obj:
         obj.load()
         fd = obj.program_fd("xdp_drop")
         type_id = k.prog_func_btf_id(fd, "xdp_drop")
-        dump = _bpftool("btf", "dump", "id", str(k.prog_info(fd).btf_id))
+        dump = bpftool("btf", "dump", "id", str(k.prog_info(fd).btf_id))
         assert isinstance(dump, dict)
         funcs = {t["name"]: t["id"] for t in dump["types"] if t["kind"] == "FUNC"}
         assert funcs["xdp_drop"] == type_id
@@ -696,10 +677,10 @@ def test_prog_func_btf_id_matches_bpftool(objects: dict[str, Path]) -> None:
 
 
 def test_uprobe_counts_calls(
-    objects: dict[str, Path], uprobe_target: tuple[Path, int], bpffs: Path
+    compiled: dict[str, Path], uprobe_target: tuple[Path, int], bpffs: Path
 ) -> None:
     binary, offset = uprobe_target
-    with k.BpfObject.open_file(objects["uprobe"]) as obj:
+    with k.BpfObject.open_file(compiled["uprobe"]) as obj:
         obj.load()
         pin = str(bpffs / "calls")
         k.obj_pin(obj.map_fd("calls"), pin)
@@ -708,7 +689,7 @@ def test_uprobe_counts_calls(
                 link = k.link_create_perf_event(obj.program_fd("on_call"), event.fd)
             with link:
                 subprocess.run([str(binary), "5"], check=True)
-        dump = _bpftool("map", "dump", "pinned", pin)
+        dump = bpftool("map", "dump", "pinned", pin)
         assert isinstance(dump, list)
         assert dump[0]["formatted"]["value"] == 10
 
@@ -722,7 +703,7 @@ def test_globals_in_data_and_bss_reach_the_kernel(main_obj: k.BpfObject) -> None
     for spec in main_obj.maps():
         if spec.internal:
             map_id = k.map_info(main_obj.map_fd(spec.name)).id
-            dump = _bpftool("map", "dump", "id", str(map_id))
+            dump = bpftool("map", "dump", "id", str(map_id))
             assert isinstance(dump, list)
             for section in dump[0]["formatted"]["value"].values():
                 for var in section:
@@ -735,13 +716,13 @@ def test_globals_in_data_and_bss_reach_the_kernel(main_obj: k.BpfObject) -> None
 
 
 def test_libbpf_messages_go_to_logging(
-    objects: dict[str, Path], caplog: pytest.LogCaptureFixture
+    compiled: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
         caplog.at_level(logging.DEBUG, logger="bpfman.libbpf"),
         k.capture_libbpf_messages() as warnings,
     ):
-        k.BpfObject.open_file(objects["main"]).close()
+        k.BpfObject.open_file(compiled["main"]).close()
     assert any("loading object" in r.getMessage() for r in caplog.records)
     assert all(r.name == "bpfman.libbpf" for r in caplog.records)
     assert warnings == []  # only warnings are captured, and opening warns about nothing
@@ -759,8 +740,8 @@ def test_kprobe_needs_kernel_support() -> None:
             k.perf_event_kprobe("do_sys_openat2", 0, retprobe=False)
 
 
-def test_fentry_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["fentry"]) as obj:
+def test_fentry_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["fentry"]) as obj:
         obj.set_attach_target("on_entry", "do_sys_openat2")
         try:
             obj.load()
@@ -773,11 +754,11 @@ def test_fentry_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path])
             assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
 
 
-def test_freplace_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path]) -> None:
-    with k.BpfObject.open_file(objects["stub"]) as target:
+def test_freplace_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Path]) -> None:
+    with k.BpfObject.open_file(compiled["stub"]) as target:
         target.select(["xdp_main"])
         target.load()
-        with k.BpfObject.open_file(objects["stub"]) as ext:
+        with k.BpfObject.open_file(compiled["stub"]) as ext:
             ext.select(["replacement"])
             ext.set_attach_target(
                 "replacement", "stub", attach_prog_fd=target.program_fd("xdp_main")
@@ -791,9 +772,9 @@ def test_freplace_loads_or_fails_with_clean_kernel_error(objects: dict[str, Path
                 assert k.prog_info(ext.program_fd("replacement")).type == k.PROG_TYPE.EXT
 
 
-def test_fentry_unknown_target_is_not_found(objects: dict[str, Path]) -> None:
+def test_fentry_unknown_target_is_not_found(compiled: dict[str, Path]) -> None:
     with (
-        k.BpfObject.open_file(objects["fentry"]) as obj,
+        k.BpfObject.open_file(compiled["fentry"]) as obj,
         pytest.raises(NotFoundError, match="function no_such_fn_xyz not found in the kernel"),
     ):
         obj.set_attach_target("on_entry", "no_such_fn_xyz")
@@ -802,16 +783,6 @@ def test_fentry_unknown_target_is_not_found(objects: dict[str, Path]) -> None:
 def test_uprobe_on_missing_file_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         k.perf_event_uprobe(str(tmp_path / "absent"), 0, retprobe=False)
-
-
-def test_fd_close_is_idempotent() -> None:
-    r, w = os.pipe()
-    os.close(w)
-    fd = k.Fd(r)
-    assert int(fd) == r
-    fd.close()
-    fd.close()
-    assert fd.closed
 
 
 # -- positive paths the host kernel refuses: run in the VM lane -------------------------
@@ -825,14 +796,14 @@ def _unlink_files(directory: Path, count: int) -> None:
 
 
 def _hits(obj: k.BpfObject) -> int:
-    dump = _bpftool("map", "dump", "id", str(k.map_info(obj.map_fd("hits")).id))
+    dump = bpftool("map", "dump", "id", str(k.map_info(obj.map_fd("hits")).id))
     assert isinstance(dump, list)
     return int(dump[0]["formatted"]["value"])
 
 
 @pytest.mark.vm
-def test_vm_kprobe_and_kretprobe_count_calls(objects: dict[str, Path], tmp_path: Path) -> None:
-    with k.BpfObject.open_file(objects["probe"]) as obj:
+def test_vm_kprobe_and_kretprobe_count_calls(compiled: dict[str, Path], tmp_path: Path) -> None:
+    with k.BpfObject.open_file(compiled["probe"]) as obj:
         obj.set_global("target_tgid", _u32(os.getpid()))
         obj.select(["on_kprobe"])
         obj.load()
@@ -848,8 +819,10 @@ def test_vm_kprobe_and_kretprobe_count_calls(objects: dict[str, Path], tmp_path:
 
 
 @pytest.mark.vm
-def test_vm_fentry_attaches_and_pins(objects: dict[str, Path], tmp_path: Path, bpffs: Path) -> None:
-    with k.BpfObject.open_file(objects["probe"]) as obj:
+def test_vm_fentry_attaches_and_pins(
+    compiled: dict[str, Path], tmp_path: Path, bpffs: Path
+) -> None:
+    with k.BpfObject.open_file(compiled["probe"]) as obj:
         obj.set_global("target_tgid", _u32(os.getpid()))
         obj.select(["on_fentry"])
         obj.set_attach_target("on_fentry", "do_unlinkat")
@@ -863,14 +836,14 @@ def test_vm_fentry_attaches_and_pins(objects: dict[str, Path], tmp_path: Path, b
 
 
 @pytest.mark.vm
-def test_vm_freplace_replaces_stub(objects: dict[str, Path]) -> None:
+def test_vm_freplace_replaces_stub(compiled: dict[str, Path]) -> None:
     packet = bytes(64)
-    with k.BpfObject.open_file(objects["stub"]) as target:
+    with k.BpfObject.open_file(compiled["stub"]) as target:
         target.select(["xdp_main"])
         target.load()
         xdp_fd = target.program_fd("xdp_main")
         assert k.prog_test_run(xdp_fd, packet)[0] == XDP_PASS
-        with k.BpfObject.open_file(objects["stub"]) as ext:
+        with k.BpfObject.open_file(compiled["stub"]) as ext:
             ext.select(["replacement"])
             ext.set_attach_target("replacement", "stub", attach_prog_fd=xdp_fd)
             ext.load()

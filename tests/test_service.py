@@ -11,17 +11,17 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
 
 from bpfman.dispatcher.loader import freplace_support
-from tests.conftest import Root
 from tests.helpers.bpftool import bpftool, map_values, net_show, prog_ids, prog_show
 from tests.helpers.net import VethPair
+from tests.helpers.root import Root
 from tests.helpers.service import Service, file_load, pb, running_service
-from tests.test_cli_tracepoint import eventually
+from tests.helpers.wait import eventually
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
 PORT = 4242
@@ -158,7 +158,7 @@ def _load_chain(
         globals_={"prog_slot": s32(0), "verdict": s32(verdict)},
     )
     [loaded] = svc.stub.Load(request).programs
-    return loaded
+    return cast(pb.LoadResponseInfo, loaded)
 
 
 @pytest.mark.parametrize(

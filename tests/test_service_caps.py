@@ -14,17 +14,18 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from bpfman.dispatcher.loader import freplace_support
-from tests.conftest import REPO, Root
 from tests.helpers.bpftool import map_values, net_show, prog_ids
 from tests.helpers.container import CTR_LIB, Container, mountns_alive
 from tests.helpers.net import VethPair
+from tests.helpers.root import REPO, Root
 from tests.helpers.service import Service, file_load, pb, running_service
-from tests.test_cli_tracepoint import eventually
+from tests.helpers.wait import eventually
 
 UNIT = REPO / "systemd" / "bpfman.service.in"
 
@@ -100,7 +101,7 @@ def exercise(svc: Service, objects: Path, pair: VethPair, container: Container) 
     container.call_getpid(5)
     assert map_values(f"{up.info.map_pin_path}/counts")[0] >= 10
     # tcx, xdp and tc on a veth in a network namespace
-    where = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
+    where: dict[str, Any] = {"iface": pair.if_b, "priority": 10, "netns": pair.netns_path_b}
     hooks = [
         ("tcx", pb.TCX, pb.AttachInfo(tcx_attach_info=pb.TCXAttachInfo(direction="ingress", **where))),
         ("xdp", pb.XDP, pb.AttachInfo(xdp_attach_info=pb.XDPAttachInfo(**where))),

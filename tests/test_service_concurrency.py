@@ -12,10 +12,10 @@ from typing import Any
 
 import grpc
 
-from tests.conftest import BPFMAN, REPO, Root
 from tests.helpers.bpftool import prog_ids
+from tests.helpers.root import BPFMAN, REPO, Root
 from tests.helpers.service import file_load, pb, running_service
-from tests.test_cli_tracepoint import eventually
+from tests.helpers.wait import eventually
 
 CLIENTS = 16
 ROUNDS = 3
@@ -40,7 +40,7 @@ def test_sixteen_clients_and_the_cli_at_once(root: Root, objects: Path) -> None:
             channel = grpc.insecure_channel(f"unix:{svc.socket}")
             from bpfman.service.bpfman_pb2_grpc import BpfmanStub
 
-            stub = BpfmanStub(channel)
+            stub = BpfmanStub(channel)  # type: ignore[no-untyped-call]
             try:
                 for r in range(ROUNDS):
                     meta = {"bpfman.io/uuid": f"c{n}-r{r}"}

@@ -17,11 +17,11 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.conftest import Root
 from tests.helpers.bpftool import prog_ids
 from tests.helpers.consistency import kernel_programs, problems
+from tests.helpers.root import Root
 from tests.helpers.service import Service, file_load, pb, running_service
-from tests.test_cli_tracepoint import eventually
+from tests.helpers.wait import eventually
 
 TRACEPOINTS = ["syscalls/sys_enter_getppid", "syscalls/sys_enter_getpid"]
 

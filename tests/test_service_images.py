@@ -10,8 +10,8 @@ import pytest
 
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native
-from tests.conftest import Root
 from tests.helpers.registry import Registry, infer_type, running_registry
+from tests.helpers.root import Root
 from tests.helpers.service import Service, pb, running_service
 
 ALWAYS, IF_NOT_PRESENT, NEVER = 0, 1, 2
@@ -27,7 +27,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 def image(registry: Registry, objects: Path) -> str:
     tag = f"{registry.host}/bpfman/grpc-counter:v1"
     build_native(
-        BytecodeSources(bytecode=objects / "app_counter.bpf.o"),
+        BytecodeSources(bytecode=str(objects / "app_counter.bpf.o")),
         tag,
         ImageSettings(insecure_registries=(registry.host,)),
         infer_type,

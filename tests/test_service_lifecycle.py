@@ -22,9 +22,9 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.conftest import REPO, Root
+from tests.helpers.root import REPO, Root
 from tests.helpers.service import SERVICE, Service, file_load, pb, running_service
-from tests.test_cli_tracepoint import eventually
+from tests.helpers.wait import eventually
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def workdir() -> Iterator[Path]:
 def stub(path: Path) -> Any:
     from bpfman.service import bpfman_pb2_grpc
 
-    return bpfman_pb2_grpc.BpfmanStub(grpc.insecure_channel(f"unix:{path}"))
+    channel = grpc.insecure_channel(f"unix:{path}")
+    return bpfman_pb2_grpc.BpfmanStub(channel)  # type: ignore[no-untyped-call]
 
 
 def run_service(root: Root, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

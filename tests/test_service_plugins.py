@@ -35,8 +35,8 @@ from bpfman.plugin import (
 from bpfman.service.attachinfo import collect
 from bpfman.service.bpfman_pb2_grpc import BpfmanStub
 from bpfman.service.server import Service
-from tests.conftest import Root
 from tests.helpers.bpftool import bpftool, map_values
+from tests.helpers.root import Root
 from tests.helpers.service import pb
 
 
@@ -83,7 +83,7 @@ def served(root: Root) -> Iterator[tuple[Bpfman, Any]]:
     channel = grpc.insecure_channel(f"unix:{sock}")
     try:
         grpc.channel_ready_future(channel).result(timeout=20)
-        yield bpfman, BpfmanStub(channel)
+        yield bpfman, BpfmanStub(channel)  # type: ignore[no-untyped-call]
     finally:
         channel.close()
         service.stop()

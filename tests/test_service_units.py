@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, require_root
+from tests.helpers.root import REPO, require_root
 
 UNITS = REPO / "systemd"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Root
 from tests.helpers.bpftool import map_values, net_show
 from tests.helpers.net import VethPair
+from tests.helpers.root import Root
 from tests.helpers.service import Service, file_load, pb, running_service
 
 pytestmark = pytest.mark.vm
@@ -89,7 +89,7 @@ def kprobe_kretprobe_and_fentry_fexit(svc: Service, objects: Path, tmp_path: Pat
 def xdp_dispatcher_orders_programs(svc: Service, root: Root, objects: Path) -> None:
     s = svc.stub
     with VethPair() as pair:
-        ids = []
+        ids: list[int] = []
         for slot, priority in ((0, 200), (1, 50)):
             [prog] = s.Load(
                 file_load(

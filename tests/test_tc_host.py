@@ -6,26 +6,18 @@ that would allow a dispatcher.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show
+from tests.helpers.chains import PORT, counts, load_chain, refusal
 from tests.helpers.net import VethPair
-from tests.test_dispatcher_helpers import PORT, attach, counts, direct, load_chain, refusal
+from tests.helpers.root import Root
 
 TC_ACT_OK, TC_ACT_SHOT = 0, 2
 PACKETS = 20
-__all__ = ["direct"]
-
-
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
 
 
 def qdiscs(ns: str, iface: str) -> str:
@@ -45,8 +37,8 @@ def test_direct_filter_shoots_then_detach_restores(
     on_b = direction == "ingress"
     iface, ns = (pair.if_b, pair.ns_b) if on_b else (pair.if_a, pair.ns_a)
     prog = load_chain(direct, objects, "tc", 0, TC_ACT_SHOT)
-    link = attach(
-        direct, prog, "tc", "-d", direction, "-i", iface, "-p", 100, "-n", f"/var/run/netns/{ns}"
+    link = direct.attach(
+        prog, "tc", "-d", direction, "-i", iface, "-p", 100, "-n", f"/var/run/netns/{ns}"
     )
     assert link["attachment"] == f"{iface} {direction} pos-0"
     assert "clsact" in qdiscs(ns, iface)
@@ -73,7 +65,7 @@ def test_second_program_is_refused_and_user_clsact_stays(
     first = load_chain(direct, objects, "tc", 0, TC_ACT_OK)
     second = load_chain(direct, objects, "tc", 1, TC_ACT_SHOT, owner=first)
     args = ["-d", "ingress", "-i", pair.if_b, "-n", pair.netns_path_b]
-    attach(direct, first, "tc", *args, "-p", 100)
+    direct.attach(first, "tc", *args, "-p", 100)
     before = direct.json("list", "links")
 
     line = direct.fail("attach", second, "tc", *args, "-p", 50)
@@ -83,7 +75,7 @@ def test_second_program_is_refused_and_user_clsact_stays(
     pair.send_udp(PACKETS, PORT)
     assert pair.udp_received(PORT, PACKETS) == PACKETS
 
-    attach(direct, second, "tc", "-d", "egress", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 1)
+    direct.attach(second, "tc", "-d", "egress", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 1)
     direct.run("unload", first)
     direct.run("unload", second)
     assert filters(pair) == []
@@ -103,7 +95,7 @@ def test_ingress_qdisc_is_a_clean_error(direct: Root, objects: Path, pair: VethP
 
 def test_netns_deleted_then_unload_finishes(direct: Root, objects: Path, pair: VethPair) -> None:
     prog = load_chain(direct, objects, "tc", 0, TC_ACT_OK)
-    attach(direct, prog, "tc", "-d", "ingress", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
+    direct.attach(prog, "tc", "-d", "ingress", "-i", pair.if_b, "-n", pair.netns_path_b, "-p", 5)
     run(["ip", "netns", "delete", pair.ns_b])
     direct.run("unload", prog)
     assert direct.json("list", "links") == []

@@ -6,64 +6,43 @@ sees a->b test packets, egress on the a end sees them leave.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_show
+from tests.helpers.chains import PACKETS, Chains
 from tests.helpers.net import VethPair
-from tests.test_dispatcher_helpers import PORT, Chains, counts, last_seq
+from tests.helpers.root import Root
 
 pytestmark = pytest.mark.vm
 TC_ACT_OK, TC_ACT_SHOT = 0, 2
-PACKETS = 10
-
-
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
 
 
 class TcChains(Chains):
     """Chains on one direction of one end of the pair."""
 
     def __init__(self, root: Root, objects: Path, pair: VethPair, direction: str) -> None:
-        super().__init__(root, objects, "tc")
-        self.pair = pair
+        super().__init__(root, objects, "tc", pair)
         self.direction = direction
         on_b = direction == "ingress"
         self.iface = pair.if_b if on_b else pair.if_a
         self.ns = pair.ns_b if on_b else pair.ns_a
 
-    def on(self, prog: int, priority: int, proceed_on: list[str] | None = None) -> int:
-        return self.attach(
-            prog,
-            priority,
-            proceed_on,
-            direction=self.direction,
-            iface=self.iface,
-            netns=f"/var/run/netns/{self.ns}",
-        )
+    def where(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "iface": self.iface,
+            "netns": f"/var/run/netns/{self.ns}",
+        }
 
     def filters(self) -> list[tuple[str, str]]:
         """(hook, program name) of each filter bpftool shows."""
         shown = net_show(self.iface, self.ns)["tc"]
         return [(e["kind"], prog_show(e["id"])["name"]) for e in shown]
-
-    def traffic(self, expect: int) -> None:
-        self.pair.send_udp(PACKETS, PORT)
-        timeout = 2.0 if expect else 0.5
-        assert self.pair.udp_received(PORT, PACKETS, timeout=timeout) == expect
-
-    def counts(self, owner: int, slots: int) -> list[int]:
-        seen = counts(self.root, owner)
-        return [seen[s] for s in range(slots)]
 
 
 @pytest.fixture(params=["ingress", "egress"])
@@ -85,8 +64,7 @@ def test_order_positions_and_cleanup(root: Root, tc: TcChains) -> None:
     assert tc.filters() == [(f"clsact/{tc.direction}", "tc_dispatcher")]
     tc.traffic(PACKETS)
     assert tc.counts(progs[0], 4) == [PACKETS] * 4
-    seq = last_seq(root, progs[0])
-    assert sorted(range(4), key=lambda s: seq[s]) == [1, 0, 3, 2]
+    assert tc.order(progs[0], [0, 1, 2, 3]) == [1, 0, 3, 2]
 
     tc.mgr.unload(progs[1])  # position 0
     assert [tc.positions()[link] for link in (links[0], links[2], links[3])] == [0, 2, 1]
@@ -112,12 +90,9 @@ def test_proceed_on_decides_whether_the_next_program_runs(tc: TcChains) -> None:
 
 def test_ingress_qdisc_is_a_clean_error(root: Root, objects: Path, pair: VethPair) -> None:
     run(["tc", "-n", pair.ns_b, "qdisc", "add", "dev", pair.if_b, "ingress"])
-    prog = root.json(
-        "load", "file", "-p", str(objects / "tc_chain.bpf.o"), "--programs", "tc:tc_chain"
-    )
-    assert isinstance(prog, list)
+    prog = root.load_id(objects / "tc_chain.bpf.o", "--programs", "tc:tc_chain")
     line = root.fail(
-        "attach", prog[0]["id"], "tc", "-d", "ingress", "-i", pair.if_b, "-p", 5,
+        "attach", prog, "tc", "-d", "ingress", "-i", pair.if_b, "-p", 5,
         "-n", pair.netns_path_b,
     )  # fmt: skip
     assert "ingress qdisc" in line
@@ -142,25 +117,7 @@ def test_swap_under_traffic(root: Root, objects: Path, pair: VethPair) -> None:
     try:
         steady, churn = tc.load([TC_ACT_OK] * 2)
         tc.on(steady, 50)
-        sent = 0
-        stop = threading.Event()
-
-        def stream() -> None:
-            nonlocal sent
-            while not stop.is_set():
-                pair.send_udp(2, PORT)
-                sent += 2
-                time.sleep(0.005)
-
-        sender = threading.Thread(target=stream)
-        sender.start()
-        try:
-            for cycle in range(50):
-                tc.mgr.detach(tc.on(churn, 10 + cycle))
-        finally:
-            stop.set()
-            sender.join()
-        assert pair.udp_received(PORT, sent, timeout=5.0) == sent
+        sent = tc.churn(churn)
         assert tc.counts(steady, 1) == [sent]
     finally:
         tc.close()

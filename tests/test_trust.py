@@ -23,11 +23,13 @@ import pytest
 
 from bpfman.core.errors import StateError
 from bpfman.core.manager import Bpfman
-from tests.conftest import BPFMAN, REPO, Root, require_root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids
+from tests.helpers.chains import load_chain
 from tests.helpers.consistency import Hook, problems
 from tests.helpers.net import VethPair
+from tests.helpers.root import BPFMAN, REPO, Arg, Root, load_counter, require_root
+from tests.helpers.wait import eventually
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 TRACEPOINT = "syscalls/sys_enter_getppid"
@@ -38,26 +40,13 @@ def as_nobody(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*NOBODY, *cmd], capture_output=True, text=True)
 
 
-def load_tracepoint(root: Root, objects: Path) -> int:
-    loaded: Any = root.json(
-        "load", "file", "-p", objects / "tracepoint_counter.bpf.o",
-        "--programs", "tracepoint:tracepoint_counter",
-    )  # fmt: skip
-    return int(loaded[0]["id"])
-
-
-def attach(root: Root, *args: str | int) -> Any:
-    """``attach`` with its JSON output (``-o`` is the probes' offset there)."""
-    return json.loads(root.run("attach", "--output", "json", *args).stdout)
-
-
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode) & 0o777
 
 
 # -- 1. nothing of bpfman's is open to other users ------------------------------
 def test_state_and_bpffs_are_root_only(root: Root, objects: Path) -> None:
-    prog = load_tracepoint(root, objects)
+    prog = load_counter(root, objects)
     root.run("attach", prog, "tracepoint", "-t", TRACEPOINT)
     for path in (root.path, root.path / "db", root.path / "fs", root.path / "fs" / "links"):
         assert mode(path) == 0o700, path
@@ -133,7 +122,7 @@ def test_a_root_prepared_by_another_user_is_refused(shared_root: Path, objects: 
 def test_unrecognised_entries_are_ignored_and_symlinks_never_followed(
     root: Root, objects: Path, tmp_path: Path
 ) -> None:
-    prog = load_tracepoint(root, objects)
+    prog = load_counter(root, objects)
     fs = root.path / "fs"
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -145,7 +134,7 @@ def test_unrecognised_entries_are_ignored_and_symlinks_never_followed(
     (fs / "xdp" / "dispatch-1-2").symlink_to(victim)
     (fs / "maps" / "evil").symlink_to(victim)
 
-    link = attach(root, prog, "tracepoint", "-t", TRACEPOINT)
+    link = root.attach(prog, "tracepoint", "-t", TRACEPOINT)
     root.run("detach", link["id"])
     root.run("system", "recover")
     root.run("unload", prog)
@@ -156,15 +145,7 @@ def test_unrecognised_entries_are_ignored_and_symlinks_never_followed(
 # -- 2. uprobe targets --------------------------------------------------------------
 @pytest.fixture
 def uprobe(root: Root, objects: Path) -> int:
-    loaded: Any = root.json(
-        "load",
-        "file",
-        "-p",
-        objects / "uprobe_counter.bpf.o",
-        "--programs",
-        "uprobe:uprobe_counter",
-    )
-    return int(loaded[0]["id"])
+    return root.load_id(objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter")
 
 
 def test_uprobe_target_must_be_a_regular_file(root: Root, uprobe: int) -> None:
@@ -206,9 +187,9 @@ def test_uprobe_offset_past_the_file_is_refused(root: Root, uprobe: int) -> None
 
 # -- 3. readers never wait -----------------------------------------------------------
 def test_readers_never_wait_for_a_slow_writer(root: Root, objects: Path) -> None:
-    prog = load_tracepoint(root, objects)
-    link = attach(root, prog, "tracepoint", "-t", TRACEPOINT)
-    other = load_tracepoint(root, objects)
+    prog = load_counter(root, objects)
+    link = root.attach(prog, "tracepoint", "-t", TRACEPOINT)
+    other = load_counter(root, objects)
     # A real attach, slowed for 5 s at its first bpf() call, inside the writers' lock.
     writer = subprocess.Popen(
         ["strace", "-f", "-qq", "-o", os.devnull, "-e", "trace=bpf",
@@ -227,20 +208,16 @@ def test_readers_never_wait_for_a_slow_writer(root: Root, objects: Path) -> None
     finally:
         _, err = writer.communicate(timeout=30)
     assert writer.returncode == 0, err
-    assert len(root.json("list", "links")) == 2  # type: ignore[arg-type]
+    assert len(root.json("list", "links")) == 2
 
 
 # -- 4. a hook that vanished --------------------------------------------------------
 def test_tc_detach_and_unload_after_the_qdisc_is_gone(root: Root, objects: Path) -> None:
     root.env["BPFMAN_FREPLACE"] = "0"
     with VethPair() as pair:
-        loaded: Any = root.json(
-            "load", "file", "-p", objects / "tc_chain.bpf.o", "--programs", "tc:tc_chain",
-            "-g", "prog_slot=00000000", "verdict=00000000",
-        )  # fmt: skip
-        prog = loaded[0]["id"]
-        link = attach(
-            root, prog, "tc", "-d", "ingress", "-i", pair.if_b, "-p", 5, "-n", pair.netns_path_b
+        prog = load_chain(root, objects, "tc", 0, 0)
+        link = root.attach(
+            prog, "tc", "-d", "ingress", "-i", pair.if_b, "-p", 5, "-n", pair.netns_path_b
         )
         run(["tc", "-n", pair.ns_b, "qdisc", "del", "dev", pair.if_b, "clsact"])
         root.run("detach", link["id"])
@@ -259,16 +236,12 @@ def _attach_everything(root: Root, objects: Path, pair: VethPair) -> dict[str, i
     root.env["BPFMAN_FREPLACE"] = "0"
     ids: dict[str, int] = {}
     for kind in ("xdp", "tc", "tcx"):
-        loaded: Any = root.json(
-            "load", "file", "-p", objects / f"{kind}_chain.bpf.o", "--programs",
-            f"{kind}:{kind}_chain", "-g", "prog_slot=00000000", "verdict=00000000",
-        )  # fmt: skip
-        ids[kind] = loaded[0]["id"]
-    where = ["-i", pair.if_b, "-p", 5, "-n", pair.netns_path_b]
+        ids[kind] = load_chain(root, objects, kind, 0, 0)
+    where: list[Arg] = ["-i", pair.if_b, "-p", 5, "-n", pair.netns_path_b]
     root.run("attach", ids["xdp"], "xdp", *where)
     root.run("attach", ids["tc"], "tc", "-d", "ingress", *where)
     root.run("attach", ids["tcx"], "tcx", "-d", "egress", *where)
-    ids["tracepoint"] = load_tracepoint(root, objects)
+    ids["tracepoint"] = load_counter(root, objects)
     root.run("attach", ids["tracepoint"], "tracepoint", "-t", TRACEPOINT)
     return ids
 
@@ -318,10 +291,7 @@ def test_a_lost_store_can_be_removed(root: Root, objects: Path) -> None:
         ids = _attach_everything(root, objects, pair)
         (root.path / "db" / "data.mdb").unlink()
         root.run("system", "recover", "--remove")
-        deadline = time.monotonic() + 5
-        while set(ids.values()) & prog_ids() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not set(ids.values()) & prog_ids()
+        assert eventually(lambda: not set(ids.values()) & prog_ids())
         assert _hooks_of(pair) == {"xdp": [], "tc": [], "tcx": []}
         assert "clsact" not in run(["tc", "-n", pair.ns_b, "qdisc", "show", "dev", pair.if_b])
         assert root.json("list", "programs") == []
@@ -329,7 +299,7 @@ def test_a_lost_store_can_be_removed(root: Root, objects: Path) -> None:
 
 # -- 7. a corrupt store --------------------------------------------------------------
 def test_a_truncated_store_is_a_clean_error(root: Root, objects: Path) -> None:
-    ids = [load_tracepoint(root, objects) for _ in range(3)]
+    ids = [load_counter(root, objects) for _ in range(3)]
     data = root.path / "db" / "data.mdb"
     with data.open("r+b") as f:
         f.truncate(data.stat().st_size // 2)
@@ -345,7 +315,7 @@ def test_a_truncated_store_is_a_clean_error(root: Root, objects: Path) -> None:
 
 
 def test_one_bad_record_never_hides_the_others(root: Root, objects: Path) -> None:
-    ids = [load_tracepoint(root, objects) for _ in range(3)]
+    ids = [load_counter(root, objects) for _ in range(3)]
     bad = ids[1]
     env = lmdb.open(str(root.path / "db"), max_dbs=16)
     with env.begin(write=True) as txn:
@@ -379,8 +349,7 @@ def test_a_full_store_is_a_clean_error(
     with Bpfman(root.path) as mgr:
         recorded = {row.id for row in mgr.list_programs()}
     # The load that did not fit left nothing behind: every new program is recorded.
-    time.sleep(0.5)
-    assert prog_ids() - before == recorded
+    assert eventually(lambda: prog_ids() - before == recorded)
 
 
 # -- 8. smaller things -----------------------------------------------------------------

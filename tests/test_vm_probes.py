@@ -9,7 +9,6 @@ is exercised once per type.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ import pytest
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.core.manager import Bpfman
 from bpfman.plugins.fentry.options import FexitParams
-from tests.conftest import Root
 from tests.helpers.bpftool import map_values
+from tests.helpers.root import Root
 
 pytestmark = pytest.mark.vm
 UNLINKS = 7
@@ -48,7 +47,7 @@ def _unlink_files(tmp_path: Path, count: int) -> None:
 
 
 def _counts(root: Root, owner: int) -> dict[int, int]:
-    return map_values(str(root.path / "fs" / "maps" / str(owner) / "counts"))
+    return map_values(str(root.maps(owner) / "counts"))
 
 
 def _pinned_links(root: Root) -> list[Path]:
@@ -64,9 +63,7 @@ def test_kprobe_and_kretprobe_count_real_calls(
         ["kprobe:kprobe_counter", "kprobe:kretprobe_counter"],
         globals=_pid_global(),
     )
-    first = json.loads(
-        root.run("attach", "--output", "json", entry.id, "kprobe", "-f", "do_unlinkat").stdout
-    )
+    first = root.attach(entry.id, "kprobe", "-f", "do_unlinkat")
     second = mgr.attach(ret.id, {"fn_name": "do_unlinkat"})
     assert first["attachment"] == "do_unlinkat"
     assert first["params"]["retprobe"] is False and second.params["retprobe"] is True
@@ -105,7 +102,7 @@ def test_fentry_and_fexit_count_real_calls(
     details = mgr.get_program(entry.id)
     assert details.kernel is not None and details.kernel.type_name == "tracing"
 
-    link = json.loads(root.run("attach", "--output", "json", entry.id, "fentry").stdout)
+    link = root.attach(entry.id, "fentry")
     assert link["attachment"] == "do_unlinkat"
     mgr.attach(exit_.id, FexitParams())
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,25 +16,32 @@ import pytest
 
 from bpfman import kernel
 from bpfman.core.errors import ConflictError
-from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids, prog_show
+from tests.helpers.chains import PACKETS, Chains
 from tests.helpers.net import VethPair
-from tests.test_dispatcher_helpers import PORT, Chains, counts, last_seq
+from tests.helpers.root import Root
 
 pytestmark = pytest.mark.vm
 XDP_DROP, XDP_PASS = 1, 2
-PACKETS = 10
+
+
+class XdpChains(Chains):
+    """Chains on the XDP hook of the pair's b end."""
+
+    def __init__(self, root: Root, objects: Path, pair: VethPair) -> None:
+        super().__init__(root, objects, "xdp", pair)
+
+    def where(self) -> dict[str, Any]:
+        return {"iface": self.pair.if_b, "netns": self.pair.netns_path_b}
+
+    def hook(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = net_show(self.pair.if_b, self.pair.netns_path_b)["xdp"]
+        return entries
 
 
 @pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair() as veth:
-        yield veth
-
-
-@pytest.fixture
-def xdp(root: Root, objects: Path, pair: VethPair) -> Iterator[Chains]:
+def xdp(root: Root, objects: Path, pair: VethPair) -> Iterator[XdpChains]:
     chains = XdpChains(root, objects, pair)
     try:
         yield chains
@@ -44,40 +49,9 @@ def xdp(root: Root, objects: Path, pair: VethPair) -> Iterator[Chains]:
         chains.close()
 
 
-class XdpChains(Chains):
-    """Chains on the XDP hook of the pair's b end."""
-
-    def __init__(self, root: Root, objects: Path, pair: VethPair) -> None:
-        super().__init__(root, objects, "xdp")
-        self.pair = pair
-
-    def on_b(self, prog: int, priority: int, proceed_on: list[str] | None = None) -> int:
-        return self.attach(
-            prog, priority, proceed_on, iface=self.pair.if_b, netns=self.pair.netns_path_b
-        )
-
-    def hook(self) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = net_show(self.pair.if_b, self.pair.netns_path_b)["xdp"]
-        return entries
-
-    def traffic(self, expect: int) -> None:
-        self.pair.send_udp(PACKETS, PORT)
-        timeout = 2.0 if expect else 0.5
-        assert self.pair.udp_received(PORT, PACKETS, timeout=timeout) == expect
-
-    def counts(self, owner: int, slots: int) -> list[int]:
-        seen = counts(self.root, owner)
-        return [seen[s] for s in range(slots)]
-
-    def order(self, owner: int, slots: list[int]) -> list[int]:
-        """The slots in the order they ran for the last packet."""
-        seq = last_seq(self.root, owner)
-        return sorted(slots, key=lambda s: seq[s])
-
-
 def test_seed_tutorial_flow(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     progs = xdp.load([XDP_PASS] * 4)
-    links = [xdp.on_b(p, prio) for p, prio in zip(progs, [100, 50, 200, 150], strict=True)]
+    links = [xdp.on(p, prio) for p, prio in zip(progs, [100, 50, 200, 150], strict=True)]
     assert [xdp.positions()[link] for link in links] == [1, 0, 3, 2]
     listed = root.run("list", "links").stdout
     assert f"{pair.if_b} pos-1" in listed and f"{pair.if_b} pos-3" in listed
@@ -100,13 +74,13 @@ def test_seed_tutorial_flow(root: Root, xdp: XdpChains, pair: VethPair) -> None:
 
 def test_proceed_on_decides_whether_the_next_program_runs(xdp: XdpChains) -> None:
     dropper, passer = xdp.load([XDP_DROP, XDP_PASS])
-    first = xdp.on_b(dropper, 10)  # default proceed-on: pass, dispatcher_return
-    xdp.on_b(passer, 20)
+    first = xdp.on(dropper, 10)  # default proceed-on: pass, dispatcher_return
+    xdp.on(passer, 20)
     xdp.traffic(0)
     assert xdp.counts(dropper, 2) == [PACKETS, 0]
 
     xdp.mgr.detach(first)
-    xdp.on_b(dropper, 10, ["drop", "dispatcher_return"])
+    xdp.on(dropper, 10, ["drop", "dispatcher_return"])
     xdp.traffic(PACKETS)  # the passer's verdict wins
     assert xdp.counts(dropper, 2) == [2 * PACKETS, PACKETS]
 
@@ -114,7 +88,7 @@ def test_proceed_on_decides_whether_the_next_program_runs(xdp: XdpChains) -> Non
 def test_ten_fit_and_the_eleventh_is_refused(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     progs = xdp.load([XDP_PASS] * 11)
     for i, prog in enumerate(progs[:10]):
-        xdp.on_b(prog, 100 - i)
+        xdp.on(prog, 100 - i)
     before = (root.json("list", "links"), xdp.hook())
     line = root.fail("attach", progs[10], "xdp", "-i", pair.if_b, "-p", 1, "-n", pair.netns_path_b)
     assert "10 programs" in line
@@ -126,7 +100,7 @@ def test_ten_fit_and_the_eleventh_is_refused(root: Root, xdp: XdpChains, pair: V
 
 def test_detach_middle_first_and_last(root: Root, xdp: XdpChains) -> None:
     progs = xdp.load([XDP_PASS] * 4)
-    links = [xdp.on_b(p, prio) for p, prio in zip(progs, [10, 20, 30, 40], strict=True)]
+    links = [xdp.on(p, prio) for p, prio in zip(progs, [10, 20, 30, 40], strict=True)]
     live = [0, 1, 2, 3]
     for gone in (1, 0, 3):  # middle, first, last
         xdp.mgr.detach(links[gone])
@@ -147,7 +121,7 @@ def test_detach_middle_first_and_last(root: Root, xdp: XdpChains) -> None:
 def test_netns_deleted_then_unload_still_works(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     progs = xdp.load([XDP_PASS] * 2)
     for prog, prio in zip(progs, [10, 20], strict=True):
-        xdp.on_b(prog, prio)
+        xdp.on(prog, prio)
     dispatcher = int(xdp.hook()[0]["id"])
     run(["ip", "netns", "delete", pair.ns_b])
     for prog in progs:
@@ -160,7 +134,7 @@ def test_netns_deleted_then_unload_still_works(root: Root, xdp: XdpChains, pair:
 def test_xdp_loader_status_lists_our_dispatcher(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     progs = xdp.load([XDP_PASS] * 2)
     for prog, prio in zip(progs, [10, 20], strict=True):
-        xdp.on_b(prog, prio)
+        xdp.on(prog, prio)
     env = {**os.environ, "LIBXDP_BPFFS": str(root.path / "fs")}
     out = subprocess.run(
         ["ip", "netns", "exec", pair.ns_b, "xdp-loader", "status", pair.if_b],
@@ -170,30 +144,10 @@ def test_xdp_loader_status_lists_our_dispatcher(root: Root, xdp: XdpChains, pair
     assert out.stdout.count("xdp_chain") == 2, out
 
 
-def test_atomic_swap_under_traffic(xdp: XdpChains, pair: VethPair) -> None:
+def test_atomic_swap_under_traffic(xdp: XdpChains) -> None:
     steady, churn = xdp.load([XDP_PASS] * 2)
-    xdp.on_b(steady, 50)
-    sent = 0
-    stop = threading.Event()
-
-    def stream() -> None:
-        # Paced: a veth running XDP queues at most 256 packets per ring, and an
-        # emulated CPU drains it slowly; overflowing it would be loss of our own.
-        nonlocal sent
-        while not stop.is_set():
-            pair.send_udp(2, PORT)
-            sent += 2
-            time.sleep(0.005)
-
-    sender = threading.Thread(target=stream)
-    sender.start()
-    try:
-        for cycle in range(50):
-            xdp.mgr.detach(xdp.on_b(churn, 10 + cycle))
-    finally:
-        stop.set()
-        sender.join()
-    assert pair.udp_received(PORT, sent, timeout=5.0) == sent
+    xdp.on(steady, 50)
+    sent = xdp.churn(churn)
     assert xdp.counts(steady, 2)[0] == sent
 
 
@@ -209,7 +163,7 @@ def test_foreign_xdp_program_is_a_clean_error(
         run([*ns, "bpftool", "net", "attach", "xdp", "id", str(foreign), "dev", pair.if_b])
         try:
             with pytest.raises(ConflictError, match="bpfman did not attach"):
-                xdp.on_b(ours, 5)
+                xdp.on(ours, 5)
             assert xdp.mgr.list_links() == []
             assert not list((root.path / "fs" / "xdp").iterdir())
             assert [e["id"] for e in xdp.hook()] == [foreign]

@@ -1,5 +1,18 @@
-"""Helpers shared by bpfman's tests: building the BPF objects, veth pairs in
-throwaway namespaces, and reading kernel state from outside with bpftool."""
+"""Helpers shared by bpfman's tests; tests import them from here, never from conftest.
+
+- root: an isolated bpfman root driving the real CLI (``Root``, ``REPO``, ``BPFMAN``)
+- wait: ``eventually``, for what the kernel does asynchronously
+- build: the BPF test programs, from bpf/ or inline C
+- net: veth pairs in throwaway namespaces, and real traffic across them
+- bpftool, bpffs: kernel state read from outside bpfman, private bpffs mounts
+- chains: xdp/tc/tcx chain programs sharing maps; dispatcher paths
+- consistency: do kernel, bpffs and state agree (after crashes and attacks)
+- container: a process with files only its mount namespace sees
+- registry: a real OCI registry, signing keys and small image objects
+- raises: bpfman's one-line errors expected by their exact text
+
+conftest.py holds the run rules and the fixtures built on these.
+"""
 
 from __future__ import annotations
 

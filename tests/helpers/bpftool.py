@@ -59,6 +59,11 @@ def prog_ids() -> set[int]:
     return {int(p["id"]) for p in bpftool("prog", "show")}
 
 
+def links_of(*prog_ids: int) -> list[int]:
+    """Ids of the kernel links that run one of these programs."""
+    return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] in prog_ids]
+
+
 def map_ids_of_prog(prog_id: int) -> list[int]:
     """Ids of the maps a program uses, including its .rodata/.data/.bss."""
     return [int(m) for m in prog_show(prog_id).get("map_ids", [])]

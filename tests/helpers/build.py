@@ -1,9 +1,10 @@
-"""Build the BPF test programs in bpf/ once per test process."""
+"""Build the BPF test programs: bpf/ once per test process, or C source given inline."""
 
 from __future__ import annotations
 
 import functools
 import pathlib
+import platform
 
 from tests.helpers import run
 
@@ -24,3 +25,12 @@ def bpf_object(name: str) -> pathlib.Path:
     if not path.is_file():
         raise AssertionError(f"{path} was not built: is there a bpf/{name}.bpf.c?")
     return path
+
+
+def compile_bpf(source: str, out: pathlib.Path, target: str = "bpf") -> pathlib.Path:
+    """Compile C ``source`` to ``out`` (``target`` bpfeb for a big-endian object)."""
+    src = out.with_suffix(".c")
+    src.write_text(source)
+    include = f"-I/usr/include/{platform.machine()}-linux-gnu"
+    run(["clang", "-O2", "-g", "-target", target, include, "-c", str(src), "-o", str(out)])
+    return out

@@ -9,7 +9,6 @@ made is left in the kernel without a record.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from bpfman.core.bpffs import KERNEL_ENTRIES
 from bpfman.core.state import Store
 from tests.helpers import run
 from tests.helpers.bpftool import bpftool, net_show
+from tests.helpers.wait import eventually
 
 DISPATCHER_NAMES = {"xdp_dispatcher", "tc_dispatcher"}
 
@@ -28,7 +28,6 @@ class Hook:
 
     iface: str
     netns: str  # /var/run/netns path
-    clsact_before: bool = False
 
 
 @dataclass
@@ -172,7 +171,7 @@ def _hooks(snap: Snapshot, hooks: list[Hook]) -> list[str]:
         qdiscs = run(["tc", "-n", os.path.basename(hook.netns), "qdisc", "show", "dev", hook.iface])
         has_clsact = "clsact" in qdiscs
         tc_hooks = [s for s in snap.plugins.get("tc", {}).values() if s["iface"] == hook.iface]
-        if has_clsact and not (tc_hooks or hook.clsact_before):
+        if has_clsact and not tc_hooks:
             out.append(f"clsact on {hook.iface} with no tc hook recorded (a stray qdisc)")
         if tc_hooks and not has_clsact:
             out.append(f"tc hooks recorded on {hook.iface} but no clsact qdisc")
@@ -185,15 +184,17 @@ def _leaked(snap: Snapshot, names: set[str], before: set[int], wait: float = 3.0
     The kernel frees programs a killed process held asynchronously, so this
     polls for a moment before it calls anything a leak.
     """
-    deadline = time.monotonic() + wait
-    while True:
+    leaked: list[int] = []
+
+    def none_leaked() -> bool:
         owned = set(snap.programs)
         for states in (snap.plugins.get("xdp", {}), snap.plugins.get("tc", {})):
             for s in states.values():
                 if s.get("prog_pin") and os.path.exists(s["prog_pin"]):
                     owned.add(pinned_prog_id(s["prog_pin"]))
         found = kernel_programs(names | DISPATCHER_NAMES)
-        leaked = sorted(set(found) - before - owned)
-        if not leaked or time.monotonic() > deadline:
-            return leaked
-        time.sleep(0.1)
+        leaked[:] = sorted(set(found) - before - owned)
+        return not leaked
+
+    eventually(none_leaked, timeout=wait, interval=0.1)
+    return leaked

@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from tests.helpers.build import compile_bpf
+from tests.helpers.wait import eventually
+
 USER = "bpfman"
 PASSWORD = "s3cret-pass"
 
@@ -56,19 +59,19 @@ def _free_port() -> int:
 
 
 def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def asks_for_credentials() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"docker-registry exited: {log.read_text()[-2000:]}")
         try:
             urllib.request.urlopen(f"http://{host}/v2/", timeout=1)
         except urllib.error.HTTPError as e:
-            if e.code == 401:
-                return
+            return e.code == 401
         except OSError:
             pass
-        time.sleep(0.1)
-    raise AssertionError(f"docker-registry did not start: {log.read_text()[-2000:]}")
+        return False
+
+    if not eventually(asks_for_credentials, timeout=20, interval=0.1):
+        raise AssertionError(f"docker-registry did not start: {log.read_text()[-2000:]}")
 
 
 @contextmanager
@@ -208,6 +211,26 @@ def _token_service(workdir: Path) -> Iterator[str]:
         thread.join()
 
 
+def write_keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    """A new P-256 key pair as ``NAME.pem`` (PKCS#8) and ``NAME.pub``: their paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = directory / f"{name}.pem"
+    public = directory / f"{name}.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
 # Test bytecode: small BPF objects compiled with clang, independent of bpf/.
 XDP_TC_SOURCE = r"""
 #include <linux/bpf.h>
@@ -243,26 +266,13 @@ char _license[] SEC("license") = "GPL";
 """
 
 
-def compile_bpf(source: str, out: Path, target: str = "bpf") -> Path:
-    """Compile ``source`` to ``out`` (``target`` bpfeb for a big-endian object)."""
-    src = out.with_suffix(".c")
-    src.write_text(source)
-    subprocess.run(
-        [
-            "clang",
-            "-O2",
-            "-g",
-            "-target",
-            target,
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-            str(src),
-            "-o",
-            str(out),
-        ],
-        check=True,
-    )
-    return out
+def image_objects_in(directory: Path) -> dict[str, Path]:
+    """Compile the test sources: ``xdp`` and ``tp``, and ``be``, a big-endian ``xdp``."""
+    return {
+        "xdp": compile_bpf(XDP_TC_SOURCE, directory / "xdp.bpf.o"),
+        "tp": compile_bpf(TRACEPOINT_SOURCE, directory / "tp.bpf.o"),
+        "be": compile_bpf(XDP_TC_SOURCE, directory / "be.bpf.o", target="bpfeb"),
+    }
 
 
 _SECTION_TYPES = {

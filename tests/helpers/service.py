@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import grpc
 
@@ -34,7 +35,7 @@ class Service:
         self.socket = socket
         self.log = log
         self.channel = grpc.insecure_channel(f"unix:{socket}")
-        self.stub = pb_grpc.BpfmanStub(self.channel)
+        self.stub = pb_grpc.BpfmanStub(self.channel)  # type: ignore[no-untyped-call]
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -116,7 +117,7 @@ def file_load(
     """A LoadRequest for ``(BpfmanProgramType, function)`` pairs of a local object."""
     request = pb.LoadRequest(
         bytecode=pb.BytecodeLocation(file=str(path)),
-        info=[pb.LoadInfo(name=name, program_type=ptype) for ptype, name in programs],
+        info=[pb.LoadInfo(name=name, program_type=cast(Any, ptype)) for ptype, name in programs],
         global_data=globals_ or {},
         metadata=metadata or {},
     )

@@ -1,0 +1,17 @@
+"""Expecting bpfman's one-line errors by their exact text."""
+
+from __future__ import annotations
+
+import re
+from contextlib import AbstractContextManager
+
+import pytest
+
+from bpfman.core.errors import BpfmanError, InvalidInputError
+
+
+def refused(
+    message: str, error: type[BpfmanError] = InvalidInputError
+) -> AbstractContextManager[pytest.ExceptionInfo[BpfmanError]]:
+    """``pytest.raises(error)`` whose message contains ``message`` literally (no regex)."""
+    return pytest.raises(error, match=re.escape(message))

@@ -1,0 +1,121 @@
+"""An isolated bpfman root per test, and a way to drive the real CLI against it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bpfman.core.bpffs import is_bpffs
+from bpfman.core.manager import Bpfman
+
+REPO = Path(__file__).resolve().parents[2]
+BPFMAN = [sys.executable, "-m", "bpfman"]
+
+Arg = str | int | os.PathLike[str]
+
+
+def require_root() -> None:
+    """Skip (with the reason) where root is missing; never skips as root."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: loads BPF programs and creates network namespaces")
+
+
+def le32(value: int, signed: bool = False) -> str:
+    """A 32-bit global as ``-g`` wants it: little-endian, plain hex."""
+    return value.to_bytes(4, "little", signed=signed).hex()
+
+
+class Root:
+    """An isolated bpfman root and a way to drive the real CLI against it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
+
+    def run(self, *args: Arg, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [*BPFMAN, *map(str, args)], env=self.env, capture_output=True, text=True, cwd=REPO
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"bpfman {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: Arg) -> Any:
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def fail(self, *args: Arg) -> str:
+        """Run a command that must fail cleanly; return its one stderr line."""
+        proc = self.run(*args, check=False)
+        assert proc.returncode != 0, f"expected failure, got:\n{proc.stdout}"
+        assert "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, f"expected one stderr line, got:\n{proc.stderr}"
+        return lines[0]
+
+    def load(self, obj: Arg, *args: Arg) -> list[dict[str, Any]]:
+        """``load file -p OBJ ARGS...`` (``--programs`` and the rest): the loaded programs."""
+        loaded = self.json("load", "file", "-p", obj, *args)
+        assert isinstance(loaded, list) and loaded, loaded
+        return loaded
+
+    def load_id(self, obj: Arg, *args: Arg) -> int:
+        """The id of the first program :meth:`load` loaded."""
+        return int(self.load(obj, *args)[0]["id"])
+
+    def attach(self, *args: Arg) -> dict[str, Any]:
+        """``attach ARGS...`` with its JSON output (``-o`` is the probes' offset there)."""
+        link: dict[str, Any] = json.loads(self.run("attach", "--output", "json", *args).stdout)
+        return link
+
+    def maps(self, owner: int) -> Path:
+        """The directory holding the maps of program ``owner`` (or its map owner)."""
+        return self.path / "fs" / "maps" / str(owner)
+
+    def manager(self) -> Bpfman:
+        return Bpfman(self.path)
+
+    def cleanup(self) -> None:
+        """Unload whatever the test left, then drop the bpffs and the files."""
+        if (self.path / "db" / "data.mdb").exists():
+            mgr = self.manager()
+            try:
+                for row in mgr.list_programs():
+                    with contextlib.suppress(Exception):  # keep cleaning the rest
+                        mgr.unload(row.id)
+            finally:
+                mgr.close()
+        fs = self.path / "fs"
+        if is_bpffs(fs):
+            subprocess.run(["umount", "-l", str(fs)], check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def load_counter(root: Root, objects: Path, *extra: Arg) -> int:
+    """Load ``tracepoint_counter`` (``extra``: more ``load file`` flags); its program id."""
+    return root.load_id(
+        objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter", *extra
+    )
+
+
+@contextlib.contextmanager
+def fresh_root() -> Iterator[Root]:
+    """A new root in a temporary directory, cleaned up on exit (needs root)."""
+    require_root()
+    root = Root(Path(tempfile.mkdtemp(prefix="bpfman-test-")))
+    try:
+        yield root
+    finally:
+        root.cleanup()
