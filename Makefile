@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools systemd strace
 
-.PHONY: all deps venv bpf dispatchers proto demo test test-unit test-host test-vm lint bench clean install uninstall
+.PHONY: all deps venv bpf ffi dispatchers proto demo test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -33,6 +33,10 @@ venv: deps $(STAMP)
 
 bpf: deps
 	$(MAKE) -s -C bpf
+
+# Regenerate the pre-parsed C declarations of the kernel binding (commit the result).
+ffi: venv
+	$(PY) -m bpfman.kernel.build_ffi
 
 # Rebuild the dispatcher objects shipped in the package (commit the result).
 dispatchers: deps

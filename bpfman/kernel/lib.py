@@ -1,8 +1,9 @@
-"""Lazy access to libbpf and libc through cffi in ABI mode.
+"""Lazy access to libbpf and libc through cffi in (out-of-line) ABI mode.
 
-Nothing is loaded at import: the first call to :func:`binding` builds the FFI,
-dlopens ``libbpf.so.1`` and installs a print callback, so that importing
-bpfman stays cheap and libbpf never writes to the terminal.
+Nothing is loaded at import: the first call to :func:`binding` takes the
+pre-parsed declarations (:mod:`bpfman.kernel._ffi`), dlopens ``libbpf.so.1``
+and installs a print callback, so that importing bpfman stays cheap and
+libbpf never writes to the terminal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from bpfman.kernel import cdefs
 
 log = logging.getLogger("bpfman.libbpf")
 
@@ -53,11 +52,9 @@ def binding() -> Binding:
 
 
 def _build() -> Binding:
-    import cffi
+    # The declarations of cdefs.py, parsed ahead of time (see build_ffi.py).
+    from bpfman.kernel._ffi import ffi
 
-    ffi = cffi.FFI()
-    ffi.cdef(cdefs.LIBBPF)
-    ffi.cdef(cdefs.LIBC)
     bpf = ffi.dlopen("libbpf.so.1")
     libc = ffi.dlopen(None)
 
