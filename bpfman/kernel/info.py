@@ -33,6 +33,8 @@ class ProgInfo:
     jited_len: int
     memlock: int
     verified_insns: int
+    run_cnt: int  # counted only while BPF statistics are on (bpfman.kernel.stats)
+    run_time_ns: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ def prog_info(fd: int) -> ProgInfo:
         jited_len=int(info.jited_prog_len),
         memlock=fdinfo_memlock(fd),
         verified_insns=int(info.verified_insns),
+        run_cnt=int(info.run_cnt),
+        run_time_ns=int(info.run_time_ns),
     )
 
 
