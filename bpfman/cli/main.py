@@ -19,6 +19,7 @@ import click
 from ..core.errors import BpfmanError
 from ..core.requests import parse_globals, parse_key_values, with_application
 from .app import App, error, guarded
+from .lazy import lazy_commands
 from .options import (
     U32,
     BpfmanCommand,
@@ -376,6 +377,8 @@ def _image_group() -> click.Group:
 
 
 cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
+for _command in lazy_commands():  # dump, run, profile, tracelog, system
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
