@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
+from ..kernel.stats import stats_sysctl
 
 Value = str | list[str]
 
@@ -122,10 +123,25 @@ def program_text(details: ProgramDetails) -> str:
                     ("Size JITted", str(info.jited_len)),
                     ("Kernel Allocated Memory (bytes)", str(info.memlock)),
                     ("Verified Instruction Count", str(info.verified_insns)),
+                    *run_stats_rows(info.run_cnt, info.run_time_ns),
                 ],
             )
         )
     return "\n".join(parts)
+
+
+STATS_HINT = (
+    "statistics may be off: `bpfman system stats --enable` or sysctl kernel.bpf_stats_enabled=1"
+)
+
+
+def run_stats_rows(run_cnt: int, run_time_ns: int) -> list[tuple[str, Value]]:
+    """Run Count and Run Time; a hint when nothing was counted and the sysctl is off
+    (a process holding BPF_ENABLE_STATS does not show in the sysctl)."""
+    count = str(run_cnt)
+    if run_cnt == 0 and not stats_sysctl():
+        count += f" ({STATS_HINT})"
+    return [("Run Count", count), ("Run Time", f"{run_time_ns} ns")]
 
 
 def link_text(details: LinkDetails) -> str:
@@ -173,6 +189,9 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
             "bytes_jited": info.jited_len,
             "bytes_memlock": info.memlock,
             "verified_insns": info.verified_insns,
+            "run_cnt": info.run_cnt,
+            "run_time_ns": info.run_time_ns,
+            "bpf_stats_enabled": stats_sysctl(),
         }
     return out
 
