@@ -150,7 +150,11 @@ def run(
     repeat: int,
     output: str,
 ) -> None:
-    """Run a loaded eBPF program on test input (BPF_PROG_TEST_RUN), as bpftool prog run does."""
+    """Run a loaded eBPF program on test input (BPF_PROG_TEST_RUN).
+
+    As bpftool prog run does: prints the return value and the average
+    duration of a run; the output packet and context go where asked.
+    """
     from bpfman.toolbox.run import RunRequest, run_program
 
     app.output = output
@@ -186,10 +190,12 @@ def _metric_names() -> list[str]:
 def profile(
     app: App, program_id: int, metrics: tuple[str, ...], duration: int | None, output: str
 ) -> None:
-    """Count CPU events of a loaded eBPF program while it runs (fentry/fexit), as bpftool prog profile does.
+    """Count CPU events of a loaded eBPF program while it runs.
 
-    cpu_clock is the software clock (ns): it counts where there are no
-    hardware counters, e.g. in virtual machines.
+    As bpftool prog profile does: an fentry/fexit pair around the program
+    reads the counters, so the kernel must allow fentry. cpu_clock is the
+    software clock (ns): it counts where there are no hardware counters,
+    e.g. in virtual machines.
     """
     from bpfman.toolbox.profile import profile as run_profile
 
@@ -200,7 +206,10 @@ def profile(
 
 @click.command("tracelog", cls=BpfmanCommand)
 def tracelog() -> None:
-    """Stream the kernel trace pipe (bpf_printk output) until Ctrl-C, mounting tracefs if needed."""
+    """Stream the kernel trace pipe (bpf_printk output) until Ctrl-C.
+
+    tracefs is mounted at /sys/kernel/tracing if it is mounted nowhere.
+    """
     from bpfman.toolbox.tracelog import stream
 
     stream(sys.stdout.buffer)
