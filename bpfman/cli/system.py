@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .app import App
@@ -59,6 +61,7 @@ def stats(app: App, enable: bool, duration: int | None, output: str) -> None:
     with enable_stats():
         until = f"for {duration} s" if duration else "until Ctrl-C"
         app.emit(f"BPF run statistics are on {until}", {"enabled": True, "duration": duration})
+        sys.stdout.flush()  # whoever started us may wait for this line
         hold(duration)
 
 

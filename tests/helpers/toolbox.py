@@ -32,9 +32,11 @@ class Background:
     by line; always stopped (SIGINT, then SIGKILL) when the block ends."""
 
     def __init__(self, root: Root, *args: str | int) -> None:
+        # Buffered like a user's pipe: the command must flush what callers wait for.
+        env = {k: v for k, v in root.env.items() if k != "PYTHONUNBUFFERED"}
         self.proc = subprocess.Popen(
             [*BPFMAN, *map(str, args)],
-            env=root.env,
+            env=env,
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
