@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools
 
-.PHONY: all deps venv bpf dispatchers demo test test-host test-vm lint bench clean
+.PHONY: all deps venv bpf dispatchers profiler demo test test-host test-vm lint bench clean
 
 all: venv bpf
 
@@ -37,6 +37,10 @@ bpf: deps
 dispatchers: deps
 	$(MAKE) -C bpf/dispatchers
 
+# Rebuild the profiler object shipped in the package (commit the result).
+profiler: deps
+	$(MAKE) -C bpf/profiler
+
 demo: venv
 	./scripts/demo.sh
 
@@ -57,6 +61,7 @@ bench: venv bpf
 	$(PY) -m bench.cli_latency
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
+	$(PY) -m bench.metrics
 
 clean:
 	$(MAKE) -s -C bpf clean

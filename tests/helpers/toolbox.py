@@ -68,6 +68,12 @@ class Background:
             if text in line:
                 return line
 
+    def finish(self, timeout: float) -> tuple[int, str, str]:
+        """Wait for the command to end by itself: exit status, stdout left, stderr."""
+        out, err = self.proc.communicate(timeout=timeout)
+        rest, self._buffer = self._buffer + out, b""
+        return self.proc.returncode, rest.decode(errors="replace"), err.decode(errors="replace")
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> tuple[int, str]:
         """Send ``sig`` (Ctrl-C by default); return the exit status and stderr."""
         if self.proc.poll() is None:
