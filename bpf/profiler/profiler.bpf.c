@@ -46,10 +46,13 @@ int profile_entry(void *ctx)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 
-	for (__u32 m = 0; m < MAX_METRICS && m < num_metrics; m++) {
-		struct bpf_perf_event_value *start = bpf_map_lookup_elem(&at_entry, &m);
+	/* Unrolled: older verifiers take this loop for an infinite one. */
+#pragma clang loop unroll(full)
+	for (__u32 m = 0; m < MAX_METRICS; m++) {
+		__u32 key = m; /* the loop counter itself must not escape, or no unrolling */
+		struct bpf_perf_event_value *start = bpf_map_lookup_elem(&at_entry, &key);
 
-		if (!start)
+		if (m >= num_metrics || !start)
 			break;
 		if (read_counter(m, cpu, start))
 			start->enabled = 0;
@@ -65,12 +68,14 @@ int profile_exit(void *ctx)
 
 	if (count)
 		*count += 1;
-	for (__u32 m = 0; m < MAX_METRICS && m < num_metrics; m++) {
+#pragma clang loop unroll(full)
+	for (__u32 m = 0; m < MAX_METRICS; m++) {
 		struct bpf_perf_event_value now, *start, *total;
+		__u32 key = m;
 
-		start = bpf_map_lookup_elem(&at_entry, &m);
-		total = bpf_map_lookup_elem(&totals, &m);
-		if (!start || !total)
+		start = bpf_map_lookup_elem(&at_entry, &key);
+		total = bpf_map_lookup_elem(&totals, &key);
+		if (m >= num_metrics || !start || !total)
 			break;
 		if (!start->enabled || read_counter(m, cpu, &now))
 			continue;
