@@ -159,7 +159,7 @@ def test_dump_bad_input_is_one_line(root: Root, args: list[str], code: int, need
 
 def test_dump_to_an_unwritable_file_is_one_line(root: Root, programs: dict[str, int]) -> None:
     line = root.fail("dump", "xlated", programs["xdp_chain"], "--output-file", "/proc/nope/x")
-    assert "cannot write /proc/nope/x" in line
+    assert "cannot write instructions file /proc/nope/x" in line
 
 
 def test_help_of_lazy_commands_matches_the_real_commands() -> None:

@@ -44,13 +44,9 @@ def _image(program_id: int) -> ProgImage:
 
 
 def _write_raw(app: App, path: str, data: bytes) -> None:
-    from bpfman.core.errors import InvalidInputError
+    from bpfman.toolbox.run import write_file
 
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise InvalidInputError(f"cannot write {path}: {e.strerror}") from None
+    write_file(path, data, "instructions")
     app.emit("", {"file": os.path.abspath(path), "bytes": len(data)})
 
 

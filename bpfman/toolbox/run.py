@@ -86,7 +86,8 @@ def _read(path: str, what: str) -> bytes:
         raise InvalidInputError(f"cannot read {what} file {path}: {e.strerror}") from None
 
 
-def _write(path: str, data: bytes, what: str) -> None:
+def write_file(path: str, data: bytes, what: str) -> None:
+    """Write command output to ``path``; failures are one-line input errors."""
     try:
         with open(path, "wb") as f:
             f.write(data)
@@ -115,9 +116,9 @@ def run_program(prog_id: int, request: RunRequest) -> RunResult:
         except kernel.ProgRunError as e:
             raise _explain(e, prog_id, type_name) from None
     if request.data_out not in (None, STDIO):
-        _write(request.data_out, run.data_out, "data output")
+        write_file(request.data_out, run.data_out, "data output")
     if request.ctx_out not in (None, STDIO):
-        _write(request.ctx_out, run.ctx_out, "context output")
+        write_file(request.ctx_out, run.ctx_out, "context output")
     return RunResult(request, run)
 
 
