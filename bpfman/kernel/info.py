@@ -59,30 +59,35 @@ class LinkInfo:
     prog_id: int
 
 
-def _get_info(fd: int, ctype: str, what: str, prepare: Any = None) -> Any:
+def _get_info(fd: int, ctype: str, what: str) -> Any:
     b = binding()
     info = b.ffi.new(f"{ctype} *")
-    if prepare is not None:
-        prepare(info)
     size = b.ffi.new("__u32 *", b.ffi.sizeof(ctype))
     check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), f"{what} info")
     return info
 
 
+# Map ids asked for up front, so that most programs take one info call
+# (metrics scrapes ask for every program).
+_MAP_IDS_FIRST = 32
+
+
 def prog_info(fd: int) -> ProgInfo:
     """Kernel facts about the program behind ``fd``, map IDs included."""
     b = binding()
-    info = _get_info(fd, "struct bpf_prog_info", "program")
-    count = int(info.nr_map_ids)
-    ids = b.ffi.new("__u32[]", max(count, 1))
-    if count:
-
-        def want_maps(i: Any) -> None:
-            i.nr_map_ids = count
-            i.map_ids = int(b.ffi.cast("uintptr_t", ids))
-
-        info = _get_info(fd, "struct bpf_prog_info", "program", want_maps)
-        count = min(count, int(info.nr_map_ids))
+    room = _MAP_IDS_FIRST
+    size = b.ffi.new("__u32 *")
+    while True:
+        ids = b.ffi.new("__u32[]", room)
+        info = b.ffi.new("struct bpf_prog_info *")
+        info.nr_map_ids = room
+        info.map_ids = int(b.ffi.cast("uintptr_t", ids))
+        size[0] = b.ffi.sizeof("struct bpf_prog_info")
+        check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), "program info")
+        count = int(info.nr_map_ids)  # the kernel reports how many there are
+        if count <= room:
+            break
+        room = count
     return ProgInfo(
         id=int(info.id),
         type=int(info.type),
