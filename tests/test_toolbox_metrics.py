@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -122,3 +123,9 @@ def test_listen_errors_are_one_line(root: Root) -> None:
         port = busy.getsockname()[1]
         line = root.fail("system", "metrics", "--listen", f"127.0.0.1:{port}")
     assert line == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_metrics_ends_cleanly_on_sigterm(server: tuple[Background, str]) -> None:
+    metrics, url = server
+    assert scrape(url)[("bpfman_up", ())] == 1
+    assert metrics.stop(signal.SIGTERM) == (0, "")

@@ -8,6 +8,7 @@ never through the global sysctl, so other users of the machine are not affected.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,10 @@ def test_stats_status_and_timed_enable(root: Root) -> None:
     assert 1.0 <= time.monotonic() - start < 10
     line = root.fail("system", "stats", "--duration", "1")
     assert "--duration needs --enable" in line
+
+
+def test_enable_ends_cleanly_on_sigterm(root: Root) -> None:
+    """`timeout` and systemd stop with SIGTERM: statistics go off, exit status 0."""
+    with Background(root, "system", "stats", "--enable") as holder:
+        holder.readline()
+        assert holder.stop(signal.SIGTERM) == (0, "")

@@ -58,11 +58,14 @@ def stats(app: App, enable: bool, duration: int | None, output: str) -> None:
             {"bpf_stats_enabled": state},
         )
         return
-    with enable_stats():
-        until = f"for {duration} s" if duration else "until Ctrl-C"
+    until = f"for {duration} s" if duration else "until Ctrl-C"
+
+    def announce() -> None:
         app.emit(f"BPF run statistics are on {until}", {"enabled": True, "duration": duration})
         sys.stdout.flush()  # whoever started us may wait for this line
-        hold(duration)
+
+    with enable_stats():
+        hold(duration, announce)
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -82,13 +85,9 @@ def metrics(app: App, listen: str) -> None:
 
     host, port = _listen(listen)
     server = serve(app.bpfman, host, port)
+    url = f"http://{listen.rpartition(':')[0]}:{server.server_address[1]}/metrics"
     try:
-        bound = server.server_address[1]
-        print(
-            f"Serving Prometheus metrics at http://{listen.rpartition(':')[0]}:{bound}/metrics",
-            flush=True,
-        )
-        hold(None)
+        hold(None, lambda: print(f"Serving Prometheus metrics at {url}", flush=True))
     finally:
         server.shutdown()
         server.server_close()
