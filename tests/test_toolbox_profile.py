@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.toolbox.profile import METRICS, PROFILER, Profile, Reading
+from bpfman.toolbox.profile import MAX_METRICS, METRICS, PROFILER, Profile, Reading
 from tests.conftest import REPO, Root
 from tests.helpers import run
 from tests.helpers.net import VethPair
@@ -42,6 +42,12 @@ def test_staleness_check_notices_a_changed_source(tmp_path: Path) -> None:
     shipped = tmp_path / "shipped.o"
     shipped.write_bytes(PROFILER.read_bytes())
     assert _sections(tmp_path / "out" / "profiler.o") != _sections(shipped)
+
+
+def test_every_metric_fits_the_profiler() -> None:
+    source = (REPO / "bpf" / "profiler" / "profiler.bpf.c").read_text()
+    assert f"#define MAX_METRICS {MAX_METRICS}\n" in source
+    assert len(METRICS) <= MAX_METRICS
 
 
 def test_profiler_ships_in_the_package() -> None:

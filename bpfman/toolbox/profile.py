@@ -24,7 +24,7 @@ from bpfman.toolbox.hold import hold
 from bpfman.toolbox.source import ProgramSource
 
 PROFILER = resources.files("bpfman.toolbox") / "objects" / "profiler.o"
-MAX_METRICS = 8  # as compiled into the profiler
+MAX_METRICS = 8  # as compiled into the profiler: METRICS must not outgrow it
 
 _HARDWARE, _SOFTWARE, _HW_CACHE = 0, 1, 3
 # PERF_TYPE_HW_CACHE config: cache | (operation << 8) | (result << 16).
@@ -172,16 +172,13 @@ def _load_profiler(prog_id: int, target_fd: int, function: str, count: int) -> k
         for prog in ("profile_entry", "profile_exit"):
             obj.set_attach_target(prog, function, target_fd)
         obj.load()
-    except KernelError as e:
+    except BaseException as e:
         obj.close()
-        if e.errno in (errno.EPERM, errno.EACCES):
+        if isinstance(e, KernelError) and e.errno in (errno.EPERM, errno.EACCES):
             raise UnsupportedError(
                 f"the kernel refuses fentry/fexit programs ({errno.errorcode[e.errno]}), "
                 f"which profile loads around program {prog_id}"
             ) from None
-        raise
-    except BaseException:
-        obj.close()
         raise
     return obj
 
@@ -239,10 +236,8 @@ def _collect(obj: kernel.BpfObject, metrics: list[Metric]) -> Profile:
 
 def profile(prog_id: int, names: list[str], duration: float | None) -> Profile:
     """Count ``names`` over the runs of ``prog_id`` for ``duration`` seconds
-    (or until Ctrl-C); the counters detach when this returns."""
+    (or until Ctrl-C or SIGTERM); the counters detach when this returns."""
     metrics = [METRICS[name] for name in dict.fromkeys(names)]
-    if len(metrics) > MAX_METRICS:
-        raise UnsupportedError(f"at most {MAX_METRICS} metrics at once")
     with kernel.prog_fd_by_id(prog_id) as target:
         function = _target_function(prog_id, target.fd)
         with _load_profiler(prog_id, target.fd, function, len(metrics)) as obj:
