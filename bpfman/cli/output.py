@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
-from ..kernel.stats import stats_sysctl
 
 Value = str | list[str]
 
@@ -138,6 +137,8 @@ STATS_HINT = (
 def run_stats_rows(run_cnt: int, run_time_ns: int) -> list[tuple[str, Value]]:
     """Run Count and Run Time; a hint when nothing was counted and the sysctl is off
     (a process holding BPF_ENABLE_STATS does not show in the sysctl)."""
+    from ..kernel.stats import stats_sysctl  # not at import: `list` must stay light
+
     count = str(run_cnt)
     if run_cnt == 0 and not stats_sysctl():
         count += f" ({STATS_HINT})"
@@ -175,6 +176,8 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
         }
     info = details.kernel
     if info is not None:
+        from ..kernel.stats import stats_sysctl
+
         out["kernel"] = {
             "id": info.id,
             "name": info.name,
