@@ -8,6 +8,7 @@ facts, and the programs bpfman does not manage, from the kernel directly.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 from collections import Counter
@@ -195,6 +196,9 @@ def serve(manager: Bpfman, host: str, port: int) -> WSGIServer:
     from prometheus_client import start_http_server
 
     manager.list_programs()  # fail now, on one line, if the state or privileges are wrong
+    # What is alive now lives as long as the server: keep the garbage collector's
+    # full passes (which a scrape's many small objects trigger) off it.
+    gc.freeze()
     try:
         server, _ = start_http_server(port, addr=host, registry=registry(manager))
     except OSError as e:
