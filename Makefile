@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
 	apache2-utils podman xdp-tools systemd strace
 
-.PHONY: all deps venv bpf ffi dispatchers proto demo test test-unit test-host test-vm lint bench clean install uninstall
+.PHONY: all deps venv bpf ffi dispatchers profiler proto demo test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -45,6 +45,9 @@ dispatchers: deps
 # Regenerate the committed gRPC modules from bpfman/service/bpfman.proto (commit the result).
 proto: venv
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. bpfman/service/bpfman.proto
+# Rebuild the profiler object shipped in the package (commit the result).
+profiler: deps
+	$(MAKE) -C bpf/profiler
 
 demo: venv
 	./scripts/demo.sh
@@ -112,6 +115,7 @@ uninstall:
 		rm -f "$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}"; \
 	done
 	rm -rf "$(DESTDIR)$(APPDIR)"
+	$(PY) -m bench.metrics
 
 clean:
 	$(MAKE) -s -C bpf clean

@@ -45,6 +45,8 @@ KERNEL_LABELS = [
     "Size JITted",
     "Kernel Allocated Memory (bytes)",
     "Verified Instruction Count",
+    "Run Count",
+    "Run Time",
 ]
 LINK_HEAD = ["BPF Function", "Program Type", "Program ID", "Link ID"]
 
@@ -205,7 +207,10 @@ def test_get_program_blocks_match_the_guide_and_bpftool(root: Root, objects: Pat
         "Size JITted": [str(info["bytes_jited"])],
         "Kernel Allocated Memory (bytes)": [str(info["bytes_memlock"])],
         "Verified Instruction Count": [kern["Verified Instruction Count"][0]],
+        "Run Count": [kern["Run Count"][0]],
+        "Run Time": ["0 ns"],  # never attached, never run
     }
+    assert kern["Run Count"][0].split()[0] == "0"
     assert re.fullmatch(r"[0-9a-f]{16}", info["tag"])
     assert int(kern["Verified Instruction Count"][0]) > 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from .lazy import resolved
 from .options import HelpArgument, cleandoc
 
 SHELLS = ("bash", "zsh", "fish")
@@ -38,6 +39,7 @@ def _walk(
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden or name == "help":
                 continue
+            sub = resolved(sub)
             sub_ctx = click.Context(sub, info_name=name, parent=ctx)
             yield from _walk(sub, sub_ctx, [*path, name])
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bpfman.cli.app import App
 from bpfman.core.errors import InvalidInputError
 from bpfman.images import (
     ARCHES,
@@ -172,7 +173,7 @@ def _progress() -> Iterator[Progress | None]:
 def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType) -> click.Group:
     """The ``image`` command group over the store ``get_store`` returns."""
     group = click.Group(
-        "image", help="eBPF Bytecode Image related commands", context_settings=CONTEXT
+        "image", help="eBPF Bytecode Image related commands.", context_settings=CONTEXT
     )
 
     @group.command("pull", help="Pull an eBPF bytecode image from a remote registry.")
@@ -246,3 +247,14 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
         click.echo(f"Pushed signature for {ref.name}@{digest}")
 
     return group
+
+
+def _app() -> App:
+    found = click.get_current_context().find_object(App)
+    assert found is not None
+    return found
+
+
+image = make_image_group(
+    lambda: _app().bpfman.images, lambda section: _app().bpfman.plugins.image_label(section)
+)

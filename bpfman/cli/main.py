@@ -10,7 +10,7 @@ exit status.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,6 +19,7 @@ import click
 from ..core.errors import InvalidInputError
 from ..core.requests import parse_globals, parse_key_values, with_application
 from .app import App, error, guarded
+from .lazy import lazy_commands
 from .options import (
     U32,
     BpfmanCommand,
@@ -136,30 +137,6 @@ class AttachGroup(BpfmanGroup):
         while len(rest) > 1 and rest[1].startswith("--output="):
             moved.append(rest.pop(1))
         return super().parse_args(ctx, [*moved, *rest])
-
-
-class LazyGroup(BpfmanGroup):
-    """A group whose module is imported only when the group is used.
-
-    ``image`` pulls in oras and requests (~150 ms); ``list`` must not pay
-    for that.
-    """
-
-    def __init__(self, name: str, help: str, load: Callable[[], click.Group]) -> None:
-        super().__init__(name, help=help)
-        self._load = load
-        self._group: click.Group | None = None
-
-    def _real(self) -> click.Group:
-        if self._group is None:
-            self._group = self._load()
-        return self._group
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return self._real().list_commands(ctx)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._real().get_command(ctx, cmd_name)
 
 
 @click.group(cls=BpfmanGroup)
@@ -408,20 +385,8 @@ def get_link(app: App, link_id: int, output: str) -> None:
     app.show_link(link_id)
 
 
-def _image_group() -> click.Group:
-    from .image import make_image_group
-
-    def app() -> App:
-        found = click.get_current_context().find_object(App)
-        assert found is not None
-        return found
-
-    return make_image_group(
-        lambda: app().bpfman.images, lambda section: app().bpfman.plugins.image_label(section)
-    )
-
-
-cli.add_command(LazyGroup("image", "eBPF Bytecode Image related commands.", _image_group))
+for _command in lazy_commands():  # image, dump, run, profile, tracelog, system
+    cli.add_command(_command)
 
 
 @cli.command(hidden=True, cls=BpfmanCommand)
@@ -447,17 +412,6 @@ def completions(out_dir: Path, shell: str | None) -> None:
 
     for path in write_completions(cli, out_dir, (shell,) if shell else SHELLS):
         click.echo(path)
-
-
-def _system_group() -> click.Group:
-    from .system import make_system_group
-
-    return make_system_group()
-
-
-cli.add_command(
-    LazyGroup("system", "Run bpfman as a service and look after its state.", _system_group)
-)
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:

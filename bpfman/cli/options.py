@@ -235,6 +235,10 @@ class HelpCommand(BpfmanCommand):
             found = (
                 target.get_command(target_ctx, name) if isinstance(target, click.Group) else None
             )
+            if found is not None:
+                from .lazy import resolved
+
+                found = resolved(found)
             if found is None:
                 raise click.UsageError(f"unrecognized subcommand {name!r}", ctx=target_ctx)
             target, target_ctx = found, click.Context(found, info_name=name, parent=target_ctx)

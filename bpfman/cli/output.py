@@ -118,10 +118,27 @@ def program_text(details: ProgramDetails) -> str:
                     ("Size JITted", str(info.jited_len)),
                     ("Kernel Allocated Memory (bytes)", str(info.memlock)),
                     ("Verified Instruction Count", str(info.verified_insns)),
+                    *run_stats_rows(info.run_cnt, info.run_time_ns),
                 ],
             )
         )
     return "\n".join(parts)
+
+
+STATS_HINT = (
+    "statistics may be off: `bpfman system stats --enable` or sysctl kernel.bpf_stats_enabled=1"
+)
+
+
+def run_stats_rows(run_cnt: int, run_time_ns: int) -> list[tuple[str, Value]]:
+    """Run Count and Run Time; a hint when nothing was counted and the sysctl is off
+    (a process holding BPF_ENABLE_STATS does not show in the sysctl)."""
+    from ..kernel.stats import stats_sysctl  # not at import: `list` must stay light
+
+    count = str(run_cnt)
+    if run_cnt == 0 and not stats_sysctl():
+        count += f" ({STATS_HINT})"
+    return [("Run Count", count), ("Run Time", f"{run_time_ns} ns")]
 
 
 def link_text(details: LinkDetails) -> str:
@@ -155,6 +172,8 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
         }
     info = details.kernel
     if info is not None:
+        from ..kernel.stats import stats_sysctl
+
         out["kernel"] = {
             "id": info.id,
             "name": info.name,
@@ -169,6 +188,9 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
             "bytes_jited": info.jited_len,
             "bytes_memlock": info.memlock,
             "verified_insns": info.verified_insns,
+            "run_cnt": info.run_cnt,
+            "run_time_ns": info.run_time_ns,
+            "bpf_stats_enabled": stats_sysctl(),
         }
     return out
 

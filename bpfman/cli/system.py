@@ -1,18 +1,20 @@
-"""``bpfman system``: commands that run or look after bpfman itself.
+"""``bpfman system``: bpfman itself rather than one program.
 
-Imported only when ``system`` is used: the service's gRPC stack is imported
-only when ``system service`` runs.
+The service, recovery, run statistics and metrics. Imported only when
+``system`` is used; each command imports its own stack (gRPC, prometheus)
+only when it runs.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .app import App
-from .options import BpfmanCommand, BpfmanGroup
+from .options import BpfmanCommand, BpfmanGroup, output_option
 
 SOCKET_HELP = "Optional: Unix socket to serve on [default: /run/bpfman-sock/bpfman.sock]."
 TIMEOUT_HELP = (
@@ -56,38 +58,117 @@ def run_service(
     serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose)
 
 
-def make_system_group() -> click.Group:
-    @click.group("system", cls=BpfmanGroup)
-    def system() -> None:
-        """Run bpfman as a service and look after its state."""
+LISTEN_HELP = """Optional: Address to serve Prometheus metrics on, at /metrics.
+Port 0 picks a free port (printed at start).
+Example: --listen 127.0.0.1:9464"""
 
-    @system.command(cls=BpfmanCommand)
-    @click.option(
-        "--adopt",
-        "mode",
-        flag_value="adopt",
-        help="Optional: When the state store is lost or corrupt, record every program and\n"
-        "link that bpffs still holds, as if bpfman had just loaded them.",
-    )
-    @click.option(
-        "--remove",
-        "mode",
-        flag_value="remove",
-        help="Optional: When the state store is lost or corrupt, detach and unload everything\n"
-        "that bpffs holds.",
-    )
-    @click.pass_obj
-    def recover(app: App, mode: str | None) -> None:
-        """Finish interrupted operations, reconcile the state with the kernel, or rebuild a lost store."""
-        for line in app.bpfman.recover(mode):
-            click.echo(line)
 
-    @system.command("service", cls=BpfmanCommand)
-    @service_options
-    @click.pass_context
-    def service(ctx: click.Context, /, **options: Any) -> None:
-        """Serve the bpfman.v1 gRPC API on a Unix socket."""
-        app = ctx.find_object(App)
-        run_service(app.root if app else None, **options)
+pass_app = click.make_pass_decorator(App)
 
-    return system
+
+@click.group("system", cls=BpfmanGroup)
+def system() -> None:
+    """bpfman itself: the service, recovery, run statistics, metrics."""
+
+
+@system.command(cls=BpfmanCommand)
+@click.option(
+    "--adopt",
+    "mode",
+    flag_value="adopt",
+    help="Optional: When the state store is lost or corrupt, record every program and\n"
+    "link that bpffs still holds, as if bpfman had just loaded them.",
+)
+@click.option(
+    "--remove",
+    "mode",
+    flag_value="remove",
+    help="Optional: When the state store is lost or corrupt, detach and unload everything\n"
+    "that bpffs holds.",
+)
+@pass_app
+def recover(app: App, mode: str | None) -> None:
+    """Finish interrupted operations, reconcile the state with the kernel, or rebuild a lost store."""
+    for line in app.bpfman.recover(mode):
+        click.echo(line)
+
+
+@system.command("service", cls=BpfmanCommand)
+@service_options
+@click.pass_context
+def service(ctx: click.Context, /, **options: Any) -> None:
+    """Serve the bpfman.v1 gRPC API on a Unix socket."""
+    app = ctx.find_object(App)
+    run_service(app.root if app else None, **options)
+
+
+@system.command("stats", cls=BpfmanCommand)
+@click.option(
+    "--enable",
+    is_flag=True,
+    help="Optional: Turn the kernel's BPF run statistics on while this command\n"
+    "runs (BPF_ENABLE_STATS), until --duration ends or Ctrl-C.",
+)
+@click.option(
+    "--duration",
+    type=click.IntRange(1, 0xFFFFFFFF),
+    help="Optional: With --enable, seconds to keep statistics on.",
+)
+@output_option
+@pass_app
+def stats(app: App, enable: bool, duration: int | None, output: str) -> None:
+    """Show or turn on the kernel's run statistics of BPF programs (Run Count, Run Time).
+
+    The kernel counts runs and run time only while statistics are on: while
+    the sysctl kernel.bpf_stats_enabled is 1, or while a process holds them
+    on, as `bpfman system stats --enable` does. Counting costs a little time
+    on every program run.
+    """
+    from bpfman.kernel.stats import enable_stats, stats_sysctl
+    from bpfman.toolbox.hold import hold
+
+    app.output = output
+    if duration is not None and not enable:
+        raise click.UsageError("--duration needs --enable")
+    if not enable:
+        state = stats_sysctl()
+        text = "unknown (no such sysctl)" if state is None else str(int(state))
+        app.emit(
+            f"kernel.bpf_stats_enabled = {text}\n"
+            "Processes holding statistics on (bpfman system stats --enable) do not show here.",
+            {"bpf_stats_enabled": state},
+        )
+        return
+    until = f"for {duration} s" if duration else "until Ctrl-C"
+
+    def announce() -> None:
+        app.emit(f"BPF run statistics are on {until}", {"enabled": True, "duration": duration})
+        sys.stdout.flush()  # whoever started us may wait for this line
+
+    with enable_stats():
+        hold(duration, announce)
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--listen")
+    return host.strip("[]"), int(port)
+
+
+@system.command("metrics", cls=BpfmanCommand)
+@click.option("--listen", default="127.0.0.1:9464", show_default=True, help=LISTEN_HELP)
+@pass_app
+def metrics(app: App, listen: str) -> None:
+    """Serve Prometheus metrics of bpfman's programs, links and maps until Ctrl-C."""
+    from bpfman.toolbox.hold import hold
+    from bpfman.toolbox.metrics import serve
+
+    host, port = _listen(listen)
+    server = serve(app.bpfman, host, port)
+    url = f"http://{listen.rpartition(':')[0]}:{server.server_address[1]}/metrics"
+    try:
+        hold(None, lambda: print(f"Serving Prometheus metrics at {url}", flush=True))
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     )
     from bpfman.kernel.obj import BpfObject, MapSpec, ProgramSpec
     from bpfman.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
-    from bpfman.kernel.run import prog_test_run
+    from bpfman.kernel.run import ProgRun, ProgRunError, prog_test_run, test_run
     from bpfman.kernel.types import (
         ATTACH_TYPE,
         BPF_F_AFTER,
@@ -87,6 +87,8 @@ _WHERE: dict[str, str] = {
     "PROG_TYPE": "bpfman.kernel.types",
     "PROG_TYPE_FILTERS": "bpfman.kernel.names",
     "ProgInfo": "bpfman.kernel.info",
+    "ProgRun": "bpfman.kernel.run",
+    "ProgRunError": "bpfman.kernel.run",
     "ProgramSpec": "bpfman.kernel.obj",
     "capture_libbpf_messages": "bpfman.kernel.lib",
     "iter_prog_ids": "bpfman.kernel.fds",
@@ -115,6 +117,7 @@ _WHERE: dict[str, str] = {
     "prog_types_named": "bpfman.kernel.names",
     "raw_tracepoint_open": "bpfman.kernel.links",
     "tcx_chain": "bpfman.kernel.links",
+    "test_run": "bpfman.kernel.run",
 }
 
 
@@ -140,6 +143,8 @@ __all__ = [
     "MapInfo",
     "MapSpec",
     "ProgInfo",
+    "ProgRun",
+    "ProgRunError",
     "ProgramSpec",
     "capture_libbpf_messages",
     "iter_prog_ids",
@@ -168,4 +173,5 @@ __all__ = [
     "prog_types_named",
     "raw_tracepoint_open",
     "tcx_chain",
+    "test_run",
 ]

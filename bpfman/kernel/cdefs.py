@@ -70,6 +70,8 @@ __u32 bpf_map__btf_value_type_id(const struct bpf_map *map);
 const void *bpf_map__initial_value(struct bpf_map *map, size_t *psize);
 
 int libbpf_probe_bpf_prog_type(int prog_type, const void *opts);
+int libbpf_num_possible_cpus(void);
+int bpf_map__set_max_entries(struct bpf_map *map, __u32 max_entries);
 
 /* btf.h */
 struct btf_type {
@@ -85,7 +87,21 @@ struct btf_var_secinfo {
 __u32 btf__type_cnt(const struct btf *btf);
 const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
 const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
+struct btf_enum {
+    __u32 name_off;
+    __s32 val;
+};
+struct btf_param {
+    __u32 name_off;
+    __u32 type;
+};
+struct btf_array {
+    __u32 type;
+    __u32 index_type;
+    __u32 nelems;
+};
 struct btf *btf__load_from_kernel_by_id(__u32 id);
+struct btf *btf__load_vmlinux_btf(void);
 __s32 btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
 void btf__free(struct btf *btf);
 
@@ -100,6 +116,8 @@ int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len);
 int bpf_map_lookup_elem(int fd, const void *key, void *value);
 int bpf_raw_tracepoint_open(const char *name, int prog_fd);
 int bpf_btf_get_fd_by_id(__u32 id);
+int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags);
+int bpf_enable_stats(int type);
 
 struct bpf_link_update_opts {
     size_t sz;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ class ProgInfo:
     jited_len: int
     memlock: int
     verified_insns: int
+    run_cnt: int  # counted only while BPF statistics are on (bpfman.kernel.stats)
+    run_time_ns: int
 
 
 @dataclass(frozen=True)
@@ -58,30 +61,35 @@ class LinkInfo:
     words: tuple[int, ...] = ()
 
 
-def _get_info(fd: int, ctype: str, what: str, prepare: Any = None) -> Any:
+def _get_info(fd: int, ctype: str, what: str) -> Any:
     b = binding()
     info = b.ffi.new(f"{ctype} *")
-    if prepare is not None:
-        prepare(info)
     size = b.ffi.new("__u32 *", b.ffi.sizeof(ctype))
     check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), f"{what} info")
     return info
 
 
+# Map ids asked for up front, so that most programs take one info call
+# (metrics scrapes ask for every program).
+_MAP_IDS_FIRST = 32
+
+
 def prog_info(fd: int) -> ProgInfo:
     """Kernel facts about the program behind ``fd``, map IDs included."""
     b = binding()
-    info = _get_info(fd, "struct bpf_prog_info", "program")
-    count = int(info.nr_map_ids)
-    ids = b.ffi.new("__u32[]", max(count, 1))
-    if count:
-
-        def want_maps(i: Any) -> None:
-            i.nr_map_ids = count
-            i.map_ids = int(b.ffi.cast("uintptr_t", ids))
-
-        info = _get_info(fd, "struct bpf_prog_info", "program", want_maps)
-        count = min(count, int(info.nr_map_ids))
+    room = _MAP_IDS_FIRST
+    size = b.ffi.new("__u32 *")
+    while True:
+        ids = b.ffi.new("__u32[]", room)
+        info = b.ffi.new("struct bpf_prog_info *")
+        info.nr_map_ids = room
+        info.map_ids = int(b.ffi.cast("uintptr_t", ids))
+        size[0] = b.ffi.sizeof("struct bpf_prog_info")
+        check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), "program info")
+        count = int(info.nr_map_ids)  # the kernel reports how many there are
+        if count <= room:
+            break
+        room = count
     return ProgInfo(
         id=int(info.id),
         type=int(info.type),
@@ -97,6 +105,8 @@ def prog_info(fd: int) -> ProgInfo:
         jited_len=int(info.jited_prog_len),
         memlock=fdinfo_memlock(fd),
         verified_insns=int(info.verified_insns),
+        run_cnt=int(info.run_cnt),
+        run_time_ns=int(info.run_time_ns),
     )
 
 
@@ -152,16 +162,26 @@ def prog_func_btf_id(prog_fd: int, func_name: str) -> int:
 
 
 def fdinfo_memlock(fd: int) -> int:
-    """Bytes the kernel charges for the object (``memlock:`` in fdinfo)."""
+    """Bytes the kernel charges for the object (``memlock:`` in fdinfo).
+
+    Read with one raw read: metrics scrapes call this for every program and map.
+    """
     try:
-        with open(f"/proc/self/fdinfo/{fd}") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key == "memlock":
-                    return int(value)
-    except (OSError, ValueError):
-        pass
-    return 0
+        info = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY)
+        try:
+            text = os.read(info, 4096)
+        finally:
+            os.close(info)
+    except OSError:
+        return 0
+    start = text.find(b"\nmemlock:")
+    if start < 0:
+        return 0
+    end = text.find(b"\n", start + 1)
+    try:
+        return int(text[start + len(b"\nmemlock:") : end if end > 0 else len(text)])
+    except ValueError:
+        return 0
 
 
 def _boot_time_to_wall(ns_since_boot: int) -> datetime:

@@ -194,6 +194,11 @@ class BpfObject(Closing):
             raise InvalidInputError(f"global {name} has no initial value to set")
         b.ffi.memmove(b.ffi.cast("char *", data) + var.offset, value, var.size)
 
+    def set_max_entries(self, map_name: str, entries: int) -> None:
+        """Size a map before load (e.g. one slot per CPU and event)."""
+        rc = binding().bpf.bpf_map__set_max_entries(self._map(map_name), entries)
+        check(rc, f"size map {map_name}")
+
     def reuse_map(self, map_name: str, fd: int) -> None:
         """Use an existing kernel map instead of creating ``map_name``."""
         rc = binding().bpf.bpf_map__reuse_fd(self._map(map_name), fd)

@@ -15,6 +15,7 @@ from bpfman.kernel.lib import binding
 from bpfman.kernel.syscalls import perf_event_open
 
 PERF_TYPE_TRACEPOINT = 2
+_EXCLUDE_USER = 1 << 4  # perf_event_attr flag bit: count kernel-mode work only
 _TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _PMU_ROOT = "/sys/bus/event_source/devices"
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -64,6 +65,16 @@ def perf_event_uprobe(path: str, offset: int, retprobe: bool, pid: int = -1) -> 
     rc = perf_event_open(attr, pid=pid if pid >= 0 else -1, cpu=-1 if pid >= 0 else 0)
     kind = "uretprobe" if retprobe else "uprobe"
     return Fd(check_syscall(rc, f"perf_event_open {kind} {path}+{offset:#x}"))
+
+
+def perf_event_counter(event_type: int, config: int, cpu: int) -> Fd:
+    """A counting event (``PERF_TYPE_*``, config) on one CPU, kernel mode only,
+    for BPF programs to read (``bpf_perf_event_read_value``)."""
+    attr = _new_attr(event_type)
+    attr.config = config
+    attr.flags = _EXCLUDE_USER
+    rc = perf_event_open(attr, pid=-1, cpu=cpu)
+    return Fd(check_syscall(rc, f"perf_event_open type {event_type} config {config:#x} cpu {cpu}"))
 
 
 def _new_attr(event_type: int) -> Any:
