@@ -213,3 +213,24 @@ def test_bpfman_rpc_is_the_same_service(root: Root) -> None:
     command = [sys.executable, "-m", "bpfman.service.rpc"]
     with running_service(root.path, command=command) as svc:
         assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
+
+
+def test_the_service_serves_metrics_from_its_own_process(root: Root, objects: Path) -> None:
+    """``--metrics-address``: /metrics of the programs loaded through the service."""
+    import re
+    import urllib.request
+
+    from tests.helpers.service import file_load, pb
+
+    with running_service(root.path, "--metrics-address", "127.0.0.1:0") as svc:
+        request = file_load(
+            objects / "tracepoint_counter.bpf.o", (pb.TRACEPOINT, "tracepoint_counter")
+        )
+        [loaded] = svc.stub.Load(request).programs
+        found = re.search(r"serving metrics at (http://\S+/metrics)", svc.logs())
+        assert found, svc.logs()
+        with urllib.request.urlopen(found.group(1), timeout=10) as response:
+            text = response.read().decode()
+        assert f'id="{loaded.kernel_info.id}"' in text
+        svc.stub.Unload(pb.UnloadRequest(id=loaded.kernel_info.id))
+    assert "--metrics-address" in root.fail("system", "service", "--metrics-address", "nope")

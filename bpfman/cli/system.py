@@ -21,6 +21,10 @@ TIMEOUT_HELP = (
     "Optional: Exit after this many seconds without a request; 0 runs forever [default: 15]."
 )
 CSI_HELP = "Optional: Accepted for bpfman-operator; the CSI driver is not served yet."
+METRICS_HELP = (
+    "Optional: Also serve Prometheus metrics at http://HOST:PORT/metrics from the service.\n"
+    "Example: --metrics-address 127.0.0.1:9464"
+)
 
 
 def service_options(fn: Any) -> Any:
@@ -30,6 +34,7 @@ def service_options(fn: Any) -> Any:
             click.option("--socket-path", type=Path, help=SOCKET_HELP),
             click.option("--timeout", type=click.IntRange(min=0), default=15, help=TIMEOUT_HELP),
             click.option("--csi-support", is_flag=True, help=CSI_HELP),
+            click.option("--metrics-address", callback=_address, help=METRICS_HELP),
             click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
         ]
     ):
@@ -37,8 +42,24 @@ def service_options(fn: Any) -> Any:
     return fn
 
 
+def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    return None if value is None else _listen(value, param.opts[-1])
+
+
+def _listen(value: str, option: str = "--listen") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint=option)
+    return host.strip("[]"), int(port)
+
+
 def run_service(
-    root: Path | None, socket_path: Path | None, timeout: int, csi_support: bool, verbose: bool
+    root: Path | None,
+    socket_path: Path | None,
+    timeout: int,
+    csi_support: bool,
+    metrics_address: tuple[str, int] | None,
+    verbose: bool,
 ) -> None:
     import logging
     import os
@@ -55,7 +76,7 @@ def run_service(
         raise PermissionDeniedError(reason)
     from ..service.server import DEFAULT_SOCKET, serve
 
-    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose)
+    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address)
 
 
 LISTEN_HELP = """Optional: Address to serve Prometheus metrics on, at /metrics.
@@ -147,13 +168,6 @@ def stats(app: App, enable: bool, duration: int | None, output: str) -> None:
 
     with enable_stats():
         hold(duration, announce)
-
-
-def _listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--listen")
-    return host.strip("[]"), int(port)
 
 
 @system.command("metrics", cls=BpfmanCommand)

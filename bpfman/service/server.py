@@ -233,8 +233,13 @@ def serve(
     csi_support: bool = False,
     root: Path | None = None,
     verbose: bool = False,
+    metrics_address: tuple[str, int] | None = None,
 ) -> None:
-    """Run the service until SIGTERM/SIGINT or the idle timeout."""
+    """Run the service until SIGTERM/SIGINT or the idle timeout.
+
+    With ``metrics_address`` the Prometheus endpoint is served from this
+    process too, on the service's own plugin manager and store.
+    """
     from bpfman.core.manager import Bpfman
 
     bpfman = Bpfman(root)
@@ -246,10 +251,19 @@ def serve(
     for line in bpfman.recover():
         log.info("recovery: %s", line)
     service = Service(bpfman, socket_path, timeout, csi_support)
+    metrics = None
+    if metrics_address is not None:
+        from bpfman.toolbox.metrics import serve as serve_metrics
+
+        metrics = serve_metrics(bpfman, *metrics_address)
+        log.info("serving metrics at http://%s:%d/metrics", *metrics.server_address[:2])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: service.stop(signal.Signals(num).name))
     log.info("bpfman service starting (pid %d, root %s)", os.getpid(), bpfman.layout.root)
     try:
         service.run()
     finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         bpfman.close()
