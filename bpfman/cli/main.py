@@ -415,7 +415,9 @@ def _system_group() -> click.Group:
 
 
 cli.add_command(
-    LazyGroup("system", "bpfman's own state: recovery after a crash or a lost store.", _system_group)
+    LazyGroup(
+        "system", "bpfman's own state: recovery after a crash or a lost store.", _system_group
+    )
 )
 
 
