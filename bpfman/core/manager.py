@@ -367,7 +367,7 @@ class Bpfman:
         for name in new_maps:
             kernel.obj_pin(obj.map_fd(name), str(map_dir / name))
         records = []
-        for req, ptype, ctx, fd, prog_id in zip(requests, ptypes, contexts, fds, ids, strict=True):
+        for req, ctx, fd, prog_id in zip(requests, contexts, fds, ids, strict=True):
             pin = self.layout.prog_pin(prog_id)
             kernel.obj_pin(fd, str(pin))
             record = ProgramRecord(
