@@ -70,7 +70,7 @@ class Netkit(TypeHandler[NetkitParams]):
 def _explain(exc: KernelError, device: Device) -> Exception:
     iface = device.name
     if exc.errno == errno.ENXIO:
-        return InvalidInputError(f"netkit: {iface} is not a netkit device")
+        return _not_netkit(device)
     if exc.errno == errno.EACCES:
         return InvalidInputError(
             f"netkit: {iface} is the peer device of its pair: give the primary device "
@@ -83,12 +83,15 @@ def _explain(exc: KernelError, device: Device) -> Exception:
             return UnsupportedError(
                 f"netkit is not supported by kernel {platform.release()} (requires >= 6.7)"
             )
-        kind = _link_kind(device)
-        if kind != "netkit":  # a kernel without CONFIG_NETKIT answers EINVAL for any device
-            return InvalidInputError(
-                f"netkit: {iface} is not a netkit device ({f'a {kind}' if kind else 'no link kind'})"
-            )
+        if _link_kind(device) != "netkit":  # without CONFIG_NETKIT: EINVAL for any device
+            return _not_netkit(device)
     return exc
+
+
+def _not_netkit(device: Device) -> InvalidInputError:
+    kind = _link_kind(device)
+    what = f"a {kind}" if kind else "no link kind"
+    return InvalidInputError(f"netkit: {device.name} is not a netkit device ({what})")
 
 
 def _link_kind(device: Device) -> str | None:
