@@ -18,7 +18,7 @@ from typing import Any
 from bpfman.kernel.perf import online_cpus
 from tests.conftest import Root
 from tests.helpers import eventually, shown_rows, u32_hex
-from tests.helpers.bpftool import bpftool, map_values
+from tests.helpers.bpftool import links_of, map_values
 
 BUSY = "import time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end: pass\n"
 
@@ -57,17 +57,13 @@ def busy(seconds: float) -> None:
         assert proc.wait(timeout=60) == 0
 
 
-def kernel_links(prog: int) -> list[dict[str, Any]]:
-    return [link for link in bpftool("link", "show") if link["prog_id"] == prog]
-
-
 def test_every_cpu_samples_under_one_link_and_detach_stops(root: Root, objects: Path) -> None:
     prog = load(root, objects)
     cpus = online_cpus()
     link = attach(root, prog, "--event", "cpu-clock", "--frequency", "1000")
     pins = root.path / "fs" / "perf_event" / str(link["id"])
     assert sorted(p.name for p in pins.iterdir()) == sorted(f"cpu{cpu}" for cpu in cpus)
-    assert len(kernel_links(prog)) == len(cpus)
+    assert len(links_of(prog)) == len(cpus)
     assert [row["id"] for row in root.json("list", "links")] == [link["id"]]  # type: ignore[index]
     cpu_text = f"{cpus[0]}-{cpus[-1]}" if len(cpus) > 1 else str(cpus[0])
     assert link["attachment"] == f"cpu-clock 1000 Hz cpus {cpu_text}"
@@ -84,7 +80,7 @@ def test_every_cpu_samples_under_one_link_and_detach_stops(root: Root, objects: 
 
     root.run("detach", link["id"])
     assert not pins.exists()
-    assert eventually(lambda: kernel_links(prog) == [])
+    assert eventually(lambda: links_of(prog) == [])
     before = samples(root, prog)
     busy(0.3)
     assert samples(root, prog) == before
@@ -145,6 +141,6 @@ def test_refusals_are_one_line_and_leave_nothing(root: Root, objects: Path) -> N
         "attach", prog, "perf_event", "-e", "cpu-clock", "-f", "100000000"
     )
     assert root.json("list", "links") == []
-    assert kernel_links(prog) == []
+    assert links_of(prog) == []
     perf_dir = root.path / "fs" / "perf_event"
     assert not perf_dir.exists() or not list(perf_dir.iterdir())

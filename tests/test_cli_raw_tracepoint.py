@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.conftest import Root
 from tests.helpers import eventually, shown_rows, u32_hex, u64_hex
-from tests.helpers.bpftool import bpftool, map_values
+from tests.helpers.bpftool import links_of, map_values
 
 CALLS = 37
 GETPPID = {"x86_64": 110, "aarch64": 173}[platform.machine()]
@@ -36,10 +36,6 @@ def call_getppid(times: int) -> None:
         os.getppid()
 
 
-def kernel_links(prog_id: int) -> list[dict[str, Any]]:
-    return [link for link in bpftool("link", "show") if link["prog_id"] == prog_id]
-
-
 def test_raw_tracepoint_counts_exactly_and_detach_stops(root: Root, objects: Path) -> None:
     loaded: Any = root.json(
         "load",
@@ -55,7 +51,7 @@ def test_raw_tracepoint_counts_exactly_and_detach_stops(root: Root, objects: Pat
     out = root.run("attach", "--output", "json", prog, "raw_tracepoint", "-t", "sys_enter")
     link = json.loads(out.stdout)
     assert link["attachment"] == "sys_enter"
-    assert [k["type"] for k in kernel_links(prog)] == ["raw_tracepoint"]
+    assert [k["type"] for k in links_of(prog)] == ["raw_tracepoint"]
     assert shown_rows(root.run("get", "link", link["id"]).stdout)["Tracepoint"] == "sys_enter"
 
     call_getppid(CALLS)
@@ -64,7 +60,7 @@ def test_raw_tracepoint_counts_exactly_and_detach_stops(root: Root, objects: Pat
     assert counts(root, prog) == {0: 2 * CALLS}
 
     root.run("detach", link["id"])
-    assert eventually(lambda: kernel_links(prog) == [])
+    assert eventually(lambda: links_of(prog) == [])
     call_getppid(CALLS)
     assert counts(root, prog) == {0: 2 * CALLS}
     assert not list((root.path / "fs" / "links").iterdir())
@@ -117,6 +113,7 @@ def test_tp_btf_from_the_section_or_the_load_counts_exactly(root: Root, objects:
     assert counts(root, from_section) == {0: CALLS, 1: CALLS}
 
     root.run("unload", from_load)
+    assert eventually(lambda: links_of(from_load) == [])  # links are freed asynchronously
     call_getppid(CALLS)
     assert counts(root, from_section) == {0: 2 * CALLS, 1: CALLS}
 
