@@ -19,6 +19,7 @@ from typing import Any
 import click
 import pytest
 
+from bpfman.cli.main import BUILTIN_TYPES
 from bpfman.core.contract import AttachParams, LinkView, ProgramType, TypeHandler
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.model import ProgramRecord
@@ -133,6 +134,10 @@ def test_type_contract(name: str) -> None:
     for prefix in ptype.section_prefixes:
         assert ptype.matches_section(f"{prefix}/x")
         assert PLUGINS.infer_type(f"{prefix}/x") == name
+
+    # A built-in type is listed in `load --help` (kept static: help loads no plugin).
+    if ptype.plugin.startswith("bpfman.plugins."):
+        assert name in BUILTIN_TYPES.replace(" ", "").split(",")
 
     # The README's type table has a row naming it.
     table = [line for line in README.read_text().splitlines() if line.startswith("| `")]
