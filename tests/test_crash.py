@@ -131,6 +131,17 @@ def _unload_tc(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
     return ["unload", str(prog)]
 
 
+def _attach_perf_event(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    [prog] = mgr.load_file(objects / "perf_event_counter.bpf.o", ["perf_event:perf_event_counter"])
+    return ["attach", str(prog.id), "perf_event", "-e", "cpu-clock", "-f", "100"]
+
+
+def _detach_perf_event(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    [prog] = mgr.load_file(objects / "perf_event_counter.bpf.o", ["perf_event:perf_event_counter"])
+    link = mgr.attach(prog.id, {"event": "cpu-clock", "frequency": 100})
+    return ["detach", str(link.id)]
+
+
 CHAINS = {"xdp_chain", "tc_chain", "tcx_chain"}
 SCENARIOS = [
     Scenario("load", {"tracepoint_kill_recorder", "tcx_stats", "uprobe_counter"}, _load),
@@ -139,6 +150,8 @@ SCENARIOS = [
     Scenario("attach-tcx", CHAINS, _attach_tcx),
     Scenario("attach-tracepoint", {"tracepoint_counter"}, _attach_tracepoint),
     Scenario("attach-uprobe", {"uprobe_counter"}, _attach_uprobe),
+    Scenario("attach-perf_event", {"perf_event_counter"}, _attach_perf_event),
+    Scenario("detach-perf_event", {"perf_event_counter"}, _detach_perf_event),
     Scenario("detach-tc", CHAINS, _detach_tc),
     Scenario("detach-tcx", CHAINS, _detach_tcx),
     Scenario("unload-xdp", CHAINS, _unload_xdp),

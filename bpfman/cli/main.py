@@ -43,11 +43,15 @@ required at load time, so the format for fentry and fexit includes attach
 function.
 Format <TYPE>:<FUNC_NAME>:<ATTACH_FUNC>
 
+For lsm and tp_btf it is optional: the LSM hook or the tracepoint, needed
+when the program's section does not name it (lsm/file_open, tp_btf/sched_switch).
+
 If the bytecode file contains multiple eBPF programs that need to be
 loaded, multiple eBPF programs can be entered by separating each
 <TYPE>:<FUNC_NAME> pair with a space.
 Example: --programs xdp:xdp_stats kprobe:kprobe_counter
 Example: --programs fentry:test_fentry:do_unlinkat
+Example: --programs lsm:deny_open:file_open
 
 [possible values for <TYPE>: {types}]"""
 GLOBAL_HELP = """Optional: Global variables to be set when program is loaded.
@@ -76,7 +80,10 @@ SELECTOR_HELP = """Optional: List programs which contain a specific set of metad
 that were applied when the program was loaded with `--metadata` parameter.
 Format: <KEY>=<VALUE>
 Example: --metadata-selector owner=acme"""
-BUILTIN_TYPES = "fentry, fexit, kprobe, tc, tcx, tracepoint, uprobe, xdp"
+BUILTIN_TYPES = (
+    "cgroup, fentry, fexit, kprobe, lsm, netkit, perf_event, raw_tracepoint, tc, tcx, tp_btf, "
+    "tracepoint, uprobe, xdp"
+)
 
 
 def program_type_help() -> str:

@@ -39,14 +39,22 @@ class LoadContext:
         section: str,
         attach_func: str | None,
         obj: kernel.BpfObject,
+        kernel_type: int = 0,
     ) -> None:
         self.program_type = program_type
         self.function = function
         self.section = section
         self.attach_func = attach_func
         self.obj = obj
+        self.kernel_type = kernel_type
         self.data: dict[str, Any] = {}
         self.rows: list[list[str]] = []
+
+    def set_type(self, kernel_type: int, expected_attach_type: int | None = None) -> None:
+        """Load the program as this kernel type (a bpfman type serving a family of
+        kernel types picks one per program); the record keeps it for type filters."""
+        self.obj.set_type(self.function, kernel_type, expected_attach_type)
+        self.kernel_type = kernel_type
 
     def keep(self, key: str, value: Any) -> None:
         """Record ``value`` with the program (``ProgramRecord.plugin_data``)."""

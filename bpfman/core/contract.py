@@ -220,6 +220,8 @@ class ProgramType:
     :param kernel_type: the kernel's BPF_PROG_TYPE_* number.
     :param expected_attach_type: BPF_* attach type set at load, if any.
     :param needs_attach_func: ``TYPE:FUNC:ATTACH_FUNC`` is required at load.
+    :param optional_attach_func: ``TYPE:FUNC:ATTACH_FUNC`` is accepted but not
+        required (the handler finds a default, e.g. in the ELF section name).
     :param section_prefixes: ELF section prefixes that mean this type (used
         to infer and to check types against object files).
     :param section_labels: ``(prefix, label)`` pairs: how a program in such a
@@ -232,6 +234,7 @@ class ProgramType:
     kernel_type: int
     expected_attach_type: int | None = None
     needs_attach_func: bool = False
+    optional_attach_func: bool = False
     section_prefixes: tuple[str, ...] = ()
     handler: TypeHandler[Any] = field(kw_only=True)
     section_labels: tuple[tuple[str, str], ...] = ()

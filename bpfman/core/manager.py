@@ -294,7 +294,8 @@ class Bpfman:
                     f"{req.type} programs need the attach function: "
                     f"--programs {req.type}:{req.function}:<ATTACH_FUNC>"
                 )
-            if not ptype.needs_attach_func and req.attach_func:
+            takes = ptype.needs_attach_func or ptype.optional_attach_func
+            if not takes and req.attach_func:
                 raise InvalidInputError(
                     f"{req.type} programs take no attach function: use {req.type}:{req.function}"
                 )
@@ -344,7 +345,14 @@ class Bpfman:
         contexts = []
         for req, ptype in zip(requests, ptypes, strict=True):
             obj.set_type(req.function, ptype.kernel_type, ptype.expected_attach_type)
-            ctx = LoadContext(req.type, req.function, sections[req.function], req.attach_func, obj)
+            ctx = LoadContext(
+                req.type,
+                req.function,
+                sections[req.function],
+                req.attach_func,
+                obj,
+                ptype.kernel_type,
+            )
             ptype.handler.prepare_load(ctx)
             contexts.append(ctx)
         for name, value in globals.items():
@@ -376,7 +384,7 @@ class Bpfman:
         for name in new_maps:
             kernel.obj_pin(obj.map_fd(name), str(map_dir / name))
         records = []
-        for req, ptype, ctx, fd, prog_id in zip(requests, ptypes, contexts, fds, ids, strict=True):
+        for req, ctx, fd, prog_id in zip(requests, contexts, fds, ids, strict=True):
             pin = self.layout.prog_pin(prog_id)
             kernel.obj_pin(fd, str(pin))
             record = ProgramRecord(
@@ -384,8 +392,9 @@ class Bpfman:
                 name=req.function,
                 type=req.type,
                 # Records keep the kernel type the bpfman type stands for (filters
-                # use it), even where a plugin loaded the program as another (ext).
-                kernel_type=ptype.kernel_type,
+                # use it), even where a plugin loaded the program as another (ext);
+                # a type serving a family (cgroup) names its member (ctx.set_type).
+                kernel_type=ctx.kernel_type,
                 source=dict(source),
                 pin=str(pin),
                 map_pin_path=str(map_dir),

@@ -54,7 +54,15 @@ if TYPE_CHECKING:
         prog_types_named,
     )
     from bpfman.kernel.obj import BpfObject, MapSpec, ProgramSpec
-    from bpfman.kernel.perf import perf_event_kprobe, perf_event_tracepoint, perf_event_uprobe
+    from bpfman.kernel.perf import (
+        PERF_TYPE_HARDWARE,
+        PERF_TYPE_SOFTWARE,
+        online_cpus,
+        perf_event_kprobe,
+        perf_event_sampling,
+        perf_event_tracepoint,
+        perf_event_uprobe,
+    )
     from bpfman.kernel.run import ProgRun, ProgRunError, prog_test_run, test_run
     from bpfman.kernel.types import (
         ATTACH_TYPE,
@@ -84,6 +92,8 @@ _WHERE: dict[str, str] = {
     "LinkInfo": "bpfman.kernel.info",
     "MapInfo": "bpfman.kernel.info",
     "MapSpec": "bpfman.kernel.obj",
+    "PERF_TYPE_HARDWARE": "bpfman.kernel.perf",
+    "PERF_TYPE_SOFTWARE": "bpfman.kernel.perf",
     "PROG_TYPE": "bpfman.kernel.types",
     "PROG_TYPE_FILTERS": "bpfman.kernel.names",
     "ProgInfo": "bpfman.kernel.info",
@@ -103,8 +113,10 @@ _WHERE: dict[str, str] = {
     "map_lookup": "bpfman.kernel.info",
     "map_type_name": "bpfman.kernel.names",
     "obj_get": "bpfman.kernel.fds",
+    "online_cpus": "bpfman.kernel.perf",
     "obj_pin": "bpfman.kernel.fds",
     "perf_event_kprobe": "bpfman.kernel.perf",
+    "perf_event_sampling": "bpfman.kernel.perf",
     "perf_event_tracepoint": "bpfman.kernel.perf",
     "perf_event_uprobe": "bpfman.kernel.perf",
     "probe_prog_type": "bpfman.kernel.types",
@@ -134,6 +146,8 @@ __all__ = [
     "KERNEL_MAP_TYPES",
     "KERNEL_PROG_TYPES",
     "LINK_TYPE",
+    "PERF_TYPE_HARDWARE",
+    "PERF_TYPE_SOFTWARE",
     "PROG_TYPE",
     "PROG_TYPE_FILTERS",
     "BpfObject",
@@ -160,7 +174,9 @@ __all__ = [
     "map_type_name",
     "obj_get",
     "obj_pin",
+    "online_cpus",
     "perf_event_kprobe",
+    "perf_event_sampling",
     "perf_event_tracepoint",
     "perf_event_uprobe",
     "probe_prog_type",

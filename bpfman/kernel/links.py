@@ -6,7 +6,7 @@ import errno
 import time
 from typing import NamedTuple
 
-from bpfman.core.errors import InvalidInputError, KernelError
+from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.lib import binding, capture_libbpf_messages
@@ -83,11 +83,21 @@ def link_create_perf_event(prog_fd: int, perf_fd: int, settle: float = 0.1) -> F
         time.sleep(0.002)
 
 
-def raw_tracepoint_open(prog_fd: int) -> Fd:
-    """Attach an fentry/fexit (tracing) program at its load-time target."""
+def raw_tracepoint_open(prog_fd: int, name: str | None = None) -> Fd:
+    """Attach a program through ``BPF_RAW_TRACEPOINT_OPEN``.
+
+    Without ``name``: a tracing (fentry/fexit, tp_btf) or LSM program at its
+    load-time target. With ``name``: a raw_tracepoint program at that
+    tracepoint (``sched_switch``).
+    """
+    b = binding()
+    c_name = b.ffi.NULL if name is None else b.ffi.new("char[]", name.encode())
     with capture_libbpf_messages() as messages:
-        rc = binding().bpf.bpf_raw_tracepoint_open(binding().ffi.NULL, prog_fd)
-    return Fd(check(rc, "raw_tracepoint_open", messages))
+        rc = b.bpf.bpf_raw_tracepoint_open(c_name, prog_fd)
+    if rc == -errno.ENOENT and name is not None:
+        raise NotFoundError(f"raw tracepoint {name} not found")
+    what = f"raw_tracepoint_open {name}" if name else "raw_tracepoint_open"
+    return Fd(check(rc, what, messages))
 
 
 class HookChain(NamedTuple):
@@ -104,9 +114,10 @@ def prog_query(target: int, attach_type: int) -> list[int]:
 
 
 def tcx_chain(ifindex: int, attach_type: int) -> HookChain:
-    """The TCX chain of an interface: programs, their links (0 if none), revision.
+    """The chain of a multi-program hook: programs, their links (0 if none), revision.
 
-    Linux >= 6.6 only: older kernels reject the link fields of the query.
+    TCX and netkit take an ifindex, cgroups (Linux >= 6.16) a cgroup fd. Linux
+    >= 6.6 only: older kernels reject the link fields of the query.
     """
     return _query(ifindex, attach_type, with_links=True)
 

@@ -14,8 +14,13 @@ from bpfman.kernel.fds import Fd
 from bpfman.kernel.lib import binding
 from bpfman.kernel.syscalls import perf_event_open
 
+PERF_TYPE_HARDWARE = 0
+PERF_TYPE_SOFTWARE = 1
 PERF_TYPE_TRACEPOINT = 2
 _EXCLUDE_USER = 1 << 4  # perf_event_attr flag bit: count kernel-mode work only
+# perf_event_attr.flags bits
+_FLAG_FREQ = 1 << 10
+_MAX_SAMPLE_RATE = "/proc/sys/kernel/perf_event_max_sample_rate"
 _TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _PMU_ROOT = "/sys/bus/event_source/devices"
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -75,6 +80,80 @@ def perf_event_counter(event_type: int, config: int, cpu: int) -> Fd:
     attr.flags = _EXCLUDE_USER
     rc = perf_event_open(attr, pid=-1, cpu=cpu)
     return Fd(check_syscall(rc, f"perf_event_open type {event_type} config {config:#x} cpu {cpu}"))
+
+
+def perf_event_sampling(
+    event_type: int,
+    config: int,
+    *,
+    period: int | None = None,
+    frequency: int | None = None,
+    pid: int = -1,
+    cpu: int = -1,
+    name: str = "",
+) -> Fd:
+    """Open a sampling hardware or software event; a BPF program runs on each sample.
+
+    Give ``period`` (every N events) or ``frequency`` (samples per second);
+    ``pid`` -1 counts every task on ``cpu``, ``cpu`` -1 follows ``pid`` on any CPU.
+    """
+    if (period is None) == (frequency is None):
+        raise InvalidInputError("give one of period and frequency")
+    if pid < 0 and cpu < 0:
+        raise InvalidInputError("a perf event needs a pid, a cpu, or both")
+    attr = _new_attr(event_type)
+    attr.config = config
+    if frequency is not None:
+        attr.sample_period = frequency  # the union's sample_freq
+        attr.flags |= _FLAG_FREQ
+    else:
+        assert period is not None
+        attr.sample_period = period
+    rc = perf_event_open(attr, pid=pid, cpu=cpu)
+    label = name or f"{event_type}:{config}"
+    if rc < 0:
+        err = binding().ffi.errno
+        if err == errno.ESRCH:
+            raise NotFoundError(f"no process with pid {pid}")
+        if err == errno.ENODEV and cpu >= 0:
+            raise NotFoundError(f"cpu {cpu} is not online")
+        if err in (errno.ENOENT, errno.EOPNOTSUPP) and event_type == PERF_TYPE_HARDWARE:
+            raise UnsupportedError(
+                f"hardware event {label} is not available here (no hardware PMU counts it; "
+                "virtual machines often have none): use a software event such as cpu-clock"
+            )
+        if err == errno.EINVAL and frequency is not None and frequency > _max_sample_rate():
+            raise InvalidInputError(
+                f"frequency {frequency} Hz exceeds the kernel's limit of {_max_sample_rate()} Hz "
+                "(kernel.perf_event_max_sample_rate)"
+            )
+    where = f"pid {pid}" if pid >= 0 else f"cpu {cpu}"
+    return Fd(check_syscall(rc, f"perf_event_open {label} on {where}"))
+
+
+def _max_sample_rate() -> int:
+    try:
+        with open(_MAX_SAMPLE_RATE) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 2**63
+
+
+def online_cpus() -> list[int]:
+    """The CPUs online now, from ``/sys/devices/system/cpu/online`` (``0-3,6``)."""
+    with open("/sys/devices/system/cpu/online") as f:
+        return parse_cpu_list(f.read())
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """``0-3,6`` as ``[0, 1, 2, 3, 6]``."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        cpus.extend(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 def _new_attr(event_type: int) -> Any:

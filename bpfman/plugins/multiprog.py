@@ -1,4 +1,4 @@
-"""Placing a link on a kernel-ordered multi-program hook (tcx, netkit).
+"""Placing a link on a kernel-ordered multi-program hook (tcx, netkit, cgroup).
 
 The kernel keeps the order of the programs on such a hook; bpfman only
 decides where a new link goes: just before the first recorded link that runs
@@ -9,16 +9,27 @@ back) is passed over, so a ghost never misplaces a link.
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachContext, NotFoundError, kernel
-from bpfman.plugins.netdev import Device
+import platform
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+from bpfman.plugin import AttachContext, LinkRecord, NotFoundError, kernel
 
 
-def attach_ordered(ctx: AttachContext, device: Device, attach_type: int) -> None:
-    """Create the program's link on ``ctx.hook`` at its place, and pin it."""
-    assert ctx.hook is not None
-    new = ctx.pending_link()
-    ordered = sorted([*ctx.hook_links(ctx.hook), new], key=lambda link: link.order_key)
-    at = ordered.index(new)
+def attach_ordered(
+    ctx: AttachContext,
+    target: int,
+    attach_type: int,
+    *,
+    within: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> None:
+    """Create the program's link on ``ctx.hook`` at its place, and pin it.
+
+    :param target: what ``BPF_LINK_CREATE`` attaches to: an ifindex (tcx,
+        netkit) or a cgroup fd.
+    :param within: the context the kernel call runs in (the device's netns).
+    """
+    ordered, at = _ordered(ctx)
     candidates = [(kernel.BPF_F_BEFORE, link) for link in ordered[at + 1 :]]
     candidates += [(kernel.BPF_F_AFTER, link) for link in reversed(ordered[:at])]
     with ctx.program_fd() as prog:
@@ -32,10 +43,10 @@ def attach_ordered(ctx: AttachContext, device: Device, attach_type: int) -> None
             except NotFoundError:
                 continue
         try:
-            with device.entered():
+            with within():
                 link = kernel.link_create(
                     prog.fd,
-                    device.ifindex,
+                    target,
                     attach_type,
                     flags=flags,
                     relative_fd=relative.fd if relative else 0,
@@ -45,3 +56,25 @@ def attach_ordered(ctx: AttachContext, device: Device, attach_type: int) -> None
                 relative.close()
         with link:
             ctx.pin_link(link)
+
+
+def runs_last(ctx: AttachContext) -> bool:
+    """Whether the new link goes after every link recorded on ``ctx.hook``."""
+    ordered, at = _ordered(ctx)
+    return at == len(ordered) - 1
+
+
+def _ordered(ctx: AttachContext) -> tuple[list[LinkRecord], int]:
+    assert ctx.hook is not None
+    new = ctx.pending_link()
+    ordered = sorted([*ctx.hook_links(ctx.hook), new], key=lambda link: link.order_key)
+    return ordered, ordered.index(new)
+
+
+def kernel_older_than(major: int, minor: int) -> bool:
+    """Whether the running kernel is older than ``major.minor`` (False if unknown)."""
+    release = platform.release().split("-")[0].split(".")
+    try:
+        return (int(release[0]), int(release[1])) < (major, minor)
+    except (IndexError, ValueError):
+        return False

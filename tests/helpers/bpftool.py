@@ -64,6 +64,12 @@ def links_of(*prog_ids: int) -> list[int]:
     return [int(link["id"]) for link in bpftool("link", "show") if link["prog_id"] in prog_ids]
 
 
+def link_infos(prog_id: int) -> list[dict[str, Any]]:
+    """The kernel's links of a program (bpftool ``link show``); a link whose last
+    reference went is freed asynchronously, so poll after a detach."""
+    return [link for link in bpftool("link", "show") if link.get("prog_id") == prog_id]
+
+
 def map_ids_of_prog(prog_id: int) -> list[int]:
     """Ids of the maps a program uses, including its .rodata/.data/.bss."""
     return [int(m) for m in prog_show(prog_id).get("map_ids", [])]
@@ -129,6 +135,23 @@ def _tcx_query(ifname: str) -> list[dict[str, Any]]:
             for i in range(attr.count)
         )
     return found
+
+
+def mprog_query(target: int, attach_type: int, max_progs: int = TCX_QUERY_MAX) -> list[int]:
+    """Program ids on a kernel-ordered hook (tcx, netkit: an ifindex in the calling
+    thread's netns; cgroup: a directory fd), in run order, by BPF_PROG_QUERY."""
+    progs = (ctypes.c_uint32 * max_progs)()
+    attr = _QueryAttr(
+        target_ifindex=target,
+        attach_type=attach_type,
+        prog_ids=ctypes.addressof(progs),
+        count=max_progs,
+    )
+    nr = SYS_BPF[os.uname().machine]
+    if _libc.syscall(nr, BPF_PROG_QUERY, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        err = ctypes.get_errno()
+        raise AssertionError(f"BPF_PROG_QUERY {attach_type} on {target}: {os.strerror(err)}")
+    return [int(progs[i]) for i in range(attr.count)]
 
 
 def net_show(ifname: str, netns: str) -> dict[str, Any]:

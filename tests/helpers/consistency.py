@@ -108,6 +108,12 @@ def problems(root: Path, hooks: list[Hook], names: set[str], before: set[int]) -
             if link.pin not in on_fs:
                 out.append(f"link {link.id} recorded but its pin is gone")
     map_dirs = {p.map_pin_path for p in snap.programs.values()}
+    perf_dirs = {str(link.params["pins"]) for link in snap.links.values() if "pins" in link.params}
+    for link in snap.links.values():
+        if link.type == "perf_event":
+            held = [p for p in on_fs if Path(p).parent == Path(link.params["pins"])]
+            if len(held) != max(len(link.params.get("cpus") or []), 1):
+                out.append(f"perf_event link {link.id} records {link.params} but pins {held}")
     for path in on_fs:
         rel = Path(path).relative_to(fs)
         if rel.parts[0] == "maps":
@@ -121,6 +127,10 @@ def problems(root: Path, hooks: list[Hook], names: set[str], before: set[int]) -
             }
             if str(fs / rel.parts[0] / rel.parts[1]) not in referenced:
                 out.append(f"{path} is referenced by no recorded hook")
+            continue
+        if rel.parts[0] == "perf_event":  # one directory of per-CPU link pins per link
+            if str(fs / "perf_event" / rel.parts[1]) not in perf_dirs:
+                out.append(f"{path} belongs to no recorded perf_event link")
             continue
         if path not in recorded:
             out.append(f"{path} is pinned but not recorded")

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from tests.helpers import run
 
@@ -127,7 +127,7 @@ class VethPair:
             neigh = [peer_ip, "lladdr", peer_mac, "dev", ifname, "nud", "permanent"]
             run(["ip", "-n", ns, "neigh", "replace", *neigh])
 
-    def __enter__(self) -> VethPair:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

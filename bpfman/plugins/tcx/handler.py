@@ -20,7 +20,7 @@ from bpfman.plugin import (
     kernel,
     shown,
 )
-from bpfman.plugins.multiprog import attach_ordered
+from bpfman.plugins.multiprog import attach_ordered, kernel_older_than
 from bpfman.plugins.netdev import resolve_ifindex
 
 from .options import TcxParams
@@ -44,7 +44,9 @@ class Tcx(TypeHandler[TcxParams]):
         ctx.hook = f"tcx/{device.key()}/{params.direction}"
         ctx.priority = params.priority
         try:
-            attach_ordered(ctx, device, _ATTACH_TYPES[params.direction])
+            attach_ordered(
+                ctx, device.ifindex, _ATTACH_TYPES[params.direction], within=device.entered
+            )
         except KernelError as exc:
             raise _explain(exc) from exc
         return params.to_record()
@@ -62,12 +64,7 @@ class Tcx(TypeHandler[TcxParams]):
 
 
 def _explain(exc: KernelError) -> Exception:
-    release = platform.release().split("-")[0].split(".")
-    try:
-        too_old = (int(release[0]), int(release[1])) < (6, 6)
-    except (IndexError, ValueError):
-        too_old = False
-    if too_old and exc.errno == errno.EINVAL:
+    if exc.errno == errno.EINVAL and kernel_older_than(6, 6):
         return UnsupportedError(
             f"tcx is not supported by kernel {platform.release()} (requires >= 6.6)"
         )

@@ -1,0 +1,34 @@
+"""Attach a raw_tracepoint program by name: BPF_RAW_TRACEPOINT_OPEN gives a bpf_link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
+
+from .options import RawTracepointParams
+
+if TYPE_CHECKING:
+    import click
+
+
+class RawTracepoint(TypeHandler[RawTracepointParams]):
+    params = RawTracepointParams
+
+    def command(self, name: str) -> click.Command:
+        from .command import command
+
+        return command
+
+    def attach(self, ctx: AttachContext, params: RawTracepointParams) -> dict[str, Any]:
+        with (
+            ctx.program_fd() as prog,
+            kernel.raw_tracepoint_open(prog.fd, params.tracepoint) as link,
+        ):
+            ctx.pin_link(link)
+        return params.to_record()
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        tracepoint = str(recorded["tracepoint"])
+        return LinkView(tracepoint, [("Tracepoint", tracepoint)])
