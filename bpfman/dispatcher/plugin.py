@@ -25,7 +25,7 @@ from bpfman.core.model import LinkRecord
 
 from .flavours import Flavour
 from .hook import HookOps
-from .loader import freplace_support, load_dispatcher
+from .loader import freplace_support, load_template
 from .proceed_on import normalise
 from .revisions import apply_chain, install_direct, remove_hook
 
@@ -41,7 +41,7 @@ def prepare_load(flavour: Flavour, function: str, obj: kernel.BpfObject) -> dict
         return {"dispatch": DIRECT}
     template = _templates.get(flavour.name)
     if template is None:
-        template = _templates[flavour.name] = load_dispatcher(flavour, [])
+        template = _templates[flavour.name] = load_template(flavour)
     # Extensions take no expected attach type (libbpf sets BPF_XDP for SEC("xdp")).
     obj.set_type(function, kernel.PROG_TYPE.EXT, 0)
     obj.set_attach_target(function, "prog0", template.program_fd(flavour.function))
