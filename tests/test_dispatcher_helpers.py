@@ -106,6 +106,16 @@ class Chains:
             ids.append(int(records[0].id))
         return ids
 
+    def load_trim(self, slot: int, owner: int) -> int:
+        """A ``<kind>_trim`` program (it changes packet data) in slot, on owner's maps."""
+        records = self.mgr.load_file(
+            self.objects / f"{self.kind}_trim.bpf.o",
+            [f"{self.kind}:{self.kind}_trim"],
+            globals={"prog_slot": bytes.fromhex(s32(slot))},
+            map_owner_id=owner,
+        )
+        return int(records[0].id)
+
     def attach(
         self, prog: int, priority: int, proceed_on: list[str] | None = None, **params: Any
     ) -> int:

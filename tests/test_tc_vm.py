@@ -97,6 +97,21 @@ def test_order_positions_and_cleanup(root: Root, tc: TcChains) -> None:
     assert not list((root.path / "fs" / "tc").iterdir())
 
 
+def test_program_that_changes_packet_data_runs_in_the_chain(root: Root, tc: TcChains) -> None:
+    """A program calling bpf_skb_change_tail replaces a dispatcher stub (the verifier must
+    accept the extension), its cut reaches the receiver, and the next slot runs on the
+    cut packet."""
+    (counter,) = tc.load([TC_ACT_OK])  # slot 0
+    trim = tc.load_trim(1, owner=counter)
+    tc.on(trim, 10)
+    tc.on(counter, 20)
+    tc.pair.send_udp(PACKETS, PORT)
+    assert tc.pair.udp_payloads(PORT, PACKETS, timeout=2.0) == [b"bpfman"] * PACKETS
+    assert tc.counts(counter, 2) == [PACKETS, PACKETS]
+    seq = last_seq(root, counter)
+    assert seq[1] < seq[0]
+
+
 def test_proceed_on_decides_whether_the_next_program_runs(tc: TcChains) -> None:
     shooter, passer = tc.load([TC_ACT_SHOT, TC_ACT_OK])
     first = tc.on(shooter, 10)  # default proceed-on: ok, pipe, dispatcher_return

@@ -98,6 +98,20 @@ def test_seed_tutorial_flow(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     assert xdp.order(progs[0], [1, 2, 3]) == [1, 3, 2]
 
 
+def test_program_that_changes_packet_data_runs_in_the_chain(xdp: XdpChains, pair: VethPair) -> None:
+    """A program calling bpf_xdp_adjust_tail replaces a dispatcher stub (the verifier must
+    accept the extension), its cut reaches the receiver, and the next slot runs on the
+    cut packet."""
+    (counter,) = xdp.load([XDP_PASS])  # slot 0
+    trim = xdp.load_trim(1, owner=counter)
+    xdp.on_b(trim, 10)
+    xdp.on_b(counter, 20)
+    pair.send_udp(PACKETS, PORT)
+    assert pair.udp_payloads(PORT, PACKETS, timeout=2.0) == [b"bpfman"] * PACKETS
+    assert xdp.counts(counter, 2) == [PACKETS, PACKETS]
+    assert xdp.order(counter, [0, 1]) == [1, 0]
+
+
 def test_proceed_on_decides_whether_the_next_program_runs(xdp: XdpChains) -> None:
     dropper, passer = xdp.load([XDP_DROP, XDP_PASS])
     first = xdp.on_b(dropper, 10)  # default proceed-on: pass, dispatcher_return
