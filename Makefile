@@ -8,10 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
-	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
+	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
 	apache2-utils podman xdp-tools
+# The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
+KERNEL_612 := build/kernels/6.12
 
-.PHONY: all deps venv bpf dispatchers demo test test-host test-vm lint bench clean
+.PHONY: all deps kernels venv bpf dispatchers demo test test-host test-vm lint bench clean
 
 all: venv bpf
 
@@ -21,6 +23,11 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# Debian's bookworm-backports 6.12 kernel, unpacked for the VM lane; the machine's apt
+# sources stay as they are. Fetched once: a complete copy is kept (make clean drops it).
+kernels: deps
+	./scripts/fetch-kernel.sh $(KERNEL_612)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +49,16 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check bpfman tests bench
+	$(VENV)/bin/ruff format --check bpfman tests bench
 	$(VENV)/bin/mypy --strict bpfman
 
 test-host: venv bpf
 	$(PY) -m pytest -q -p no:cacheprovider --deselect tests/test_vm_lane.py tests
 
-test-vm: venv bpf
+test-vm: venv bpf kernels
 	$(PY) -m tests.vm.runner
 
-test: venv bpf lint
+test: venv bpf kernels lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv bpf
