@@ -17,7 +17,7 @@ from tests.conftest import Root
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_show
 from tests.helpers.net import VethPair
-from tests.test_dispatcher_helpers import PORT, Chains, counts, last_seq
+from tests.test_dispatcher_helpers import PORT, Chains, counts, last_seq, s32
 
 pytestmark = pytest.mark.vm
 TC_ACT_OK, TC_ACT_SHOT = 0, 2
@@ -177,5 +177,35 @@ def test_swap_under_traffic(root: Root, objects: Path, pair: VethPair) -> None:
             sender.join()
         assert pair.udp_received(PORT, sent, timeout=5.0) == sent
         assert tc.counts(steady, 1) == [sent]
+    finally:
+        tc.close()
+
+
+@pytest.mark.min_kernel("6.6")
+def test_tcx_links_run_before_the_tc_dispatcher_on_one_hook(
+    root: Root, objects: Path, pair: VethPair
+) -> None:
+    """TCX and a tc dispatcher share ingress: the kernel runs the TCX links first and
+    the dispatcher's chain after a TCX_NEXT; detaching the TCX link leaves the chain."""
+    tc = TcChains(root, objects, pair, "ingress")
+    try:
+        (owner,) = tc.load([TC_ACT_OK])  # tc_chain in slot 0
+        tcx = tc.mgr.load_file(
+            objects / "tcx_chain.bpf.o",
+            ["tcx:tcx_chain"],
+            globals={"prog_slot": bytes.fromhex(s32(1))},
+            map_owner_id=owner,
+        )[0].id
+        tc.on(owner, 10)
+        where = {"direction": "ingress", "iface": pair.if_b, "netns": pair.netns_path_b}
+        tcx_link = tc.mgr.attach(int(tcx), "tcx", {**where, "priority": 500})
+        tc.traffic(PACKETS)
+        assert tc.counts(owner, 2) == [PACKETS, PACKETS]
+        seq = last_seq(root, owner)
+        assert seq[1] < seq[0]
+
+        tc.mgr.detach(tcx_link.id)
+        tc.traffic(PACKETS)
+        assert tc.counts(owner, 2) == [2 * PACKETS, PACKETS]
     finally:
         tc.close()
