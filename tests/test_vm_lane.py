@@ -1,5 +1,5 @@
-"""Host side of the VM lane: boot each kernel of the matrix once and require every `vm`
-test to pass there, or to be too new for that kernel and pass on a newer one.
+"""Host side of the VM lane: boot each kernel of the matrix once (side by side) and require
+every `vm` test to pass there, or to be too new for that kernel and pass on a newer one.
 
 `vm` tests need kprobes, fentry, fexit or freplace, which the host kernel refuses; they
 run inside the guests (see tests/vm/runner.py) and these tests carry their verdict.
@@ -19,7 +19,7 @@ from tests.vm.runner import (
     VmResult,
     guest_kernel,
     lsm_append,
-    run_vm_lane,
+    run_vm_lanes,
     summary,
     uncovered,
 )
@@ -31,17 +31,19 @@ pytestmark = pytest.mark.skipif(
 
 
 @functools.cache
-def lane(name: str) -> VmResult:
-    """Boot the kernel called name once per session and run the whole vm suite there."""
+def lanes() -> dict[str, VmResult]:
+    """Boot every kernel of the matrix once per session, side by side, each running the
+    whole vm suite."""
     timeout = float(os.environ.get("BPFMAN_VM_TIMEOUT", DEFAULT_TIMEOUT))
-    result = run_vm_lane(guest_kernel(name), [], timeout=timeout)
-    print(f"\n{summary(result)}")
-    return result
+    results = run_vm_lanes([guest_kernel(name) for name in KERNELS], [], timeout=timeout)
+    for result in results:
+        print(f"\n{summary(result)}")
+    return {result.kernel.name: result for result in results}
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_vm_tests_pass_in_guest(name: str) -> None:
-    result = lane(name)
+    result = lanes()[name]
     j = result.junit
     detail = f"{summary(result)} timed_out={result.timed_out}\n{result.output}"
     assert result.rc is not None, f"the guest wrote no exit status: {detail}"
@@ -54,7 +56,7 @@ def test_vm_tests_pass_in_guest(name: str) -> None:
 
 def test_every_vm_test_runs_on_some_kernel() -> None:
     """A test deselected as too new for one kernel passed on another one."""
-    results = [lane(name) for name in KERNELS]
+    results = [lanes()[name] for name in KERNELS]
     assert uncovered(results) == []
     newest = results[-1]
     assert newest.deselected == frozenset(), "the newest kernel must be new enough for all"
