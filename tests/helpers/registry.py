@@ -55,8 +55,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A VM lane guest emulates its CPUs: on a busy host docker-registry took more than 20 s
+# there to answer its first request.
+READY_TIMEOUT = 60.0
+
+
 def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"docker-registry exited: {log.read_text()[-2000:]}")
