@@ -9,10 +9,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
-	python3-venv qemu-system-x86 linux-image-amd64 busybox-static docker-registry \
+	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
 	apache2-utils podman xdp-tools systemd strace
+# The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
+KERNEL_612 := build/kernels/6.12
 
-.PHONY: all deps venv bpf ffi dispatchers profiler proto demo test test-unit test-host test-vm lint bench clean install uninstall
+.PHONY: all deps kernels venv bpf ffi dispatchers profiler proto demo test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -22,6 +24,11 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# Debian's bookworm-backports 6.12 kernel, unpacked for the VM lane; the machine's apt
+# sources stay as they are. Fetched once: a complete copy is kept (make clean drops it).
+kernels: deps
+	./scripts/fetch-kernel.sh $(KERNEL_612)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,10 +71,10 @@ test-unit: $(STAMP)
 test-host: venv bpf
 	$(PY) -m pytest -q -p no:cacheprovider --deselect tests/test_vm_lane.py tests
 
-test-vm: venv bpf
+test-vm: venv bpf kernels
 	$(PY) -m tests.vm.runner
 
-test: venv bpf lint
+test: venv bpf kernels lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv bpf

@@ -154,7 +154,7 @@ def in_guest(argv: list[str]) -> int:
     cmd = [
         str(vng),
         "-r",
-        str(guest_kernel()),
+        str(guest_kernel("6.1").image),
         *VNG_OPTIONS,
         "--exec",
         f"bash -c {shlex.quote(script)}",

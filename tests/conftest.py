@@ -1,15 +1,21 @@
 """The run rules and the shared fixtures; the helpers themselves live in tests/helpers.
 
 Rules enforced here:
-- ``vm``-marked tests run only inside the QEMU guest (BPFMAN_IN_VM=1), and
-  the guest runs only those; the host reaches them through test_vm_lane.
+- ``vm``-marked tests run only inside a QEMU guest (BPFMAN_IN_VM=1), and
+  the guests run only those; the host reaches them through test_vm_lane.
+- ``@pytest.mark.min_kernel("6.6")`` says a vm test needs at least that
+  kernel. A guest whose kernel is older deselects it (it is not skipped) and
+  lists it in its report, and the host fails unless another guest of the
+  kernel matrix ran it (tests/vm/runner.py).
 - As root, nothing may skip: a skipped test fails the session, since every
   privileged test must run on these machines and in CI.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,14 +33,46 @@ from tests.helpers.registry import Registry, image_objects_in, running_registry
 from tests.helpers.root import Root, fresh_root
 
 IN_VM = os.environ.get("BPFMAN_IN_VM") == "1"
+# Where a guest leaves its report for the host (set by tests/vm/guest.sh).
+VM_OUT = os.environ.get("BPFMAN_VM_OUT")
+
+
+def kernel_version(release: str) -> tuple[int, int]:
+    """(major, minor) of a kernel release such as ``6.12.95+deb12-amd64`` or ``6.6``."""
+    found = re.match(r"(\d+)\.(\d+)", release)
+    if found is None:
+        raise ValueError(f"not a kernel release: {release!r}")
+    return int(found[1]), int(found[2])
+
+
+def _min_kernel(item: pytest.Item) -> tuple[int, int] | None:
+    marker = item.get_closest_marker("min_kernel")
+    if marker is None:
+        return None
+    if item.get_closest_marker("vm") is None:
+        raise pytest.UsageError(f"{item.nodeid}: min_kernel marks vm tests only")
+    return kernel_version(str(marker.args[0]))
+
+
+_too_old: list[str] = []
+_passed: set[str] = set()
+_failed: set[str] = set()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    running = kernel_version(os.uname().release)
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         is_vm = item.get_closest_marker("vm") is not None
-        (keep if is_vm == IN_VM else drop).append(item)
+        need = _min_kernel(item)
+        if is_vm != IN_VM:
+            drop.append(item)
+        elif need is not None and running < need:
+            _too_old.append(item.nodeid)
+            drop.append(item)
+        else:
+            keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -46,6 +84,10 @@ _skipped: list[str] = []
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped and os.geteuid() == 0:
         _skipped.append(report.nodeid)
+    if report.failed:
+        _failed.add(report.nodeid)
+    elif report.when == "call" and report.passed:
+        _passed.add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -59,6 +101,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if VM_OUT:
+        report = {
+            "release": os.uname().release,
+            "passed": sorted(_passed - _failed - set(_skipped)),
+            "deselected": sorted(_too_old),
+        }
+        Path(VM_OUT, "kernel-report.json").write_text(json.dumps(report, indent=1))
     if _skipped and os.geteuid() == 0:
         print(f"\nERROR: {len(_skipped)} test(s) skipped while running as root:", file=sys.stderr)
         for nodeid in _skipped:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_show
-from tests.helpers.chains import PACKETS, Chains
+from tests.helpers.chains import PACKETS, PORT, Chains, last_seq
 from tests.helpers.net import VethPair
 from tests.helpers.root import Root
 
@@ -75,6 +75,21 @@ def test_order_positions_and_cleanup(root: Root, tc: TcChains) -> None:
     assert not list((root.path / "fs" / "tc").iterdir())
 
 
+def test_program_that_changes_packet_data_runs_in_the_chain(root: Root, tc: TcChains) -> None:
+    """A program calling bpf_skb_change_tail replaces a dispatcher stub (the verifier must
+    accept the extension), its cut reaches the receiver, and the next slot runs on the
+    cut packet."""
+    (counter,) = tc.load([TC_ACT_OK])  # slot 0
+    trim = tc.load_trim(1, owner=counter)
+    tc.on(trim, 10)
+    tc.on(counter, 20)
+    tc.pair.send_udp(PACKETS, PORT)
+    assert tc.pair.udp_payloads(PORT, PACKETS, timeout=2.0) == [b"bpfman"] * PACKETS
+    assert tc.counts(counter, 2) == [PACKETS, PACKETS]
+    seq = last_seq(root, counter)
+    assert seq[1] < seq[0]
+
+
 def test_proceed_on_decides_whether_the_next_program_runs(tc: TcChains) -> None:
     shooter, passer = tc.load([TC_ACT_SHOT, TC_ACT_OK])
     first = tc.on(shooter, 10)  # default proceed-on: ok, pipe, dispatcher_return
@@ -119,5 +134,35 @@ def test_swap_under_traffic(root: Root, objects: Path, pair: VethPair) -> None:
         tc.on(steady, 50)
         sent = tc.churn(churn)
         assert tc.counts(steady, 1) == [sent]
+    finally:
+        tc.close()
+
+
+@pytest.mark.min_kernel("6.6")
+def test_tcx_links_run_before_the_tc_dispatcher_on_one_hook(
+    root: Root, objects: Path, pair: VethPair
+) -> None:
+    """TCX and a tc dispatcher share ingress: the kernel runs the TCX links first and
+    the dispatcher's chain after a TCX_NEXT; detaching the TCX link leaves the chain."""
+    tc = TcChains(root, objects, pair, "ingress")
+    try:
+        (owner,) = tc.load([TC_ACT_OK])  # tc_chain in slot 0
+        tcx = tc.mgr.load_file(
+            objects / "tcx_chain.bpf.o",
+            ["tcx:tcx_chain"],
+            globals={"prog_slot": (1).to_bytes(4, "little")},
+            map_owner_id=owner,
+        )[0].id
+        tc.on(owner, 10)
+        where = {"direction": "ingress", "iface": pair.if_b, "netns": pair.netns_path_b}
+        tcx_link = tc.mgr.attach(int(tcx), {**where, "priority": 500})
+        tc.traffic(PACKETS)
+        assert tc.counts(owner, 2) == [PACKETS, PACKETS]
+        seq = last_seq(root, owner)
+        assert seq[1] < seq[0]
+
+        tc.mgr.detach(tcx_link.id)
+        tc.traffic(PACKETS)
+        assert tc.counts(owner, 2) == [2 * PACKETS, PACKETS]
     finally:
         tc.close()

@@ -27,29 +27,13 @@ from tests.helpers.net import VethPair, in_netns
 from tests.helpers.netkit import NETKIT_PEER, NETKIT_PRIMARY, NetkitPair
 from tests.helpers.root import Root
 
-# min_kernel is the VM lane's own selector (deselects in older guests where the lane
-# supports it); kernel612 and the fixture below make an older kernel a failure.
-pytestmark = [pytest.mark.vm, pytest.mark.kernel612, pytest.mark.min_kernel("6.12")]
-NEEDED = (6, 12)
+# An older guest deselects these (never skips); the host fails unless the 6.12 guest ran them.
+pytestmark = [pytest.mark.vm, pytest.mark.min_kernel("6.12")]
 GETPPID = {"x86_64": 110, "aarch64": 173}[platform.machine()]
 CALLS = 23
 PORT = 4242
 PACKETS = 10
 TCX_NEXT, TCX_PASS, TCX_DROP = -1, 0, 2
-
-
-def kernel_version() -> tuple[int, int]:
-    major, minor = platform.release().split("-")[0].split(".")[:2]
-    return int(major), int(minor)
-
-
-@pytest.fixture(autouse=True)
-def kernel_612() -> None:
-    if kernel_version() < NEEDED:
-        pytest.fail(
-            f"needs Linux >= {NEEDED[0]}.{NEEDED[1]} (netkit, BPF LSM, tp_btf), "
-            f"but the guest runs {platform.release()}: run the kernel612 tests on the 6.12 guest"
-        )
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from bpfman import kernel
 from bpfman.core.errors import ConflictError
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids, prog_show
-from tests.helpers.chains import PACKETS, Chains
+from tests.helpers.chains import PACKETS, PORT, Chains
 from tests.helpers.net import VethPair
 from tests.helpers.root import Root
 
@@ -70,6 +70,20 @@ def test_seed_tutorial_flow(root: Root, xdp: XdpChains, pair: VethPair) -> None:
     # The maps stay in the first program's directory while others use them.
     assert xdp.counts(progs[0], 4) == [PACKETS, 2 * PACKETS, 2 * PACKETS, 2 * PACKETS]
     assert xdp.order(progs[0], [1, 2, 3]) == [1, 3, 2]
+
+
+def test_program_that_changes_packet_data_runs_in_the_chain(xdp: XdpChains, pair: VethPair) -> None:
+    """A program calling bpf_xdp_adjust_tail replaces a dispatcher stub (the verifier must
+    accept the extension), its cut reaches the receiver, and the next slot runs on the
+    cut packet."""
+    (counter,) = xdp.load([XDP_PASS])  # slot 0
+    trim = xdp.load_trim(1, owner=counter)
+    xdp.on(trim, 10)
+    xdp.on(counter, 20)
+    pair.send_udp(PACKETS, PORT)
+    assert pair.udp_payloads(PORT, PACKETS, timeout=2.0) == [b"bpfman"] * PACKETS
+    assert xdp.counts(counter, 2) == [PACKETS, PACKETS]
+    assert xdp.order(counter, [0, 1]) == [1, 0]
 
 
 def test_proceed_on_decides_whether_the_next_program_runs(xdp: XdpChains) -> None:

@@ -12,6 +12,8 @@
 #include "dispatcher.h"
 
 #define TC_DISPATCHER_RETVAL 30
+/* Never runs; see DISPATCHER_STUB. Pulling 0 bytes pulls nothing in either. */
+#define NOOP_PKT_CHANGE bpf_skb_pull_data(ctx, 0)
 
 struct tc_dispatcher_config {
 	__u8 num_progs_enabled;
@@ -22,16 +24,16 @@ struct tc_dispatcher_config {
 /* Set by bpfman before load; read-only afterwards, so unused slots are pruned. */
 volatile const struct tc_dispatcher_config conf = {};
 
-DISPATCHER_STUB(prog0, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog1, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog2, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog3, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog4, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog5, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog6, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog7, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog8, struct __sk_buff, TC_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog9, struct __sk_buff, TC_DISPATCHER_RETVAL)
+DISPATCHER_STUB(prog0, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog1, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog2, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog3, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog4, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog5, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog6, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog7, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog8, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog9, struct __sk_buff, TC_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
 
 /* Run slot `i` through `fn`; stop the chain with its verdict unless allowed on. */
 #define RUN_SLOT(i, fn)                                                     \

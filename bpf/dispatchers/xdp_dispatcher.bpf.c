@@ -13,6 +13,8 @@
 #define XDP_DISPATCHER_MAGIC 236
 #define XDP_DISPATCHER_VERSION 2
 #define XDP_DISPATCHER_RETVAL 31
+/* Never runs; see DISPATCHER_STUB. Growing by 0 bytes changes nothing either. */
+#define NOOP_PKT_CHANGE bpf_xdp_adjust_tail(ctx, 0)
 
 struct xdp_dispatcher_config {
 	__u8 magic;
@@ -30,16 +32,16 @@ volatile const struct xdp_dispatcher_config conf = {
 	.dispatcher_version = XDP_DISPATCHER_VERSION,
 };
 
-DISPATCHER_STUB(prog0, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog1, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog2, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog3, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog4, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog5, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog6, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog7, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog8, struct xdp_md, XDP_DISPATCHER_RETVAL)
-DISPATCHER_STUB(prog9, struct xdp_md, XDP_DISPATCHER_RETVAL)
+DISPATCHER_STUB(prog0, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog1, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog2, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog3, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog4, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog5, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog6, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog7, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog8, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
+DISPATCHER_STUB(prog9, struct xdp_md, XDP_DISPATCHER_RETVAL, NOOP_PKT_CHANGE)
 
 /* Run slot `i` through `fn`; stop the chain with its verdict unless allowed on. */
 #define RUN_SLOT(i, fn)                                               \

@@ -19,6 +19,16 @@ def open_object(flavour: Flavour) -> kernel.BpfObject:
     return kernel.BpfObject.open_bytes(flavour.object.read_bytes(), flavour.object_name)
 
 
+def load_template(flavour: Flavour) -> kernel.BpfObject:
+    """A dispatcher whose stub ``prog0`` a program can be verified against.
+
+    It has one slot enabled: since Linux 6.8 the verifier leaves out of the loaded
+    program every global function that the frozen config makes unreachable, and a
+    stub that is left out cannot be replaced ("Subprog prog0 doesn't exist").
+    """
+    return load_dispatcher(flavour, [Slot(0, 0)])
+
+
 def load_dispatcher(flavour: Flavour, slots: list[Slot]) -> kernel.BpfObject:
     """A dispatcher loaded with its config frozen in; the caller closes it."""
     obj = open_object(flavour)
@@ -48,7 +58,7 @@ def freplace_support() -> FreplaceSupport:
     if os.environ.get("BPFMAN_FREPLACE") == "0":
         return FreplaceSupport(False, "freplace disabled by BPFMAN_FREPLACE=0")
     try:
-        with load_dispatcher(XDP, []) as target, open_object(XDP) as ext:
+        with load_template(XDP) as target, open_object(XDP) as ext:
             ext.set_type(XDP.function, kernel.PROG_TYPE.EXT, 0)
             ext.set_attach_target(XDP.function, "prog0", target.program_fd(XDP.function))
             ext.load()

@@ -30,7 +30,7 @@ from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, defa
 
 from .flavours import Flavour, Slot
 from .hook import HookOps
-from .loader import freplace_support, load_dispatcher
+from .loader import freplace_support, load_template
 from .proceed_on import normalise, proceed_on_mask, proceed_on_names
 from .revisions import DIR_PREFIX, Context, apply_chain, install_direct, remove_hook
 
@@ -127,7 +127,7 @@ class DispatcherHandler(TypeHandler[P]):
         flavour = self.flavour
         template = _templates.get(flavour.name)
         if template is None:
-            template = _templates[flavour.name] = load_dispatcher(flavour, [])
+            template = _templates[flavour.name] = load_template(flavour)
         # Extensions take no expected attach type (libbpf sets BPF_XDP for SEC("xdp")).
         ctx.obj.set_type(ctx.function, kernel.PROG_TYPE.EXT, 0)
         ctx.obj.set_attach_target(ctx.function, "prog0", template.program_fd(flavour.function))

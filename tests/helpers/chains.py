@@ -105,6 +105,16 @@ class Chains:
             ids.append(int(records[0].id))
         return ids
 
+    def load_trim(self, slot: int, owner: int) -> int:
+        """A ``<kind>_trim`` program (it changes packet data) in slot, on owner's maps."""
+        records = self.mgr.load_file(
+            self.objects / f"{self.kind}_trim.bpf.o",
+            [f"{self.kind}:{self.kind}_trim"],
+            globals={"prog_slot": slot.to_bytes(4, "little", signed=True)},
+            map_owner_id=owner,
+        )
+        return int(records[0].id)
+
     def where(self) -> dict[str, Any]:
         """The attach options that name the hook (interface, direction, netns)."""
         raise NotImplementedError

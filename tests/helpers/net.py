@@ -171,20 +171,25 @@ class VethPair:
         Returns as soon as count arrived; what is not read stays for the next call.
         A short timeout suits tests that expect drops.
         """
+        return len(self.udp_payloads(port, count, timeout, at_b))
+
+    def udp_payloads(
+        self, port: int, count: int, timeout: float = 1.0, at_b: bool = True
+    ) -> list[bytes]:
+        """As udp_received, but return the payloads read, in arrival order."""
         sock = self._receiver(port, at_b)
-        received = 0
+        payloads: list[bytes] = []
         deadline = time.monotonic() + timeout
-        while received < count:
+        while len(payloads) < count:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([sock], [], [], left)[0]:
                 break
-            while received < count:
+            while len(payloads) < count:
                 try:
-                    sock.recv(2048)
+                    payloads.append(sock.recv(2048))
                 except BlockingIOError:
                     break
-                received += 1
-        return received
+        return payloads
 
     def ping(self, count: int = 1, from_a: bool = True) -> bool:
         """True when every one of count pings from ns_a to ip_b (or back) is answered."""

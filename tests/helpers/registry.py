@@ -58,6 +58,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A VM lane guest emulates its CPUs: on a busy host docker-registry took more than 20 s
+# there to answer its first request.
+READY_TIMEOUT = 60.0
+
+
 def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     def asks_for_credentials() -> bool:
         if proc.poll() is not None:
@@ -70,7 +75,8 @@ def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
             pass
         return False
 
-    if not eventually(asks_for_credentials, timeout=20, interval=0.1):
+    # In a VM lane guest on a busy host docker-registry took more than 20 s.
+    if not eventually(asks_for_credentials, timeout=60, interval=0.1):
         raise AssertionError(f"docker-registry did not start: {log.read_text()[-2000:]}")
 
 

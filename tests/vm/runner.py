@@ -1,16 +1,28 @@
-"""Run the `vm`-marked tests inside a QEMU guest booted by virtme-ng.
+"""Run the `vm`-marked tests inside QEMU guests booted by virtme-ng, one per kernel.
 
 The host kernel refuses fentry/fexit/freplace and has no kprobes, so those tests run in
-a guest with a full-featured kernel that sees the host filesystem. The guest reports
-back through files in a shared directory, because vng's own exit status does not carry
-the guest command's status.
+guests with full-featured kernels that see the host filesystem. The matrix has two
+kernels, each booted once for the whole vm suite, side by side:
 
-Script use (what `make test-vm` calls): ``python -m tests.vm.runner [pytest args]``.
+- ``6.1``: Debian 12's own kernel (package ``linux-image-amd64``, in /boot);
+- ``6.12``: Debian's bookworm-backports kernel, unpacked into build/kernels/6.12 by
+  scripts/fetch-kernel.sh (``make kernels``); it adds TCX, netkit and more.
+
+A test that needs a newer kernel than 6.1 carries ``@pytest.mark.min_kernel("6.6")``;
+each guest deselects (never skips) the tests its kernel is too old for and reports
+them, and ``uncovered`` finds any test that then ran on no kernel at all.
+
+Guests report back through files in a shared directory, because vng's own exit status
+does not carry the guest command's status.
+
+Script use (what `make test-vm` calls): ``python -m tests.vm.runner [pytest args]``;
+``BPFMAN_VM_KERNELS=6.12`` (comma-separated names) boots only those kernels.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -19,19 +31,43 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUEST_SCRIPT = Path(__file__).resolve().with_name("guest.sh")
-DEFAULT_TIMEOUT = 1200.0  # the whole vm suite, under TCG on 2 shared cores
+KERNEL_CACHE = REPO_ROOT / "build" / "kernels"
+# One kernel's whole vm suite, under TCG on 2 shared cores: a safety net for a hung
+# guest. Measured on a host loaded by other VMs: 41-46 min; alone, far less.
+DEFAULT_TIMEOUT = 3000.0
 # Software emulation: KVM guests hang before the kernel prints anything on these hosts.
 VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "2", "-m", "1G")
+# What the guest's conftest writes into the shared directory (see tests/conftest.py).
+REPORT_NAME = "kernel-report.json"
 
 
 class VmLaneError(Exception):
-    """The guest could not be started at all (no kernel, no vng)."""
+    """A guest could not be started at all (no kernel, no vng)."""
+
+
+@dataclass(frozen=True)
+class GuestKernel:
+    """One kernel of the matrix.
+
+    :param name: the lane's name ("6.1", "6.12"), as BPFMAN_VM_KERNELS and test ids
+        spell it.
+    :param release: what ``uname -r`` says inside the guest.
+    :param append: kernel command-line additions (``lsm=...,bpf`` where needed).
+    """
+
+    name: str
+    image: Path
+    release: str
+    append: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,34 +82,98 @@ class JunitCounts:
 
 @dataclass(frozen=True)
 class VmResult:
-    """What the guest reported; rc is None when it never wrote one (boot or run failed)."""
+    """What one guest reported; rc is None when it never wrote one (boot or run failed).
 
+    :param seconds: wall-clock time of the boot and the run.
+    :param cpu_seconds: CPU time vng and the emulator used (user + system), a figure
+        that other load on the host inflates less than the wall-clock time.
+    :param release: the guest's ``uname -r``, from its report.
+    :param passed: node ids of the tests that passed there.
+    :param deselected: node ids deselected because that kernel is too old for them.
+    """
+
+    kernel: GuestKernel
     rc: int | None
     output: str
     junit: JunitCounts | None
     timed_out: bool
+    seconds: float
+    cpu_seconds: float
+    release: str | None = None
+    passed: frozenset[str] = field(default_factory=frozenset)
+    deselected: frozenset[str] = field(default_factory=frozenset)
 
 
 def _version_key(path: Path) -> list[int]:
     return [int(part) for part in re.findall(r"\d+", path.name)]
 
 
-def guest_kernel() -> Path:
-    """BPFMAN_VM_KERNEL, else the newest /boot/vmlinuz-* that is not the running kernel."""
-    chosen = os.environ.get("BPFMAN_VM_KERNEL")
-    if chosen:
-        path = Path(chosen)
-        if not path.is_file():
-            raise VmLaneError(f"BPFMAN_VM_KERNEL={chosen} is not a file")
-        return path
-    running = os.uname().release
-    candidates = [p for p in Path("/boot").glob("vmlinuz-*") if p.name != f"vmlinuz-{running}"]
-    if not candidates:
-        raise VmLaneError(
-            f"no guest kernel: /boot has no vmlinuz-* other than the running {running} "
-            "(install linux-image-amd64 or set BPFMAN_VM_KERNEL)"
-        )
-    return max(candidates, key=_version_key)
+def _newest(pattern: str, where: Path, hint: str) -> Path:
+    found = sorted(where.glob(pattern), key=_version_key)
+    if not found:
+        raise VmLaneError(f"no {where}/{pattern}: {hint}")
+    return found[-1]
+
+
+def _debian_6_1() -> Path:
+    return _newest("vmlinuz-6.1.*", Path("/boot"), "install linux-image-amd64 (make deps)")
+
+
+def _backports_6_12() -> Path:
+    root = KERNEL_CACHE / "6.12"
+    if not (root / ".complete").is_file():
+        raise VmLaneError(f"{root} is not fetched yet: run make kernels")
+    return _newest("vmlinuz-6.12.*", root / "boot", "run make kernels")
+
+
+# The matrix, oldest first: lane name -> where its kernel image is.
+KERNELS: dict[str, Callable[[], Path]] = {"6.1": _debian_6_1, "6.12": _backports_6_12}
+
+
+def lsm_append(config: Path) -> tuple[str, ...]:
+    """``lsm=<default list>,bpf`` when the kernel has BPF LSM outside its default list.
+
+    config is the kernel's build config (Debian's /boot/config-<release>); a kernel
+    without CONFIG_BPF_LSM, or with ``bpf`` already listed, needs nothing.
+    """
+    options = dict(
+        line.split("=", 1) for line in config.read_text().splitlines() if line.startswith("CONFIG_")
+    )
+    if options.get("CONFIG_BPF_LSM") != "y":
+        return ()
+    lsms = [m for m in options.get("CONFIG_LSM", "").strip('"').split(",") if m]
+    if "bpf" in lsms:
+        return ()
+    return ("lsm=" + ",".join([*lsms, "bpf"]),)
+
+
+def guest_kernel(name: str) -> GuestKernel:
+    """The matrix's kernel called name, with its release and boot options."""
+    if name not in KERNELS:
+        raise VmLaneError(f"unknown guest kernel {name!r}: the matrix has {', '.join(KERNELS)}")
+    image = KERNELS[name]()
+    release = image.name.removeprefix("vmlinuz-")
+    config = image.with_name(f"config-{release}")
+    if not config.is_file():
+        raise VmLaneError(f"{config} is missing: cannot tell the kernel's LSM list")
+    return GuestKernel(name, image, release, lsm_append(config))
+
+
+def selected_kernels() -> list[str]:
+    """The lanes to run: BPFMAN_VM_KERNELS (comma-separated), else the whole matrix."""
+    chosen = os.environ.get("BPFMAN_VM_KERNELS", "")
+    names = [n.strip() for n in chosen.split(",") if n.strip()] or list(KERNELS)
+    unknown = [n for n in names if n not in KERNELS]
+    if unknown:
+        raise VmLaneError(f"BPFMAN_VM_KERNELS names {unknown}: the matrix has {list(KERNELS)}")
+    return names
+
+
+def uncovered(results: list[VmResult]) -> list[str]:
+    """Tests some guest deselected as too new for its kernel that passed in no guest."""
+    passed = frozenset().union(*(r.passed for r in results))
+    deselected = frozenset().union(*(r.deselected for r in results))
+    return sorted(deselected - passed)
 
 
 def _vng() -> Path:
@@ -116,23 +216,38 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def _read_report(path: Path) -> dict[str, object]:
+    try:
+        report: dict[str, object] = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return report
+
+
 def run_vm_lane(
-    pytest_args: list[str], timeout: float = DEFAULT_TIMEOUT, stream: bool = False
+    kernel: GuestKernel,
+    pytest_args: list[str],
+    timeout: float = DEFAULT_TIMEOUT,
+    stream: bool = False,
 ) -> VmResult:
-    """Boot the guest once and run ``pytest -m vm`` there with pytest_args.
+    """Boot kernel once and run ``pytest -m vm`` there with pytest_args.
 
     With stream, the guest console goes to this process's stdout as it runs; otherwise it
     is captured and added to the output when the guest reported no exit status.
     """
-    kernel = guest_kernel()
     vng = _vng()
     env = dict(os.environ, PATH=f"{vng.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bpfman-vm-") as tmp:
         rwdir = Path(tmp)
         console = rwdir / "console.log"
-        guest_cmd = shlex.join(["bash", str(GUEST_SCRIPT), str(rwdir), *pytest_args])
+        guest_cmd = shlex.join(
+            ["env", f"BPFMAN_VM_RELEASE={kernel.release}", "bash", str(GUEST_SCRIPT),
+             str(rwdir), *pytest_args]
+        )  # fmt: skip
+        appends = [arg for option in kernel.append for arg in ("--append", option)]
         argv = [
-            str(vng), "-r", str(kernel), *VNG_OPTIONS,
+            str(vng), "-r", str(kernel.image), *VNG_OPTIONS, *appends,
             "--rwdir", str(rwdir), "--exec", guest_cmd,
         ]  # fmt: skip
         with open(console, "wb") as log:
@@ -145,11 +260,8 @@ def run_vm_lane(
                 stderr=None if stream else subprocess.STDOUT,
                 start_new_session=True,
             )
-            timed_out = False
             try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                timed_out, cpu_seconds = _wait(proc, timeout)
             finally:
                 _kill_group(proc)
         rc = _read_rc(rwdir / "rc")
@@ -159,22 +271,98 @@ def run_vm_lane(
             output += console.read_text(errors="replace")
         if timed_out:
             output += f"\n[vm lane] guest killed after {timeout:.0f} s timeout\n"
+        report = _read_report(rwdir / REPORT_NAME)
+        release = report.get("release")
         return VmResult(
+            kernel=kernel,
             rc=rc,
             output=output,
             junit=_read_junit(rwdir / "junit.xml"),
             timed_out=timed_out,
+            seconds=time.monotonic() - started,
+            cpu_seconds=cpu_seconds,
+            release=release if isinstance(release, str) else None,
+            passed=frozenset(_strings(report.get("passed"))),
+            deselected=frozenset(_strings(report.get("deselected"))),
         )
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bool, float]:
+    """Wait for vng; returns (timed out, CPU seconds of vng and what it waited for: qemu).
+
+    wait4 gives this one child's usage, so lanes running side by side are told apart.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return False, usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            return True, 0.0
+        time.sleep(0.5)
+
+
+def run_vm_lanes(
+    kernels: list[GuestKernel], pytest_args: list[str], timeout: float = DEFAULT_TIMEOUT
+) -> list[VmResult]:
+    """Boot every kernel at once, each running the vm suite; results in kernels' order.
+
+    Side by side because a guest keeps about one of its two emulated CPUs busy (one
+    pytest process), so two guests share the host's two cores instead of queueing.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(kernels))) as pool:
+        return list(pool.map(lambda k: run_vm_lane(k, pytest_args, timeout), kernels))
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def summary(result: VmResult) -> str:
+    """One line about a lane: kernel, verdict, counts and time."""
+    j = result.junit
+    counts = (
+        f"{j.tests} tests, {j.failures} failed, {j.errors} errors, {j.skipped} skipped"
+        if j
+        else "no junit"
+    )
+    return (
+        f"[vm lane] {result.kernel.name} ({result.kernel.release}): rc={result.rc}, {counts}, "
+        f"{len(result.deselected)} deselected as needing a newer kernel, "
+        f"{result.seconds:.0f} s ({result.cpu_seconds:.0f} s of CPU)"
+    )
+
+
 def main(argv: list[str]) -> int:
-    """Run the lane with argv as pytest args; exit with the guest's pytest status."""
+    """Run every selected lane with argv as pytest args; 0 only if all of them passed.
+
+    One lane streams its guest's console as it runs; several run side by side and each
+    one's pytest output is printed when all are done.
+    """
     timeout = float(os.environ.get("BPFMAN_VM_TIMEOUT", DEFAULT_TIMEOUT))
-    result = run_vm_lane(argv, timeout=timeout, stream=True)
-    if result.rc is None:
-        print("[vm lane] the guest reported no exit status", file=sys.stderr)
-        return 1
-    return result.rc
+    kernels = [guest_kernel(name) for name in selected_kernels()]
+    for kernel in kernels:
+        print(f"[vm lane] booting {kernel.name}: {kernel.image}", flush=True)
+    if len(kernels) == 1:
+        results = [run_vm_lane(kernels[0], argv, timeout=timeout, stream=True)]
+    else:
+        results = run_vm_lanes(kernels, argv, timeout=timeout)
+        for result in results:
+            print(f"\n[vm lane] ===== {result.kernel.name} =====\n{result.output}", flush=True)
+    status = 0
+    for result in results:
+        print(summary(result))
+        if result.rc is None:
+            print(f"[vm lane] {result.kernel.name}: the guest reported no exit status")
+        if result.rc != 0:
+            status = 1
+    missing = uncovered(results)
+    if missing:
+        print("[vm lane] too new for every kernel that ran, so they ran nowhere:")
+        print("\n".join(f"  {nodeid}" for nodeid in missing))
+        status = 1
+    return status
 
 
 if __name__ == "__main__":
