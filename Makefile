@@ -83,10 +83,11 @@ bench: venv bpf
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 	$(PY) -m bench.service
+	$(PY) -m bench.metrics
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd
-# units in $(UNITDIR), man pages (man/*.[1-8]) if there are any.
+# units in $(UNITDIR), the man pages (generated from the CLI) in $(MANDIR)/man1.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
@@ -110,19 +111,13 @@ install:
 	sed "s|@BINDIR@|$(BINDIR)|g" systemd/bpfman.service.in > "$(DESTDIR)$(UNITDIR)/bpfman.service"
 	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
 	chmod 0644 "$(DESTDIR)$(UNITDIR)/bpfman.service"
-	for page in $$(ls man/*.[1-8] 2>/dev/null); do \
-		section=$${page##*.}; \
-		install -D -m 0644 "$$page" "$(DESTDIR)$(MANDIR)/man$$section/$${page##*/}"; \
-	done
+	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket"
-	for page in $$(ls man/*.[1-8] 2>/dev/null); do \
-		rm -f "$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}"; \
-	done
+	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
 	rm -rf "$(DESTDIR)$(APPDIR)"
-	$(PY) -m bench.metrics
 
 clean:
 	$(MAKE) -s -C bpf clean
