@@ -10,10 +10,24 @@ back) is passed over, so a ghost never misplaces a link.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
-from bpfman.plugin import AttachContext, LinkRecord, NotFoundError, kernel
+from bpfman.plugin import (
+    AttachContext,
+    AttachParams,
+    KernelError,
+    LinkRecord,
+    LinkView,
+    NotFoundError,
+    TypeHandler,
+    kernel,
+    shown,
+    validate,
+)
+from bpfman.plugins.netdev import Device, resolve_ifindex
 
 
 def attach_ordered(
@@ -78,3 +92,58 @@ def kernel_older_than(major: int, minor: int) -> bool:
         return (int(release[0]), int(release[1])) < (major, minor)
     except (IndexError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class InterfaceHookParams(AttachParams):
+    """The options of an interface's multi-program hook: tcx and netkit take the same."""
+
+    directions: ClassVar[tuple[str, ...]] = ()
+    direction: str
+    iface: str
+    priority: int
+    netns: str | None = None
+
+    def __post_init__(self) -> None:
+        validate.choice(self.type_name, "direction", self.direction, self.directions)
+        validate.interface_hook(self.type_name, self.iface, self.priority, self.netns)
+
+
+P = TypeVar("P", bound=InterfaceHookParams)
+
+
+class InterfaceHookHandler(TypeHandler[P]):
+    """A type whose links the kernel orders on an interface's hook (tcx, netkit).
+
+    Subclasses name their attach type per direction and may explain the
+    kernel's refusals in the user's terms.
+    """
+
+    attach_types: ClassVar[dict[str, int]]
+
+    def attach(self, ctx: AttachContext, params: P) -> dict[str, Any]:
+        device = resolve_ifindex(params.iface, params.netns)
+        ctx.hook = f"{params.type_name}/{device.key()}/{params.direction}"
+        ctx.priority = params.priority
+        try:
+            attach_ordered(
+                ctx, device.ifindex, self.attach_types[params.direction], within=device.entered
+            )
+        except KernelError as exc:
+            raise self.explain(exc, device) from exc
+        return params.to_record()
+
+    def explain(self, exc: KernelError, device: Device) -> Exception:
+        """The error to show for a refused attach (by default the kernel's own)."""
+        return exc
+
+    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
+        return LinkView(
+            f"{recorded['iface']} {recorded['direction']}",
+            [
+                ("Interface", str(recorded["iface"])),
+                ("Direction", str(recorded["direction"])),
+                ("Priority", str(recorded["priority"])),
+                ("Network Namespace", shown(recorded.get("netns"))),
+            ],
+        )

@@ -6,7 +6,7 @@ import click
 
 from bpfman.plugin import attach_command, netns_option, priority_option
 
-from .options import DIRECTIONS, NetkitParams
+from .options import NetkitParams
 
 
 @attach_command(
@@ -23,7 +23,7 @@ from .options import DIRECTIONS, NetkitParams
     "-d",
     "--direction",
     required=True,
-    type=click.Choice(DIRECTIONS),
+    type=click.Choice(NetkitParams.directions),
     help="Required: primary runs the program on what the primary device sends,\n"
     "peer on what the peer device sends.",
 )

@@ -8,63 +8,32 @@ from __future__ import annotations
 
 import errno
 import platform
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
-from bpfman.plugin import (
-    AttachContext,
-    InvalidInputError,
-    KernelError,
-    LinkView,
-    TypeHandler,
-    UnsupportedError,
-    kernel,
-    shown,
-)
-from bpfman.plugins.multiprog import attach_ordered, kernel_older_than
-from bpfman.plugins.netdev import Device, resolve_ifindex
+from bpfman.plugin import InvalidInputError, KernelError, UnsupportedError, kernel
+from bpfman.plugins.multiprog import InterfaceHookHandler, kernel_older_than
+from bpfman.plugins.netdev import Device
 
 from .options import NetkitParams
 
 if TYPE_CHECKING:
     import click
 
-_ATTACH_TYPES = {
-    "primary": kernel.ATTACH_TYPE.NETKIT_PRIMARY,
-    "peer": kernel.ATTACH_TYPE.NETKIT_PEER,
-}
 
-
-class Netkit(TypeHandler[NetkitParams]):
+class Netkit(InterfaceHookHandler[NetkitParams]):
     params = NetkitParams
+    attach_types: ClassVar[dict[str, int]] = {
+        "primary": kernel.ATTACH_TYPE.NETKIT_PRIMARY,
+        "peer": kernel.ATTACH_TYPE.NETKIT_PEER,
+    }
 
     def command(self, name: str) -> click.Command:
         from .command import command
 
         return command
 
-    def attach(self, ctx: AttachContext, params: NetkitParams) -> dict[str, Any]:
-        device = resolve_ifindex(params.iface, params.netns)
-        ctx.hook = f"netkit/{device.key()}/{params.direction}"
-        ctx.priority = params.priority
-        try:
-            attach_ordered(
-                ctx, device.ifindex, _ATTACH_TYPES[params.direction], within=device.entered
-            )
-        except KernelError as exc:
-            raise _explain(exc, device) from exc
-        return params.to_record()
-
-    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
-        return LinkView(
-            f"{recorded['iface']} {recorded['direction']}",
-            [
-                ("Interface", str(recorded["iface"])),
-                ("Direction", str(recorded["direction"])),
-                ("Priority", str(recorded["priority"])),
-                ("Network Namespace", shown(recorded.get("netns"))),
-            ],
-        )
+    def explain(self, exc: KernelError, device: Device) -> Exception:
+        return _explain(exc, device)
 
 
 def _explain(exc: KernelError, device: Device) -> Exception:
