@@ -4,10 +4,10 @@ lines) and vmlinux's (enum values such as the helper ids)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from bpfman.core.errors import KernelError
+from bpfman.kernel.fds import Closing
 from bpfman.kernel.lib import binding
 
 # BTF_KIND_* (linux/btf.h)
@@ -43,7 +43,7 @@ class BtfType:
     nelems: int = 0
 
 
-class Btf:
+class Btf(Closing):
     """A BTF object loaded from the kernel; close it (or use ``with``)."""
 
     def __init__(self, ptr: Any, what: str) -> None:
@@ -72,17 +72,6 @@ class Btf:
         if self._ptr is not None:
             ptr, self._ptr = self._ptr, None
             binding().bpf.btf__free(ptr)
-
-    def __enter__(self) -> Btf:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def string(self, offset: int) -> str:
         """The string at ``offset`` of the string section ("" if out of range)."""

@@ -4,10 +4,10 @@ source line of each instruction (line info), in bpftool's notation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 
 from bpfman.kernel import btf as k
 from bpfman.kernel.btf import Btf
+from bpfman.kernel.fds import Closing
 from bpfman.kernel.image import LineInfo
 
 
@@ -21,7 +21,7 @@ class SourceLine:
     column: int
 
 
-class ProgramSource:
+class ProgramSource(Closing):
     """Prototypes and lines of one program; empty when it has no BTF."""
 
     def __init__(self, btf_id: int) -> None:
@@ -30,17 +30,6 @@ class ProgramSource:
     def close(self) -> None:
         if self._btf is not None:
             self._btf.close()
-
-    def __enter__(self) -> ProgramSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def func_name(self, type_id: int) -> str:
         """Name of BTF FUNC ``type_id`` ("" if unknown)."""
