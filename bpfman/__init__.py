@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
     from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
     from bpfman.core.model import LinkRecord, ProgramRecord
-    from bpfman.core.requests import ProgramRequest
+    from bpfman.inputs import ProgramRequest
     from bpfman.plugins.fentry.options import FentryParams, FexitParams
     from bpfman.plugins.kprobe.options import KprobeParams
     from bpfman.plugins.tc.options import TcParams
@@ -89,7 +89,7 @@ _WHERE: dict[str, str] = {
     "ProgramSummary": "bpfman.core.manager",
     "LinkRecord": "bpfman.core.model",
     "ProgramRecord": "bpfman.core.model",
-    "ProgramRequest": "bpfman.core.requests",
+    "ProgramRequest": "bpfman.inputs",
     # The built-in types' attach options (third-party types export their own).
     "FentryParams": "bpfman.plugins.fentry.options",
     "FexitParams": "bpfman.plugins.fentry.options",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BpfmanError
-from ..core.requests import parse_key_values
+from ..inputs import parse_key_values
 
 if TYPE_CHECKING:
     from ..core.contract import AttachParams

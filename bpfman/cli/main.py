@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 from ..core.errors import InvalidInputError
-from ..core.requests import parse_globals, parse_key_values, with_application
+from ..inputs import parse_globals, parse_key_values, with_application
 from .app import App, error, guarded
 from .lazy import lazy_commands
 from .options import (

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from ..core.contract import AttachParams
-from ..core.requests import parse_key_values
+from ..inputs import parse_key_values
 from .app import App
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -16,9 +16,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from bpfman.kernel.mounts import ensure_mounted, is_mounted
+
 from .errors import BpfmanError, PermissionDeniedError, StateError
 from .logs import get_logger
-from .mounts import ensure_mounted, is_mounted
 
 log = get_logger(__name__)
 PRIVATE = 0o700

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman import kernel
+from bpfman.inputs import (
+    ProgramRequest,
+    checked_globals,
+    checked_metadata,
+    program_requests,
+    shown_hex,
+)
 
 from .bpffs import (
     Layout,
@@ -42,13 +49,6 @@ from .errors import (
 from .journal import Operation, replay
 from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
-from .requests import (
-    ProgramRequest,
-    checked_globals,
-    checked_metadata,
-    program_requests,
-    shown_hex,
-)
 from .state import Store, Txn
 from .validate import text
 

@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from bpfman.core.errors import InvalidInputError, NotFoundError, UnsupportedError
-from bpfman.core.mounts import ensure_mounted
 from bpfman.kernel.errcheck import check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.lib import binding
+from bpfman.kernel.mounts import ensure_mounted
 from bpfman.kernel.syscalls import perf_event_open
 
 PERF_TYPE_HARDWARE = 0

@@ -28,7 +28,7 @@ from bpfman.core.errors import (
     StateError,
     UnsupportedError,
 )
-from bpfman.core.requests import ProgramRequest
+from bpfman.inputs import ProgramRequest
 
 from . import bpfman_pb2 as pb
 from .attachinfo import AttachMapping, collect

@@ -10,7 +10,7 @@ import os
 from typing import BinaryIO
 
 from bpfman.core.errors import PermissionDeniedError, UnsupportedError
-from bpfman.core.mounts import ensure_mounted
+from bpfman.kernel.mounts import ensure_mounted
 from bpfman.kernel.perf import tracefs_roots
 
 TRACEFS = "/sys/kernel/tracing"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bpfman.core.requests import (
+from bpfman.inputs import (
     ProgramRequest,
     checked_globals,
     checked_metadata,

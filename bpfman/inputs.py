@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from .errors import InvalidInputError
-from .model import APPLICATION_KEY
-from .validate import text
+from bpfman.core.errors import InvalidInputError
+from bpfman.core.model import APPLICATION_KEY
+from bpfman.core.validate import text
 
 
 class ProgramRequest(NamedTuple):

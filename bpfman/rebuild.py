@@ -1,0 +1,175 @@
+"""Rebuilding records from what bpfman's bpffs and the kernel hold.
+
+When the store is lost or corrupt (``bpfman system recover --adopt`` or
+``--remove``), or one record cannot be decoded, the records are made again
+from the pins: each program's kernel info, each pinned link's, and each
+plugin's hooks (dispatcher revisions, TC filters found in every reachable
+namespace) -- or everything bpffs holds is released instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from bpfman import kernel
+from bpfman.core.bpffs import CORE_DIRS, KERNEL_ENTRIES, entries, is_pinned
+from bpfman.core.contract import Resource
+from bpfman.core.errors import KernelError, NotFoundError
+from bpfman.core.journal import Operation
+from bpfman.core.logs import get_logger
+from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.core.recovery import handlers
+from bpfman.core.state import Store
+
+if TYPE_CHECKING:
+    from bpfman.core.manager import Bpfman
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+def set_aside(store: Store) -> list[str]:
+    """Move a corrupt data file out of the way (kept for inspection)."""
+    store.close()
+    data = store.data_file
+    if not data.exists():
+        return []
+    kept = data.with_name(f"data.mdb.corrupt-{int(time.time())}")
+    os.rename(data, kept)
+    lock = data.with_name("lock.mdb")
+    lock.unlink(missing_ok=True)
+    return [f"moved the unreadable store to {kept}"]
+
+
+def remove(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Release everything pinned on bpfman's bpffs; plugins first (TC filters...)."""
+    from bpfman.core.context import RecoverContext
+
+    ctx = RecoverContext(op, bpfman.layout, bpfman.config)
+    lines = []
+    for handler in handlers(bpfman.plugins):
+        lines += handler.sweep(ctx)
+    for entry in entries(bpfman.layout.fs):
+        if entry.name in KERNEL_ENTRIES:
+            continue
+        if entry.name in CORE_DIRS:
+            for inner in entries(Path(entry.path)):
+                lines.append(f"removing {inner.path}")
+                op.retire(Resource.tree(inner.path))
+        else:
+            lines.append(f"removing {entry.path}")
+            op.retire(Resource.tree(entry.path))
+    return lines
+
+
+def adopt(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Record every pinned program, link and hook as if bpfman had just made them."""
+    layout = bpfman.layout
+    lines = []
+    for entry in entries(layout.fs):
+        if entry.name.startswith("prog_"):
+            lines += _adopt_program(op, bpfman, entry.path)
+    for entry in entries(layout.fs / "links"):
+        lines += _adopt_link(op, entry.path)
+    from bpfman.core.context import RecoverContext
+
+    ctx = RecoverContext(op, layout, bpfman.config)
+    for handler in handlers(bpfman.plugins):
+        lines += handler.adopt(ctx)
+    return lines
+
+
+def _pinned_info(pin: str, read: Callable[[int], T]) -> T | None:
+    """What the kernel says of the object pinned at ``pin``; None (logged) if unreadable."""
+    if not is_pinned(pin):
+        return None
+    try:
+        with kernel.obj_get(pin) as fd:
+            return read(fd.fd)
+    except (NotFoundError, KernelError) as exc:
+        log.warning("recover: cannot open %s: %s", pin, exc)
+        return None
+
+
+def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
+    """A record for the program pinned at ``pin``, its type guessed from the kernel's.
+
+    The kernel keeps 15 characters of the function name; plugins that find
+    the program on one of their hooks (tcx links, dispatchers) set its type.
+    """
+    info = _pinned_info(pin, kernel.prog_info)
+    if info is None:
+        return []
+    types = bpfman.plugins.types
+    named = kernel.prog_type_name(info.type)
+    guess = named if named in types else None
+    guess = guess or next((t.name for t in types.values() if t.kernel_type == info.type), named)
+    map_dir = bpfman.layout.map_dir(info.id)
+    record = ProgramRecord(
+        id=info.id,
+        name=info.name,
+        type=guess,
+        kernel_type=info.type,
+        source={"adopted": pin},
+        pin=pin,
+        map_pin_path=str(map_dir) if os.path.isdir(map_dir) else "",
+    )
+    op.txn.put_program(record)
+    return [f"adopted program {info.id} ({info.name}, {record.type})"]
+
+
+def _adopt_link(op: Operation, pin: str) -> list[str]:
+    """A record for a plain pinned link of an adopted program, described by the kernel."""
+    name = os.path.basename(pin)
+    info = _pinned_info(pin, kernel.link_info) if name.isdigit() else None
+    if info is None:
+        return []
+    program = op.txn.get_program(info.prog_id)
+    if program is None:
+        return []
+    kind = _link_type_name(info.type)
+    if info.type == kernel.LINK_TYPE.TCX and program.type != "tcx":
+        program.type = "tcx"
+        op.txn.put_program(program)
+    op.txn.put_link(
+        LinkRecord(
+            id=int(name),
+            program_id=program.id,
+            type=program.type,
+            params={"kernel_link_id": info.id, "link_type": kind},
+            seq=op.txn.next_seq(),
+            pin=pin,
+            attachment=f"adopted {kind} link {info.id}",
+            rows=[["Kernel Link ID", str(info.id)], ["Link Type", kind]],
+        )
+    )
+    return [f"adopted link {name} of program {program.id} ({kind})"]
+
+
+def repair(op: Operation, bpfman: Bpfman) -> list[str]:
+    """Records that cannot be decoded: adopt what their pins hold, or drop them."""
+    txn = op.txn
+    txn.programs()
+    txn.links()
+    lines = []
+    for db, key in list(txn.corrupt):
+        txn.raw_delete(db, key)
+        number = int.from_bytes(key, "big")
+        lines.append(f"dropped the unreadable {db} record {number}")
+        if db == "programs":
+            lines += _adopt_program(op, bpfman, str(bpfman.layout.prog_pin(number)))
+        elif db == "links":
+            lines += _adopt_link(op, str(bpfman.layout.link_pin(number)))
+    txn.corrupt.clear()
+    return lines
+
+
+def _link_type_name(link_type: int) -> str:
+    try:
+        return kernel.LINK_TYPE(link_type).name.lower()
+    except ValueError:
+        return str(link_type)
