@@ -34,6 +34,7 @@ from bpfman.core.errors import (
     InvalidInputError,
     KernelError,
     NotFoundError,
+    PermissionDeniedError,
     PluginError,
     UnsupportedError,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "LoadContext",
     "MultiValueOption",
     "NotFoundError",
+    "PermissionDeniedError",
     "PluginError",
     "ProgramRecord",
     "ProgramType",

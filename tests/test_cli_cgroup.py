@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import eventually, run, shown_rows, u32_hex
+from tests.helpers import run, shown_rows, u32_hex
 from tests.helpers.bpftool import bpftool, map_values
 from tests.helpers.cgroup import Cgroup
 from tests.helpers.root import Root
+from tests.helpers.wait import eventually
 
 PACKETS = 20
 ALLOW, DENY = 1, 0

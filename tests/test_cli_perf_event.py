@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bpfman.kernel.perf import online_cpus
-from tests.helpers import eventually, shown_rows, u32_hex
+from tests.helpers import shown_rows, u32_hex
 from tests.helpers.bpftool import link_infos, map_values
 from tests.helpers.root import Root
+from tests.helpers.wait import eventually
 
 BUSY = "import time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end: pass\n"
 

@@ -15,9 +15,10 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import eventually, shown_rows, u32_hex, u64_hex
+from tests.helpers import shown_rows, u32_hex, u64_hex
 from tests.helpers.bpftool import link_infos, map_values
 from tests.helpers.root import Root
+from tests.helpers.wait import eventually
 
 CALLS = 37
 GETPPID = {"x86_64": 110, "aarch64": 173}[platform.machine()]

@@ -146,7 +146,7 @@ NUMBERS = {
 # What breaks without each one (measured on the host kernel).
 BREAKS = {
     "CAP_NET_ADMIN": "add clsact qdisc: Operation not permitted",
-    "CAP_SYS_CHROOT": "cannot enter namespace",
+    "CAP_SYS_CHROOT": "cannot enter mount namespace",
     "CAP_SYS_PTRACE": "Permission denied",
 }
 

@@ -282,7 +282,7 @@ def test_a_lost_store_is_refused_then_adopted(root: Root, objects: Path, damage:
         for prog in ids.values():
             root.run("unload", prog)
         assert _hooks_of(pair) == {"xdp": [], "tc": [], "tcx": []}
-        assert not set(ids.values()) & prog_ids()
+        assert eventually(lambda: not set(ids.values()) & prog_ids())  # freed after RCU
         assert problems(root.path, [Hook(pair.if_b, pair.netns_path_b)], set(), set()) == []
 
 

@@ -21,11 +21,12 @@ import pytest
 
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.manager import Bpfman
-from tests.helpers import eventually, shown_rows
+from tests.helpers import shown_rows
 from tests.helpers.bpftool import link_infos, map_values, mprog_query
 from tests.helpers.net import VethPair, in_netns
 from tests.helpers.netkit import NETKIT_PEER, NETKIT_PRIMARY, NetkitPair
 from tests.helpers.root import Root
+from tests.helpers.wait import eventually
 
 # An older guest deselects these (never skips); the host fails unless the 6.12 guest ran them.
 pytestmark = [pytest.mark.vm, pytest.mark.min_kernel("6.12")]

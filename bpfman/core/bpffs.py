@@ -74,10 +74,13 @@ def private_dir(path: Path) -> None:
 
 
 def prepare_root(layout: Layout) -> None:
-    """The private root and store directories, and the bpffs mounted (writers)."""
+    """The private root and store directories (where the writers' lock lives).
+
+    The bpffs is mounted later, under that lock: two first commands checking
+    for a mount at once would otherwise both mount one.
+    """
     private_dir(layout.root)
     private_dir(layout.db)
-    mount_bpffs(layout)
 
 
 def mount_bpffs(layout: Layout) -> None:

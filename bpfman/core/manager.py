@@ -30,6 +30,7 @@ from .bpffs import (
     holds_pins,
     is_bpffs,
     is_pinned,
+    mount_bpffs,
     prepare_root,
     remove_tree,
     unpin,
@@ -158,6 +159,7 @@ class Bpfman:
         self._privileged()
         prepare_root(self.layout)
         with self.store.locked():
+            mount_bpffs(self.layout)
             self._recover_locked()
             with self.store.snapshot() as txn:
                 op = Operation(self.store, txn, self._release, name)
@@ -196,7 +198,7 @@ class Bpfman:
         if crashed:
             with self.store.locked(blocking=False) as idle:
                 if idle:
-                    prepare_root(self.layout)
+                    mount_bpffs(self.layout)
                     self._recover_locked()
         with self.store.read() as txn:
             yield txn
@@ -543,6 +545,7 @@ class Bpfman:
         self._privileged()
         prepare_root(self.layout)
         with self.store.locked():
+            mount_bpffs(self.layout)
             return recover(self, mode)
 
     # -- queries ------------------------------------------------------------

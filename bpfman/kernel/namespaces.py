@@ -43,8 +43,9 @@ def _setns(fd: int, nstype: int, path: str) -> None:
         err = ctypes.get_errno()
         kind = _KINDS[nstype]
         if err == errno.EPERM:
+            needs = "CAP_SYS_ADMIN and CAP_SYS_CHROOT" if kind == "mount" else "CAP_SYS_ADMIN"
             raise PermissionDeniedError(
-                f"cannot enter {kind} namespace {path}: operation not permitted (run as root)"
+                f"cannot enter {kind} namespace {path}: operation not permitted (needs {needs})"
             )
         if err == errno.EINVAL:
             raise InvalidInputError(f"{path} is not a {kind} namespace")

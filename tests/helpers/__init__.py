@@ -17,8 +17,6 @@ conftest.py holds the run rules and the fixtures built on these.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 
 
 def run(args: list[str]) -> str:
@@ -30,17 +28,6 @@ def run(args: list[str]) -> str:
             f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
         )
     return proc.stdout
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll check until it holds or timeout seconds pass (the kernel frees unpinned
-    links and programs asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def u32_hex(value: int) -> str:

@@ -98,8 +98,9 @@ class Root:
             finally:
                 mgr.close()
         fs = self.path / "fs"
-        if is_bpffs(fs):
-            subprocess.run(["umount", "-l", str(fs)], check=False)
+        while is_bpffs(fs):  # stacked mounts (a racing first command) come off one by one
+            if subprocess.run(["umount", "-l", str(fs)], check=False).returncode:
+                break
         shutil.rmtree(self.path, ignore_errors=True)
 
 

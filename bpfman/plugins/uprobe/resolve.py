@@ -8,9 +8,10 @@ library that process really mapped.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 
-from bpfman.plugin import InvalidInputError, NotFoundError
+from bpfman.plugin import InvalidInputError, NotFoundError, PermissionDeniedError
 
 LD_SO_CACHE = "/etc/ld.so.cache"
 _MAX_CACHE_BYTES = 16 << 20
@@ -35,9 +36,13 @@ def resolve_target(target: str, pid: int | None = None) -> str:
                 f"uprobe target {target!r} not found {where}; give an absolute path"
             )
     path = str(found)
-    if not os.path.exists(path):
-        raise NotFoundError(f"uprobe target {target} not found")
-    if not os.path.isfile(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise NotFoundError(f"uprobe target {target} not found") from None
+    except OSError as exc:  # EACCES through /proc/PID/root without CAP_SYS_PTRACE
+        raise PermissionDeniedError(f"cannot reach uprobe target {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
         raise InvalidInputError(f"uprobe target {target} is not a regular file")
     return path
 
