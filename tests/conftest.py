@@ -78,6 +78,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Boot the VM lane's guests now if a selected test needs their verdict, so they
+    run while the host tests do (their results are awaited by the ``vm_lanes`` fixture)."""
+    if not IN_VM and any("vm_lanes" in getattr(i, "fixturenames", ()) for i in session.items):
+        from tests.vm.runner import lane_timeout, matrix_in_background
+
+        bpf_objects()  # the guests see this checkout read-only: build before they boot
+        matrix_in_background(lane_timeout())
+
+
 _skipped: list[str] = []
 
 

@@ -200,11 +200,14 @@ def test_readers_never_wait_for_a_slow_writer(root: Root, objects: Path) -> None
     try:
         time.sleep(1.0)
         assert writer.poll() is None
+        with Bpfman(root.path) as mgr:  # the reads alone, without an interpreter's start
+            for read in (mgr.list_links, mgr.list_programs, lambda: mgr.get_link(link["id"])):
+                start = time.monotonic()
+                read()
+                assert time.monotonic() - start < 1.0, read
         for args in (("list", "links"), ("list", "programs"), ("get", "link", link["id"])):
-            start = time.monotonic()
             root.run(*args)
-            assert time.monotonic() - start < 1.0, args
-        assert writer.poll() is None  # the writer really was still at work
+        assert writer.poll() is None  # every command answered while the writer was at work
     finally:
         _, err = writer.communicate(timeout=30)
     assert writer.returncode == 0, err

@@ -7,19 +7,17 @@ run inside the guests (see tests/vm/runner.py) and these tests carry their verdi
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
 import pytest
 
 from tests.vm.runner import (
-    DEFAULT_TIMEOUT,
     KERNELS,
     VmResult,
-    guest_kernel,
+    lane_timeout,
     lsm_append,
-    run_vm_lanes,
+    matrix_in_background,
     summary,
     uncovered,
 )
@@ -30,20 +28,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@functools.cache
-def lanes() -> dict[str, VmResult]:
-    """Boot every kernel of the matrix once per session, side by side, each running the
-    whole vm suite."""
-    timeout = float(os.environ.get("BPFMAN_VM_TIMEOUT", DEFAULT_TIMEOUT))
-    results = run_vm_lanes([guest_kernel(name) for name in KERNELS], [], timeout=timeout)
+@pytest.fixture(scope="session")
+def vm_lanes() -> dict[str, VmResult]:
+    """Every kernel of the matrix, booted once per session side by side, each running
+    the whole vm suite; conftest starts them in the background right after collection."""
+    results = matrix_in_background(lane_timeout()).result()
     for result in results:
         print(f"\n{summary(result)}")
     return {result.kernel.name: result for result in results}
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
-def test_vm_tests_pass_in_guest(name: str) -> None:
-    result = lanes()[name]
+def test_vm_tests_pass_in_guest(vm_lanes: dict[str, VmResult], name: str) -> None:
+    result = vm_lanes[name]
     j = result.junit
     detail = f"{summary(result)} timed_out={result.timed_out}\n{result.output}"
     assert result.rc is not None, f"the guest wrote no exit status: {detail}"
@@ -54,9 +51,9 @@ def test_vm_tests_pass_in_guest(name: str) -> None:
     assert (j.failures, j.errors, j.skipped) == (0, 0, 0), detail
 
 
-def test_every_vm_test_runs_on_some_kernel() -> None:
+def test_every_vm_test_runs_on_some_kernel(vm_lanes: dict[str, VmResult]) -> None:
     """A test deselected as too new for one kernel passed on another one."""
-    results = [lanes()[name] for name in KERNELS]
+    results = [vm_lanes[name] for name in KERNELS]
     assert uncovered(results) == []
     newest = results[-1]
     assert newest.deselected == frozenset(), "the newest kernel must be new enough for all"

@@ -21,6 +21,7 @@ Script use (what `make test-vm` calls): ``python -m tests.vm.runner [pytest args
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -31,10 +32,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +50,10 @@ DEFAULT_TIMEOUT = 3000.0
 VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "2", "-m", "1G")
 # What the guest's conftest writes into the shared directory (see tests/conftest.py).
 REPORT_NAME = "kernel-report.json"
+
+
+# vng process groups still running, killed if the test process exits first.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
 
 
 class VmLaneError(Exception):
@@ -260,10 +266,12 @@ def run_vm_lane(
                 stderr=None if stream else subprocess.STDOUT,
                 start_new_session=True,
             )
+            _RUNNING.add(proc)
             try:
                 timed_out, cpu_seconds = _wait(proc, timeout)
             finally:
                 _kill_group(proc)
+                _RUNNING.discard(proc)
         rc = _read_rc(rwdir / "rc")
         out = rwdir / "out.txt"
         output = out.read_text(errors="replace") if out.is_file() else ""
@@ -315,6 +323,43 @@ def run_vm_lanes(
         return list(pool.map(lambda k: run_vm_lane(k, pytest_args, timeout), kernels))
 
 
+def lane_timeout() -> float:
+    """Seconds one guest may run: BPFMAN_VM_TIMEOUT, else DEFAULT_TIMEOUT."""
+    return float(os.environ.get("BPFMAN_VM_TIMEOUT", DEFAULT_TIMEOUT))
+
+
+def _kill_running() -> None:
+    for proc in list(_RUNNING):
+        _kill_group(proc)
+
+
+_background: Future[list[VmResult]] | None = None
+
+
+def matrix_in_background(timeout: float) -> Future[list[VmResult]]:
+    """Start every lane of the matrix once per process, in a daemon thread.
+
+    The host suite starts the guests as soon as it knows it will need them, so
+    emulated kernels boot and test while the host tests run instead of after them.
+    A session that ends first (``-x``) kills the guests on its way out.
+    """
+    global _background
+    if _background is None:
+        future: Future[list[VmResult]] = Future()
+        _background = future
+
+        def run() -> None:
+            try:
+                kernels = [guest_kernel(name) for name in KERNELS]
+                future.set_result(run_vm_lanes(kernels, [], timeout=timeout))
+            except BaseException as exc:  # handed to whoever waits for the result
+                future.set_exception(exc)
+
+        atexit.register(_kill_running)
+        threading.Thread(target=run, name="vm-lanes", daemon=True).start()
+    return _background
+
+
 def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
@@ -340,7 +385,7 @@ def main(argv: list[str]) -> int:
     One lane streams its guest's console as it runs; several run side by side and each
     one's pytest output is printed when all are done.
     """
-    timeout = float(os.environ.get("BPFMAN_VM_TIMEOUT", DEFAULT_TIMEOUT))
+    timeout = lane_timeout()
     kernels = [guest_kernel(name) for name in selected_kernels()]
     for kernel in kernels:
         print(f"[vm lane] booting {kernel.name}: {kernel.image}", flush=True)
