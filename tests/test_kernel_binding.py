@@ -28,7 +28,7 @@ import pytest
 from bpfman import kernel as k
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
 from tests.helpers.bpftool import bpftool
-from tests.helpers.build import compile_bpf
+from tests.helpers.build import LazyObjects
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to load BPF programs")
 
@@ -262,18 +262,18 @@ CLONE_NEWNET = 0x40000000
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("bpf")
-    return {
-        "main": compile_bpf(MAIN_C, d / "main.bpf.o"),
-        "bad": compile_bpf(BAD_C, d / "bad.bpf.o"),
-        "long_log": compile_bpf(LONG_LOG_C, d / "long_log.bpf.o"),
-        "fentry": compile_bpf(FENTRY_C, d / "fentry.bpf.o"),
-        "uprobe": compile_bpf(UPROBE_C, d / "uprobe.bpf.o"),
-        "xdp": compile_bpf(XDP_C, d / "xdp.bpf.o"),
-        "probe": compile_bpf(PROBE_C, d / "probe.bpf.o"),
-        "stub": compile_bpf(STUB_C, d / "stub.bpf.o"),
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> LazyObjects:
+    sources = {
+        "main": MAIN_C,
+        "bad": BAD_C,
+        "long_log": LONG_LOG_C,
+        "fentry": FENTRY_C,
+        "uprobe": UPROBE_C,
+        "xdp": XDP_C,
+        "probe": PROBE_C,
+        "stub": STUB_C,
     }
+    return LazyObjects(tmp_path_factory.mktemp("bpf"), sources)
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +295,7 @@ def uprobe_target(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 @pytest.fixture
-def main_obj(compiled: dict[str, Path]) -> Iterator[k.BpfObject]:
+def main_obj(compiled: LazyObjects) -> Iterator[k.BpfObject]:
     with k.BpfObject.open_file(compiled["main"]) as obj:
         yield obj
 
@@ -449,7 +449,7 @@ def test_missing_ids_and_pins_are_not_found(bpffs: Path) -> None:
         k.obj_get(str(bpffs / "nothing"))
 
 
-def test_verifier_rejection_carries_log_tail(compiled: dict[str, Path]) -> None:
+def test_verifier_rejection_carries_log_tail(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["bad"]) as obj, pytest.raises(KernelError) as exc:
         obj.load()
     err = exc.value
@@ -459,7 +459,7 @@ def test_verifier_rejection_carries_log_tail(compiled: dict[str, Path]) -> None:
     assert "verifier:" in str(err) and "invalid access to packet" in str(err)
 
 
-def test_truncated_verifier_log_keeps_tail_and_says_why(compiled: dict[str, Path]) -> None:
+def test_truncated_verifier_log_keeps_tail_and_says_why(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["long_log"]) as obj, pytest.raises(KernelError) as exc:
         obj.load()
     err = exc.value
@@ -510,7 +510,7 @@ def _count_getppid(
 
 
 def test_tracepoint_counts_with_global_increment(
-    compiled: dict[str, Path], bpffs: Path, tracefs: Path
+    compiled: LazyObjects, bpffs: Path, tracefs: Path
 ) -> None:
     with k.BpfObject.open_file(compiled["main"]) as obj:
         assert _count_getppid(obj, bpffs, None, 4, "default") == 4
@@ -526,7 +526,7 @@ def test_missing_tracepoint_is_not_found(tracefs: Path) -> None:
 # -- map sharing -----------------------------------------------------------------------
 
 
-def test_reuse_map_shares_the_kernel_map(compiled: dict[str, Path]) -> None:
+def test_reuse_map_shares_the_kernel_map(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["main"]) as first:
         first.select(["count_getppid"])
         first.load()
@@ -586,7 +586,7 @@ def veth_netns() -> Iterator[str]:
 
 
 def test_tcx_before_and_after_order_the_chain(
-    main_obj: k.BpfObject, compiled: dict[str, Path], veth_netns: str
+    main_obj: k.BpfObject, compiled: LazyObjects, veth_netns: str
 ) -> None:
     main_obj.select(["tc_verdict", "tc_other"])
     main_obj.load()
@@ -641,7 +641,7 @@ def _xdp_prog_id(netns: str, ifname: str) -> int | None:
     return int(xdp["prog"]["id"]) if xdp else None
 
 
-def test_xdp_link_update_and_detach(compiled: dict[str, Path], veth_netns: str) -> None:
+def test_xdp_link_update_and_detach(compiled: LazyObjects, veth_netns: str) -> None:
     with k.BpfObject.open_file(compiled["xdp"]) as obj, _inside_netns(veth_netns):
         obj.load()
         pass_fd, drop_fd = obj.program_fd("xdp_pass"), obj.program_fd("xdp_drop")
@@ -660,7 +660,7 @@ def test_xdp_link_update_and_detach(compiled: dict[str, Path], veth_netns: str) 
             assert _xdp_prog_id(veth_netns, "kt0") is None
 
 
-def test_prog_func_btf_id_matchesbpftool(compiled: dict[str, Path]) -> None:
+def test_prog_func_btf_id_matchesbpftool(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["xdp"]) as obj:
         obj.load()
         fd = obj.program_fd("xdp_drop")
@@ -677,7 +677,7 @@ def test_prog_func_btf_id_matchesbpftool(compiled: dict[str, Path]) -> None:
 
 
 def test_uprobe_counts_calls(
-    compiled: dict[str, Path], uprobe_target: tuple[Path, int], bpffs: Path
+    compiled: LazyObjects, uprobe_target: tuple[Path, int], bpffs: Path
 ) -> None:
     binary, offset = uprobe_target
     with k.BpfObject.open_file(compiled["uprobe"]) as obj:
@@ -716,7 +716,7 @@ def test_globals_in_data_and_bss_reach_the_kernel(main_obj: k.BpfObject) -> None
 
 
 def test_libbpf_messages_go_to_logging(
-    compiled: dict[str, Path], caplog: pytest.LogCaptureFixture
+    compiled: LazyObjects, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
         caplog.at_level(logging.DEBUG, logger="bpfman.libbpf"),
@@ -740,7 +740,7 @@ def test_kprobe_needs_kernel_support() -> None:
             k.perf_event_kprobe("do_sys_openat2", 0, retprobe=False)
 
 
-def test_fentry_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Path]) -> None:
+def test_fentry_loads_or_fails_with_clean_kernel_error(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["fentry"]) as obj:
         obj.set_attach_target("on_entry", "do_sys_openat2")
         try:
@@ -754,7 +754,7 @@ def test_fentry_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Path]
             assert k.link_info(link.fd).type == k.LINK_TYPE.TRACING
 
 
-def test_freplace_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Path]) -> None:
+def test_freplace_loads_or_fails_with_clean_kernel_error(compiled: LazyObjects) -> None:
     with k.BpfObject.open_file(compiled["stub"]) as target:
         target.select(["xdp_main"])
         target.load()
@@ -772,7 +772,7 @@ def test_freplace_loads_or_fails_with_clean_kernel_error(compiled: dict[str, Pat
                 assert k.prog_info(ext.program_fd("replacement")).type == k.PROG_TYPE.EXT
 
 
-def test_fentry_unknown_target_is_not_found(compiled: dict[str, Path]) -> None:
+def test_fentry_unknown_target_is_not_found(compiled: LazyObjects) -> None:
     with (
         k.BpfObject.open_file(compiled["fentry"]) as obj,
         pytest.raises(NotFoundError, match="function no_such_fn_xyz not found in the kernel"),
@@ -802,7 +802,7 @@ def _hits(obj: k.BpfObject) -> int:
 
 
 @pytest.mark.vm
-def test_vm_kprobe_and_kretprobe_count_calls(compiled: dict[str, Path], tmp_path: Path) -> None:
+def test_vm_kprobe_and_kretprobe_count_calls(compiled: LazyObjects, tmp_path: Path) -> None:
     with k.BpfObject.open_file(compiled["probe"]) as obj:
         obj.set_global("target_tgid", _u32(os.getpid()))
         obj.select(["on_kprobe"])
@@ -819,9 +819,7 @@ def test_vm_kprobe_and_kretprobe_count_calls(compiled: dict[str, Path], tmp_path
 
 
 @pytest.mark.vm
-def test_vm_fentry_attaches_and_pins(
-    compiled: dict[str, Path], tmp_path: Path, bpffs: Path
-) -> None:
+def test_vm_fentry_attaches_and_pins(compiled: LazyObjects, tmp_path: Path, bpffs: Path) -> None:
     with k.BpfObject.open_file(compiled["probe"]) as obj:
         obj.set_global("target_tgid", _u32(os.getpid()))
         obj.select(["on_fentry"])
@@ -836,7 +834,7 @@ def test_vm_fentry_attaches_and_pins(
 
 
 @pytest.mark.vm
-def test_vm_freplace_replaces_stub(compiled: dict[str, Path]) -> None:
+def test_vm_freplace_replaces_stub(compiled: LazyObjects) -> None:
     packet = bytes(64)
     with k.BpfObject.open_file(compiled["stub"]) as target:
         target.select(["xdp_main"])

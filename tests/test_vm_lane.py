@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 def vm_lanes() -> dict[str, VmResult]:
     """Every kernel of the matrix, booted once per session side by side, each running
     the whole vm suite; conftest starts them in the background right after collection."""
-    results = matrix_in_background(lane_timeout()).result()
+    results = matrix_in_background(lane_timeout(), ["tests/"]).result()
     for result in results:
         print(f"\n{summary(result)}")
     return {result.kernel.name: result for result in results}

@@ -34,3 +34,21 @@ def compile_bpf(source: str, out: pathlib.Path, target: str = "bpf") -> pathlib.
     include = f"-I/usr/include/{platform.machine()}-linux-gnu"
     run(["clang", "-O2", "-g", "-target", target, include, "-c", str(src), "-o", str(out)])
     return out
+
+
+class LazyObjects:
+    """Inline C programs compiled into ``where`` on first use, by name.
+
+    A module's tests each need one or two of its programs; inside the VM lane's
+    emulated guests a clang run takes many seconds, so nothing unused is compiled.
+    """
+
+    def __init__(self, where: pathlib.Path, sources: dict[str, str]) -> None:
+        self.where = where
+        self.sources = sources
+        self.built: dict[str, pathlib.Path] = {}
+
+    def __getitem__(self, name: str) -> pathlib.Path:
+        if name not in self.built:
+            self.built[name] = compile_bpf(self.sources[name], self.where / f"{name}.bpf.o")
+        return self.built[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ from bpfman.core.manager import Bpfman
 
 REPO = Path(__file__).resolve().parents[2]
 BPFMAN = [sys.executable, "-m", "bpfman"]
+# In the VM lane's guests (tests/vm/guest.sh) the CLI runs in the test's own process.
+IN_PROCESS = os.environ.get("BPFMAN_IN_VM") == "1"
 
 Arg = str | int | os.PathLike[str]
 
@@ -43,15 +46,43 @@ class Root:
         self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
 
     def run(self, *args: Arg, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [*BPFMAN, *map(str, args)], env=self.env, capture_output=True, text=True, cwd=REPO
-        )
+        argv = [str(a) for a in args]
+        if IN_PROCESS:
+            proc = self._in_process(argv)
+        else:
+            proc = subprocess.run(
+                [*BPFMAN, *argv], env=self.env, capture_output=True, text=True, cwd=REPO
+            )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"bpfman {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                 f"{proc.stdout}\n{proc.stderr}"
             )
         return proc
+
+    def _in_process(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """The CLI's entry point called in this process, with this root's environment.
+
+        Inside the VM lane's emulated guests an interpreter takes seconds to start, so
+        the guests drive the same entry point without one; the host suite keeps a
+        process per command (exit codes and crashes are tested there).
+        """
+        from bpfman.cli import main
+        from bpfman.dispatcher.loader import freplace_support
+
+        out, err = io.StringIO(), io.StringIO()
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        freplace_support.cache_clear()  # BPFMAN_FREPLACE may differ from the last command
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            freplace_support.cache_clear()
+        return subprocess.CompletedProcess([*BPFMAN, *argv], code, out.getvalue(), err.getvalue())
 
     def json(self, *args: Arg) -> Any:
         return json.loads(self.run(*args, "-o", "json").stdout)

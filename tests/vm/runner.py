@@ -336,12 +336,13 @@ def _kill_running() -> None:
 _background: Future[list[VmResult]] | None = None
 
 
-def matrix_in_background(timeout: float) -> Future[list[VmResult]]:
+def matrix_in_background(timeout: float, pytest_args: list[str]) -> Future[list[VmResult]]:
     """Start every lane of the matrix once per process, in a daemon thread.
 
     The host suite starts the guests as soon as it knows it will need them, so
     emulated kernels boot and test while the host tests run instead of after them.
-    A session that ends first (``-x``) kills the guests on its way out.
+    A session that ends first (``-x``) kills the guests on its way out. The first
+    call's ``pytest_args`` (the files holding vm tests) are the ones the guests run.
     """
     global _background
     if _background is None:
@@ -351,7 +352,7 @@ def matrix_in_background(timeout: float) -> Future[list[VmResult]]:
         def run() -> None:
             try:
                 kernels = [guest_kernel(name) for name in KERNELS]
-                future.set_result(run_vm_lanes(kernels, [], timeout=timeout))
+                future.set_result(run_vm_lanes(kernels, pytest_args, timeout=timeout))
             except BaseException as exc:  # handed to whoever waits for the result
                 future.set_exception(exc)
 
