@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 def set_aside(store: Store) -> list[str]:
     """Move a corrupt data file out of the way (kept for inspection)."""
-    store.close()
+    store.close(forget=True)
     data = store.data_file
     if not data.exists():
         return []

@@ -176,6 +176,19 @@ def test_the_library_checks_what_the_cli_checks(root: Root, objects: Path) -> No
         assert mgr.list_links() == []
 
 
+def test_two_managers_on_one_root_in_one_process(root: Root, objects: Path) -> None:
+    """LMDB refuses a second open of one environment in a process: bpfman shares it."""
+    obj = objects / "tracepoint_counter.bpf.o"
+    with Bpfman(root.path) as first:
+        [prog] = first.load_file(obj, ["tracepoint:tracepoint_counter"])
+        with Bpfman(root.path) as second:
+            assert [p.id for p in second.list_programs()] == [prog.id]
+            link = second.attach(prog.id, {"tracepoint": TRACEPOINT})
+        assert [entry.link.id for entry in first.list_links()] == [link.id]  # still open
+        first.unload(prog.id)
+    assert root.json("list", "programs") == []
+
+
 def bpfman_params(name: str, *args: Any) -> Any:
     import bpfman
 

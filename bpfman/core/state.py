@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -340,6 +341,22 @@ def _map_user_key(record: ProgramRecord) -> bytes:
     return record.map_pin_path.encode() + b"\0" + _id_key(record.id)
 
 
+class _Shared:
+    """An open LMDB environment and its named databases, with a count of its users."""
+
+    def __init__(self, env: lmdb.Environment) -> None:
+        self.env = env
+        self.dbs: dict[bytes, Any] = {}
+        self.users = 0
+
+
+# LMDB forbids opening one environment twice in a process (the second open fails,
+# and closing either would drop the other's locks), so every Store of one path in
+# this process shares one: an embedder may hold two Bpfman objects on one root.
+_OPEN: dict[str, _Shared] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 class Store:
     """The LMDB environment under ``<root>/db`` and the writers' lock beside it."""
 
@@ -347,33 +364,40 @@ class Store:
         self.path = path
         self.data_file = path / "data.mdb"
         self.lock_file = path / "writer.lock"
-        self._env: lmdb.Environment | None = None
-        self._write_dbs: dict[bytes, Any] = {}
+        self._key = os.path.realpath(path)
+        self._shared: _Shared | None = None
 
     def exists(self) -> bool:
         return check_data_file(self.data_file) > 0
 
     def _open(self) -> lmdb.Environment:
-        if self._env is None:
-            check_data_file(self.data_file)
-            try:
-                # No fsync: a commit is in the page cache, where every later
-                # process sees it, the moment it returns; what only a power
-                # loss could undo describes kernel objects that die with the
-                # OS (and the boot id clears it at the next start).
-                env = lmdb.open(
-                    str(self.path),
-                    max_dbs=len(_DBS),
-                    map_size=_MAP_SIZE,
-                    mode=0o600,
-                    sync=False,
-                )
-            except lmdb.Error as exc:
-                raise CorruptStateError(_corrupt(self.path, str(exc))) from exc
-            except OSError as exc:
-                raise StateError(f"cannot open state store {self.path}: {exc.strerror}") from exc
-            self._env = env
-        return self._env
+        if self._shared is None:
+            with _OPEN_LOCK:
+                shared = _OPEN.get(self._key)
+                if shared is None:
+                    shared = _OPEN[self._key] = _Shared(self._open_env())
+                shared.users += 1
+                self._shared = shared
+        return self._shared.env
+
+    def _open_env(self) -> lmdb.Environment:
+        check_data_file(self.data_file)
+        try:
+            # No fsync: a commit is in the page cache, where every later
+            # process sees it, the moment it returns; what only a power
+            # loss could undo describes kernel objects that die with the
+            # OS (and the boot id clears it at the next start).
+            return lmdb.open(
+                str(self.path),
+                max_dbs=len(_DBS),
+                map_size=_MAP_SIZE,
+                mode=0o600,
+                sync=False,
+            )
+        except lmdb.Error as exc:
+            raise CorruptStateError(_corrupt(self.path, str(exc))) from exc
+        except OSError as exc:
+            raise StateError(f"cannot open state store {self.path}: {exc.strerror}") from exc
 
     # -- readers ------------------------------------------------------------
     @contextmanager
@@ -411,10 +435,11 @@ class Store:
             os.close(fd)  # releases the lock
 
     def _writable_dbs(self, env: lmdb.Environment) -> dict[bytes, Any]:
-        if not self._write_dbs:
+        assert self._shared is not None  # opened by the caller
+        if not self._shared.dbs:
             with env.begin(write=True) as txn:
-                self._write_dbs = {name: env.open_db(name, txn=txn) for name in _DBS}
-        return self._write_dbs
+                self._shared.dbs = {name: env.open_db(name, txn=txn) for name in _DBS}
+        return self._shared.dbs
 
     @contextmanager
     def snapshot(self) -> Iterator[Txn]:
@@ -487,11 +512,22 @@ class Store:
         except OSError:
             return 0
 
-    def close(self) -> None:
-        if self._env is not None:
-            self._env.close()
-            self._env = None
-            self._write_dbs = {}
+    def close(self, forget: bool = False) -> None:
+        """Let go of the environment (closed when its last user in this process leaves).
+
+        ``forget``: the file is about to be replaced, so the next open in this
+        process must map the new one even while others still hold the old.
+        """
+        with _OPEN_LOCK:
+            shared, self._shared = self._shared, None
+            if shared is not None:
+                shared.users -= 1
+                if shared.users == 0:
+                    shared.env.close()
+                    if _OPEN.get(self._key) is shared:
+                        del _OPEN[self._key]
+            if forget:
+                _OPEN.pop(self._key, None)
 
 
 def _open_existing(env: lmdb.Environment, txn: lmdb.Transaction, name: bytes) -> Any:

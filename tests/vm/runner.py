@@ -47,7 +47,7 @@ KERNEL_CACHE = REPO_ROOT / "build" / "kernels"
 # guest. Measured on a host loaded by other VMs: 41-46 min; alone, far less.
 DEFAULT_TIMEOUT = 3000.0
 # Software emulation: KVM guests hang before the kernel prints anything on these hosts.
-VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "2", "-m", "1G")
+VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "1", "-m", "1G")
 # What the guest's conftest writes into the shared directory (see tests/conftest.py).
 REPORT_NAME = "kernel-report.json"
 
