@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.cli import main
+from bpfman.cli.entry import main
 from bpfman.core.manager import Bpfman
 from tests.helpers.consistency import kernel_programs, pins, state
 from tests.helpers.root import Root

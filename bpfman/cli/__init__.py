@@ -1,19 +1,5 @@
-"""The ``bpfman`` command line."""
+"""The ``bpfman`` command line; its entry point is :func:`bpfman.cli.entry.main`.
 
-from __future__ import annotations
-
-import sys
-from collections.abc import Sequence
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the click-free fast path for ``list``, else the full CLI."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    from .fast import run
-
-    code = run(args)
-    if code is not None:
-        return code
-    from .main import main as full
-
-    return full(args)
+The entry point lives in its own module: a function named ``main`` here would be
+replaced by the ``bpfman.cli.main`` submodule as soon as that is imported.
+"""

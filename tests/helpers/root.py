@@ -67,7 +67,7 @@ class Root:
         the guests drive the same entry point without one; the host suite keeps a
         process per command (exit codes and crashes are tested there).
         """
-        from bpfman.cli import main
+        from bpfman.cli.entry import main
         from bpfman.dispatcher.loader import freplace_support
 
         out, err = io.StringIO(), io.StringIO()

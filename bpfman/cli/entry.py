@@ -1,0 +1,19 @@
+"""The ``bpfman`` command's entry point: the click-free fast path, else the full CLI."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: the click-free fast path for ``list``, else the full CLI."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    from .fast import run
+
+    code = run(args)
+    if code is not None:
+        return code
+    from .main import main as full
+
+    return full(args)
