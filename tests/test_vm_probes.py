@@ -74,7 +74,7 @@ def test_kprobe_and_kretprobe_count_real_calls(
     with pytest.raises(InvalidInputError, match="not allowed for kretprobes"):
         mgr.attach(ret.id, {"fn_name": "do_unlinkat", "offset": 4})
 
-    root.run("detach", first["id"])  # another process: its unpin is not counted
+    root.run("detach", first["id"], apart=True)  # another process: its unpin is not counted
     _unlink_files(tmp_path, 2)
     assert _counts(root, entry.id) == {0: UNLINKS, 1: UNLINKS + 2}
 

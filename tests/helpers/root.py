@@ -45,9 +45,12 @@ class Root:
         self.path = path
         self.env = {**os.environ, "BPFMAN_ROOT": str(path)}
 
-    def run(self, *args: Arg, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: Arg, check: bool = True, apart: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``bpfman ARGS``; ``apart`` insists on a process of its own (see IN_PROCESS)."""
         argv = [str(a) for a in args]
-        if IN_PROCESS:
+        if IN_PROCESS and not apart:
             proc = self._in_process(argv)
         else:
             proc = subprocess.run(

@@ -43,10 +43,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUEST_SCRIPT = Path(__file__).resolve().with_name("guest.sh")
 KERNEL_CACHE = REPO_ROOT / "build" / "kernels"
-# One kernel's whole vm suite, under TCG on 2 shared cores: a safety net for a hung
-# guest. Measured on a host loaded by other VMs: 41-46 min; alone, far less.
-DEFAULT_TIMEOUT = 3000.0
+# One kernel's whole vm suite: a safety net for a hung guest. Measured with both lanes
+# side by side on 2 cores: about 5 min each (alone), longer beside the host suite.
+DEFAULT_TIMEOUT = 1800.0
 # Software emulation: KVM guests hang before the kernel prints anything on these hosts.
+# One emulated CPU: with two, every guest ran about seven times slower (multi-threaded
+# TCG pays for cross-CPU ordering, and two guests' four CPUs fought over two cores).
 VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "1", "-m", "1G")
 # What the guest's conftest writes into the shared directory (see tests/conftest.py).
 REPORT_NAME = "kernel-report.json"
@@ -316,8 +318,8 @@ def run_vm_lanes(
 ) -> list[VmResult]:
     """Boot every kernel at once, each running the vm suite; results in kernels' order.
 
-    Side by side because a guest keeps about one of its two emulated CPUs busy (one
-    pytest process), so two guests share the host's two cores instead of queueing.
+    Side by side because a guest has one emulated CPU (one host thread), so two
+    guests share the host's two cores instead of queueing.
     """
     with ThreadPoolExecutor(max_workers=max(1, len(kernels))) as pool:
         return list(pool.map(lambda k: run_vm_lane(k, pytest_args, timeout), kernels))
