@@ -27,7 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.cli_latency import BPFMAN, load_programs, unload_all  # noqa: E402
+from bench.cli_latency import BPFMAN, unload_all  # noqa: E402
+from bench.metrics import load_programs  # noqa: E402
 from tests.helpers.build import bpf_object  # noqa: E402
 from tests.helpers.service import Service, file_load, pb, running_service  # noqa: E402
 
