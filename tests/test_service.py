@@ -9,6 +9,7 @@ import ctypes
 import json
 import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -374,3 +375,24 @@ def test_cli_and_grpc_share_one_state(svc: Service, root: Root, objects: Path) -
     assert err.code() == grpc.StatusCode.NOT_FOUND
     svc.stub.Unload(pb.UnloadRequest(id=via_cli))
     assert root.json("list", "programs") == []
+
+
+_CONNECT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    sys.exit(13)
+"""
+
+
+def test_nobody_cannot_reach_the_service(svc: Service, root: Root) -> None:
+    """The socket is root's (0660, root:root): another user cannot even connect."""
+    st = os.lstat(svc.socket)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o660)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    python = "/usr/bin/python3"  # the venv's interpreter may sit under a private home
+    proc = subprocess.run([*nobody, python, "-c", _CONNECT, str(svc.socket)], check=False)
+    assert proc.returncode == 13
+    assert svc.alive() and svc.stub.List(pb.ListRequest()).results is not None
