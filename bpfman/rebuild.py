@@ -36,12 +36,11 @@ def set_aside(store: Store) -> list[str]:
     """Move a corrupt data file out of the way (kept for inspection)."""
     store.close(forget=True)
     data = store.data_file
+    data.with_name("lock.mdb").unlink(missing_ok=True)
     if not data.exists():
         return []
     kept = data.with_name(f"data.mdb.corrupt-{int(time.time())}")
     os.rename(data, kept)
-    lock = data.with_name("lock.mdb")
-    lock.unlink(missing_ok=True)
     return [f"moved the unreadable store to {kept}"]
 
 

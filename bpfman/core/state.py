@@ -348,6 +348,7 @@ class _Shared:
         self.env = env
         self.dbs: dict[bytes, Any] = {}
         self.users = 0
+        self.stale = False  # its file was set aside: users reopen the new one
 
 
 # LMDB forbids opening one environment twice in a process (the second open fails,
@@ -371,14 +372,18 @@ class Store:
         return check_data_file(self.data_file) > 0
 
     def _open(self) -> lmdb.Environment:
-        if self._shared is None:
-            with _OPEN_LOCK:
+        with _OPEN_LOCK:
+            shared = self._shared
+            if shared is not None and shared.stale:
+                self._leave(shared)
+                shared = None
+            if shared is None:
                 shared = _OPEN.get(self._key)
                 if shared is None:
                     shared = _OPEN[self._key] = _Shared(self._open_env())
                 shared.users += 1
                 self._shared = shared
-        return self._shared.env
+            return shared.env
 
     def _open_env(self) -> lmdb.Environment:
         check_data_file(self.data_file)
@@ -519,15 +524,22 @@ class Store:
         process must map the new one even while others still hold the old.
         """
         with _OPEN_LOCK:
-            shared, self._shared = self._shared, None
-            if shared is not None:
-                shared.users -= 1
-                if shared.users == 0:
-                    shared.env.close()
-                    if _OPEN.get(self._key) is shared:
-                        del _OPEN[self._key]
             if forget:
-                _OPEN.pop(self._key, None)
+                for shared in {self._shared, _OPEN.pop(self._key, None)} - {None}:
+                    assert shared is not None
+                    shared.stale = True
+                    shared.env.close()  # other stores' next _open maps the new file
+            if self._shared is not None:
+                self._leave(self._shared)
+
+    def _leave(self, shared: _Shared) -> None:
+        """Drop this store's use of ``shared`` (call with ``_OPEN_LOCK`` held)."""
+        self._shared = None
+        shared.users -= 1
+        if shared.users == 0:
+            shared.env.close()  # a no-op when it was closed as stale
+            if _OPEN.get(self._key) is shared:
+                del _OPEN[self._key]
 
 
 def _open_existing(env: lmdb.Environment, txn: lmdb.Transaction, name: bytes) -> Any:

@@ -38,10 +38,10 @@ def resolve_target(target: str, pid: int | None = None) -> str:
     path = str(found)
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise NotFoundError(f"uprobe target {target} not found") from None
-    except OSError as exc:  # EACCES through /proc/PID/root without CAP_SYS_PTRACE
+    except PermissionError as exc:  # EACCES through /proc/PID/root without CAP_SYS_PTRACE
         raise PermissionDeniedError(f"cannot reach uprobe target {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise NotFoundError(f"uprobe target {target} not found ({exc.strerror})") from None
     if not stat.S_ISREG(mode):
         raise InvalidInputError(f"uprobe target {target} is not a regular file")
     return path

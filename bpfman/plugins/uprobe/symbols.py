@@ -21,9 +21,12 @@ _FUNCTION_TYPES = ("STT_FUNC", "STT_GNU_IFUNC")
 def open_target(path: str) -> Any:
     """Open a uprobe target for reading: a regular file, within the size bound."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 -- returned to the caller, who closes it
+        # O_NONBLOCK: a FIFO swapped in after the checks must not block root here
+        # (it does nothing to reads of a regular file).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise NotFoundError(f"cannot read uprobe target {path}: {exc.strerror}") from None
+    f = os.fdopen(fd, "rb")
     st = os.fstat(f.fileno())
     if not stat.S_ISREG(st.st_mode):
         f.close()
