@@ -322,6 +322,17 @@ def test_a_truncated_store_is_a_clean_error(root: Root, objects: Path) -> None:
         root.run("unload", prog)
 
 
+def test_a_corrupt_store_nothing_depends_on_is_set_aside(root: Root, objects: Path) -> None:
+    root.run("unload", load_counter(root, objects))  # a store, and no pins left
+    data = root.path / "db" / "data.mdb"
+    data.write_bytes(b"\xff" * 8192)
+    assert "system recover" in root.fail("list", "programs")
+    out = root.run("system", "recover").stdout
+    assert "moved the unreadable store" in out
+    assert root.json("list", "programs") == []
+    assert [p.name for p in data.parent.glob("data.mdb.corrupt-*")]
+
+
 def test_one_bad_record_never_hides_the_others(root: Root, objects: Path) -> None:
     ids = [load_counter(root, objects) for _ in range(3)]
     bad = ids[1]

@@ -114,15 +114,18 @@ def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
     if mode is not None and mode not in MODES:
         raise InvalidInputError(f"invalid recovery mode {mode!r}: use adopt or remove")
     store, layout = bpfman.store, bpfman.layout
+    corrupt = False
     try:
         usable = store.exists()
     except CorruptStateError:
-        usable = False
+        usable, corrupt = False, True
     if usable or not holds_pins(layout.fs):
-        if mode is not None:
+        if mode is not None and not corrupt:
             log.warning("the state store is healthy: nothing to %s", mode)
+        # A corrupt store that nothing pinned depends on is set aside, not rebuilt.
+        lines = set_aside(store) if corrupt else []
         store.prepare(fresh_ok=lambda: True)
-        lines = [
+        lines += [
             f"finished {n} interrupted operation(s)" for n in [replay(store, bpfman._release)] if n
         ]
         with store.snapshot() as txn:
