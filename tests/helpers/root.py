@@ -122,15 +122,24 @@ class Root:
         return Bpfman(self.path)
 
     def cleanup(self) -> None:
-        """Unload whatever the test left, then drop the bpffs and the files."""
+        """Unload whatever the test left, then drop the bpffs and the files.
+
+        The bpffs and the files go even when the store cannot be read (a test that
+        corrupted it and failed): unmounting the bpffs drops every pin under it.
+        """
+        try:
+            self._unload_all()
+        finally:
+            self._drop()
+
+    def _unload_all(self) -> None:
         if (self.path / "db" / "data.mdb").exists():
-            mgr = self.manager()
-            try:
+            with self.manager() as mgr:
                 for row in mgr.list_programs():
                     with contextlib.suppress(Exception):  # keep cleaning the rest
                         mgr.unload(row.id)
-            finally:
-                mgr.close()
+
+    def _drop(self) -> None:
         fs = self.path / "fs"
         while is_bpffs(fs):  # stacked mounts (a racing first command) come off one by one
             if subprocess.run(["umount", "-l", str(fs)], check=False).returncode:
