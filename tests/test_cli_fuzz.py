@@ -21,6 +21,7 @@ import pytest
 
 from bpfman.cli.entry import main
 from bpfman.core.manager import Bpfman
+from bpfman.core.state import _OPEN
 from tests.helpers.consistency import kernel_programs, pins, state
 from tests.helpers.root import Root
 
@@ -197,5 +198,6 @@ def test_hundreds_of_bad_inputs_give_one_line_and_leave_nothing(
         assert not leaked, f"programs left in the kernel: {leaked}"
         assert problems == []
         assert count >= 300
+        assert os.path.realpath(root.path / "db") not in _OPEN  # every command closed its store
     finally:
         del os.environ["BPFMAN_ROOT"]

@@ -37,6 +37,12 @@ class App:
             self._bpfman = Bpfman(self.root, self._plugins)
         return self._bpfman
 
+    def close(self) -> None:
+        """Let go of the store (the CLI's entry point may run in a longer-lived process)."""
+        if self._bpfman is not None:
+            self._bpfman.close()
+            self._bpfman = None
+
     def emit(self, text: str, data: Any) -> None:
         if self.output == "json":
             from .output import dumps

@@ -57,12 +57,15 @@ def run(argv: Sequence[str]) -> int | None:
     app.output = options.get("output", "table")
 
     def go() -> int:
-        if what == "programs":
-            app.list_programs(
-                options.get("program_type"), options.get("application"), selectors, all_
-            )
-        else:
-            app.list_links(options.get("program_type"), options.get("application"), selectors)
+        try:
+            if what == "programs":
+                app.list_programs(
+                    options.get("program_type"), options.get("application"), selectors, all_
+                )
+            else:
+                app.list_links(options.get("program_type"), options.get("application"), selectors)
+        finally:
+            app.close()
         return 0
 
     return guarded(go, verbose=False)

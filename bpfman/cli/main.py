@@ -166,6 +166,7 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
         ctx.obj = App(root)
     else:
         ctx.obj.root = root
+    ctx.call_on_close(ctx.obj.close)
 
 
 # -- load -------------------------------------------------------------------
