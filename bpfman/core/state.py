@@ -525,10 +525,10 @@ class Store:
         """
         with _OPEN_LOCK:
             if forget:
-                for shared in {self._shared, _OPEN.pop(self._key, None)} - {None}:
-                    assert shared is not None
-                    shared.stale = True
-                    shared.env.close()  # other stores' next _open maps the new file
+                for shared in (self._shared, _OPEN.pop(self._key, None)):
+                    if shared is not None:  # closing twice is a no-op in lmdb
+                        shared.stale = True
+                        shared.env.close()  # other stores' next _open maps the new file
             if self._shared is not None:
                 self._leave(self._shared)
 
