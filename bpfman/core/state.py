@@ -88,13 +88,15 @@ def check_data_file(path: Path) -> int:
     except OSError as exc:
         raise CorruptStateError(f"cannot open state store {path}: {exc.strerror}") from None
     try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return 0
         page = os.sysconf("SC_PAGE_SIZE")
+        # Meta pages first, size second: a writer committing in between only grows
+        # the file, while the other order could see a new meta beyond an old size.
         head = os.pread(fd, 2 * page, 0)
+        size = os.fstat(fd).st_size
     finally:
         os.close(fd)
+    if size == 0:
+        return 0
     best: tuple[int, int] | None = None  # (txnid, last page) of the newest valid meta
     for at in (0, page):
         if len(head) < at + _LAST_PAGE_OFFSET + _LAST_PAGE.size:
