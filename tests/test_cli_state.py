@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers.bpftool import find_map_id
@@ -72,32 +74,66 @@ def test_usage_errors_are_one_line(root: Root) -> None:
     assert "out of range" in root.fail("get", "link", str(2**32))
 
 
+_PROBE = (
+    "import sys; from bpfman.cli.{0} import {1} as run; code = run({2!r});"
+    "print('click' in sys.modules, file=sys.stderr); sys.exit(code)"
+)
+
+
+def _fast_and_full(
+    root: Root, args: list[str], after: Callable[[], None] = lambda: None
+) -> list[str]:
+    """What the click-free path and the full CLI print for ``args``; the first used no click.
+
+    ``after`` runs after each of the two (to undo a load, say).
+    """
+    outputs = []
+    for module, function in (("fast", "run"), ("main", "main")):
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(module, function, args)],
+            env=root.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.append(proc.stdout)
+        assert proc.stderr.strip() == str(module == "main"), (args, proc.stderr)
+        after()
+    return outputs
+
+
 def test_list_fast_path_matches_the_full_cli(root: Root, objects: Path) -> None:
     """`list` skips click for speed; its output must be what the full CLI prints."""
     load_counter(root, objects, "-a", "fast", "-m", "k=v")
-    probe = (
-        "import sys; from bpfman.cli.{0} import {1} as run; code = run({2!r});"
-        "print('click' in sys.modules, file=sys.stderr); sys.exit(code)"
-    )
     for args in (
         ["list", "programs"],
         ["list", "programs", "--application", "fast", "-o", "json"],
         ["list", "links", "-p", "tracepoint"],
         ["list", "program", "-m", "k=v"],
     ):
-        outputs = []
-        for module, function in (("fast", "run"), ("main", "main")):
-            proc = subprocess.run(
-                [sys.executable, "-c", probe.format(module, function, args)],
-                env=root.env,
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            outputs.append(proc.stdout)
-            assert proc.stderr.strip() == str(module == "main"), (args, proc.stderr)
-        assert outputs[0] == outputs[1], args
+        fast, full = _fast_and_full(root, args)
+        assert fast == full, args
+
+
+def test_load_file_fast_path_matches_the_full_cli(root: Root, objects: Path) -> None:
+    """`load file` skips click too: the same records and the same output, ids aside."""
+    obj = str(objects / "tracepoint_counter.bpf.o")
+    owner = load_counter(root, objects)
+
+    def unload_new() -> None:
+        [new] = [row["id"] for row in root.json("list", "programs") if row["id"] != owner]
+        root.run("unload", new)
+
+    for args in (
+        ["load", "file", "-p", obj, "--programs", TRACEPOINT, "-m", "k=v", "-m", "k2=v2"],
+        ["load", "file", "--programs", TRACEPOINT, "--path", obj, "-a", "app", "-o", "json"],
+        ["load", "file", "-p", obj, "--programs", TRACEPOINT, "--map-owner-id", str(owner)],
+        ["load", "file", "-p", obj, "--programs", TRACEPOINT, "-g", "increment=02000000"],
+    ):
+        fast, full = _fast_and_full(root, args, unload_new)
+        assert re.sub(r"\d+", "N", fast) == re.sub(r"\d+", "N", full), args
+    root.run("unload", owner)
 
 
 WRITERS = 16

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BpfmanError
-from ..inputs import parse_key_values
+from ..inputs import parse_globals, parse_key_values, with_application
 
 if TYPE_CHECKING:
     from ..core.contract import AttachParams
     from ..core.manager import Bpfman
+    from ..core.model import ProgramRecord
     from ..core.plugins import Plugins
 
 
@@ -70,6 +71,28 @@ class App:
 
         details = self.bpfman.get_link(link_id)
         self.emit(link_text(details), link_json(details))
+
+    def load(
+        self,
+        load: Callable[..., list[ProgramRecord]],
+        programs: Sequence[str],
+        global_: Sequence[str] = (),
+        application: str | None = None,
+        metadata: Sequence[str] = (),
+        map_owner_id: int | None = None,
+    ) -> None:
+        """``load file`` and ``load image``: the shared options parsed, then ``load`` called.
+
+        ``load`` is :meth:`Bpfman.load_file` or :meth:`Bpfman.load_image` with
+        its source bound.
+        """
+        records = load(
+            list(programs),
+            globals=parse_globals(global_),
+            metadata=with_application(parse_key_values(metadata), application),
+            map_owner_id=map_owner_id,
+        )
+        self.show_programs([r.id for r in records])
 
     def attach(self, program_id: int, params: AttachParams, metadata: dict[str, str]) -> None:
         link = self.bpfman.attach(program_id, params, metadata=metadata)

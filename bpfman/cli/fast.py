@@ -1,71 +1,111 @@
-"""``list programs`` and ``list links`` without click.
+"""``list programs``, ``list links`` and ``load file`` without click.
 
 These are the commands scripts run in loops, and click alone costs more than
 the Python interpreter's start. Only plain, well-formed invocations take this
-path; anything else (help, unknown flags, missing values) returns None and
-goes to the full CLI, which owns the messages.
+path; anything else (help, unknown or repeated flags, ``--flag=value``, missing
+values) returns None and goes to the full CLI, which owns the messages.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from .app import App, guarded
 
-_LISTS = {"programs": "programs", "program": "programs", "links": "links", "link": "links"}
-_VALUES = {
-    "-p": "program_type",
-    "--program-type": "program_type",
-    "--application": "application",
-    "-m": "metadata_selector",
-    "--metadata-selector": "metadata_selector",
-    "-o": "output",
-    "--output": "output",
+# Per command, each flag's destination and how it takes values: "flag" takes
+# none, "one" the next word, "many" every following word up to the next flag
+# (as --programs does in the reference CLI), "each" one word per occurrence.
+_LIST = {
+    "-p": ("program_type", "one"),
+    "--program-type": ("program_type", "one"),
+    "--application": ("application", "one"),
+    "-m": ("metadata_selector", "each"),
+    "--metadata-selector": ("metadata_selector", "each"),
+    "-o": ("output", "one"),
+    "--output": ("output", "one"),
+}
+_LIST_PROGRAMS = {**_LIST, "-a": ("all_", "flag"), "--all": ("all_", "flag")}
+_LOAD_FILE = {
+    "-p": ("path", "one"),
+    "--path": ("path", "one"),
+    "--programs": ("programs", "many"),
+    "-g": ("global_", "many"),
+    "--global": ("global_", "many"),
+    "-a": ("application", "one"),
+    "--application": ("application", "one"),
+    "-m": ("metadata", "each"),
+    "--metadata": ("metadata", "each"),
+    "--map-owner-id": ("map_owner_id", "one"),
+    "-o": ("output", "one"),
+    "--output": ("output", "one"),
+}
+_COMMANDS = {
+    ("list", "programs"): _LIST_PROGRAMS,
+    ("list", "program"): _LIST_PROGRAMS,
+    ("list", "links"): _LIST,
+    ("list", "link"): _LIST,
+    ("load", "file"): _LOAD_FILE,
 }
 
 
+def parse(args: list[str], flags: dict[str, tuple[str, str]]) -> dict[str, Any] | None:
+    """The options of a plain invocation, or None for anything the full CLI should see."""
+    options: dict[str, Any] = {}
+    while args:
+        dest, kind = flags.get(args.pop(0), ("", ""))
+        words = []
+        while kind in ("one", "each", "many") and args and not args[0].startswith("-"):
+            words.append(args.pop(0))
+            if kind != "many":
+                break
+        if not kind or (kind == "flag") == bool(words):
+            return None
+        if kind in ("each", "many"):
+            options.setdefault(dest, []).extend(words)
+        elif dest in options:
+            return None  # repeated: the full CLI decides
+        else:
+            options[dest] = words[0] if words else True
+    return options
+
+
 def run(argv: Sequence[str]) -> int | None:
-    """Handle ``[--root DIR] list programs|links [filters]``; None: not for us."""
+    """Handle ``[--root DIR]`` and a plain command of :data:`_COMMANDS`; None: not for us."""
     args = list(argv)
     root = os.environ.get("BPFMAN_ROOT") or None
     if args[:1] == ["--root"] and len(args) > 1:
         root, args = args[1], args[2:]
-    if len(args) < 2 or args[0] != "list" or args[1] not in _LISTS:
+    flags = _COMMANDS.get((args[0], args[1])) if len(args) > 1 else None
+    options = parse(args[2:], flags) if flags is not None else None
+    if options is None or options.get("output", "table") not in ("table", "json"):
         return None
-    what = _LISTS[args[1]]
-    options: dict[str, str] = {}
-    selectors: list[str] = []
-    all_ = False
-    rest = args[2:]
-    while rest:
-        flag = rest.pop(0)
-        if flag in ("-a", "--all") and what == "programs":
-            all_ = True
-        elif flag in _VALUES and rest and not rest[0].startswith("-"):
-            value = rest.pop(0)
-            if _VALUES[flag] == "metadata_selector":
-                selectors.append(value)
-            else:
-                options[_VALUES[flag]] = value
-        else:
+    if flags is _LOAD_FILE:
+        owner = options.get("map_owner_id", "0")
+        if "path" not in options or "programs" not in options or not _is_u32(owner):
             return None
-    if options.get("output", "table") not in ("table", "json"):
-        return None
     app = App(Path(root) if root else None)
-    app.output = options.get("output", "table")
+    app.output = options.pop("output", "table")
 
     def go() -> int:
         try:
-            if what == "programs":
-                app.list_programs(
-                    options.get("program_type"), options.get("application"), selectors, all_
-                )
+            if flags is _LOAD_FILE:
+                if "map_owner_id" in options:
+                    options["map_owner_id"] = int(options["map_owner_id"])
+                app.load(partial(app.bpfman.load_file, options.pop("path")), **options)
+            elif flags is _LIST_PROGRAMS:
+                app.list_programs(**options)
             else:
-                app.list_links(options.get("program_type"), options.get("application"), selectors)
+                app.list_links(**options)
         finally:
             app.close()
         return 0
 
     return guarded(go, verbose=False)
+
+
+def _is_u32(word: str) -> bool:
+    return word.isascii() and word.isdigit() and int(word) <= 0xFFFFFFFF

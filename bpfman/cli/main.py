@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..core.errors import InvalidInputError
-from ..inputs import parse_globals, parse_key_values, with_application
 from .app import App, error, guarded
 from .lazy import lazy_commands
 from .options import (
@@ -195,27 +195,6 @@ def _load_options(fn: Any) -> Any:
     return fn
 
 
-class LoadOptions(NamedTuple):
-    """What ``load file`` and ``load image`` share, parsed and checked."""
-
-    globals: dict[str, bytes]
-    metadata: dict[str, str]
-    map_owner_id: int | None
-
-
-def _load_options_of(
-    global_: tuple[str, ...],
-    application: str | None,
-    metadata: tuple[str, ...],
-    map_owner_id: int | None,
-) -> LoadOptions:
-    return LoadOptions(
-        parse_globals(global_),
-        with_application(parse_key_values(metadata), application),
-        map_owner_id,
-    )
-
-
 @load.command("file", cls=BpfmanCommand)
 @_load_options
 @click.option(
@@ -229,15 +208,7 @@ def _load_options_of(
 def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **load: Any) -> None:
     """Load an eBPF program from a local .o file."""
     app.output = output
-    opts = _load_options_of(**load)
-    records = app.bpfman.load_file(
-        path,
-        list(programs),
-        globals=opts.globals,
-        metadata=opts.metadata,
-        map_owner_id=opts.map_owner_id,
-    )
-    app.show_programs([r.id for r in records])
+    app.load(partial(app.bpfman.load_file, path), programs, **load)
 
 
 @load.command("image", cls=BpfmanCommand)
@@ -278,17 +249,10 @@ def load_image(
 ) -> None:
     """Load an eBPF program packaged in a OCI container image from a given registry."""
     app.output = output
-    opts = _load_options_of(**load)
-    records = app.bpfman.load_image(
-        image_url,
-        list(programs),
-        pull_policy=pull_policy,
-        registry_auth=registry_auth,
-        globals=opts.globals,
-        metadata=opts.metadata,
-        map_owner_id=opts.map_owner_id,
+    load_image = partial(
+        app.bpfman.load_image, image_url, pull_policy=pull_policy, registry_auth=registry_auth
     )
-    app.show_programs([r.id for r in records])
+    app.load(load_image, programs, **load)
 
 
 # -- unload / detach --------------------------------------------------------

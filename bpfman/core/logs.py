@@ -7,6 +7,7 @@ something goes wrong.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -21,11 +22,25 @@ class LazyLogger:
 
         getattr(logging.getLogger(self.name), level)(msg, *args, **kwargs)
 
+    def is_debug(self) -> bool:
+        """Whether debug messages go anywhere: never before ``logging`` is imported.
+
+        Until something imports ``logging`` nothing can have configured it, and
+        an unconfigured ``logging`` drops debug and info messages.
+        """
+        if "logging" not in sys.modules:
+            return False
+        import logging
+
+        return logging.getLogger(self.name).isEnabledFor(logging.DEBUG)
+
     def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        self._log("debug", msg, *args, **kwargs)
+        if "logging" in sys.modules:
+            self._log("debug", msg, *args, **kwargs)
 
     def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        self._log("info", msg, *args, **kwargs)
+        if "logging" in sys.modules:
+            self._log("info", msg, *args, **kwargs)
 
     def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
         self._log("warning", msg, *args, **kwargs)

@@ -119,7 +119,7 @@ class Bpfman:
         if self._plugins is None:
             from .plugins import get_plugin_manager
 
-            self._plugins = get_plugin_manager()
+            self._plugins = get_plugin_manager(cache=self.layout.root / "plugins.cache")
         return self._plugins
 
     @property

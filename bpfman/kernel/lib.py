@@ -8,21 +8,22 @@ libbpf never writes to the terminal.
 
 from __future__ import annotations
 
-import logging
-import platform
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("bpfman.libbpf")
+from bpfman.core.logs import get_logger
+
+log = get_logger("bpfman.libbpf")
 
 LIBBPF_WARN = 0
 
 # va_list is an array type on x86_64, so it reaches the callback as a pointer
 # that vsnprintf can consume; elsewhere we keep the unformatted text.
-_CAN_FORMAT = platform.machine() in ("x86_64", "AMD64")
+_CAN_FORMAT = os.uname().machine == "x86_64"
 _MESSAGE_MAX = 4096
 
 
@@ -69,7 +70,7 @@ def _build() -> Binding:
 
 def _record(ffi: Any, libc: Any, level: int, fmt: Any, ap: Any) -> None:
     """Format one libbpf message and hand it to captures and the logger."""
-    if level > LIBBPF_WARN and not log.isEnabledFor(logging.DEBUG):
+    if level > LIBBPF_WARN and not log.is_debug():
         return  # only warnings are captured; skip formatting the chatter
     if _CAN_FORMAT:
         buf = ffi.new("char[]", _MESSAGE_MAX)

@@ -1,7 +1,12 @@
-"""The plugin manager: built-in types register, and a duplicate type name is refused."""
+"""The plugin manager: built-in types register, a duplicate type name is refused, discovery is cached."""
 
 from __future__ import annotations
 
+import stat
+import sys
+from pathlib import Path
+
+import msgpack
 import pytest
 
 from bpfman.core.errors import PluginError
@@ -21,6 +26,9 @@ class _DuplicateTracepoint:
         return [ProgramType("tracepoint", PROG_TYPE.TRACEPOINT, handler=Tracepoint())]
 
 
+NO_TYPES = object()  # a plugin that declares nothing
+
+
 def test_built_in_types_are_registered() -> None:
     assert set(get_plugin_manager().types) >= BUILT_IN
 
@@ -30,3 +38,31 @@ def test_duplicate_type_name_is_refused() -> None:
         get_plugin_manager(extra=[_DuplicateTracepoint()]).program_type("tracepoint")
     # Without the clash the same manager builds fine.
     assert "tracepoint" in get_plugin_manager().types
+
+
+def test_discovery_is_cached_in_a_private_file_only(tmp_path: Path) -> None:
+    """The cache answers while sys.path is unchanged, unless another user could write it."""
+    cache = tmp_path / "plugins.cache"
+    assert "tracepoint" in get_plugin_manager(cache=cache).types
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    # Point the cached tracepoint entry at another object: the next manager uses it.
+    cached = msgpack.unpackb(cache.read_bytes())
+    cached["found"]["tracepoint"] = "tests.unit.test_plugins:NO_TYPES"
+    cache.write_bytes(msgpack.packb(cached))
+    with pytest.raises(PluginError, match="declares no type"):
+        get_plugin_manager(cache=cache).program_type("tracepoint")
+    # The same cache, writable by others, is ignored and replaced by a fresh scan.
+    cache.chmod(0o666)
+    assert get_plugin_manager(cache=cache).program_type("tracepoint").plugin.startswith("bpfman")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    # Garbage is a miss too, and so is a changed sys.path.
+    cache.write_bytes(b"\xc1 not msgpack")
+    assert "tracepoint" in get_plugin_manager(cache=cache).types
+    cached = msgpack.unpackb(cache.read_bytes())
+    cached["found"]["tracepoint"] = "tests.unit.test_plugins:NO_TYPES"
+    cache.write_bytes(msgpack.packb(cached))
+    sys.path.append(str(tmp_path))
+    try:
+        assert get_plugin_manager(cache=cache).program_type("tracepoint").plugin.startswith("bpf")
+    finally:
+        sys.path.remove(str(tmp_path))

@@ -1,0 +1,40 @@
+"""The click-free parser of plain ``list`` and ``load file`` invocations (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpfman.cli.fast import _LIST_PROGRAMS, _LOAD_FILE, parse
+
+
+def test_plain_invocations_parse() -> None:
+    args = ["-p", "x.o", "--programs", "a:b", "c:d", "-m", "k=v", "-m", "j=w", "-g", "G=01"]
+    assert parse(args, _LOAD_FILE) == {
+        "path": "x.o",
+        "programs": ["a:b", "c:d"],
+        "metadata": ["k=v", "j=w"],
+        "global_": ["G=01"],
+    }
+    assert parse(["-a", "-p", "xdp"], _LIST_PROGRAMS) == {"all_": True, "program_type": "xdp"}
+    assert parse([], _LIST_PROGRAMS) == {}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--path=x.o", "--programs", "a:b"],  # the = form
+        ["-p", "x.o", "-p", "y.o"],  # repeated
+        ["-p"],  # missing value
+        ["-p", "-x"],  # a flag where the value should be
+        ["--programs"],  # no words
+        ["-v"],  # unknown here
+        ["-h"],  # help belongs to the full CLI
+        ["stray"],  # an extra argument
+    ],
+)
+def test_anything_else_goes_to_the_full_cli(args: list[str]) -> None:
+    assert parse(list(args), _LOAD_FILE) is None
+
+
+def test_a_flag_takes_no_value() -> None:
+    assert parse(["-a", "extra"], _LIST_PROGRAMS) is None
