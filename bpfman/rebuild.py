@@ -46,9 +46,9 @@ def set_aside(store: Store) -> list[str]:
 
 def remove(op: Operation, bpfman: Bpfman) -> list[str]:
     """Release everything pinned on bpfman's bpffs; plugins first (TC filters...)."""
-    from bpfman.core.context import RecoverContext
+    from bpfman.core.context import RecoverContext, Scope
 
-    ctx = RecoverContext(op, bpfman.layout, bpfman.config)
+    ctx = RecoverContext(Scope(op, bpfman.layout, bpfman.config))
     lines = []
     for handler in handlers(bpfman.plugins):
         lines += handler.sweep(ctx)
@@ -74,9 +74,9 @@ def adopt(op: Operation, bpfman: Bpfman) -> list[str]:
             lines += _adopt_program(op, bpfman, entry.path)
     for entry in entries(layout.fs / "links"):
         lines += _adopt_link(op, entry.path)
-    from bpfman.core.context import RecoverContext
+    from bpfman.core.context import RecoverContext, Scope
 
-    ctx = RecoverContext(op, layout, bpfman.config)
+    ctx = RecoverContext(Scope(op, layout, bpfman.config))
     for handler in handlers(bpfman.plugins):
         lines += handler.adopt(ctx)
     return lines

@@ -11,8 +11,9 @@ is undone exactly.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman import kernel
 
@@ -29,26 +30,18 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
+@dataclass
 class LoadContext:
     """One ``TYPE:FUNC`` of a load request, before the object reaches the kernel."""
 
-    def __init__(
-        self,
-        program_type: str,
-        function: str,
-        section: str,
-        attach_func: str | None,
-        obj: kernel.BpfObject,
-        kernel_type: int = 0,
-    ) -> None:
-        self.program_type = program_type
-        self.function = function
-        self.section = section
-        self.attach_func = attach_func
-        self.obj = obj
-        self.kernel_type = kernel_type
-        self.data: dict[str, Any] = {}
-        self.rows: list[list[str]] = []
+    program_type: str
+    function: str
+    section: str
+    attach_func: str | None
+    obj: kernel.BpfObject
+    kernel_type: int = 0
+    data: dict[str, Any] = field(default_factory=dict, init=False)
+    rows: list[list[str]] = field(default_factory=list, init=False)
 
     def set_type(self, kernel_type: int, expected_attach_type: int | None = None) -> None:
         """Load the program as this kernel type (a bpfman type serving a family of
@@ -65,13 +58,19 @@ class LoadContext:
         self.rows.append([label, value])
 
 
+class Scope(NamedTuple):
+    """What every context of one operation works within."""
+
+    op: Operation
+    layout: Layout
+    config: Config
+
+
 class _OperationContext:
     """What attach, detach and recovery share: records, pins and the journal."""
 
-    def __init__(self, op: Operation, layout: Layout, config: Config) -> None:
-        self._op = op
-        self._layout = layout
-        self._config = config
+    def __init__(self, scope: Scope) -> None:
+        self._op, self._layout, self._config = scope
 
     def hook_links(self, hook: str) -> list[LinkRecord]:
         """Links recorded on ``hook``, in run order."""
@@ -126,27 +125,19 @@ class _OperationContext:
 class _ProgramContext(_OperationContext):
     """An operation on one program's links."""
 
-    def __init__(self, op: Operation, layout: Layout, config: Config, program: ProgramRecord):
-        super().__init__(op, layout, config)
+    def __init__(self, scope: Scope, program: ProgramRecord) -> None:
+        super().__init__(scope)
         self.program = program
 
 
 class AttachContext(_ProgramContext):
     """One attach request: the program, the new link's id and where to pin it."""
 
-    def __init__(
-        self,
-        op: Operation,
-        layout: Layout,
-        config: Config,
-        program: ProgramRecord,
-        link_id: int,
-        seq: int,
-    ) -> None:
-        super().__init__(op, layout, config, program)
+    def __init__(self, scope: Scope, program: ProgramRecord, link_id: int, seq: int) -> None:
+        super().__init__(scope, program)
         self.link_id = link_id
         self.seq = seq
-        self.link_pin = layout.link_pin(link_id)
+        self.link_pin = scope.layout.link_pin(link_id)
         self.pinned = False
         self.hook: str | None = None
         self.priority: int | None = None
@@ -178,15 +169,8 @@ class AttachContext(_ProgramContext):
 class DetachContext(_ProgramContext):
     """One link being removed (by ``detach`` or by ``unload``)."""
 
-    def __init__(
-        self,
-        op: Operation,
-        layout: Layout,
-        config: Config,
-        program: ProgramRecord,
-        link: LinkRecord,
-    ) -> None:
-        super().__init__(op, layout, config, program)
+    def __init__(self, scope: Scope, program: ProgramRecord, link: LinkRecord) -> None:
+        super().__init__(scope, program)
         self.link = link
 
 

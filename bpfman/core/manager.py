@@ -56,6 +56,7 @@ from .validate import text
 if TYPE_CHECKING:
     from bpfman.images import ImageStore, PullPolicy
 
+    from .context import Scope
     from .plugins import Plugins
 
 log = get_logger(__name__)
@@ -144,6 +145,11 @@ class Bpfman:
         self.store.close()
 
     # -- the machinery --------------------------------------------------------
+    def _scope(self, op: Operation) -> Scope:
+        from .context import Scope
+
+        return Scope(op, self.layout, self.config)
+
     def _privileged(self) -> None:
         reason = missing_privilege()
         if reason:
@@ -440,7 +446,7 @@ class Bpfman:
             from .context import AttachContext
 
             seq = op.txn.next_seq()
-            ctx = AttachContext(op, self.layout, self.config, program, op.txn.new_link_id(), seq)
+            ctx = AttachContext(self._scope(op), program, op.txn.new_link_id(), seq)
             try:
                 recorded = handler.attach(ctx, typed)
             except KernelError as exc:
@@ -500,7 +506,7 @@ class Bpfman:
     def _detach(self, op: Operation, program: ProgramRecord, link: LinkRecord) -> None:
         from .context import DetachContext
 
-        ctx = DetachContext(op, self.layout, self.config, program, link)
+        ctx = DetachContext(self._scope(op), program, link)
         if link.type in self.plugins.types:
             self.plugins.handler(link.type).detach(ctx)
         elif link.pin:  # the plugin is gone: a plain pinned link still goes

@@ -36,7 +36,7 @@ MODES = ("adopt", "remove")
 
 def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -> list[str]:
     """Make the records match the kernel; returns one line per change."""
-    from .context import RecoverContext
+    from .context import RecoverContext, Scope
 
     txn = op.txn
     done: list[str] = []
@@ -65,7 +65,7 @@ def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -
         txn.delete_link(link)
         if link.pin:
             op.retire(Resource.link(link.pin))
-    ctx = RecoverContext(op, layout, config)
+    ctx = RecoverContext(Scope(op, layout, config))
     for handler in handlers(plugins):
         handler.reconcile(ctx)
     done += _orphans(op, layout)
