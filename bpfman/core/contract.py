@@ -11,6 +11,7 @@ build the same object, so each option is validated once, in one place.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from collections.abc import Mapping
@@ -163,14 +164,21 @@ class TypeHandler(Generic[P]):
     """
 
     params: type[P]
+    #: The module (relative to the handler's package) whose ``command`` is the
+    #: ``attach`` subcommand; imported on first use, so click stays unloaded.
+    command_module: ClassVar[str] = ""
 
     def params_for(self, program: ProgramRecord) -> type[P]:
         """The options class of ``program``'s type (a handler may serve several types)."""
         return self.params
 
     def command(self, name: str) -> click.Command | None:
-        """The ``bpfman attach <ID> <name>`` subcommand (import click lazily here)."""
-        return None
+        """The ``bpfman attach <ID> <name>`` subcommand, from :attr:`command_module`."""
+        if not self.command_module:
+            return None
+        package = type(self).__module__.rpartition(".")[0]
+        found: click.Command = importlib.import_module(self.command_module, package).command
+        return found
 
     def prepare_load(self, ctx: LoadContext) -> None:
         """Check or adjust a program before load (``ctx.obj``); record data with ``ctx.keep``."""

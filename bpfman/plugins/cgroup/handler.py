@@ -21,7 +21,7 @@ import errno
 import os
 import platform
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import (
     AttachContext,
@@ -39,17 +39,11 @@ from .cgroupfs import open_cgroup
 from .options import CgroupParams
 from .sections import SECTIONS, Hook
 
-if TYPE_CHECKING:
-    import click
-
 
 class Cgroup(TypeHandler[CgroupParams]):
     params = CgroupParams
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def prepare_load(self, ctx: LoadContext) -> None:
         hook = SECTIONS.get(ctx.section)

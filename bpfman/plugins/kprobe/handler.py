@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import AttachContext, InvalidInputError, LinkView, kernel, shown
 from bpfman.plugins.probe import ProbeHandler
 
 from .options import KprobeParams
 
-if TYPE_CHECKING:
-    import click
-
 
 class Kprobe(ProbeHandler[KprobeParams]):
     params = KprobeParams
     retprobe_prefix = "kretprobe"
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: KprobeParams) -> dict[str, Any]:
         retprobe = bool(ctx.program.plugin_data.get("retprobe"))

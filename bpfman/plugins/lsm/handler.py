@@ -6,15 +6,10 @@ it): without ``bpf`` in it the kernel would load the program and never run it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bpfman.plugin import LoadContext, UnsupportedError
 from bpfman.plugins.btf_target import BtfTargetHandler
 
 from .options import LsmParams
-
-if TYPE_CHECKING:
-    import click
 
 ACTIVE_LSMS = "/sys/kernel/security/lsm"
 
@@ -26,10 +21,7 @@ class Lsm(BtfTargetHandler):
     btf_prefix = "bpf_lsm_"
     key = "hook"
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def prepare_load(self, ctx: LoadContext) -> None:
         active = active_lsms()

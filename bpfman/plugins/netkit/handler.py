@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import errno
 import platform
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from bpfman.plugin import InvalidInputError, KernelError, UnsupportedError, kernel
 from bpfman.plugins.multiprog import InterfaceHookHandler, kernel_older_than
 from bpfman.plugins.netdev import Device
 
 from .options import NetkitParams
-
-if TYPE_CHECKING:
-    import click
 
 
 class Netkit(InterfaceHookHandler[NetkitParams]):
@@ -27,10 +24,7 @@ class Netkit(InterfaceHookHandler[NetkitParams]):
         "peer": kernel.ATTACH_TYPE.NETKIT_PEER,
     }
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def explain(self, exc: KernelError, device: Device) -> Exception:
         return _explain(exc, device)

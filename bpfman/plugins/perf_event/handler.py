@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import (
     AttachContext,
@@ -28,19 +28,13 @@ from bpfman.plugin import (
 from .events import EVENTS
 from .options import PerfEventParams
 
-if TYPE_CHECKING:
-    import click
-
 PLUGIN_DIR = "perf_event"
 
 
 class PerfEvent(TypeHandler[PerfEventParams]):
     params = PerfEventParams
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: PerfEventParams) -> dict[str, Any]:
         event = EVENTS[params.event]

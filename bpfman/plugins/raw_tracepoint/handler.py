@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
 
 from .options import RawTracepointParams
 
-if TYPE_CHECKING:
-    import click
-
 
 class RawTracepoint(TypeHandler[RawTracepointParams]):
     params = RawTracepointParams
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: RawTracepointParams) -> dict[str, Any]:
         with (

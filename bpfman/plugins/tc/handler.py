@@ -40,7 +40,6 @@ from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
 from .options import TcParams
 
 if TYPE_CHECKING:
-    import click
     from pyroute2 import IPRoute
 
 NAME = "tc"
@@ -57,10 +56,7 @@ class Tc(DispatcherHandler[TcParams]):
     params = TcParams
     flavour = TC
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, dict[str, Any], TcHook]:
         device = resolve_ifindex(params.iface, params.netns)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import errno
 import platform
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from bpfman.plugin import KernelError, UnsupportedError, kernel
 from bpfman.plugins.multiprog import InterfaceHookHandler, kernel_older_than
 from bpfman.plugins.netdev import Device
 
 from .options import TcxParams
-
-if TYPE_CHECKING:
-    import click
 
 
 class Tcx(InterfaceHookHandler[TcxParams]):
@@ -27,10 +24,7 @@ class Tcx(InterfaceHookHandler[TcxParams]):
         "egress": kernel.ATTACH_TYPE.TCX_EGRESS,
     }
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def explain(self, exc: KernelError, device: Device) -> Exception:
         if exc.errno == errno.EINVAL and kernel_older_than(6, 6):

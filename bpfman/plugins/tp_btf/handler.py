@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bpfman.plugins.btf_target import BtfTargetHandler
 
 from .options import TpBtfParams
-
-if TYPE_CHECKING:
-    import click
 
 
 class TpBtf(BtfTargetHandler):
@@ -19,7 +14,4 @@ class TpBtf(BtfTargetHandler):
     btf_prefix = "btf_trace_"
     key = "tracepoint"
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
 
 from .options import TracepointParams, split
 
-if TYPE_CHECKING:
-    import click
-
 
 class Tracepoint(TypeHandler[TracepointParams]):
     params = TracepointParams
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: TracepointParams) -> dict[str, Any]:
         category, name = split(params.tracepoint)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from bpfman.kernel.namespaces import in_mount_namespace
 from bpfman.plugin import (
@@ -30,9 +30,6 @@ from .options import UprobeParams
 from .resolve import resolve_target
 from .symbols import open_target, symbol_offset
 
-if TYPE_CHECKING:
-    import click
-
 T = TypeVar("T")
 
 
@@ -44,10 +41,7 @@ class Uprobe(ProbeHandler[UprobeParams]):
     params = UprobeParams
     retprobe_prefix = "uretprobe"
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def resolve(self, params: UprobeParams, program: ProgramRecord) -> UprobeParams:
         def find() -> tuple[str, int, int]:

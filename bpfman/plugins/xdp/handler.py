@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.core.bpffs import entries, is_pinned, unpin
 from bpfman.dispatcher import XDP
@@ -35,9 +35,6 @@ from bpfman.plugins.netdev import Device, device_by_index, recorded_device, reso
 
 from .options import XdpParams
 
-if TYPE_CHECKING:
-    import click
-
 NAME = "xdp"
 XDP_FLAGS = {"skb": 1 << 1, "driver": 1 << 2, "hw": 1 << 3}
 MODES = ("driver", "skb")  # tried in this order when nothing is configured
@@ -48,10 +45,7 @@ class Xdp(DispatcherHandler[XdpParams]):
     params = XdpParams
     flavour = XDP
 
-    def command(self, name: str) -> click.Command:
-        from .command import command
-
-        return command
+    command_module = ".command"
 
     def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, dict[str, Any], XdpHook]:
         device = resolve_ifindex(params.iface, params.netns)
