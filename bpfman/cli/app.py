@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import errors
 from ..core.errors import BpfmanError
 from ..inputs import parse_globals, parse_key_values, with_application
 
@@ -131,6 +132,24 @@ class App:
         self.emit(links_table(rows), [link_json(d) for d in rows])
 
 
+# The exit status of each error class; a subclass takes its nearest listed base's.
+EXIT_STATUS: dict[type[BpfmanError], int] = {
+    errors.InvalidInputError: 2,
+    errors.NotFoundError: 3,
+    errors.PermissionDeniedError: 4,
+    errors.UnsupportedError: 5,
+    errors.ConflictError: 6,
+    errors.StateError: 7,
+    errors.ImageError: 8,
+    errors.KernelError: 9,
+}
+
+
+def exit_status(exc: BpfmanError) -> int:
+    """The status ``bpfman`` exits with after ``exc`` (1 for a class not listed)."""
+    return next((EXIT_STATUS[c] for c in type(exc).__mro__ if c in EXIT_STATUS), 1)
+
+
 def error(message: str) -> None:
     print(f"Error: {message}", file=sys.stderr)
 
@@ -145,7 +164,7 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
 
             logging.getLogger("bpfman").debug("error", exc_info=True)
         error(str(exc))
-        return exc.exit_code
+        return exit_status(exc)
     except KeyboardInterrupt:
         error("interrupted")
         return 130

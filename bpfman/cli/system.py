@@ -64,16 +64,13 @@ def run_service(
     import logging
     import os
 
-    from ..core.config import missing_privilege
-    from ..core.errors import PermissionDeniedError
+    from ..core.config import require_privilege
 
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not os.environ.get("JOURNAL_STREAM"):  # journald stamps lines itself
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
-    reason = missing_privilege()
-    if reason:
-        raise PermissionDeniedError(reason)
+    require_privilege()
     from ..service.server import DEFAULT_SOCKET, serve
 
     serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address)

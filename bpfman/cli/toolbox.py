@@ -43,11 +43,20 @@ def _image(program_id: int) -> ProgImage:
         return prog_image(fd.fd)
 
 
-def _write_raw(app: App, path: str, data: bytes) -> None:
+def _image_to_show(
+    app: App, program_id: int, output: str, output_file: str | None, which: str
+) -> ProgImage | None:
+    """The program's image, or None once its raw ``which`` bytes went to ``output_file``."""
     from bpfman.toolbox.run import write_file
 
-    write_file(path, data, "instructions")
-    app.emit("", {"file": os.path.abspath(path), "bytes": len(data)})
+    app.output = output
+    image = _image(program_id)
+    if output_file is None:
+        return image
+    data: bytes = getattr(image, which)
+    write_file(output_file, data, "instructions")
+    app.emit("", {"file": os.path.abspath(output_file), "bytes": len(data)})
+    return None
 
 
 @dump.command("xlated", cls=BpfmanCommand)
@@ -71,13 +80,12 @@ def dump_xlated(
     """
     from bpfman.toolbox import xlated
 
-    app.output = output
-    image = _image(program_id)
-    if output_file is not None:
-        _write_raw(app, output_file, image.xlated)
-        return
-    insns = xlated.xlated(image)
-    app.emit(xlated.render_text(insns, opcodes, linum), xlated.render_json(insns, opcodes, linum))
+    image = _image_to_show(app, program_id, output, output_file, "xlated")
+    if image is not None:
+        insns = xlated.xlated(image)
+        app.emit(
+            xlated.render_text(insns, opcodes, linum), xlated.render_json(insns, opcodes, linum)
+        )
 
 
 @dump.command("jited", cls=BpfmanCommand)
@@ -92,13 +100,10 @@ def dump_jited(
     """Dump the native code the JIT compiled a program to (x86-64, arm64)."""
     from bpfman.toolbox import jited
 
-    app.output = output
-    image = _image(program_id)
-    if output_file is not None:
-        _write_raw(app, output_file, image.jited)
-        return
-    insns = jited.jited(image)
-    app.emit(jited.render_text(insns, opcodes), jited.render_json(insns, opcodes))
+    image = _image_to_show(app, program_id, output, output_file, "jited")
+    if image is not None:
+        insns = jited.jited(image)
+        app.emit(jited.render_text(insns, opcodes), jited.render_json(insns, opcodes))
 
 
 @click.command("run", cls=BpfmanCommand)

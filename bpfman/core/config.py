@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, PermissionDeniedError
 
 DEFAULT_ROOT = Path("/run/bpfman")
 ROOT_ENV = "BPFMAN_ROOT"
@@ -96,8 +96,14 @@ _CAP_SYS_ADMIN = 21
 _CAP_BPF = 39
 
 
-def missing_privilege() -> str | None:
-    """Why this process cannot manage BPF objects, or None when it can."""
+def require_privilege() -> None:
+    """Refuse, saying why, when this process cannot manage BPF objects."""
+    reason = _missing_privilege()
+    if reason:
+        raise PermissionDeniedError(reason)
+
+
+def _missing_privilege() -> str | None:
     try:
         with open("/proc/self/status") as f:
             caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))

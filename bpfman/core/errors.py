@@ -1,8 +1,9 @@
 """The one exception hierarchy of bpfman.
 
 Every failure a user can cause or meet is a :class:`BpfmanError`. The CLI maps
-the class to an exit status and prints ``str(error)`` as one line, so messages
-say what was wrong and, where it helps, what to do.
+the class to an exit status and the service to a gRPC status code; both show
+``str(error)`` as one line, so messages say what was wrong and, where it
+helps, what to do.
 """
 
 from __future__ import annotations
@@ -14,19 +15,13 @@ import os
 class BpfmanError(Exception):
     """Base of every error bpfman raises on purpose."""
 
-    exit_code = 1
-
 
 class InvalidInputError(BpfmanError):
     """The user's input is malformed or inconsistent (bad hex, bad range...)."""
 
-    exit_code = 2
-
 
 class NotFoundError(BpfmanError):
     """A program, link, interface, netns, file or image does not exist."""
-
-    exit_code = 3
 
 
 class NotManagedError(NotFoundError):
@@ -36,25 +31,17 @@ class NotManagedError(NotFoundError):
 class PermissionDeniedError(BpfmanError):
     """The caller lacks root or a capability."""
 
-    exit_code = 4
-
 
 class UnsupportedError(BpfmanError):
     """The kernel or the program type cannot do what was asked."""
-
-    exit_code = 5
 
 
 class ConflictError(BpfmanError):
     """The request clashes with what is already there (hook full, qdisc...)."""
 
-    exit_code = 6
-
 
 class StateError(BpfmanError):
     """The state store is unreadable or from an incompatible version."""
-
-    exit_code = 7
 
 
 class LostStateError(StateError):
@@ -72,8 +59,6 @@ class PluginError(BpfmanError):
 class ImageError(BpfmanError):
     """Pulling, verifying or unpacking a bytecode image failed."""
 
-    exit_code = 8
-
 
 class KernelError(BpfmanError):
     """A syscall or a libbpf call failed.
@@ -81,8 +66,6 @@ class KernelError(BpfmanError):
     Carries the errno so callers can match on it, the operation for context,
     and whatever libbpf or the verifier said.
     """
-
-    exit_code = 9
 
     def __init__(
         self,

@@ -36,7 +36,7 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .config import Config, default_root, load_config, missing_privilege
+from .config import Config, default_root, load_config, require_privilege
 from .contract import AttachParams, LinkView, ProgramType, Resource, shown
 from .errors import (
     ConflictError,
@@ -45,7 +45,6 @@ from .errors import (
     LostStateError,
     NotFoundError,
     NotManagedError,
-    PermissionDeniedError,
 )
 from .journal import Operation, replay
 from .logs import get_logger
@@ -135,7 +134,7 @@ class Bpfman:
         if self._images is None:
             from bpfman.images import ImageSettings, ImageStore
 
-            self._privileged()
+            require_privilege()
             self._images = ImageStore(
                 self.layout.root, ImageSettings.from_mapping(self.config.tables)
             )
@@ -150,11 +149,6 @@ class Bpfman:
 
         return Scope(op, self.layout, self.config)
 
-    def _privileged(self) -> None:
-        reason = missing_privilege()
-        if reason:
-            raise PermissionDeniedError(reason)
-
     @contextmanager
     def _mutation(self, name: str) -> Iterator[Operation]:
         """The writers' lock, bpffs mounted, crashes recovered, and one operation.
@@ -162,7 +156,7 @@ class Bpfman:
         The operation's records are committed when the body returns; if it
         raises, what the operation created is released and nothing recorded.
         """
-        self._privileged()
+        require_privilege()
         prepare_root(self.layout)
         with self.store.locked():
             mount_bpffs(self.layout)
@@ -193,7 +187,7 @@ class Bpfman:
         recover first (without waiting: a live writer keeps its lock, and
         its changes are not committed yet, so the snapshot is right as is).
         """
-        self._privileged()
+        require_privilege()
         if not self.store.exists():
             if is_bpffs(self.layout.fs) and holds_pins(self.layout.fs):
                 self.store.prepare(fresh_ok=lambda: False)  # raises LostStateError
@@ -267,7 +261,7 @@ class Bpfman:
         """Pull (per ``pull_policy``) a bytecode image and load programs from it."""
         from bpfman.images import PullPolicy
 
-        self._privileged()
+        require_privilege()
         policy = (
             pull_policy if isinstance(pull_policy, PullPolicy) else PullPolicy.parse(pull_policy)
         )
@@ -431,7 +425,7 @@ class Bpfman:
         :class:`~bpfman.core.contract.AttachParams` (e.g. ``XdpParams``) or a
         mapping of its option names, checked exactly as the CLI checks them.
         """
-        self._privileged()
+        require_privilege()
         tags = checked_metadata(metadata)
         with self._read() as snapshot:
             program = None if snapshot is None else snapshot.get_program(program_id)
@@ -548,7 +542,7 @@ class Bpfman:
         """
         from .recovery import recover
 
-        self._privileged()
+        require_privilege()
         prepare_root(self.layout)
         with self.store.locked():
             mount_bpffs(self.layout)

@@ -7,7 +7,7 @@ attach helpers.
 
 from __future__ import annotations
 
-import platform
+import os
 from typing import Any
 
 from bpfman.core.errors import UnsupportedError
@@ -29,37 +29,33 @@ PERF_FLAG_FD_CLOEXEC = 1 << 3
 
 
 def _numbers() -> tuple[int, int]:
-    machine = platform.machine()
+    machine = os.uname().machine
     try:
         return _SYSCALL_NUMBERS[machine]
     except KeyError:
         raise UnsupportedError(f"no bpf() syscall number known for {machine}") from None
 
 
+def _syscall(number: int, *args: tuple[str, Any]) -> int:
+    """``syscall(number, args...)``, each argument cast to its C type; -1 with errno."""
+    b = binding()
+    casts = [b.ffi.cast(ctype, value) for ctype, value in args]
+    return int(b.libc.syscall(b.ffi.cast("long", number), *casts))
+
+
 def bpf(cmd: int, attr: Any) -> int:
     """``bpf(cmd, attr, sizeof *attr)``; -1 with errno on failure."""
-    b = binding()
-    size = b.ffi.sizeof(attr[0])
-    return int(
-        b.libc.syscall(
-            b.ffi.cast("long", _numbers()[0]),
-            b.ffi.cast("long", cmd),
-            b.ffi.cast("void *", attr),
-            b.ffi.cast("long", size),
-        )
-    )
+    size = binding().ffi.sizeof(attr[0])
+    return _syscall(_numbers()[0], ("long", cmd), ("void *", attr), ("long", size))
 
 
 def perf_event_open(attr: Any, pid: int, cpu: int, group_fd: int = -1) -> int:
     """``perf_event_open(attr, pid, cpu, group_fd, CLOEXEC)``; -1 with errno on failure."""
-    b = binding()
-    return int(
-        b.libc.syscall(
-            b.ffi.cast("long", _numbers()[1]),
-            b.ffi.cast("void *", attr),
-            b.ffi.cast("long", pid),
-            b.ffi.cast("long", cpu),
-            b.ffi.cast("long", group_fd),
-            b.ffi.cast("long", PERF_FLAG_FD_CLOEXEC),
-        )
+    return _syscall(
+        _numbers()[1],
+        ("void *", attr),
+        ("long", pid),
+        ("long", cpu),
+        ("long", group_fd),
+        ("long", PERF_FLAG_FD_CLOEXEC),
     )

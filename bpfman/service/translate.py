@@ -234,16 +234,14 @@ class KernelInfoCache:
         return info
 
 
-def _details_pair(
-    details: ProgramDetails,
-) -> tuple[pb.ProgramInfo | None, pb.KernelProgramInfo | None]:
-    info = None
+def _fill_details(message: pb.LoadResponseInfo | pb.GetResponse, details: ProgramDetails) -> None:
+    """Set ``info`` (bpfman's record) and ``kernel_info`` of a Load or Get answer."""
     if details.record is not None:
-        info = _program_info(
-            details.record, [d.link.id for d in details.links], details.maps_used_by
+        message.info.CopyFrom(
+            _program_info(details.record, [d.link.id for d in details.links], details.maps_used_by)
         )
-    kinfo = _kernel_info(details.kernel, details.record) if details.kernel is not None else None
-    return info, kinfo
+    if details.kernel is not None:
+        message.kernel_info.CopyFrom(_kernel_info(details.kernel, details.record))
 
 
 # -- the RPCs ---------------------------------------------------------------------
@@ -288,12 +286,7 @@ class Translator:
             )
         response = pb.LoadResponse()
         for record in records:
-            info, kinfo = _details_pair(self.bpfman.get_program(record.id))
-            entry = response.programs.add()
-            if info is not None:
-                entry.info.CopyFrom(info)
-            if kinfo is not None:
-                entry.kernel_info.CopyFrom(kinfo)
+            _fill_details(response.programs.add(), self.bpfman.get_program(record.id))
         return response
 
     def unload(self, request: pb.UnloadRequest) -> pb.UnloadResponse:
@@ -328,12 +321,8 @@ class Translator:
         return pb.DetachResponse()
 
     def get(self, request: pb.GetRequest) -> pb.GetResponse:
-        info, kinfo = _details_pair(self.bpfman.get_program(request.id))
         response = pb.GetResponse()
-        if info is not None:
-            response.info.CopyFrom(info)
-        if kinfo is not None:
-            response.kernel_info.CopyFrom(kinfo)
+        _fill_details(response, self.bpfman.get_program(request.id))
         return response
 
     def list_programs(self, request: pb.ListRequest) -> pb.ListResponse:
