@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.model import APPLICATION_KEY
-from bpfman.core.validate import text
+from bpfman.validate import text
 
 
 class ProgramRequest(NamedTuple):

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bpfman import kernel
-from bpfman.core import validate
+from bpfman import kernel, validate
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import (
     AttachParams,

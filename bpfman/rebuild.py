@@ -1,6 +1,7 @@
-"""Rebuilding records from what bpfman's bpffs and the kernel hold.
+"""``bpfman system recover``: rebuilding records from what bpffs and the kernel hold.
 
-When the store is lost or corrupt (``bpfman system recover --adopt`` or
+A healthy store has interrupted operations finished and its records
+reconciled with the kernel. When the store is lost or corrupt (``bpfman system recover --adopt`` or
 ``--remove``), or one record cannot be decoded, the records are made again
 from the pins: each program's kernel info, each pinned link's, and each
 plugin's hooks (dispatcher revisions, TC filters found in every reachable
@@ -16,20 +17,66 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bpfman import kernel
-from bpfman.core.bpffs import CORE_DIRS, KERNEL_ENTRIES, entries, is_pinned
+from bpfman.core.bpffs import CORE_DIRS, KERNEL_ENTRIES, entries, holds_pins, is_pinned
 from bpfman.core.contract import Resource
-from bpfman.core.errors import KernelError, NotFoundError
-from bpfman.core.journal import Operation
-from bpfman.core.logs import get_logger
+from bpfman.core.errors import (
+    CorruptStateError,
+    InvalidInputError,
+    KernelError,
+    NotFoundError,
+    StateError,
+)
+from bpfman.core.journal import Operation, replay
 from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.recovery import handlers
+from bpfman.core.recovery import handlers, reconcile
 from bpfman.core.state import Store
+from bpfman.logs import get_logger
 
 if TYPE_CHECKING:
     from bpfman.core.manager import Bpfman
 
 log = get_logger(__name__)
 T = TypeVar("T")
+MODES = ("adopt", "remove")
+
+
+def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
+    """``bpfman system recover`` (call with the writers' lock held)."""
+    if mode is not None and mode not in MODES:
+        raise InvalidInputError(f"invalid recovery mode {mode!r}: use adopt or remove")
+    store, layout = bpfman.store, bpfman.layout
+    corrupt = False
+    try:
+        usable = store.exists()
+    except CorruptStateError:
+        usable, corrupt = False, True
+    if usable or not holds_pins(layout.fs):
+        if mode is not None and not corrupt:
+            log.warning("the state store is healthy: nothing to %s", mode)
+        # A corrupt store that nothing pinned depends on is set aside, not rebuilt.
+        lines = set_aside(store) if corrupt else []
+        store.prepare(fresh_ok=lambda: True)
+        lines += [
+            f"finished {n} interrupted operation(s)" for n in [replay(store, bpfman._release)] if n
+        ]
+        with store.snapshot() as txn:
+            op = Operation(store, txn, bpfman._release, "reconcile")
+            lines += repair(op, bpfman)
+            lines += reconcile(op, layout, bpfman.config, bpfman.plugins)
+            op.commit()
+        return lines or ["state and kernel agree: nothing to do"]
+    if mode is None:
+        raise StateError(
+            f"the state store {store.data_file} is lost or corrupt while bpffs holds pins: "
+            "choose `--adopt` (record what is pinned) or `--remove` (unpin everything)"
+        )
+    lines = set_aside(bpfman.store)
+    store.prepare(fresh_ok=lambda: True)
+    with store.snapshot() as txn:
+        op = Operation(store, txn, bpfman._release, f"recover --{mode}")
+        lines += adopt(op, bpfman) if mode == "adopt" else remove(op, bpfman)
+        op.commit()
+    return lines
 
 
 def set_aside(store: Store) -> list[str]:

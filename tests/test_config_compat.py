@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.config import load_config
+from bpfman.config import load_config
 from bpfman.images import ImageSettings
 from tests.helpers.bpftool import net_show
 from tests.helpers.chains import load_chain

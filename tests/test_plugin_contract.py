@@ -23,7 +23,8 @@ from bpfman.cli.main import BUILTIN_TYPES
 from bpfman.core.contract import AttachParams, LinkView, ProgramType, TypeHandler
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.model import ProgramRecord
-from bpfman.core.plugins import ENTRY_POINT_GROUP, Plugins, get_plugin_manager
+from bpfman.core.plugins import Plugins, get_plugin_manager
+from bpfman.discovery import ENTRY_POINT_GROUP
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

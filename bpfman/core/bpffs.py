@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bpfman.kernel.mounts import ensure_mounted, is_mounted
+from bpfman.logs import get_logger
 
 from .errors import BpfmanError, PermissionDeniedError, StateError
-from .logs import get_logger
 
 log = get_logger(__name__)
 PRIVATE = 0o700

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman import kernel
+from bpfman.logs import get_logger
 
 from .bpffs import Layout, private_dir
 from .contract import LinkView, Resource
 from .errors import BpfmanError, NotFoundError
-from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
-    from .config import Config
+    from bpfman.config import Config
+
     from .journal import Operation
 
 log = get_logger(__name__)

@@ -88,7 +88,7 @@ class AttachParams:
     """A program type's attach options; subclass as a frozen dataclass.
 
     Validate each field in ``__post_init__`` with the shared validators
-    (:mod:`bpfman.core.validate`) and raise :class:`InvalidInputError`.
+    (:mod:`bpfman.validate`) and raise :class:`InvalidInputError`.
     """
 
     type_name: ClassVar[str] = ""

@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bpfman.logs import get_logger
+
 from .contract import Resource
-from .logs import get_logger
 from .state import Store, Txn
 
 log = get_logger(__name__)
@@ -45,22 +46,14 @@ class Operation:
         self._release = release
         self.id = time.time_ns()
         self._created: list[Resource] = []
-        self._queued: list[Resource] = []
         self._retired: list[Resource] = []
         self._done = False
 
-    def expect(self, *resources: Resource) -> None:
-        """Declare objects to be created; written with the next :meth:`intend`."""
-        self._queued.extend(resources)
-
     def intend(self, *resources: Resource) -> None:
         """Durably record that these objects are about to be created."""
-        self._queued.extend(resources)
-        if not self._queued:
-            return
-        self._created.extend(self._queued)
-        self._queued.clear()
-        self._write(PENDING, self._created)
+        if resources:
+            self._created.extend(resources)
+            self._write(PENDING, self._created)
 
     def retire(self, *resources: Resource) -> None:
         """Objects to remove once the new state is committed."""

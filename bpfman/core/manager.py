@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman import kernel
+from bpfman.config import Config, default_root, load_config, require_privilege
 from bpfman.inputs import (
     ProgramRequest,
     checked_globals,
@@ -24,6 +25,8 @@ from bpfman.inputs import (
     program_requests,
     shown_hex,
 )
+from bpfman.logs import get_logger
+from bpfman.validate import text
 
 from .bpffs import (
     Layout,
@@ -36,7 +39,6 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .config import Config, default_root, load_config, require_privilege
 from .contract import AttachParams, LinkView, ProgramType, Resource, shown
 from .errors import (
     ConflictError,
@@ -47,10 +49,8 @@ from .errors import (
     NotManagedError,
 )
 from .journal import Operation, replay
-from .logs import get_logger
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 from .state import Store, Txn
-from .validate import text
 
 if TYPE_CHECKING:
     from bpfman.images import ImageStore, PullPolicy
@@ -174,9 +174,11 @@ class Bpfman:
         """Make the store usable, finish crashed writers' operations, then reconcile."""
         self.store.prepare(fresh_ok=lambda: not holds_pins(self.layout.fs))
         if replay(self.store, self._release):
+            from .recovery import reconcile
+
             with self.store.snapshot() as txn:
                 op = Operation(self.store, txn, self._release, "reconcile")
-                self._reconcile(op)
+                reconcile(op, self.layout, self.config, self.plugins)
                 op.commit()
 
     @contextmanager
@@ -373,14 +375,8 @@ class Bpfman:
         # The maps live where the owner's live, even if the owner shares another's.
         map_dir = Path(owner.map_pin_path) if owner else self.layout.map_dir(ids[0])
         new_maps = [name for name in shared if not is_pinned(map_dir / name)]
-        op.intend(
-            *(Resource.pin(self.layout.prog_pin(i)) for i in ids),
-            *(
-                [Resource.tree(map_dir)]
-                if owner is None
-                else [Resource.pin(map_dir / name) for name in new_maps]
-            ),
-        )
+        made = [Resource.pin(map_dir / n) for n in new_maps] if owner else [Resource.tree(map_dir)]
+        op.intend(*(Resource.pin(self.layout.prog_pin(i)) for i in ids), *made)
         if owner is None:
             os.mkdir(map_dir, 0o700)
         for name in new_maps:
@@ -527,12 +523,6 @@ class Bpfman:
                 return
 
     # -- recovery -------------------------------------------------------------
-    def _reconcile(self, op: Operation) -> None:
-        """Drop records whose kernel objects are gone and pins nothing records."""
-        from .recovery import reconcile
-
-        reconcile(op, self.layout, self.config, self.plugins)
-
     def recover(self, mode: str | None = None) -> list[str]:
         """``bpfman system recover``: replay, reconcile, or rebuild a lost store.
 
@@ -540,7 +530,7 @@ class Bpfman:
             ``"remove"`` to rebuild a lost or corrupt one from the pins.
         :returns: one line per action taken.
         """
-        from .recovery import recover
+        from bpfman.rebuild import recover
 
         require_privilege()
         prepare_root(self.layout)
@@ -576,16 +566,11 @@ class Bpfman:
         ]
         if all and not conditions:
             managed = {r.id for r in records}
-            for prog_id in kernel.iter_prog_ids():
-                if prog_id in managed:
-                    continue
-                try:
-                    with kernel.prog_fd_by_id(prog_id) as fd:
-                        info = kernel.prog_info(fd.fd)
-                except NotFoundError:
-                    continue  # unloaded while we walked
-                if wanted is None or info.type in wanted:
-                    rows.append(ProgramSummary(info.id, "", info.type_name, info.name, [], False))
+            rows += [
+                ProgramSummary(info.id, "", info.type_name, info.name, [], False)
+                for info in kernel.prog_infos()
+                if info.id not in managed and (wanted is None or info.type in wanted)
+            ]
         return sorted(rows, key=lambda row: row.id)
 
     def program_records(self) -> list[ProgramRecord]:
@@ -681,12 +666,9 @@ def _unmanaged(program_id: int) -> NotFoundError:
 
 
 def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for label, value in rows:
-        out.append((label, value))
-        if label == "Priority":
-            out.append(("Position", str(position)))
-    return out
+    """The rows with ``Position`` after ``Priority``."""
+    at = next((i + 1 for i, (label, _) in enumerate(rows) if label == "Priority"), None)
+    return rows if at is None else [*rows[:at], ("Position", str(position)), *rows[at:]]
 
 
 def _check_sections(

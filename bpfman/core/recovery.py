@@ -1,12 +1,11 @@
-"""Reconciling records with the kernel, and rebuilding a lost store.
+"""Reconciling records with the kernel.
 
 :func:`reconcile` runs after a crash was replayed (and on ``system
 recover``): a recorded object that is gone is dropped with a log line, and a
 pin in one of bpfman's directories that nothing records is removed. Entries
-bpfman does not recognise are logged and left alone. :func:`recover` also
-rebuilds a store that is missing or corrupt, by adopting or removing what
-bpffs holds, as the user chooses. Both cost time in proportion to what is
-recorded, which is why only recovery runs them, never a normal command.
+bpfman does not recognise are logged and left alone. It costs time in
+proportion to what is recorded, which is why only recovery runs it, never a
+normal command.
 """
 
 from __future__ import annotations
@@ -14,24 +13,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .bpffs import Layout, entries, holds_pins, is_pinned
+from bpfman.logs import get_logger
+
+from .bpffs import Layout, entries, is_pinned
 from .contract import Resource, TypeHandler
-from .errors import (
-    CorruptStateError,
-    InvalidInputError,
-    StateError,
-)
-from .journal import Operation, replay
-from .logs import get_logger
+from .journal import Operation
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .manager import Bpfman
+    from bpfman.config import Config
+
     from .plugins import Plugins
 
 log = get_logger(__name__)
 T = TypeVar("T")
-MODES = ("adopt", "remove")
 
 
 def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -> list[str]:
@@ -104,45 +98,4 @@ def _orphans(op: Operation, layout: Layout) -> list[str]:
             op.retire(Resource.tree(entry.path))
     for line in lines:
         log.warning("reconcile: %s", line)
-    return lines
-
-
-def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
-    """``bpfman system recover`` (call with the writers' lock held)."""
-    from bpfman.rebuild import adopt, remove, repair, set_aside
-
-    if mode is not None and mode not in MODES:
-        raise InvalidInputError(f"invalid recovery mode {mode!r}: use adopt or remove")
-    store, layout = bpfman.store, bpfman.layout
-    corrupt = False
-    try:
-        usable = store.exists()
-    except CorruptStateError:
-        usable, corrupt = False, True
-    if usable or not holds_pins(layout.fs):
-        if mode is not None and not corrupt:
-            log.warning("the state store is healthy: nothing to %s", mode)
-        # A corrupt store that nothing pinned depends on is set aside, not rebuilt.
-        lines = set_aside(store) if corrupt else []
-        store.prepare(fresh_ok=lambda: True)
-        lines += [
-            f"finished {n} interrupted operation(s)" for n in [replay(store, bpfman._release)] if n
-        ]
-        with store.snapshot() as txn:
-            op = Operation(store, txn, bpfman._release, "reconcile")
-            lines += repair(op, bpfman)
-            lines += reconcile(op, layout, bpfman.config, bpfman.plugins)
-            op.commit()
-        return lines or ["state and kernel agree: nothing to do"]
-    if mode is None:
-        raise StateError(
-            f"the state store {store.data_file} is lost or corrupt while bpffs holds pins: "
-            "choose `--adopt` (record what is pinned) or `--remove` (unpin everything)"
-        )
-    lines = set_aside(bpfman.store)
-    store.prepare(fresh_ok=lambda: True)
-    with store.snapshot() as txn:
-        op = Operation(store, txn, bpfman._release, f"recover --{mode}")
-        lines += adopt(op, bpfman) if mode == "adopt" else remove(op, bpfman)
-        op.commit()
     return lines

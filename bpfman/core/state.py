@@ -28,8 +28,10 @@ from typing import Any, TypeVar
 import lmdb
 import msgpack
 
+from bpfman.lmdb_header import check_data_file, corrupt_message
+from bpfman.logs import get_logger
+
 from .errors import CorruptStateError, StateError
-from .logs import get_logger
 from .model import LinkRecord, ProgramRecord
 
 SCHEMA_VERSION = 2
@@ -46,10 +48,6 @@ _DBS = (
     b"map_users",
 )
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-_LMDB_MAGIC = 0xBEEFC0DE
-_META = struct.Struct("<QHHHHII")  # page head (pgno, pad, flags, lower, upper) + magic, version
-_LAST_PAGE = struct.Struct("<QQ")  # mm_last_pg, mm_txnid, right after the two MDB_db records
-_LAST_PAGE_OFFSET = 16 + 4 + 4 + 8 + 8 + 2 * 48
 R = TypeVar("R")
 
 
@@ -71,54 +69,6 @@ def current_boot_id() -> str:
         return _BOOT_ID.read_text().strip()
     except OSError:
         return ""
-
-
-def check_data_file(path: Path) -> int:
-    """Validate an LMDB data file before mapping it; return its size.
-
-    LMDB maps the file and trusts its meta pages: a truncated file makes the
-    first read past its end a SIGBUS that kills the process before it can
-    say anything. Reading the two meta pages ourselves turns that into an
-    error naming the file.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        raise CorruptStateError(f"cannot open state store {path}: {exc.strerror}") from None
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        # Meta pages first, size second: a writer committing in between only grows
-        # the file, while the other order could see a new meta beyond an old size.
-        head = os.pread(fd, 2 * page, 0)
-        size = os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-    if size == 0:
-        return 0
-    best: tuple[int, int] | None = None  # (txnid, last page) of the newest valid meta
-    for at in (0, page):
-        if len(head) < at + _LAST_PAGE_OFFSET + _LAST_PAGE.size:
-            continue
-        *_, magic, _version = _META.unpack_from(head, at)
-        if magic != _LMDB_MAGIC:
-            continue
-        last_page, txnid = _LAST_PAGE.unpack_from(head, at + _LAST_PAGE_OFFSET)
-        if best is None or txnid > best[0]:
-            best = (txnid, last_page)
-    if best is None:
-        raise CorruptStateError(_corrupt(path, "no valid LMDB header"))
-    if size < (best[1] + 1) * page:
-        raise CorruptStateError(_corrupt(path, f"truncated to {size} bytes"))
-    return size
-
-
-def _corrupt(path: Path, why: str) -> str:
-    return (
-        f"state store {path} is corrupt ({why}): run `bpfman system recover` to rebuild it "
-        f"from what bpffs holds"
-    )
 
 
 class Txn:
@@ -402,7 +352,7 @@ class Store:
                 sync=False,
             )
         except lmdb.Error as exc:
-            raise CorruptStateError(_corrupt(self.path, str(exc))) from exc
+            raise CorruptStateError(corrupt_message(self.path, str(exc))) from exc
         except OSError as exc:
             raise StateError(f"cannot open state store {self.path}: {exc.strerror}") from exc
 

@@ -24,8 +24,8 @@ from bpfman.core.bpffs import entries, is_pinned
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
 from bpfman.core.errors import ConflictError, NotFoundError
-from bpfman.core.logs import get_logger
 from bpfman.kernel.namespaces import NetnsRef
+from bpfman.logs import get_logger
 from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, default_priority
 
 from .flavours import Flavour, Slot

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         map_lookup,
         prog_func_btf_id,
         prog_info,
+        prog_infos,
     )
     from bpfman.kernel.lib import capture_libbpf_messages
     from bpfman.kernel.links import (
@@ -123,6 +124,7 @@ _WHERE: dict[str, str] = {
     "prog_fd_by_id": "bpfman.kernel.fds",
     "prog_func_btf_id": "bpfman.kernel.info",
     "prog_info": "bpfman.kernel.info",
+    "prog_infos": "bpfman.kernel.info",
     "prog_query": "bpfman.kernel.links",
     "prog_test_run": "bpfman.kernel.run",
     "prog_type_name": "bpfman.kernel.names",
@@ -183,6 +185,7 @@ __all__ = [
     "prog_fd_by_id",
     "prog_func_btf_id",
     "prog_info",
+    "prog_infos",
     "prog_query",
     "prog_test_run",
     "prog_type_name",

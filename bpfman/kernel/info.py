@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +73,19 @@ def _get_info(fd: int, ctype: str, what: str) -> Any:
 # Map ids asked for up front, so that most programs take one info call
 # (metrics scrapes ask for every program).
 _MAP_IDS_FIRST = 32
+
+
+def prog_infos() -> Iterator[ProgInfo]:
+    """Every loaded program's facts, by ascending id (one unloaded meanwhile is skipped)."""
+    from bpfman.kernel.fds import iter_prog_ids, prog_fd_by_id
+
+    for prog_id in iter_prog_ids():
+        try:
+            with prog_fd_by_id(prog_id) as fd:
+                info = prog_info(fd.fd)
+        except NotFoundError:
+            continue
+        yield info
 
 
 def prog_info(fd: int) -> ProgInfo:

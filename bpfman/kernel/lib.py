@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.logs import get_logger
+from bpfman.logs import get_logger
 
 log = get_logger("bpfman.libbpf")
 

@@ -27,9 +27,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from bpfman import kernel
 from bpfman.core.errors import BpfmanError, NotFoundError
-from bpfman.core.logs import get_logger
 from bpfman.kernel.info import fdinfo_memlock
 from bpfman.kernel.stats import stats_sysctl
+from bpfman.logs import get_logger
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -94,13 +94,8 @@ class BpfmanCollector(Collector):
         links_by_type: Counter[str] = Counter()
         unmanaged: Counter[str] = Counter()
         map_ids: set[int] = set()
-        for prog_id in kernel.iter_prog_ids():
-            try:
-                with kernel.prog_fd_by_id(prog_id) as fd:
-                    info = kernel.prog_info(fd.fd)
-            except NotFoundError:
-                continue  # unloaded while we walked
-            row = managed.pop(prog_id, None)
+        for info in kernel.prog_infos():
+            row = managed.pop(info.id, None)
             if row is None:
                 unmanaged[info.type_name] += 1
                 continue

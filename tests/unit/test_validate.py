@@ -1,10 +1,10 @@
-"""The checks every entry point shares (bpfman/core/validate.py)."""
+"""The checks every entry point shares (bpfman/validate.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bpfman.core import validate
+from bpfman import validate
 from tests.helpers.raises import refused
 
 

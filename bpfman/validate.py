@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import InvalidInputError
+from bpfman.core.errors import InvalidInputError
 
 PRIORITY_RANGE = (1, 1000)
 IFNAMSIZ = 16

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError, PermissionDeniedError
+from bpfman.core.errors import InvalidInputError, PermissionDeniedError
 
 DEFAULT_ROOT = Path("/run/bpfman")
 ROOT_ENV = "BPFMAN_ROOT"
