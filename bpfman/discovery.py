@@ -9,10 +9,11 @@ in one of them, and the next command scans again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
-from collections.abc import Callable
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +27,74 @@ log = get_logger(__name__)
 
 
 def discover(cache: Path | None) -> dict[str, str]:
-    """Entry point name to ``module:attr``, from the cache while ``sys.path`` is unchanged."""
-    key = [[entry, _mtime(entry)] for entry in sys.path]
-    if cache is not None and not _ours_alone(cache.parent, stat.S_ISDIR, 0o077):
-        cache = None  # a root not (yet) checked private: neither trust nor write it
-    if cache is not None:
-        cached = _read_cache(cache)
+    """Entry point name to ``module:attr``, from the cache while ``sys.path`` is unchanged.
+
+    :param cache: the cache file; used only in a directory that is this
+        user's alone (the bpfman root), opened once and used through that fd.
+    """
+    key, settled = _path_key()
+    root = _private_dir_fd(cache.parent) if cache is not None else None
+    if root is None or cache is None:
+        return _scan()
+    try:
+        cached = _read_cache(root, cache.name)
         hit = cached.get("found") if cached.get("key") == key else None
         if isinstance(hit, dict) and all(isinstance(v, str) for v in hit.values()):
             return hit
-    found = _scan()
-    if cache is not None:
-        _write_cache(cache, {"key": key, "found": found})
-    return found
+        found = _scan()
+        if settled:
+            _write_cache(root, cache.name, {"key": key, "found": found})
+        return found
+    finally:
+        os.close(root)
 
 
-def _mtime(entry: str) -> int | None:
+def _path_key() -> tuple[list[Any], bool]:
+    """What the installed distributions depend on, and whether it has settled.
+
+    Each ``sys.path`` entry, made absolute, with its inode and change times: a
+    distribution installed, upgraded or removed adds or removes an entry in
+    one of these directories, which moves its ctime (unlike the mtime, no
+    unpacking tool can set it back). A directory changed within the last
+    second may change again within the clock's granularity: not settled, so
+    the scan it gives is used but not cached.
+    """
+    key: list[Any] = [sys.executable, sys.version]
+    newest = 0
+    for entry in sys.path:
+        path = os.path.abspath(entry)
+        try:
+            st = os.stat(path)
+        except OSError:
+            key.append([path])
+            continue
+        key.append([path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns])
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    return key, time.time_ns() - newest > 1_000_000_000
+
+
+def _private_dir_fd(path: Path) -> int | None:
+    """An fd of ``path`` if it is a directory (not a symlink) of this user's alone."""
     try:
-        return os.stat(entry or ".").st_mtime_ns
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
+    st = os.fstat(fd)
+    if st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+        return fd
+    os.close(fd)
+    return None
 
 
-def _read_cache(path: Path) -> dict[str, Any]:
+def _read_cache(root: int, name: str) -> dict[str, Any]:
     """The cache's content, or nothing when it is missing, unreadable or not ours alone."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=root)
     except OSError:
         return {}
     try:
-        if not _ours_alone(fd, stat.S_ISREG, 0o022):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return {}
         with os.fdopen(os.dup(fd), "rb") as f:
             value = msgpack.unpackb(f.read(1 << 20), raw=False)
@@ -66,27 +105,33 @@ def _read_cache(path: Path) -> dict[str, Any]:
         os.close(fd)
 
 
-def _ours_alone(where: Path | int, kind: Callable[[int], bool], forbidden: int) -> bool:
-    """Whether ``where`` (a path, not followed, or an fd) is of ``kind``, this user's,
-    and without the ``forbidden`` permission bits."""
-    try:
-        st = os.fstat(where) if isinstance(where, int) else os.lstat(where)
-    except OSError:
-        return False
-    return kind(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & forbidden
+def _write_cache(root: int, name: str, value: dict[str, Any]) -> None:
+    """Replace the cache atomically; a cache that cannot be written is only slower.
 
-
-def _write_cache(path: Path, value: dict[str, Any]) -> None:
-    """Replace the cache atomically; a cache that cannot be written is only slower."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    The data goes to an unnamed file first (O_TMPFILE), so a process killed
+    while writing leaves nothing; it is then linked under a random name and
+    renamed over the cache.
+    """
+    tmp = f".{name}.{os.urandom(8).hex()}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(msgpack.packb(value, use_bin_type=True))
-        os.replace(tmp, path)
+        fd = os.open(".", os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600, dir_fd=root)
     except OSError as exc:
-        log.debug("cannot cache the plugin entry points in %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+        log.debug("cannot cache the plugin entry points: %s", exc)
+        return
+    try:
+        os.write(fd, msgpack.packb(value, use_bin_type=True))
+        os.link(f"/proc/self/fd/{fd}", tmp, dst_dir_fd=root, follow_symlinks=True)
+    except OSError as exc:
+        log.debug("cannot cache the plugin entry points: %s", exc)
+        return
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, name, src_dir_fd=root, dst_dir_fd=root)
+    except OSError as exc:
+        log.debug("cannot cache the plugin entry points: %s", exc)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=root)
 
 
 def _scan() -> dict[str, str]:

@@ -302,3 +302,18 @@ def test_errors_in_the_users_terms(root: Root, objects: Path, tmp_path: Path) ->
     uprobe = load(root, objects / "uprobe_counter.bpf.o", "uprobe:uprobe_counter")
     line = root.fail("attach", uprobe, "uprobe", "-t", "libc", "-f", "malloc", "-o", 2**40)
     assert "/proc/self/fd" not in line and "libc" in line
+
+
+def test_an_empty_root_is_refused_not_taken_for_the_working_directory(
+    objects: Path, tmp_path: Path
+) -> None:
+    obj = str(objects / "tracepoint_counter.bpf.o")
+    for args in (["list", "programs"], ["load", "file", "-p", obj, "--programs", "tracepoint:x"]):
+        proc = subprocess.run(
+            [*BPFMAN, "--root", "", *args], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == (
+            "Error: Invalid value for '--root': must name a directory, not be empty"
+        )
+    assert list(tmp_path.iterdir()) == []

@@ -79,6 +79,8 @@ def run(argv: Sequence[str]) -> int | None:
     root = os.environ.get("BPFMAN_ROOT") or None
     if args[:1] == ["--root"] and len(args) > 1:
         root, args = args[1], args[2:]
+        if not root:
+            return None  # the full CLI refuses it
     flags = _COMMANDS.get((args[0], args[1])) if len(args) > 1 else None
     options = parse(args[2:], flags) if flags is not None else None
     if options is None or options.get("output", "table") not in ("table", "json"):
@@ -108,4 +110,4 @@ def run(argv: Sequence[str]) -> int | None:
 
 
 def _is_u32(word: str) -> bool:
-    return word.isascii() and word.isdigit() and int(word) <= 0xFFFFFFFF
+    return word.isascii() and word.isdigit() and len(word) <= 10 and int(word) <= 0xFFFFFFFF

@@ -146,10 +146,16 @@ class AttachGroup(BpfmanGroup):
         return super().parse_args(ctx, [*moved, *rest])
 
 
+def _root(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value == "":
+        raise click.BadParameter("must name a directory, not be empty", ctx, param)
+    return None if value is None else Path(value)
+
+
 @click.group(cls=BpfmanGroup)
 @click.option(
     "--root",
-    type=Path,
+    callback=_root,
     envvar="BPFMAN_ROOT",
     help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
 )

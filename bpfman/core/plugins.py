@@ -54,7 +54,7 @@ class Plugins:
     def _load(self, name: str) -> None:
         value = self._pending.pop(name)
         try:
-            module, _, attr = value.partition(":")
+            module, _, attr = value.split("[")[0].partition(":")  # "module:attr [extras]"
             plugin: object = importlib.import_module(module.strip())
             for part in filter(None, attr.strip().split(".")):
                 plugin = getattr(plugin, part)

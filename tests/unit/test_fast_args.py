@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpfman.cli.fast import _LIST_PROGRAMS, _LOAD_FILE, parse
+from bpfman.cli.fast import _LIST_PROGRAMS, _LOAD_FILE, parse, run
 
 
 def test_plain_invocations_parse() -> None:
@@ -38,3 +38,17 @@ def test_anything_else_goes_to_the_full_cli(args: list[str]) -> None:
 
 def test_a_flag_takes_no_value() -> None:
     assert parse(["-a", "extra"], _LIST_PROGRAMS) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--root", "", "list", "programs"],  # the full CLI refuses an empty root
+        ["load", "file", "-p", "x.o", "--programs", "a:b", "--map-owner-id", "9" * 5000],
+        ["load", "file", "-p", "x.o", "--programs", "a:b", "--map-owner-id", "4294967296"],
+        ["load", "file", "--programs", "a:b"],  # no path
+        ["list", "programs", "-o", "yaml"],
+    ],
+)
+def test_run_leaves_these_to_the_full_cli(argv: list[str]) -> None:
+    assert run(argv) is None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import stat
 import sys
+import time
 from pathlib import Path
 
 import msgpack
 import pytest
 
+from bpfman import discovery
 from bpfman.core.errors import PluginError
 from bpfman.core.plugins import get_plugin_manager
 from bpfman.kernel import PROG_TYPE
@@ -40,9 +42,16 @@ def test_duplicate_type_name_is_refused() -> None:
     assert "tracepoint" in get_plugin_manager().types
 
 
+def _settled() -> None:
+    """Wait until no sys.path directory changed in the last second (else nothing is cached)."""
+    while not discovery._path_key()[1]:
+        time.sleep(0.1)
+
+
 def test_discovery_is_cached_in_a_private_file_only(tmp_path: Path) -> None:
     """The cache answers while sys.path is unchanged, unless another user could write it."""
     cache = tmp_path / "plugins.cache"
+    _settled()
     assert "tracepoint" in get_plugin_manager(cache=cache).types
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     # Point the cached tracepoint entry at another object: the next manager uses it.
@@ -66,3 +75,26 @@ def test_discovery_is_cached_in_a_private_file_only(tmp_path: Path) -> None:
         assert get_plugin_manager(cache=cache).program_type("tracepoint").plugin.startswith("bpf")
     finally:
         sys.path.remove(str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["plugins.cache"]  # no temporary file left
+
+
+def test_the_cache_key_follows_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative sys.path entry ('' for ``python -m``) means another directory elsewhere."""
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    keys = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        keys.append(discovery._path_key()[0])
+    assert keys[0] != keys[1]
+
+
+def test_no_cache_outside_a_private_directory(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    _settled()
+    assert "tracepoint" in get_plugin_manager(cache=shared / "plugins.cache").types
+    assert list(shared.iterdir()) == []
