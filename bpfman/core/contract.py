@@ -158,15 +158,25 @@ def _type_text(hint: Any) -> str:
 class TypeHandler(Generic[P]):
     """Serves one or more program types: validation, attach, detach, description.
 
-    Subclass, set :attr:`params`, implement :meth:`attach` and :meth:`describe`;
+    Subclass as ``TypeHandler[YourParams]``, implement :meth:`attach` and :meth:`describe`;
     the other methods have defaults that suit types whose links are plain
     pinned bpf_links.
     """
 
+    #: The options class; taken from the subscript (``TypeHandler[TcxParams]``)
+    #: unless the class sets it.
     params: type[P]
     #: The module (relative to the handler's package) whose ``command`` is the
     #: ``attach`` subcommand; imported on first use, so click stays unloaded.
     command_module: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "params" not in cls.__dict__:
+            for base in getattr(cls, "__orig_bases__", ()):
+                given = typing.get_args(base)
+                if given and isinstance(given[0], type):
+                    cls.params = given[0]
 
     def params_for(self, program: ProgramRecord) -> type[P]:
         """The options class of ``program``'s type (a handler may serve several types)."""

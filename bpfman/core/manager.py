@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from bpfman import kernel
 from bpfman.config import Config, default_root, load_config, require_privilege
@@ -323,7 +323,7 @@ class Bpfman:
             obj = open_object()
         except KernelError as exc:
             raise InvalidInputError(
-                f"{_source_text(source)}: not a valid BPF object ({exc})"
+                f"{source.get('path') or source.get('image_url')}: not a valid BPF object ({exc})"
             ) from exc
         with obj:
             _check_sections(obj, requests, ptypes)
@@ -472,8 +472,7 @@ class Bpfman:
     ) -> AttachParams:
         wanted = ptype.handler.params_for(program)
         if isinstance(params, Mapping):
-            typed: AttachParams = wanted.from_mapping(params)
-            return typed
+            return cast(AttachParams, wanted.from_mapping(params))
         if type(params) is not wanted:
             given = params.type_name or type(params).__name__
             raise InvalidInputError(
@@ -548,7 +547,7 @@ class Bpfman:
         selector: Mapping[str, str] | None = None,
     ) -> list[ProgramSummary]:
         """Programs bpfman loaded (``all``: every program in the kernel)."""
-        wanted = _kernel_type_filter(kernel_type)
+        wanted = None if kernel_type is None else kernel.prog_types_named(kernel_type)
         conditions = dict(selector or {})
         if application is not None:
             conditions[APPLICATION_KEY] = application
@@ -604,7 +603,7 @@ class Bpfman:
         application: str | None = None,
         selector: Mapping[str, str] | None = None,
     ) -> list[LinkDetails]:
-        wanted = _kernel_type_filter(kernel_type)
+        wanted = None if kernel_type is None else kernel.prog_types_named(kernel_type)
         conditions = dict(selector or {})
         rows: list[LinkDetails] = []
         with self._read() as txn:
@@ -692,20 +691,6 @@ def _check_sections(
 
 def all_match(metadata: dict[str, str], conditions: dict[str, str]) -> bool:
     return all(metadata.get(k) == v for k, v in conditions.items())
-
-
-def _kernel_type_filter(name: str | None) -> set[int] | None:
-    if name is None:
-        return None
-    found = kernel.prog_types_named(name)
-    if found is None:
-        known = ", ".join(kernel.PROG_TYPE_FILTERS.values())
-        raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
-    return found
-
-
-def _source_text(source: dict[str, str]) -> str:
-    return source.get("path") or source.get("image_url") or "object"
 
 
 __all__ = ["Bpfman", "LinkDetails", "LostStateError", "ProgramDetails", "ProgramSummary"]

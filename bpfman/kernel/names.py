@@ -51,18 +51,22 @@ PROG_TYPE_FILTERS: dict[int, str] = {
 } | {19: "lwt-seg6-local"}
 
 
-def prog_types_named(name: str) -> set[int] | None:
-    """The kernel types a ``--program-type`` value selects (None: no such name).
+def prog_types_named(name: str) -> set[int]:
+    """The kernel types a ``--program-type`` value selects.
 
     Hyphens, underscores and case do not matter (``lwt-seg6local`` works too).
     """
+    from bpfman.core.errors import InvalidInputError
 
     def squash(text: str) -> str:
         return text.lower().replace("-", "").replace("_", "")
 
     wanted = squash(name)
     found = {number for number, known in PROG_TYPE_FILTERS.items() if squash(known) == wanted}
-    return found or None
+    if not found:
+        known = ", ".join(PROG_TYPE_FILTERS.values())
+        raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
+    return found
 
 
 # Kernel map type -> name as in bytecode image labels (``io.ebpf.maps``): the

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from bpfman.core.errors import InvalidInputError
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.names import (
     KERNEL_PROG_TYPES,
@@ -39,7 +40,8 @@ def test_prog_types_named(name: str, types: set[int]) -> None:
 
 @pytest.mark.parametrize("name", ["", "bogus", "kprobe", "sched_cls", "xdp2"])
 def test_unknown_prog_type_names(name: str) -> None:
-    assert prog_types_named(name) is None
+    with pytest.raises(InvalidInputError, match="possible values: unspec, socket-filter"):
+        prog_types_named(name)
 
 
 def test_every_filter_name_selects_its_type() -> None:

@@ -41,8 +41,6 @@ from .sections import SECTIONS, Hook
 
 
 class Cgroup(TypeHandler[CgroupParams]):
-    params = CgroupParams
-
     command_module = ".command"
 
     def prepare_load(self, ctx: LoadContext) -> None:

@@ -12,7 +12,6 @@ from .options import KprobeParams
 
 
 class Kprobe(ProbeHandler[KprobeParams]):
-    params = KprobeParams
     retprobe_prefix = "kretprobe"
 
     command_module = ".command"

@@ -18,7 +18,6 @@ from .options import NetkitParams
 
 
 class Netkit(InterfaceHookHandler[NetkitParams]):
-    params = NetkitParams
     attach_types: ClassVar[dict[str, int]] = {
         "primary": kernel.ATTACH_TYPE.NETKIT_PRIMARY,
         "peer": kernel.ATTACH_TYPE.NETKIT_PEER,

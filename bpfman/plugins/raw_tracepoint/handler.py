@@ -11,8 +11,6 @@ from .options import RawTracepointParams
 
 
 class RawTracepoint(TypeHandler[RawTracepointParams]):
-    params = RawTracepointParams
-
     command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: RawTracepointParams) -> dict[str, Any]:

@@ -53,7 +53,6 @@ _GONE = (errno.ENOENT, errno.EINVAL, errno.ENODEV)
 
 
 class Tc(DispatcherHandler[TcParams]):
-    params = TcParams
     flavour = TC
 
     command_module = ".command"

@@ -18,7 +18,6 @@ from .options import TcxParams
 
 
 class Tcx(InterfaceHookHandler[TcxParams]):
-    params = TcxParams
     attach_types: ClassVar[dict[str, int]] = {
         "ingress": kernel.ATTACH_TYPE.TCX_INGRESS,
         "egress": kernel.ATTACH_TYPE.TCX_EGRESS,

@@ -11,8 +11,6 @@ from .options import TracepointParams, split
 
 
 class Tracepoint(TypeHandler[TracepointParams]):
-    params = TracepointParams
-
     command_module = ".command"
 
     def attach(self, ctx: AttachContext, params: TracepointParams) -> dict[str, Any]:

@@ -38,7 +38,6 @@ def _inside(container_pid: int | None, work: Callable[[], T]) -> T:
 
 
 class Uprobe(ProbeHandler[UprobeParams]):
-    params = UprobeParams
     retprobe_prefix = "uretprobe"
 
     command_module = ".command"

@@ -42,7 +42,6 @@ ALIASES = {"drv": "driver"}  # the reference bpfman's names: skb, drv, hw
 
 
 class Xdp(DispatcherHandler[XdpParams]):
-    params = XdpParams
     flavour = XDP
 
     command_module = ".command"

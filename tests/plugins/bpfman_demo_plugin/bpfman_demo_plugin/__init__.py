@@ -38,8 +38,6 @@ def command(tracepoint: str) -> DemoParams:
 
 
 class Demo(TypeHandler[DemoParams]):
-    params = DemoParams
-
     def command(self, name: str) -> click.Command:
         return command
 
