@@ -80,6 +80,12 @@ class LinkView:
     rows: list[tuple[str, str]]
 
 
+def plain_view(recorded: Mapping[str, Any]) -> LinkView:
+    """Recorded values joined, a row per option: the default, and for a link whose plugin is gone."""
+    rows = [(k.replace("_", " ").title(), shown(v)) for k, v in recorded.items()]
+    return LinkView(" ".join(str(v) for v in recorded.values()), rows)
+
+
 P = TypeVar("P", bound="AttachParams")
 
 
@@ -158,13 +164,12 @@ def _type_text(hint: Any) -> str:
 class TypeHandler(Generic[P]):
     """Serves one or more program types: validation, attach, detach, description.
 
-    Subclass as ``TypeHandler[YourParams]``, implement :meth:`attach` and :meth:`describe`;
+    Subclass as ``TypeHandler[YourParams]`` and implement :meth:`attach`;
     the other methods have defaults that suit types whose links are plain
     pinned bpf_links.
     """
 
-    #: The options class; taken from the subscript (``TypeHandler[TcxParams]``)
-    #: unless the class sets it.
+    #: The options class (unless set, the subscript: ``TypeHandler[TcxParams]``).
     params: type[P]
     #: The module (relative to the handler's package) whose ``command`` is the
     #: ``attach`` subcommand; imported on first use, so click stays unloaded.
@@ -207,7 +212,7 @@ class TypeHandler(Generic[P]):
 
     def describe(self, recorded: Mapping[str, Any]) -> LinkView:
         """The link's attachment text and ``get link`` rows, from what attach recorded."""
-        raise NotImplementedError
+        return plain_view(recorded)
 
     def detach(self, ctx: DetachContext) -> None:
         """Remove the link; by default the core retires its pin, which ends a bpf_link."""

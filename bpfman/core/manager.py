@@ -39,7 +39,7 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .contract import AttachParams, LinkView, ProgramType, Resource, shown
+from .contract import AttachParams, LinkView, ProgramType, Resource, plain_view
 from .errors import (
     ConflictError,
     InvalidInputError,
@@ -651,8 +651,7 @@ class Bpfman:
         try:
             return self.plugins.handler(link.type).describe(link.params)
         except (InvalidInputError, KeyError):
-            rows = [(k.replace("_", " ").title(), shown(v)) for k, v in link.params.items()]
-            return LinkView(" ".join(str(v) for v in link.params.values()), rows)
+            return plain_view(link.params)
 
 
 def _unmanaged(program_id: int) -> NotFoundError:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
+from bpfman.plugin import AttachContext, TypeHandler, kernel
 
 from .options import RawTracepointParams
 
@@ -20,7 +19,3 @@ class RawTracepoint(TypeHandler[RawTracepointParams]):
         ):
             ctx.pin_link(link)
         return params.to_record()
-
-    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
-        tracepoint = str(recorded["tracepoint"])
-        return LinkView(tracepoint, [("Tracepoint", tracepoint)])

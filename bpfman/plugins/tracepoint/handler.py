@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from bpfman.plugin import AttachContext, LinkView, TypeHandler, kernel
+from bpfman.plugin import AttachContext, TypeHandler, kernel
 
 from .options import TracepointParams, split
 
@@ -22,7 +21,3 @@ class Tracepoint(TypeHandler[TracepointParams]):
         ):
             ctx.pin_link(link)
         return params.to_record()
-
-    def describe(self, recorded: Mapping[str, Any]) -> LinkView:
-        tracepoint = str(recorded["tracepoint"])
-        return LinkView(tracepoint, [("Tracepoint", tracepoint)])
