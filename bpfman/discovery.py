@@ -2,9 +2,9 @@
 
 Scanning the installed distributions with ``importlib.metadata`` costs more
 than the rest of a ``load`` command, so the entry points found are cached in
-the root, keyed by the modification times of the directories on ``sys.path``:
-installing, upgrading or removing a distribution adds or removes a directory
-in one of them, and the next command scans again.
+the root, keyed by the directories on ``sys.path`` (see :func:`_path_key`):
+installing, upgrading or removing a distribution adds or removes an entry in
+one of them, and the next command scans again.
 """
 
 from __future__ import annotations

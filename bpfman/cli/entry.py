@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the click-free fast path for ``list``, else the full CLI."""
+    """Entry point: the click-free fast path for plain ``list`` and ``load file``, else the full CLI."""
     args = list(sys.argv[1:] if argv is None else argv)
     from .fast import run
 

@@ -19,14 +19,14 @@ from .app import App, guarded
 # Per command, each flag's destination and how it takes values: "flag" takes
 # none, "one" the next word, "many" every following word up to the next flag
 # (as --programs does in the reference CLI), "each" one word per occurrence.
+_OUTPUT = {"-o": ("output", "one"), "--output": ("output", "one")}
 _LIST = {
     "-p": ("program_type", "one"),
     "--program-type": ("program_type", "one"),
     "--application": ("application", "one"),
     "-m": ("metadata_selector", "each"),
     "--metadata-selector": ("metadata_selector", "each"),
-    "-o": ("output", "one"),
-    "--output": ("output", "one"),
+    **_OUTPUT,
 }
 _LIST_PROGRAMS = {**_LIST, "-a": ("all_", "flag"), "--all": ("all_", "flag")}
 _LOAD_FILE = {
@@ -40,8 +40,7 @@ _LOAD_FILE = {
     "-m": ("metadata", "each"),
     "--metadata": ("metadata", "each"),
     "--map-owner-id": ("map_owner_id", "one"),
-    "-o": ("output", "one"),
-    "--output": ("output", "one"),
+    **_OUTPUT,
 }
 _COMMANDS = {
     ("list", "programs"): _LIST_PROGRAMS,
@@ -86,17 +85,18 @@ def run(argv: Sequence[str]) -> int | None:
     if options is None or options.get("output", "table") not in ("table", "json"):
         return None
     if flags is _LOAD_FILE:
-        owner = options.get("map_owner_id", "0")
-        if "path" not in options or "programs" not in options or not _is_u32(owner):
+        if "path" not in options or "programs" not in options:
             return None
+        if "map_owner_id" in options:
+            if not _is_u32(options["map_owner_id"]):
+                return None  # click says what is wrong with it
+            options["map_owner_id"] = int(options["map_owner_id"])
     app = App(Path(root) if root else None)
     app.output = options.pop("output", "table")
 
     def go() -> int:
         try:
             if flags is _LOAD_FILE:
-                if "map_owner_id" in options:
-                    options["map_owner_id"] = int(options["map_owner_id"])
                 app.load(partial(app.bpfman.load_file, options.pop("path")), **options)
             elif flags is _LIST_PROGRAMS:
                 app.list_programs(**options)
