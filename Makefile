@@ -85,7 +85,7 @@ bench: venv bpf
 	$(PY) -m bench.service
 	$(PY) -m bench.metrics
 
-# make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
+# make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd
 # units in $(UNITDIR), the man pages (generated from the CLI) in $(MANDIR)/man1.
 PREFIX ?= /usr/local
@@ -93,11 +93,14 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
+# The installed virtualenv runs on the system's interpreter, not whatever python3 comes
+# first on PATH (a pyenv or a developer's build that may vanish): INSTALL_PYTHON=... to change.
+INSTALL_PYTHON ?= /usr/bin/python3
 APPDIR := $(LIBDIR)/bpfman
 
 install:
 	rm -rf "$(DESTDIR)$(APPDIR)"
-	$(PYTHON) -m venv "$(DESTDIR)$(APPDIR)"
+	$(INSTALL_PYTHON) -m venv "$(DESTDIR)$(APPDIR)"
 	"$(DESTDIR)$(APPDIR)/bin/python" -m pip install -q --upgrade pip
 	"$(DESTDIR)$(APPDIR)/bin/python" -m pip install -q .
 	@# the virtualenv is used from $(APPDIR): drop DESTDIR from its scripts

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 
 from bpfman.lazy import lazy_attributes
 
+#: The one place the version is written (pyproject.toml reads it from here).
+__version__ = "0.2.0"
+
 if TYPE_CHECKING:
     from bpfman.core.contract import AttachParams, LinkView
     from bpfman.core.errors import (

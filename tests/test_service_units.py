@@ -67,6 +67,8 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
         assert (
             (app / "bin" / name).read_text().startswith("#!/opt/bpfman-test/lib/bpfman/bin/python")
         )
+    # the system's interpreter, not the python3 that runs this suite (a pyenv build here)
+    assert "home = /usr/bin\n" in (app / "pyvenv.cfg").read_text()
     units = prefix / "lib" / "systemd" / "system"
     assert "ExecStart=/opt/bpfman-test/bin/bpfman-rpc\n" in (units / "bpfman.service").read_text()
     assert (units / "bpfman.socket").read_text() == (UNITS / "bpfman.socket").read_text()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import __version__
 from ..core.errors import InvalidInputError
 from .app import App, error, guarded
 from .lazy import lazy_commands
@@ -160,7 +161,7 @@ def _root(ctx: click.Context, param: click.Parameter, value: str | None) -> Path
     help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages (libbpf's too) to stderr.")
-@click.version_option(None, "-V", "--version", package_name="bpfman", message="bpfman %(version)s")
+@click.version_option(__version__, "-V", "--version", message="bpfman %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """An eBPF manager focusing on simplifying the deployment and administration of eBPF programs."""

@@ -13,7 +13,6 @@ import os
 import platform
 from collections import Counter
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from bpfman import kernel
+from bpfman import __version__, kernel
 from bpfman.core.errors import BpfmanError, NotFoundError
 from bpfman.kernel.info import fdinfo_memlock
 from bpfman.kernel.stats import stats_sysctl
@@ -162,12 +161,9 @@ def _maps(map_ids: set[int]) -> Iterator[Metric]:
 
 def _build_info() -> InfoMetricFamily:
     info = InfoMetricFamily("bpfman_build", "bpfman's version and runtime")
-    try:
-        version = metadata.version("bpfman")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
     info.add_metric(
-        [], {"version": version, "python": platform.python_version(), "kernel": os.uname().release}
+        [],
+        {"version": __version__, "python": platform.python_version(), "kernel": os.uname().release},
     )
     return info
 
