@@ -111,14 +111,17 @@ install:
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
 	ln -sf "$(APPDIR)/bin/bpfman" "$(DESTDIR)$(BINDIR)/bpfman"
 	ln -sf "$(APPDIR)/bin/bpfman-rpc" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
-	sed "s|@BINDIR@|$(BINDIR)|g" systemd/bpfman.service.in > "$(DESTDIR)$(UNITDIR)/bpfman.service"
+	for unit in bpfman bpfman-metrics; do \
+		sed "s|@BINDIR@|$(BINDIR)|g" systemd/$$unit.service.in > "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
+	done
 	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
-	chmod 0644 "$(DESTDIR)$(UNITDIR)/bpfman.service"
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
-	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket"
+	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket" \
+		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
 	rm -rf "$(DESTDIR)$(APPDIR)"
 

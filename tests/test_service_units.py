@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.root import REPO, require_root
+from tests.helpers.root import BPFMAN, REPO, require_root
 
 UNITS = REPO / "systemd"
 
@@ -26,31 +27,60 @@ def tmp_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def render(bindir: Path, into: Path) -> tuple[Path, Path]:
-    service = into / "bpfman.service"
-    service.write_text((UNITS / "bpfman.service.in").read_text().replace("@BINDIR@", str(bindir)))
+SERVICES = ("bpfman", "bpfman-metrics")
+
+
+def render(bindir: Path, into: Path) -> list[Path]:
+    """The socket, then the services, as make install writes them."""
     socket = into / "bpfman.socket"
     shutil.copy(UNITS / "bpfman.socket", socket)
-    return service, socket
+    units = [socket]
+    for name in SERVICES:
+        unit = into / f"{name}.service"
+        unit.write_text((UNITS / f"{name}.service.in").read_text().replace("@BINDIR@", str(bindir)))
+        units.append(unit)
+    return units
+
+
+def analyze(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True, env=env)
 
 
 def test_units_pass_systemd_analyze_verify(tmp_dir: Path) -> None:
-    bindir = Path(sys.executable).parent  # this checkout's bpfman-rpc
+    """verify also runs `man` on every Documentation= page: the generated ones must exist."""
+    bindir = Path(sys.executable).parent  # this checkout's bpfman and bpfman-rpc
     assert (bindir / "bpfman-rpc").exists()
-    service, socket = render(bindir, tmp_dir)
-    proc = subprocess.run(
-        ["systemd-analyze", "verify", str(socket), str(service)], capture_output=True, text=True
-    )
+    units = render(bindir, tmp_dir)
+    man = tmp_dir / "man"
+    subprocess.run([*BPFMAN, "man", str(man / "man1")], check=True, capture_output=True)
+    env = {**os.environ, "MANPATH": str(man)}
+    proc = analyze("verify", *map(str, units), env=env)
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
-    text = socket.read_text()
+    text = units[0].read_text()
     assert "ListenStream=/run/bpfman-sock/bpfman.sock" in text
     assert "SocketMode=0660" in text
+    for unit in units[1:]:
+        assert re.search(r"^Documentation=man:bpfman", unit.read_text(), re.M), unit
+    # without the pages, Documentation= points nowhere
+    missing = analyze("verify", *map(str, units), env={**env, "MANPATH": str(tmp_dir / "none")})
+    assert missing.returncode != 0 and "man bpfman" in missing.stderr
     # a unit naming a missing program is what verify is for
     render(tmp_dir / "nowhere", tmp_dir)
-    bad = subprocess.run(
-        ["systemd-analyze", "verify", str(socket), str(service)], capture_output=True, text=True
-    )
+    bad = analyze("verify", *map(str, units), env=env)
     assert bad.returncode != 0 and "not executable" in bad.stderr
+
+
+def test_services_are_hardened(tmp_dir: Path) -> None:
+    """`systemd-analyze security` rates each service 4.0 or lower (it was 7.9, EXPOSED)."""
+    for unit in render(Path(sys.executable).parent, tmp_dir)[1:]:
+        proc = analyze("security", "--offline=true", str(unit))
+        found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
+        assert found is not None, proc.stdout + proc.stderr
+        assert float(found[1]) <= 4.0, proc.stdout
+        text = unit.read_text()
+        # what keeps the CLI and the service on one bpffs: mounted outside the sandbox
+        assert re.search(r"^ExecStartPre=\+\S+/bpfman system recover$", text, re.M), unit
+        assert "RuntimeDirectoryPreserve=yes" in text
 
 
 def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> None:
@@ -71,6 +101,8 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
     assert "home = /usr/bin\n" in (app / "pyvenv.cfg").read_text()
     units = prefix / "lib" / "systemd" / "system"
     assert "ExecStart=/opt/bpfman-test/bin/bpfman-rpc\n" in (units / "bpfman.service").read_text()
+    metrics = (units / "bpfman-metrics.service").read_text()
+    assert "ExecStart=/opt/bpfman-test/bin/bpfman system metrics" in metrics
     assert (units / "bpfman.socket").read_text() == (UNITS / "bpfman.socket").read_text()
     assert not any(
         str(dest) in p.read_text(errors="ignore") for p in (app / "bin").iterdir() if p.is_file()
