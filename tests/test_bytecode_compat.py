@@ -1,0 +1,185 @@
+"""Bytecode written for the reference bpfman, and what bpfman shows of it.
+
+- Programs declared ``static`` (libbpf alone refuses them) load from a file
+  and from an image.
+- Maps declared ``LIBBPF_PIN_BY_NAME`` are pinned under the program's map
+  pin path, whether or not a bpffs is mounted at /sys/fs/bpf, and nothing
+  appears there; sharing them with ``--map-owner-id`` reuses the owner's map.
+
+The /sys/fs/bpf cases run in a private mount namespace (``unshare -m``), so
+mounting or unmounting a bpffs there never touches the host's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bpfman.images import BytecodeSources, ImageSettings
+from bpfman.images.build import build_native
+from bpfman.kernel.statics import globalize_static_programs
+from tests.helpers.bpftool import find_map_id, map_values, prog_show
+from tests.helpers.registry import Registry, infer_type
+from tests.helpers.root import BPFMAN, REPO, Root, le32
+
+KILL = "tracepoint_kill_recorder"  # static in bpf/kill_recorder.bpf.c; 24 characters
+KILL_TP = "syscalls/sys_enter_kill"
+
+
+def _kill_self(times: int) -> None:
+    for _ in range(times):
+        os.kill(os.getpid(), 0)
+
+
+def _push(registry: Registry, objects: Path, name: str) -> str:
+    """``bpf/NAME.bpf.c``'s object as an image in the loopback registry; its tag."""
+    tag = f"{registry.host}/compat/{name}:v1"
+    build_native(
+        BytecodeSources(bytecode=str(objects / f"{name}.bpf.o")),
+        tag,
+        ImageSettings(insecure_registries=(registry.host,)),
+        infer_type,
+        auth=registry.auth,
+    )
+    return tag
+
+
+@pytest.fixture(scope="module")
+def kill_image(registry: Registry, objects: Path) -> str:
+    return _push(registry, objects, "kill_recorder")
+
+
+@pytest.fixture
+def image_root(root: Root, registry: Registry) -> Root:
+    root.path.mkdir(parents=True, exist_ok=True)
+    (root.path / "bpfman.toml").write_text(f'[images]\ninsecure_registries = ["{registry.host}"]\n')
+    return root
+
+
+def _attach_and_count(root: Root, prog: int) -> None:
+    """Attach the kill recorder, send five signals, read its pinned-by-name map."""
+    root.attach(prog, "tracepoint", "-t", KILL_TP)
+    _kill_self(5)
+    assert map_values(str(root.maps(prog) / "kill_counts")) == {0: 5}
+
+
+# -- static programs ----------------------------------------------------------------
+def test_static_program_loads_from_a_file(root: Root, objects: Path) -> None:
+    [loaded] = root.load(
+        objects / "kill_recorder.bpf.o",
+        "--programs",
+        f"tracepoint:{KILL}",
+        "-g",
+        f"target_pid={le32(os.getpid())}",
+    )
+    assert loaded["bpfman"]["function"] == KILL
+    assert prog_show(loaded["id"])["type"] == "tracepoint"
+    _attach_and_count(root, loaded["id"])
+
+
+def test_static_program_loads_from_an_image(
+    image_root: Root, registry: Registry, kill_image: str
+) -> None:
+    root = image_root
+    [loaded] = root.json(
+        "load",
+        "image",
+        "-i",
+        kill_image,
+        "-r",
+        registry.auth,
+        "-g",
+        f"target_pid={le32(os.getpid())}",
+        "--programs",
+        f"tracepoint:{KILL}",
+    )
+    assert loaded["bpfman"]["source"]["image_url"] == kill_image
+    assert loaded["bpfman"]["function"] == KILL
+    _attach_and_count(root, loaded["id"])
+
+
+def test_the_static_rewrite_touches_one_byte_and_never_fails(objects: Path) -> None:
+    data = (objects / "kill_recorder.bpf.o").read_bytes()
+    patched = globalize_static_programs(data)
+    assert patched is not None and len(patched) == len(data)
+    assert sum(a != b for a, b in zip(data, patched, strict=True)) == 1
+    assert globalize_static_programs(patched) is None  # nothing static is left
+    assert globalize_static_programs((objects / "tracepoint_counter.bpf.o").read_bytes()) is None
+    # Cut or scribbled on, an object is left to libbpf (None) or rewritten in place.
+    rng = random.Random(19)
+    for cut in range(0, len(data), 61):
+        assert globalize_static_programs(data[:cut]) is None  # the headers come last
+    for _ in range(300):
+        mangled = bytearray(data)
+        for _ in range(4):
+            mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        result = globalize_static_programs(bytes(mangled))
+        assert result is None or len(result) == len(data)
+
+
+# -- maps pinned by name ------------------------------------------------------------
+# Run inside `unshare -m`: put /sys/fs/bpf in the wanted state ($1: mounted or
+# absent), then load an owner and a sharer of its maps; what /sys/fs/bpf held
+# before and after goes to $OUT.
+UNSHARE = ["unshare", "--mount", "--propagation", "private"]
+_NAMESPACE_SCRIPT = r"""
+set -e
+fstype() { stat -f -c %T /sys/fs/bpf; }
+if [ "$1" = mounted ]; then
+    [ "$(fstype)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf
+else
+    while [ "$(fstype)" = bpf_fs ]; do umount /sys/fs/bpf; done
+fi
+fstype > "$OUT/fstype"
+ls -A /sys/fs/bpf > "$OUT/before"
+"$PY" -m bpfman load file -p "$OBJ" --programs tracepoint:pinned_counter -o json > "$OUT/owner"
+owner=$("$PY" -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])' < "$OUT/owner")
+"$PY" -m bpfman load file -p "$OBJ" --programs tracepoint:pinned_counter \
+    --map-owner-id "$owner" -o json > "$OUT/sharer"
+ls -A /sys/fs/bpf > "$OUT/after"
+"""
+
+
+@pytest.mark.parametrize("sys_fs_bpf", ["mounted", "absent"])
+def test_maps_pinned_by_name_live_under_the_map_pin_path(
+    root: Root, objects: Path, tmp_path: Path, sys_fs_bpf: str
+) -> None:
+    # The root's bpffs is mounted out here first, so the namespace shares it.
+    root.run("system", "recover")
+    env = {
+        **root.env,
+        "OUT": str(tmp_path),
+        "PY": BPFMAN[0],
+        "OBJ": str(objects / "pinned_counter.bpf.o"),
+    }
+    proc = subprocess.run(
+        [*UNSHARE, "sh", "-c", _NAMESPACE_SCRIPT, "sh", sys_fs_bpf],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    wanted = "bpf_fs" if sys_fs_bpf == "mounted" else "sysfs"
+    assert (tmp_path / "fstype").read_text().strip() == wanted
+    assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
+
+    [owner] = json.loads((tmp_path / "owner").read_text())
+    [sharer] = json.loads((tmp_path / "sharer").read_text())
+    map_dir = root.maps(owner["id"])
+    assert owner["bpfman"]["map_pin_path"] == sharer["bpfman"]["map_pin_path"] == str(map_dir)
+    assert sharer["bpfman"]["map_owner_id"] == owner["id"]
+    # The pin is the owner's map, and the sharer runs with that very map.
+    map_id = find_map_id(owner["id"], "pinned_counts")
+    assert map_id == find_map_id(sharer["id"], "pinned_counts")
+    assert map_values(str(map_dir / "pinned_counts")) == map_values(map_id)
+
+    root.run("unload", owner["id"])
+    assert (map_dir / "pinned_counts").exists()  # the sharer still uses it
+    root.run("unload", sharer["id"])
+    assert not map_dir.exists()
