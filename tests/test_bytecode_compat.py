@@ -5,6 +5,7 @@
 - Maps declared ``LIBBPF_PIN_BY_NAME`` are pinned under the program's map
   pin path, whether or not a bpffs is mounted at /sys/fs/bpf, and nothing
   appears there; sharing them with ``--map-owner-id`` reuses the owner's map.
+- Function names are shown in full (the kernel keeps 15 characters).
 
 The /sys/fs/bpf cases run in a private mount namespace (``unshare -m``), so
 mounting or unmounting a bpffs there never touches the host's.
@@ -20,15 +21,18 @@ from pathlib import Path
 
 import pytest
 
+from bpfman import kernel
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native
 from bpfman.kernel.statics import globalize_static_programs
 from tests.helpers.bpftool import find_map_id, map_values, prog_show
 from tests.helpers.registry import Registry, infer_type
-from tests.helpers.root import BPFMAN, REPO, Root, le32
+from tests.helpers.root import BPFMAN, REPO, Root, le32, load_counter
+from tests.helpers.service import pb, running_service
 
 KILL = "tracepoint_kill_recorder"  # static in bpf/kill_recorder.bpf.c; 24 characters
 KILL_TP = "syscalls/sys_enter_kill"
+COUNTER = "tracepoint_counter"  # bpf/tracepoint_counter.bpf.c; the kernel keeps "tracepoint_coun"
 
 
 def _kill_self(times: int) -> None:
@@ -183,3 +187,66 @@ def test_maps_pinned_by_name_live_under_the_map_pin_path(
     assert (map_dir / "pinned_counts").exists()  # the sharer still uses it
     root.run("unload", sharer["id"])
     assert not map_dir.exists()
+
+
+# -- full function names ------------------------------------------------------------
+def _cells(text: str, prog: int) -> list[str]:
+    """The cells of the table row whose first cell is ``prog``."""
+    rows = [line.split() for line in text.splitlines()[1:]]
+    return next(row for row in rows if row[0] == str(prog))
+
+
+def test_full_function_names_are_shown(root: Root, objects: Path, foreign: int) -> None:
+    prog = load_counter(root, objects)
+    with kernel.prog_fd_by_id(prog) as fd:
+        assert kernel.prog_info(fd.fd).name == COUNTER[:15]  # what the kernel keeps
+    assert prog_show(prog)["name"] == COUNTER  # bpftool reads the rest from BTF
+    link = root.attach(prog, "tracepoint", "-t", "syscalls/sys_enter_getppid")
+
+    # `list programs` of bpfman's own programs: the record's name, no BTF read.
+    trace = root.path / "list.strace"
+    proc = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=bpf", "-o", str(trace), *BPFMAN, "list", "programs"],
+        env=root.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert COUNTER in _cells(proc.stdout, prog)
+    assert "BPF_BTF_GET_FD_BY_ID" not in trace.read_text()
+    [row] = root.json("list", "programs")
+    assert row["function"] == COUNTER
+
+    assert COUNTER in _cells(root.run("list", "links").stdout, prog)
+    [link_row] = root.json("list", "links")
+    assert (link_row["id"], link_row["function"]) == (link["id"], COUNTER)
+
+    text = root.run("get", "program", prog).stdout
+    functions = [
+        line.split(":", 1)[1].strip() for line in text.splitlines() if "BPF Function:" in line
+    ]
+    assert functions == [COUNTER, COUNTER]  # Bpfman State and Kernel State
+    details = root.json("get", "program", prog)
+    assert details["bpfman"]["function"] == details["kernel"]["name"] == COUNTER
+
+    # Programs bpfman did not load (bpftool loaded this one): the name from their BTF.
+    assert COUNTER in _cells(root.run("list", "programs", "--all").stdout, foreign)
+    rows = {r["id"]: r for r in root.json("list", "programs", "--all")}
+    assert rows[foreign]["function"] == COUNTER
+    assert rows[prog]["function"] == COUNTER
+    assert root.json("get", "program", foreign)["kernel"]["name"] == COUNTER
+
+    with running_service(root.path) as svc:
+        assert svc.stub.Get(pb.GetRequest(id=prog)).kernel_info.name == COUNTER
+        listed = svc.stub.List(pb.ListRequest(bpfman_programs_only=False)).results
+        names = {r.kernel_info.id: r.kernel_info.name for r in listed}
+        assert (names[prog], names[foreign]) == (COUNTER, COUNTER)
+
+
+def test_an_adopted_program_is_recorded_with_its_full_name(root: Root, objects: Path) -> None:
+    prog = load_counter(root, objects)
+    (root.path / "db" / "data.mdb").unlink()  # a lost store: rebuilt from the pins
+    root.run("system", "recover", "--adopt")
+    [row] = root.json("list", "programs")
+    assert (row["id"], row["function"]) == (prog, COUNTER)

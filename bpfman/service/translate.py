@@ -227,7 +227,7 @@ class KernelInfoCache:
         if info is None:
             try:
                 with kernel.prog_fd_by_id(program_id) as fd:
-                    info = kernel.prog_info(fd.fd)
+                    info = kernel.prog_info(fd.fd, full_name=True)
             except NotFoundError:
                 return None  # unloaded meanwhile
             self._infos[program_id] = info
