@@ -6,6 +6,7 @@
   pin path, whether or not a bpffs is mounted at /sys/fs/bpf, and nothing
   appears there; sharing them with ``--map-owner-id`` reuses the owner's map.
 - Function names are shown in full (the kernel keeps 15 characters).
+- A malformed ``--registry-auth`` is refused before it could be used.
 
 The /sys/fs/bpf cases run in a private mount namespace (``unshare -m``), so
 mounting or unmounting a bpffs there never touches the host's.
@@ -16,13 +17,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from bpfman import kernel
-from bpfman.images import BytecodeSources, ImageSettings
+from bpfman.core.errors import InvalidInputError
+from bpfman.images import BytecodeSources, ImageSettings, ImageStore, PullPolicy
 from bpfman.images.build import build_native
 from bpfman.kernel.statics import globalize_static_programs
 from tests.helpers.bpftool import find_map_id, map_values, prog_show
@@ -33,6 +38,7 @@ from tests.helpers.service import pb, running_service
 KILL = "tracepoint_kill_recorder"  # static in bpf/kill_recorder.bpf.c; 24 characters
 KILL_TP = "syscalls/sys_enter_kill"
 COUNTER = "tracepoint_counter"  # bpf/tracepoint_counter.bpf.c; the kernel keeps "tracepoint_coun"
+MALFORMED = "registry auth must be base64 of 'user:password'"
 
 
 def _kill_self(times: int) -> None:
@@ -56,6 +62,11 @@ def _push(registry: Registry, objects: Path, name: str) -> str:
 @pytest.fixture(scope="module")
 def kill_image(registry: Registry, objects: Path) -> str:
     return _push(registry, objects, "kill_recorder")
+
+
+@pytest.fixture(scope="module")
+def counter_image(registry: Registry, objects: Path) -> str:
+    return _push(registry, objects, "tracepoint_counter")
 
 
 @pytest.fixture
@@ -250,3 +261,77 @@ def test_an_adopted_program_is_recorded_with_its_full_name(root: Root, objects: 
     root.run("system", "recover", "--adopt")
     [row] = root.json("list", "programs")
     assert (row["id"], row["function"]) == (prog, COUNTER)
+
+
+# -- --registry-auth ------------------------------------------------------------------
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A listening loopback port; a test checks that nothing connected to it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sock.setblocking(False)
+        yield sock
+
+
+def _connected(sock: socket.socket) -> bool:
+    try:
+        sock.accept()[0].close()
+    except BlockingIOError:
+        return False
+    return True
+
+
+def test_malformed_registry_auth_is_refused_before_use(
+    image_root: Root, registry: Registry, counter_image: str, listener: socket.socket
+) -> None:
+    root = image_root
+    root.run("image", "pull", "-i", counter_image, "-r", registry.auth)  # now cached
+    # Not base64; base64 of "Invalid"; empty; base64 of "user" (no colon); not ASCII.
+    for bad in ("Invalid", "SW52YWxpZA==", "", "dXNlcg==", "é"):
+        assert root.fail("image", "pull", "-i", counter_image, "-r", bad) == f"Error: {MALFORMED}"
+        for policy in ("IfNotPresent", "Never"):
+            error = root.fail(
+                "load", "image", "-i", counter_image, "-r", bad, "-p", policy,
+                "--programs", f"tracepoint:{COUNTER}",
+            )  # fmt: skip
+            assert error == f"Error: {MALFORMED}"
+    assert root.json("list", "programs") == []
+
+    # Refused before any connection: a registry that would answer never hears of it.
+    port = listener.getsockname()[1]
+    (root.path / "bpfman.toml").write_text(
+        f'[images]\ninsecure_registries = ["{registry.host}", "127.0.0.1:{port}"]\n'
+    )
+    assert root.fail("image", "pull", "-i", f"127.0.0.1:{port}/x:v1", "-r", "Invalid", "-p",
+                     "Always") == f"Error: {MALFORMED}"  # fmt: skip
+    assert not _connected(listener)
+
+    # The library refuses it the same way, cached image or not.
+    store = ImageStore(root.path, ImageSettings(insecure_registries=(registry.host,)))
+    with pytest.raises(InvalidInputError, match=MALFORMED):
+        store.pull(counter_image, PullPolicy.IF_NOT_PRESENT, "Invalid")
+    with root.manager() as mgr, pytest.raises(InvalidInputError, match=MALFORMED):
+        mgr.load_image(counter_image, [f"tracepoint:{COUNTER}"], registry_auth="Invalid")
+
+
+def test_grpc_refuses_credentials_that_have_no_user_password_form(
+    image_root: Root, registry: Registry, counter_image: str
+) -> None:
+    root = image_root
+    root.run("image", "pull", "-i", counter_image, "-r", registry.auth)  # now cached
+    # A colon in the user name would be read as the start of the password.
+    image = pb.BytecodeImage(url=counter_image, username=f"{registry.user}:x", password="y")
+    with running_service(root.path) as svc:
+        with pytest.raises(grpc.RpcError) as pulled:
+            svc.stub.PullBytecode(pb.PullBytecodeRequest(image=image))
+        assert pulled.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "user name cannot contain ':'" in str(pulled.value.details())
+        request = pb.LoadRequest(
+            bytecode=pb.BytecodeLocation(image=image),
+            info=[pb.LoadInfo(name=COUNTER, program_type=pb.TRACEPOINT)],
+        )
+        with pytest.raises(grpc.RpcError) as loaded:
+            svc.stub.Load(request)
+        assert loaded.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert root.json("list", "programs") == []
