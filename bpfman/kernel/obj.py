@@ -7,6 +7,7 @@ kernel objects live on only through pins or fds taken elsewhere.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 from collections.abc import Iterable
@@ -91,8 +92,7 @@ class BpfObject(Closing):
         if not os.path.isfile(source):
             raise NotFoundError(f"no such BPF object file: {source}")
         try:
-            with open(source, "rb") as f:
-                patched = globalize_static_programs(f.read())
+            patched = _globalized_file(source)
         except OSError as e:
             raise InvalidInputError(f"cannot read BPF object file {source}: {e.strerror}") from None
         if patched is not None:
@@ -323,6 +323,18 @@ class BpfObject(Closing):
                     found[var_name] = _Global(by_section[type_id], infos[i].offset, infos[i].size)
         self._globals = found
         return found
+
+
+def _globalized_file(path: str) -> bytes | None:
+    """The file's image with its static programs made global; None if it has none.
+
+    The file is mapped, not read: only an image that changes is copied.
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return None  # nothing to map; libbpf says what is wrong with it
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as image:
+            return globalize_static_programs(image)
 
 
 def _failed_program(messages: list[str], logs: dict[str, str]) -> str | None:

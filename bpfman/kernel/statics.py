@@ -11,7 +11,9 @@ Functions in ``.text`` are subprograms and stay as they are.
 
 from __future__ import annotations
 
+import mmap
 import struct
+from collections.abc import Iterator
 from typing import NamedTuple
 
 _ELFCLASS64 = 2
@@ -22,6 +24,8 @@ _STB_LOCAL, _STB_GLOBAL = 0, 1
 _STT_FUNC = 2
 _SHDR_SIZE = 64
 _SYM_SIZE = 24
+
+Image = bytes | mmap.mmap
 
 
 class _Section(NamedTuple):
@@ -37,7 +41,7 @@ class _Elf:
     """Just enough of an ELF64 image: section headers and names, bounds-checked
     (anything out of bounds raises ValueError)."""
 
-    def __init__(self, data: bytes, order: str) -> None:
+    def __init__(self, data: Image, order: str) -> None:
         self.data = data
         self.order = order
 
@@ -70,15 +74,26 @@ class _Elf:
         for section in sections:
             start = table.offset + section.name
             stop = self.data.find(b"\0", start, end)
-            names.append(self.data[start:stop] if stop >= 0 else b"")
+            names.append(bytes(self.data[start:stop]) if stop >= 0 else b"")
         return names
 
+    def symbols(self, table: _Section) -> Iterator[tuple[int, int, int]]:
+        """(file offset, st_info, st_shndx) of each symbol of symbol table ``table``."""
+        count = table.size // _SYM_SIZE
+        end = table.offset + count * _SYM_SIZE
+        if table.offset < 0 or end > len(self.data):
+            raise ValueError("out of bounds")
+        rows = struct.iter_unpack(self.order + "IBBHQQ", memoryview(self.data)[table.offset : end])
+        for i, (_name, info, _other, shndx, _value, _size) in enumerate(rows):
+            yield table.offset + i * _SYM_SIZE, info, shndx
 
-def globalize_static_programs(data: bytes) -> bytes | None:
+
+def globalize_static_programs(data: Image) -> bytes | None:
     """A copy of the BPF ELF image ``data`` whose static programs are global.
 
     None when there is nothing to change, or when the image is not a 64-bit
     ELF this reader understands: libbpf then opens (or refuses) it as given.
+    ``data`` may be a read-only mmap of a file: only a changed image is copied.
     """
     if len(data) < 0x40 or data[:4] != b"\x7fELF" or data[4] != _ELFCLASS64:
         return None
@@ -86,7 +101,6 @@ def globalize_static_programs(data: bytes) -> bytes | None:
     if order is None:
         return None
     elf = _Elf(data, order)
-    patched = bytearray(data)
     try:
         sections = elf.sections()
         names = elf.section_names(sections)
@@ -95,13 +109,18 @@ def globalize_static_programs(data: bytes) -> bytes | None:
             for index, (section, name) in enumerate(zip(sections, names, strict=True))
             if section.flags & _SHF_EXECINSTR and name != b".text"
         }
-        for table in sections:
-            if table.kind != _SHT_SYMTAB or table.entsize != _SYM_SIZE:
-                continue
-            for sym in range(table.offset, table.offset + table.size - _SYM_SIZE + 1, _SYM_SIZE):
-                _st_name, info, _other, shndx = elf.unpack("IBBH", sym)
-                if info >> 4 == _STB_LOCAL and info & 0xF == _STT_FUNC and shndx in programs:
-                    patched[sym + 4] = _STB_GLOBAL << 4 | _STT_FUNC
+        statics = [
+            offset
+            for table in sections
+            if table.kind == _SHT_SYMTAB and table.entsize == _SYM_SIZE
+            for offset, info, shndx in elf.symbols(table)
+            if info >> 4 == _STB_LOCAL and info & 0xF == _STT_FUNC and shndx in programs
+        ]
     except ValueError:  # something out of bounds: leave the image to libbpf
         return None
-    return bytes(patched) if patched != data else None
+    if not statics:
+        return None
+    patched = bytearray(data)
+    for offset in statics:
+        patched[offset + 4] = _STB_GLOBAL << 4 | _STT_FUNC  # st_info
+    return bytes(patched)
