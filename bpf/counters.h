@@ -9,13 +9,17 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-/* A BTF-defined ARRAY of ENTRIES u64 counters, so bpftool can dump it by name. */
-#define COUNTER_ARRAY(NAME, ENTRIES)                                           \
+/*
+ * A BTF-defined ARRAY of ENTRIES u64 counters, so bpftool can dump it by name.
+ * A third argument adds a map attribute, e.g. __uint(pinning, LIBBPF_PIN_BY_NAME).
+ */
+#define COUNTER_ARRAY(NAME, ENTRIES, ...)                                      \
 	struct {                                                               \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                              \
 		__uint(max_entries, ENTRIES);                                  \
 		__type(key, __u32);                                            \
 		__type(value, __u64);                                          \
+		__VA_ARGS__;                                                   \
 	} NAME SEC(".maps")
 
 /* Atomically add delta to map[index]; an index past the end is ignored. */

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -144,10 +145,11 @@ def _pinned_info(pin: str, read: Callable[[int], T]) -> T | None:
 def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
     """A record for the program pinned at ``pin``, its type guessed from the kernel's.
 
-    The kernel keeps 15 characters of the function name; plugins that find
-    the program on one of their hooks (tcx links, dispatchers) set its type.
+    The kernel keeps 15 characters of the function name, the program's BTF
+    the rest; plugins that find the program on one of their hooks (tcx
+    links, dispatchers) set its type.
     """
-    info = _pinned_info(pin, kernel.prog_info)
+    info = _pinned_info(pin, partial(kernel.prog_info, full_name=True))
     if info is None:
         return []
     types = bpfman.plugins.types

@@ -122,7 +122,7 @@ def test_list_all_shows_programs_bpfman_did_not_load(
     assert ids(root.json("list", "programs", "--all", "--application", "x")) == {mine}
     table = root.run("list", "programs", "--all").stdout
     line = next(ln for ln in table.splitlines() if ln.split()[0] == str(foreign))
-    assert line.split() == [str(foreign), "tracepoint", "tracepoint_coun"]
+    assert line.split() == [str(foreign), "tracepoint", "tracepoint_counter"]
 
     # get program of a foreign program: only the Kernel State block.
     shown = root.run("get", "program", foreign).stdout

@@ -110,10 +110,10 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
         str(prog),
         "shapes",
         "tracepoint",
-        "tracepoint_coun",
+        "tracepoint_counter",
         f"(4) {shown}, ...",
     ]
-    assert rows[str(other)] == [str(other), "", "tracepoint", "tracepoint_coun", ""]
+    assert rows[str(other)] == [str(other), "", "tracepoint", "tracepoint_counter", ""]
 
     listed: Any = root.json("list", "programs")
     entry = next(row for row in listed if row["id"] == prog)
@@ -134,7 +134,7 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     starts = columns(links[0], link_names)
     link_rows = [cells(line, starts) for line in links[1:]]
     assert sorted(link_rows) == sorted(
-        [str(prog), str(link), "shapes", "tracepoint", "tracepoint_coun", tp]
+        [str(prog), str(link), "shapes", "tracepoint", "tracepoint_counter", tp]
         for link, tp in zip(link_ids, TRACEPOINTS, strict=True)
     )
 
@@ -195,7 +195,7 @@ def test_get_program_blocks_match_the_guide_and_bpftool(root: Root, objects: Pat
     loaded_at = datetime.fromtimestamp(int(info["loaded_at"])).astimezone()
     assert kern == {
         "Program ID": [str(prog)],
-        "BPF Function": [info["name"][:15]],  # the kernel keeps 15 characters
+        "BPF Function": ["tracepoint_counter"],  # in full, from BTF (the kernel keeps 15)
         "Kernel Type": ["tracepoint"],
         "Loaded At": [loaded_at.strftime("%Y-%m-%dT%H:%M:%S%z")],
         "Tag": [info["tag"]],

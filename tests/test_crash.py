@@ -73,6 +73,12 @@ def _load(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
     ]  # fmt: skip
 
 
+def _load_reference_style(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
+    """A static program with a map pinned by name: nothing may land outside the root."""
+    obj = str(objects / "kill_recorder.bpf.o")
+    return ["load", "file", "-p", obj, "--programs", "tracepoint:tracepoint_kill_recorder"]
+
+
 def _attach_xdp(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
     return ["attach", str(_chain(mgr, objects, "xdp", 2)), "xdp", *_where(pair)]
 
@@ -145,6 +151,7 @@ def _detach_perf_event(mgr: Bpfman, objects: Path, pair: VethPair) -> list[str]:
 CHAINS = {"xdp_chain", "tc_chain", "tcx_chain"}
 SCENARIOS = [
     Scenario("load", {"tracepoint_kill_recorder", "tcx_stats", "uprobe_counter"}, _load),
+    Scenario("load-reference-style", {"tracepoint_kill_recorder"}, _load_reference_style),
     Scenario("attach-xdp", CHAINS, _attach_xdp),
     Scenario("attach-tc", CHAINS, _attach_tc),
     Scenario("attach-tcx", CHAINS, _attach_tcx),

@@ -95,7 +95,7 @@ def test_tracepoint_load_attach_get_list_detach_unload(
     assert list(loaded.info.map_used_by) == [str(prog_id)]
     assert loaded.info.map_pin_path == str(root.path / "fs" / "maps" / str(prog_id))
     kernel = prog_show(prog_id)
-    assert loaded.kernel_info.name == "tracepoint_coun"  # the kernel keeps 15 characters
+    assert loaded.kernel_info.name == "tracepoint_counter"  # in full, from BTF
     assert loaded.kernel_info.tag == kernel["tag"]
     assert loaded.kernel_info.program_type == 5  # BPF_PROG_TYPE_TRACEPOINT
     assert sorted(loaded.kernel_info.map_ids) == sorted(kernel["map_ids"])

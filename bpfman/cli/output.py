@@ -54,7 +54,7 @@ def links_cell(ids: Sequence[int]) -> str:
 def programs_table(rows: Sequence[ProgramSummary]) -> str:
     return table(
         ["Program ID", "Application", "Type", "Function Name", "Links"],
-        [[str(r.id), r.application, r.type, r.name[:15], links_cell(r.link_ids)] for r in rows],
+        [[str(r.id), r.application, r.type, r.name, links_cell(r.link_ids)] for r in rows],
     )
 
 
@@ -67,7 +67,7 @@ def links_table(rows: Sequence[LinkDetails]) -> str:
                 str(d.link.id),
                 d.program.application,
                 d.link.type,
-                d.program.name[:15],
+                d.program.name,
                 d.view.attachment,
             ]
             for d in rows

@@ -567,8 +567,8 @@ class Bpfman:
             managed = {r.id for r in records}
             rows += [
                 ProgramSummary(info.id, "", info.type_name, info.name, [], False)
-                for info in kernel.prog_infos()
-                if info.id not in managed and (wanted is None or info.type in wanted)
+                for info in kernel.prog_infos(skip=managed, full_names=True)
+                if wanted is None or info.type in wanted
             ]
         return sorted(rows, key=lambda row: row.id)
 
@@ -590,7 +590,7 @@ class Bpfman:
         info: kernel.ProgInfo | None = None
         try:
             with kernel.prog_fd_by_id(program_id) as fd:
-                info = kernel.prog_info(fd.fd)
+                info = kernel.prog_info(fd.fd, full_name=True)
         except NotFoundError:
             if record is None:
                 raise NotFoundError(f"no program with id {program_id}") from None

@@ -6,28 +6,39 @@ Credentials live in memory only; nothing here writes them anywhere.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from pathlib import Path
 
 from bpfman.core.errors import InvalidInputError
 
+_MALFORMED = "registry auth must be base64 of 'user:password'"
+
 
 def decode_auth(auth: str) -> tuple[str, str]:
-    """``(user, password)`` from base64 ``user:password`` (docker's config format)."""
+    """``(user, password)`` from base64 ``user:password`` (docker's config format).
+
+    Image pulls check the value this way before anything else, cache hits
+    included, so a malformed one is refused even where no login is needed.
+    """
     try:
         text = base64.b64decode(auth.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidInputError("registry auth must be base64 of 'user:password'") from None
+    except ValueError:  # bad base64, non-ASCII input or non-UTF-8 content
+        raise InvalidInputError(_MALFORMED) from None
     user, sep, password = text.partition(":")
     if not sep or not user:
-        raise InvalidInputError("registry auth must be base64 of 'user:password'")
+        raise InvalidInputError(_MALFORMED)
     return user, password
 
 
 def encode_auth(user: str, password: str) -> str:
-    """The base64 ``user:password`` form that ``--registry-auth`` takes."""
+    """The base64 ``user:password`` form that ``--registry-auth`` takes.
+
+    A user name with a colon has no such form (the password starts at the
+    first colon), so it is refused rather than split wrongly.
+    """
+    if ":" in user:
+        raise InvalidInputError("a registry user name cannot contain ':'")
     return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman.core.errors import ImageError, NotFoundError
 from bpfman.images.blobs import BlobStore
+from bpfman.images.credentials import decode_auth
 from bpfman.images.elf import check_bytecode
 from bpfman.images.labels import read_labels
 from bpfman.images.layer import extract_object
@@ -86,6 +87,8 @@ class ImageStore:
         ``auth`` (base64 ``user:password``) is used for this pull only and is
         never stored. ``progress(done, total)`` is called while the layer downloads.
         """
+        if auth is not None:
+            decode_auth(auth)  # a malformed value is refused even when it would go unused
         ref = parse_reference(url)
         key = str(ref)
         if policy is not PullPolicy.ALWAYS:

@@ -114,3 +114,14 @@ class Btf(Closing):
         t = b.bpf.btf__type_by_id(self._ptr, type_id)
         raw = b.ffi.cast("struct btf_enum *", t + 1)
         return {self.string(raw[i].name_off): int(raw[i].val) for i in range(t.info & 0xFFFF)}
+
+
+def func_name(btf_id: int, type_id: int) -> str | None:
+    """The name of BTF FUNC ``type_id`` in kernel BTF object ``btf_id``; None if
+    that object is gone or the type is not a named FUNC (a name is best effort)."""
+    try:
+        with Btf.by_id(btf_id) as btf:
+            found = btf.type(type_id)
+    except KernelError:
+        return None
+    return found.name if found is not None and found.kind == KIND_FUNC and found.name else None

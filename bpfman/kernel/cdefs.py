@@ -66,6 +66,7 @@ int bpf_map__type(const struct bpf_map *map);
 bool bpf_map__is_internal(const struct bpf_map *map);
 int bpf_map__fd(const struct bpf_map *map);
 int bpf_map__reuse_fd(struct bpf_map *map, int fd);
+int bpf_map__set_pin_path(struct bpf_map *map, const char *path);
 __u32 bpf_map__btf_value_type_id(const struct bpf_map *map);
 const void *bpf_map__initial_value(struct bpf_map *map, size_t *psize);
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bpfman.core.errors import KernelError, NotFoundError
+from bpfman.kernel.btf import func_name
 from bpfman.kernel.errcheck import check, last_errno
 from bpfman.kernel.lib import binding
 from bpfman.kernel.names import map_type_name, prog_type_name
 
 _BTF_KIND_FUNC = 12
+# BPF_OBJ_NAME_LEN less its NUL: the most of a name the kernel keeps.
+_NAME_KEPT = 15
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class ProgInfo:
     id: int
     type: int
     type_name: str
-    name: str
+    name: str  # the kernel's 15 characters, or the full name (prog_info's full_name)
     tag: str
     loaded_at: datetime
     gpl_compatible: bool
@@ -75,40 +78,60 @@ def _get_info(fd: int, ctype: str, what: str) -> Any:
 _MAP_IDS_FIRST = 32
 
 
-def prog_infos() -> Iterator[ProgInfo]:
-    """Every loaded program's facts, by ascending id (one unloaded meanwhile is skipped)."""
+def prog_infos(*, skip: Container[int] = (), full_names: bool = False) -> Iterator[ProgInfo]:
+    """Every loaded program's facts, by ascending id (one unloaded meanwhile is skipped).
+
+    ``skip``: ids not to ask about (programs whose facts the caller has);
+    ``full_names``: as :func:`prog_info`'s ``full_name``.
+    """
     from bpfman.kernel.fds import iter_prog_ids, prog_fd_by_id
 
     for prog_id in iter_prog_ids():
+        if prog_id in skip:
+            continue
         try:
             with prog_fd_by_id(prog_id) as fd:
-                info = prog_info(fd.fd)
+                info = prog_info(fd.fd, full_name=full_names)
         except NotFoundError:
             continue
         yield info
 
 
-def prog_info(fd: int) -> ProgInfo:
-    """Kernel facts about the program behind ``fd``, map IDs included."""
+def prog_info(fd: int, *, full_name: bool = False) -> ProgInfo:
+    """Kernel facts about the program behind ``fd``, map IDs included.
+
+    The kernel keeps 15 characters of a name. With ``full_name``, a name cut
+    there is read in full from the program's BTF, as bpftool shows it: the
+    name of the BTF FUNC its first func_info record points to. That costs a
+    BTF load, so callers that know the name (bpfman's records) do not ask.
+    """
     b = binding()
     room = _MAP_IDS_FIRST
     size = b.ffi.new("__u32 *")
+    func = b.ffi.new("__u32[2]")  # struct bpf_func_info: insn_off, type_id
     while True:
         ids = b.ffi.new("__u32[]", room)
         info = b.ffi.new("struct bpf_prog_info *")
         info.nr_map_ids = room
         info.map_ids = int(b.ffi.cast("uintptr_t", ids))
+        if full_name:
+            info.nr_func_info = 1
+            info.func_info_rec_size = b.ffi.sizeof(func)
+            info.func_info = int(b.ffi.cast("uintptr_t", func))
         size[0] = b.ffi.sizeof("struct bpf_prog_info")
         check(b.bpf.bpf_obj_get_info_by_fd(fd, info, size), "program info")
         count = int(info.nr_map_ids)  # the kernel reports how many there are
         if count <= room:
             break
         room = count
+    name = b.ffi.string(info.name).decode("utf-8", "replace")
+    if full_name and len(name) == _NAME_KEPT and info.btf_id and info.nr_func_info:
+        name = func_name(int(info.btf_id), int(func[1])) or name
     return ProgInfo(
         id=int(info.id),
         type=int(info.type),
         type_name=prog_type_name(int(info.type)),
-        name=b.ffi.string(info.name).decode("utf-8", "replace"),
+        name=name,
         tag=bytes(b.ffi.buffer(info.tag)).hex(),
         loaded_at=_boot_time_to_wall(int(info.load_time)),
         gpl_compatible=bool(info.gpl_compatible & 1),

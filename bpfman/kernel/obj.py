@@ -7,6 +7,7 @@ kernel objects live on only through pins or fds taken elsewhere.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from bpfman.kernel.errcheck import check, detail, last_errno
 from bpfman.kernel.fds import Closing
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 from bpfman.kernel.names import map_type_name
+from bpfman.kernel.statics import globalize_static_programs
 
 # Room for the verifier log of one failed program; the kernel truncates
 # (ENOSPC) beyond it, and we only show the tail anyway.
@@ -73,6 +75,11 @@ class BpfObject(Closing):
         m = b.bpf.bpf_object__next_map(ptr, b.ffi.NULL)
         while m != b.ffi.NULL:
             self._maps[_string(b.bpf.bpf_map__name(m))] = m
+            # bpfman pins maps itself, under its own root. A map declared
+            # LIBBPF_PIN_BY_NAME would have libbpf pin it in the host's
+            # /sys/fs/bpf (or fail where no bpffs is mounted there). Clearing
+            # a path cannot fail.
+            b.bpf.bpf_map__set_pin_path(m, b.ffi.NULL)
             m = b.bpf.bpf_object__next_map(ptr, m)
         self._globals: dict[str, _Global] | None = None
 
@@ -84,6 +91,14 @@ class BpfObject(Closing):
         source = os.fspath(path)
         if not os.path.isfile(source):
             raise NotFoundError(f"no such BPF object file: {source}")
+        try:
+            patched = _globalized_file(source)
+        except OSError as e:
+            raise InvalidInputError(f"cannot read BPF object file {source}: {e.strerror}") from None
+        if patched is not None:
+            # libbpf names an object after its file up to the first dot (its
+            # internal maps carry that prefix); a buffer keeps the same name.
+            return cls._open_mem(patched, os.path.basename(source).split(".")[0], source)
         b = binding()
         with capture_libbpf_messages() as messages:
             ptr = b.bpf.bpf_object__open_file(os.fsencode(source), b.ffi.NULL)
@@ -94,18 +109,23 @@ class BpfObject(Closing):
     @classmethod
     def open_bytes(cls, data: bytes, name: str) -> BpfObject:
         """Parse an ELF image held in memory (e.g. pulled from an image)."""
+        return cls._open_mem(globalize_static_programs(data) or data, name, name)
+
+    @classmethod
+    def _open_mem(cls, data: bytes, object_name: str, source: str) -> BpfObject:
+        """Open ``data`` as libbpf object ``object_name``; errors name ``source``."""
         b = binding()
         opts = b.ffi.new("struct bpf_object_open_opts *")
         opts.sz = b.ffi.sizeof("struct bpf_object_open_opts")
-        c_name = b.ffi.new("char[]", name.encode())
+        c_name = b.ffi.new("char[]", object_name.encode())
         opts.object_name = c_name
         buf = b.ffi.from_buffer(data)
         with capture_libbpf_messages() as messages:
             ptr = b.bpf.bpf_object__open_mem(buf, len(data), opts)
         if ptr == b.ffi.NULL:
-            raise _open_error(name, last_errno(), messages)
+            raise _open_error(source, last_errno(), messages)
         # libbpf keeps pointing into the buffer until load.
-        return cls(ptr, name, keepalive=(data, buf, c_name))
+        return cls(ptr, source, keepalive=(data, buf, c_name))
 
     def close(self) -> None:
         """Free libbpf's object and its fds; idempotent."""
@@ -303,6 +323,18 @@ class BpfObject(Closing):
                     found[var_name] = _Global(by_section[type_id], infos[i].offset, infos[i].size)
         self._globals = found
         return found
+
+
+def _globalized_file(path: str) -> bytes | None:
+    """The file's image with its static programs made global; None if it has none.
+
+    The file is mapped, not read: only an image that changes is copied.
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return None  # nothing to map; libbpf says what is wrong with it
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as image:
+            return globalize_static_programs(image)
 
 
 def _failed_program(messages: list[str], logs: dict[str, str]) -> str | None:

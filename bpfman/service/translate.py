@@ -8,7 +8,6 @@ from the mappings plugins declare (:mod:`bpfman.service.attachinfo`).
 
 from __future__ import annotations
 
-import base64
 import errno
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -123,9 +122,11 @@ def message_fields(message: Message) -> dict[str, Any]:
 
 def _registry_auth(image: pb.BytecodeImage) -> str | None:
     """Credentials for this pull only, in the base64 form the core takes."""
+    from bpfman.images.credentials import encode_auth
+
     if not image.username or not image.password:
         return None  # empty means anonymous, as in the reference
-    return base64.b64encode(f"{image.username}:{image.password}".encode()).decode()
+    return encode_auth(image.username, image.password)
 
 
 def _pull_policy(image: pb.BytecodeImage) -> str:
@@ -227,7 +228,7 @@ class KernelInfoCache:
         if info is None:
             try:
                 with kernel.prog_fd_by_id(program_id) as fd:
-                    info = kernel.prog_info(fd.fd)
+                    info = kernel.prog_info(fd.fd, full_name=True)
             except NotFoundError:
                 return None  # unloaded meanwhile
             self._infos[program_id] = info
