@@ -20,7 +20,10 @@ SOCKET_HELP = "Optional: Unix socket to serve on [default: /run/bpfman-sock/bpfm
 TIMEOUT_HELP = (
     "Optional: Exit after this many seconds without a request; 0 runs forever [default: 15]."
 )
-CSI_HELP = "Optional: Accepted for bpfman-operator; the CSI driver is not served yet."
+CSI_HELP = "Optional: Also serve the CSI node plugin csi.bpfman.io (pods' map volumes)."
+CSI_SOCKET_HELP = (
+    "Optional: Unix socket of the CSI node plugin [default: /run/bpfman/csi/csi.sock]."
+)
 METRICS_HELP = (
     "Optional: Also serve Prometheus metrics at http://HOST:PORT/metrics from the service.\n"
     "Example: --metrics-address 127.0.0.1:9464"
@@ -34,6 +37,7 @@ def service_options(fn: Any) -> Any:
             click.option("--socket-path", type=Path, help=SOCKET_HELP),
             click.option("--timeout", type=click.IntRange(min=0), default=15, help=TIMEOUT_HELP),
             click.option("--csi-support", is_flag=True, help=CSI_HELP),
+            click.option("--csi-socket-path", type=Path, help=CSI_SOCKET_HELP),
             click.option("--metrics-address", callback=_address, help=METRICS_HELP),
             click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
         ]
@@ -60,6 +64,7 @@ def run_service(
     csi_support: bool,
     metrics_address: tuple[str, int] | None,
     verbose: bool,
+    csi_socket_path: Path | None,
 ) -> None:
     import logging
     import os
@@ -71,9 +76,11 @@ def run_service(
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
     require_privilege()
+    from ..csi import DEFAULT_SOCKET as CSI_SOCKET
     from ..service.server import DEFAULT_SOCKET, serve
 
-    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address)
+    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address,
+          csi_socket_path or CSI_SOCKET)  # fmt: skip
 
 
 LISTEN_HELP = """Optional: Address to serve Prometheus metrics on, at /metrics.
