@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent import futures
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
+from bpfman.core.bpffs import private_dir
 from bpfman.service.listen import Relay, bind_socket
 from bpfman.service.translate import status_of
 
@@ -132,21 +132,24 @@ class CsiServer:
     """Reconcile the recorded volumes, then serve CSI on ``socket_path`` until :meth:`stop`."""
 
     def __init__(self, bpfman: Bpfman, socket_path: Path) -> None:
-        volumes = Volumes(bpfman)
-        for line in volumes.reconcile():
-            log.info("csi recovery: %s", line)
         self.socket_path = socket_path
-        self.public = bind_socket(socket_path)
-        self.private = Path(tempfile.mkdtemp(prefix="bpfman-csi-"))  # 0700
-        upstream = str(self.private / "grpc.sock")
-        self.relay = Relay(self.public, upstream, self.private)
+        self.public = bind_socket(socket_path)  # first: a live CSI service here is refused
+        # gRPC's own socket, in bpfman's private root: a crashed run's is replaced
+        self.private = Path(os.path.realpath(bpfman.layout.root)) / "csi-grpc"
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="csi")
         )
-        servicer = Servicer(volumes, self.relay)
-        pb_grpc.add_IdentityServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
-        pb_grpc.add_NodeServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
         try:
+            shutil.rmtree(self.private, ignore_errors=True)
+            private_dir(self.private)
+            volumes = Volumes(bpfman)
+            for line in volumes.reconcile():
+                log.info("csi recovery: %s", line)
+            upstream = str(self.private / "grpc.sock")
+            self.relay = Relay(self.public, upstream, self.private)
+            servicer = Servicer(volumes, self.relay)
+            pb_grpc.add_IdentityServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
+            pb_grpc.add_NodeServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
             self.server.add_insecure_port(f"unix:{upstream}")
             self.server.start()
         except BaseException:
