@@ -84,6 +84,7 @@ bench: venv bpf
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 	$(PY) -m bench.service
+	$(PY) -m bench.csi
 	$(PY) -m bench.metrics
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
