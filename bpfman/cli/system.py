@@ -22,7 +22,8 @@ TIMEOUT_HELP = (
 )
 CSI_HELP = "Optional: Also serve the CSI node plugin csi.bpfman.io (pods' map volumes)."
 CSI_SOCKET_HELP = (
-    "Optional: Unix socket of the CSI node plugin [default: /run/bpfman/csi/csi.sock]."
+    "Optional: Unix socket of the CSI node plugin [default: ROOT/csi/csi.sock,\n"
+    "/run/bpfman/csi/csi.sock with the default root]."
 )
 METRICS_HELP = (
     "Optional: Also serve Prometheus metrics at http://HOST:PORT/metrics from the service.\n"
@@ -76,11 +77,12 @@ def run_service(
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
     require_privilege()
-    from ..csi import DEFAULT_SOCKET as CSI_SOCKET
     from ..service.server import DEFAULT_SOCKET, serve
 
-    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address,
-          csi_socket_path or CSI_SOCKET)  # fmt: skip
+    serve(
+        socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address,
+        csi_socket_path,
+    )  # fmt: skip
 
 
 LISTEN_HELP = """Optional: Address to serve Prometheus metrics on, at /metrics.

@@ -30,7 +30,7 @@ from bpfman.core.bpffs import private_dir
 from bpfman.service.listen import Relay, bind_socket
 from bpfman.service.translate import status_of
 
-from . import DRIVER_NAME, request
+from . import DRIVER_NAME, SOCKET, request
 from . import csi_pb2 as pb
 from . import csi_pb2_grpc as pb_grpc
 from .volumes import Volumes
@@ -129,11 +129,12 @@ class Servicer:
 
 
 class CsiServer:
-    """Reconcile the recorded volumes, then serve CSI on ``socket_path`` until :meth:`stop`."""
+    """Reconcile the recorded volumes, then serve CSI on ``socket_path`` (by default
+    ``<root>/csi/csi.sock``) until :meth:`stop`."""
 
-    def __init__(self, bpfman: Bpfman, socket_path: Path) -> None:
-        self.socket_path = socket_path
-        self.public = bind_socket(socket_path)  # first: a live CSI service here is refused
+    def __init__(self, bpfman: Bpfman, socket_path: Path | None = None) -> None:
+        self.socket_path = socket_path or bpfman.layout.root / SOCKET
+        self.public = bind_socket(self.socket_path)  # first: a live CSI service here is refused
         # gRPC's own socket, in bpfman's private root: a crashed run's is replaced
         self.private = Path(os.path.realpath(bpfman.layout.root)) / "csi-grpc"
         self.server = grpc.server(
@@ -158,7 +159,7 @@ class CsiServer:
             raise
         self.relay.start()
         log.info(
-            "serving CSI driver %s on %s (node %s)", DRIVER_NAME, socket_path, servicer.node_id
+            "serving CSI driver %s on %s (node %s)", DRIVER_NAME, self.socket_path, servicer.node_id
         )
 
     def stop(self) -> None:

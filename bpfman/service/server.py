@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from bpfman.csi import DEFAULT_SOCKET as CSI_SOCKET
 from bpfman.csi.server import CsiServer
 
 from . import bpfman_pb2 as pb
@@ -141,7 +140,7 @@ class Service:
         socket_path: Path = DEFAULT_SOCKET,
         timeout: float = DEFAULT_TIMEOUT,
         csi_support: bool = False,
-        csi_socket: Path = CSI_SOCKET,
+        csi_socket: Path | None = None,
     ) -> None:
         self.bpfman = bpfman
         self.socket_path = socket_path
@@ -238,7 +237,7 @@ def serve(
     root: Path | None = None,
     verbose: bool = False,
     metrics_address: tuple[str, int] | None = None,
-    csi_socket: Path = CSI_SOCKET,
+    csi_socket: Path | None = None,
 ) -> None:
     """Run the service until SIGTERM/SIGINT or the idle timeout.
 
