@@ -18,10 +18,10 @@ from bpfman.validate import text
 from . import DRIVER_NAME, MAPS_ATTRIBUTE, PROGRAM_ATTRIBUTE
 from . import csi_pb2 as pb
 
-Mode = pb.VolumeCapability.AccessMode
+AccessMode = pb.VolumeCapability.AccessMode
 # One pod on one node, as kubelet asks for an inline ephemeral volume.
-WRITER_MODES = (Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_SINGLE_WRITER)
-READER_MODES = (Mode.SINGLE_NODE_READER_ONLY,)
+WRITER_MODES = (AccessMode.SINGLE_NODE_WRITER, AccessMode.SINGLE_NODE_SINGLE_WRITER)
+READER_MODES = (AccessMode.SINGLE_NODE_READER_ONLY,)
 MAX_GID = 2**32 - 2  # (gid_t)-1 means "unchanged" to chown
 
 
@@ -123,12 +123,11 @@ def _capability(cap: pb.VolumeCapability) -> tuple[bool, int | None]:
             f"{DRIVER_NAME} takes no mount flags (given: {len(mount.mount_flags)})"
         )
     mode = cap.access_mode.mode
-    if mode == Mode.UNKNOWN:
+    if mode == AccessMode.UNKNOWN:
         raise InvalidInputError("volume_capability.access_mode is required")
     if mode not in WRITER_MODES + READER_MODES:
-        raise UnsupportedError(
-            f"{DRIVER_NAME} serves one pod on one node: access mode {pb.VolumeCapability.AccessMode.Mode.Name(mode)} is not served"
-        )
+        name = AccessMode.Mode.Name(mode)
+        raise UnsupportedError(f"{DRIVER_NAME} serves one pod on one node, not access mode {name}")
     return mode in READER_MODES, _group(mount.volume_mount_group)
 
 

@@ -145,7 +145,7 @@ class CsiServer:
             private_dir(self.private)
             volumes = Volumes(bpfman)
             for line in volumes.reconcile():
-                log.info("csi recovery: %s", line)
+                log.warning("csi recovery: %s", line)
             upstream = str(self.private / "grpc.sock")
             self.relay = Relay(self.public, upstream, self.private)
             servicer = Servicer(volumes, self.relay)

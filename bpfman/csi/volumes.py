@@ -70,7 +70,7 @@ class Volumes:
                 log.warning("volume %s lost its mounts: publishing it again", request.volume_id)
                 txn.plugin_delete(NAMESPACE, key)
             if mounts_of(key):
-                self._teardown(key, request.target)  # what a failed attempt left
+                self._teardown(key)  # what a failed attempt left
             for other_key, other in txn.plugin_items(NAMESPACE):
                 if other["target"] == request.target and other_key != key:
                     raise ConflictError(
@@ -96,7 +96,7 @@ class Volumes:
             record = txn.plugin_get(NAMESPACE, key)
             if record is None:
                 if mounts_of(key):
-                    self._teardown(key, target)  # what a failed publish left
+                    self._teardown(key)  # what a failed publish left
                 return  # unpublished already: CSI asks for idempotency
             if record["target"] != target:
                 raise NotFoundError(
@@ -122,12 +122,7 @@ class Volumes:
             for entry in entries(self.dir):
                 if entry.name not in recorded:
                     done.append(f"removing volume directory {entry.name}, which nothing records")
-                    targets = {m.point for m in mounts_of(entry.name)} - {entry.path}
-                    for target in sorted(targets):
-                        self._torn_down(entry.name, target)
-                    self._torn_down(entry.name, None)
-        for line in done:
-            log.warning("csi: %s", line)
+                    self._torn_down(entry.name)
         return done
 
     # -- mounts -------------------------------------------------------------
@@ -153,22 +148,24 @@ class Volumes:
                 os.chown(pin, -1, group)
             bind(fs, request.target, request.readonly)
         except BaseException:
-            self._teardown(key, None)
+            self._teardown(key)
             raise
 
-    def _teardown(self, key: str, target: str | None) -> None:
-        """Unmount the volume's bind at ``target`` and its bpffs; remove both dirs."""
-        if target is not None:
-            if mounts_of(key, target):
-                unmount_all(target, key)
-            remove_target(target)
-        fs = self.dir / key
-        while mounts_of(key, str(fs)):  # under bpfman's private root: no symlink to fear
-            umount(str(fs))
+    def _teardown(self, key: str, target: str | None = None) -> None:
+        """Unmount the volume's binds (wherever they are, ``target`` too) and its bpffs,
+        then remove their directories."""
+        fs = str(self.dir / key)
+        targets = {m.point for m in mounts_of(key)} - {fs}
+        for point in sorted(targets | ({target} if target else set())):
+            if mounts_of(key, point):
+                unmount_all(point, key)
+            remove_target(point)
+        while mounts_of(key, fs):  # under bpfman's private root: no symlink to fear
+            umount(fs)
         with contextlib.suppress(FileNotFoundError):
-            fs.rmdir()
+            os.rmdir(fs)
 
-    def _torn_down(self, key: str, target: str | None) -> bool:
+    def _torn_down(self, key: str, target: str | None = None) -> bool:
         """:meth:`_teardown` for reconciliation: one volume's failure stops no other."""
         try:
             self._teardown(key, target)
