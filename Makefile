@@ -49,9 +49,10 @@ ffi: venv
 dispatchers: deps
 	$(MAKE) -C bpf/dispatchers
 
-# Regenerate the committed gRPC modules from bpfman/service/bpfman.proto (commit the result).
+# Regenerate the committed gRPC modules from their .proto files (commit the result).
+PROTOS := bpfman/service/bpfman.proto bpfman/csi/csi.proto
 proto: venv
-	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. bpfman/service/bpfman.proto
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 # Rebuild the profiler object shipped in the package (commit the result).
 profiler: deps
 	$(MAKE) -C bpf/profiler
@@ -83,6 +84,7 @@ bench: venv bpf
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 	$(PY) -m bench.service
+	$(PY) -m bench.csi
 	$(PY) -m bench.metrics
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under

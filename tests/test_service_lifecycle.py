@@ -205,7 +205,7 @@ def test_csi_support_is_accepted_and_verbose_logs_debug(root: Root) -> None:
         svc.stub.List(pb.ListRequest())
         assert svc.terminate() == 0
         logs = svc.logs()
-    assert "CSI driver is not served" in logs
+    assert f"serving CSI driver csi.bpfman.io on {root.path}/csi/csi.sock" in logs
     assert "DEBUG bpfman.service: List from uid=0" in logs
 
 

@@ -1,8 +1,9 @@
-"""The generated gRPC modules are exactly what grpcio-tools makes of bpfman.proto.
+"""The generated gRPC modules are exactly what grpcio-tools makes of their .proto files.
 
-bpfman_pb2.py, bpfman_pb2.pyi and bpfman_pb2_grpc.py are committed (users need
-no protoc); this test regenerates them in a temporary tree and fails when the
-committed files differ, so an edit of the .proto cannot ship stale stubs.
+bpfman_pb2.py, bpfman_pb2.pyi and bpfman_pb2_grpc.py (and csi_pb2* beside
+bpfman/csi/csi.proto) are committed (users need no protoc); this test
+regenerates them in a temporary tree and fails when the committed files
+differ, so an edit of a .proto cannot ship stale stubs.
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bpfman.csi import csi_pb2
 from bpfman.service import bpfman_pb2
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICE = REPO / "bpfman" / "service"
-GENERATED = ("bpfman_pb2.py", "bpfman_pb2.pyi", "bpfman_pb2_grpc.py")
+PROTOS = ("bpfman/service/bpfman.proto", "bpfman/csi/csi.proto")
 
 
-def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
-    tree = tmp_path / "bpfman" / "service"
+@pytest.mark.parametrize("proto", PROTOS)
+def test_committed_stubs_match_the_proto(tmp_path: Path, proto: str) -> None:
+    source = REPO / proto
+    tree = tmp_path / Path(proto).parent
     tree.mkdir(parents=True)
-    shutil.copy(SERVICE / "bpfman.proto", tree / "bpfman.proto")
+    shutil.copy(source, tree / source.name)
     subprocess.run(
         [
             sys.executable,
@@ -32,14 +37,15 @@ def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
             "--python_out=.",
             "--pyi_out=.",
             "--grpc_python_out=.",
-            "bpfman/service/bpfman.proto",
+            proto,
         ],
         cwd=tmp_path,
         check=True,
     )
-    for name in GENERATED:
+    for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py"):
+        name = source.stem + suffix
         fresh = (tree / name).read_bytes()
-        assert fresh == (SERVICE / name).read_bytes(), f"{name} is stale: run `make proto`"
+        assert fresh == (source.parent / name).read_bytes(), f"{name} is stale: run `make proto`"
 
 
 def test_the_wire_contract_of_a_few_fields() -> None:
@@ -69,3 +75,39 @@ def test_the_wire_contract_of_a_few_fields() -> None:
     }
     assert bpfman_pb2.BpfmanProgramType.Value("LSM") == 8
     assert desc.message_types_by_name["ListResponse"].fields_by_name["results"].number == 3
+
+
+def test_the_csi_wire_contract() -> None:
+    """The CSI spec's package, method paths, field numbers and enum values kubelet uses."""
+    desc = csi_pb2.DESCRIPTOR
+    assert desc.package == "csi.v1"
+    assert [m.full_name for m in desc.services_by_name["Identity"].methods] == [
+        "csi.v1.Identity.GetPluginInfo",
+        "csi.v1.Identity.GetPluginCapabilities",
+        "csi.v1.Identity.Probe",
+    ]
+    assert [m.name for m in desc.services_by_name["Node"].methods] == [
+        "NodePublishVolume",
+        "NodeUnpublishVolume",
+        "NodeGetCapabilities",
+        "NodeGetInfo",
+    ]
+    publish = desc.message_types_by_name["NodePublishVolumeRequest"]
+    assert {f.name: f.number for f in publish.fields} == {
+        "volume_id": 1,
+        "publish_context": 2,
+        "staging_target_path": 3,
+        "target_path": 4,
+        "volume_capability": 5,
+        "readonly": 6,
+        "secrets": 7,
+        "volume_context": 8,
+    }
+    mount = csi_pb2.VolumeCapability.MountVolume.DESCRIPTOR
+    assert mount.fields_by_name["volume_mount_group"].number == 3
+    assert csi_pb2.VolumeCapability.DESCRIPTOR.fields_by_name["access_mode"].number == 3
+    rpc = csi_pb2.NodeServiceCapability.RPC
+    assert rpc.Type.Value("VOLUME_MOUNT_GROUP") == 6
+    assert csi_pb2.VolumeCapability.AccessMode.Mode.Value("SINGLE_NODE_SINGLE_WRITER") == 6
+    ready = csi_pb2.ProbeResponse.DESCRIPTOR.fields_by_name["ready"].message_type
+    assert ready is not None and ready.full_name == "google.protobuf.BoolValue"

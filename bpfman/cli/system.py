@@ -20,7 +20,11 @@ SOCKET_HELP = "Optional: Unix socket to serve on [default: /run/bpfman-sock/bpfm
 TIMEOUT_HELP = (
     "Optional: Exit after this many seconds without a request; 0 runs forever [default: 15]."
 )
-CSI_HELP = "Optional: Accepted for bpfman-operator; the CSI driver is not served yet."
+CSI_HELP = "Optional: Also serve the CSI node plugin csi.bpfman.io (pods' map volumes)."
+CSI_SOCKET_HELP = (
+    "Optional: Unix socket of the CSI node plugin [default: ROOT/csi/csi.sock,\n"
+    "/run/bpfman/csi/csi.sock with the default root]."
+)
 METRICS_HELP = (
     "Optional: Also serve Prometheus metrics at http://HOST:PORT/metrics from the service.\n"
     "Example: --metrics-address 127.0.0.1:9464"
@@ -34,6 +38,7 @@ def service_options(fn: Any) -> Any:
             click.option("--socket-path", type=Path, help=SOCKET_HELP),
             click.option("--timeout", type=click.IntRange(min=0), default=15, help=TIMEOUT_HELP),
             click.option("--csi-support", is_flag=True, help=CSI_HELP),
+            click.option("--csi-socket-path", type=Path, help=CSI_SOCKET_HELP),
             click.option("--metrics-address", callback=_address, help=METRICS_HELP),
             click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
         ]
@@ -60,6 +65,7 @@ def run_service(
     csi_support: bool,
     metrics_address: tuple[str, int] | None,
     verbose: bool,
+    csi_socket_path: Path | None,
 ) -> None:
     import logging
     import os
@@ -73,7 +79,10 @@ def run_service(
     require_privilege()
     from ..service.server import DEFAULT_SOCKET, serve
 
-    serve(socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address)
+    serve(
+        socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address,
+        csi_socket_path,
+    )  # fmt: skip
 
 
 LISTEN_HELP = """Optional: Address to serve Prometheus metrics on, at /metrics.

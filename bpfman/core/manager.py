@@ -170,6 +170,14 @@ class Bpfman:
                     op.abort()
                     raise
 
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[Txn]:
+        """The writers' lock and a writer's view of the records, committed when the
+        body returns and dropped if it raises: for front-ends that keep records of
+        their own beside the programs (the CSI driver's volumes, in its namespace)."""
+        with self._mutation(name) as op:
+            yield op.txn
+
     def _recover_locked(self) -> None:
         """Make the store usable, finish crashed writers' operations, then reconcile."""
         self.store.prepare(fresh_ok=lambda: not holds_pins(self.layout.fs))

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from bpfman.csi.server import CsiServer
+
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
 from .listen import Relay, activated_socket, bind_socket
@@ -138,11 +140,13 @@ class Service:
         socket_path: Path = DEFAULT_SOCKET,
         timeout: float = DEFAULT_TIMEOUT,
         csi_support: bool = False,
+        csi_socket: Path | None = None,
     ) -> None:
         self.bpfman = bpfman
         self.socket_path = socket_path
         self.timeout = timeout
         self.csi_support = csi_support
+        self.csi_socket = csi_socket
         self._stop = threading.Event()
         self.stop_reason = ""
 
@@ -151,10 +155,7 @@ class Service:
         self._stop.set()
 
     def run(self) -> None:
-        if self.csi_support:
-            log.warning(
-                "--csi-support: the CSI driver is not served by this bpfman; continuing without it"
-            )
+        csi = CsiServer(self.bpfman, self.csi_socket) if self.csi_support else None
         translator = Translator(self.bpfman)
         public = activated_socket()
         owned_path: Path | None = None
@@ -188,6 +189,8 @@ class Service:
                 with contextlib.suppress(OSError):
                     owned_path.unlink()
             shutil.rmtree(private, ignore_errors=True)
+            if csi is not None:
+                csi.stop()
         log.info("stopped")
 
     def _wait(self, servicer: Servicer) -> None:
@@ -234,6 +237,7 @@ def serve(
     root: Path | None = None,
     verbose: bool = False,
     metrics_address: tuple[str, int] | None = None,
+    csi_socket: Path | None = None,
 ) -> None:
     """Run the service until SIGTERM/SIGINT or the idle timeout.
 
@@ -250,7 +254,7 @@ def serve(
     # records whose kernel objects vanished meanwhile are dropped.
     for line in bpfman.recover():
         log.info("recovery: %s", line)
-    service = Service(bpfman, socket_path, timeout, csi_support)
+    service = Service(bpfman, socket_path, timeout, csi_support, csi_socket)
     metrics = None
     if metrics_address is not None:
         from bpfman.toolbox.metrics import serve as serve_metrics
