@@ -1,0 +1,164 @@
+"""bpfman's container image (``make image``) as bpfman-operator's DaemonSet runs it.
+
+The image is built first (``make image``: from its caches in seconds when nothing
+changed, so the image tested is always the worktree's), then run under podman,
+privileged, on the host's PID and network namespaces, with the operator's volumes
+(tests/helpers/pod.py). A client in the agent's place (another user, reaching the
+socket through the pod's fsGroup) drives it from outside the container, and the
+kernel is read from outside too (bpftool).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.agent import AGENT_UID, POD_FS_GROUP, Agent, AgentError
+from tests.helpers.bpftool import find_map_id, links_of, map_values, prog_ids
+from tests.helpers.pod import BYTECODE, IMAGE, LIMITS, PODMAN, Pod, running_pod
+from tests.helpers.root import REPO
+from tests.helpers.service import pb
+from tests.helpers.wait import eventually
+
+TRACEPOINT = "syscalls/sys_enter_getppid"
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """``make image``, whose last line names the image and its size."""
+    built = subprocess.run(
+        ["make", "-s", "image"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert built.stdout.strip().splitlines()[-1].startswith(f"{IMAGE} ")
+    return IMAGE
+
+
+@pytest.fixture
+def pod(image: str, objects: Path) -> Iterator[Pod]:
+    """The pod's bpfman container; afterwards it stopped cleanly and left nothing behind."""
+    with running_pod(objects) as running:
+        yield running
+    assert running.service.proc.returncode == 0, running.service.logs()
+    assert running.name not in containers()
+    top = running.socket_dir.parent
+    assert not top.exists()
+    assert str(top) not in Path("/proc/self/mountinfo").read_text()
+
+
+def containers() -> set[str]:
+    """Names of every container podman knows, running or not."""
+    listed = subprocess.run(
+        [*PODMAN, "ps", "--all", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(listed.stdout.split())
+
+
+def inside(image: str, script: str) -> str:
+    """``sh -c SCRIPT`` in a throwaway container of the image (no service started)."""
+    out = subprocess.run(
+        [*PODMAN, "run", "--rm", *LIMITS, "--entrypoint=/bin/sh", image, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_the_image_runs_bpfman_rpc_with_the_operators_arguments(image: str) -> None:
+    """Entrypoint and arguments as the reference's image: the pod adds --csi-support."""
+    fmt = "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.Labels}}"
+    out = subprocess.run(
+        [*PODMAN, "image", "inspect", "--format", fmt, image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.startswith('["bpfman-rpc","--timeout=0"] null ')
+    version = inside(image, "bpfman -V; bpfman-rpc --timeout=0 --csi-support --help >/dev/null")
+    assert version.split() == ["bpfman", "0.1.0"]
+
+
+def test_the_image_holds_python_libbpf_and_bpfman_alone(image: str) -> None:
+    """libbpf1 and Python from Debian, bpfman in a venv; no pip, compiler, apt lists, docs."""
+    script = """
+        dpkg-query -W -f='${Package}\\n' libbpf1 python3
+        python3 -c 'import ctypes; ctypes.CDLL("libbpf.so.1")' && echo libbpf-loads
+        /opt/bpfman/bin/python -c 'import bpfman.kernel.lib, grpc, lmdb; print("imports")'
+        for tool in pip pip3 gcc cc clang apt-get; do command -v $tool; done
+        ls /opt/bpfman/bin | grep -i pip
+        find /var/lib/apt/lists /var/cache/apt /usr/share/man -mindepth 1 | head -1
+        find /usr/share/doc -type f ! -name copyright | head -1
+        true
+    """
+    assert inside(image, script).split() == [
+        "libbpf1",
+        "python3",
+        "libbpf-loads",
+        "imports",
+        "/usr/bin/apt-get",  # the base is Debian's, as debian:bookworm-slim keeps apt
+    ]
+
+
+def test_the_agents_lifecycle_through_the_pods_socket(pod: Pod, objects: Path) -> None:
+    """Load, Get, Attach, Get, Detach, Unload as bpfman-agent calls them, from its user."""
+    st = os.stat(pod.socket_dir)
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o2777, POD_FS_GROUP)  # kubelet's emptyDir
+    st = os.lstat(pod.socket)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o660, 0, POD_FS_GROUP)
+
+    with Agent(pod.socket, AGENT_UID, AGENT_UID) as outsider:  # not in the pod's group
+        with pytest.raises(AgentError) as refused:
+            outsider.call("List", pb.ListRequest(), pb.ListResponse)
+        assert refused.value.code == "UNAVAILABLE"
+
+    uid = str(uuid.uuid4())
+    metadata = {"bpfman.io/uuid": uid, "bpfman.io/ProgramName": "tracepoint-counter"}
+    with Agent(pod.socket, AGENT_UID, POD_FS_GROUP) as agent:
+        listed = agent.call("List", pb.ListRequest(match_metadata=metadata), pb.ListResponse)
+        assert list(listed.results) == []
+        load = pb.LoadRequest(
+            bytecode=pb.BytecodeLocation(file=f"{BYTECODE}/tracepoint_counter.bpf.o"),
+            info=[pb.LoadInfo(name="tracepoint_counter", program_type=pb.TRACEPOINT)],
+            global_data={"target_pid": os.getpid().to_bytes(4, "little")},
+            metadata=metadata,
+        )
+        [loaded] = agent.call("Load", load, pb.LoadResponse).programs
+        prog_id = loaded.kernel_info.id
+        assert prog_id in prog_ids()  # loaded in the host's kernel, seen from outside
+
+        got = agent.call("Get", pb.GetRequest(id=prog_id), pb.GetResponse)
+        assert dict(got.info.metadata) == metadata and list(got.info.links) == []
+
+        tracepoint = pb.TracepointAttachInfo(tracepoint=TRACEPOINT)
+        attach = pb.AttachRequest(
+            id=prog_id, attach=pb.AttachInfo(tracepoint_attach_info=tracepoint)
+        )
+        link_id = agent.call("Attach", attach, pb.AttachResponse).link_id
+        assert len(links_of(prog_id)) == 1
+        for _ in range(7):
+            os.getppid()
+        assert map_values(find_map_id(prog_id, "counts"))[0] == 7
+
+        got = agent.call("Get", pb.GetRequest(id=prog_id), pb.GetResponse)
+        assert list(got.info.links) == [link_id]
+        found = agent.call("List", pb.ListRequest(match_metadata=metadata), pb.ListResponse)
+        assert [r.kernel_info.id for r in found.results] == [prog_id]
+
+        agent.call("Detach", pb.DetachRequest(link_id=link_id), pb.DetachResponse)
+        assert eventually(lambda: not links_of(prog_id))
+        agent.call("Unload", pb.UnloadRequest(id=prog_id), pb.UnloadResponse)
+        with pytest.raises(AgentError) as gone:
+            agent.call("Get", pb.GetRequest(id=prog_id), pb.GetResponse)
+        assert gone.value.code == "NOT_FOUND"
+    assert eventually(lambda: prog_id not in prog_ids())
