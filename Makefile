@@ -86,13 +86,14 @@ test-vm: venv bpf kernels
 test: venv bpf kernels lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-bench: venv bpf
+bench: venv bpf image
 	$(PY) -m bench.cli_latency
 	$(PY) -m bench.journal
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 	$(PY) -m bench.service
 	$(PY) -m bench.metrics
+	$(PY) -m bench.container
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd
