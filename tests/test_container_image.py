@@ -75,6 +75,15 @@ def inside(image: str, script: str) -> str:
     return out.stdout
 
 
+def tracepoint_load(metadata: dict[str, str]) -> pb.LoadRequest:
+    """The agent's Load of a tracepoint program, tagged as the agent tags it."""
+    return pb.LoadRequest(
+        bytecode=pb.BytecodeLocation(file=f"{BYTECODE}/tracepoint_counter.bpf.o"),
+        info=[pb.LoadInfo(name="tracepoint_counter", program_type=pb.TRACEPOINT)],
+        metadata=metadata,
+    )
+
+
 def test_the_image_runs_bpfman_rpc_with_the_operators_arguments(image: str) -> None:
     """Entrypoint and arguments as the reference's image: the pod adds --csi-support."""
     fmt = "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.Labels}}"
@@ -127,12 +136,8 @@ def test_the_agents_lifecycle_through_the_pods_socket(pod: Pod, objects: Path) -
     with Agent(pod.socket, AGENT_UID, POD_FS_GROUP) as agent:
         listed = agent.call("List", pb.ListRequest(match_metadata=metadata), pb.ListResponse)
         assert list(listed.results) == []
-        load = pb.LoadRequest(
-            bytecode=pb.BytecodeLocation(file=f"{BYTECODE}/tracepoint_counter.bpf.o"),
-            info=[pb.LoadInfo(name="tracepoint_counter", program_type=pb.TRACEPOINT)],
-            global_data={"target_pid": os.getpid().to_bytes(4, "little")},
-            metadata=metadata,
-        )
+        load = tracepoint_load(metadata)
+        load.global_data["target_pid"] = os.getpid().to_bytes(4, "little")
         [loaded] = agent.call("Load", load, pb.LoadResponse).programs
         prog_id = loaded.kernel_info.id
         assert prog_id in prog_ids()  # loaded in the host's kernel, seen from outside

@@ -45,8 +45,19 @@ PODMAN = ["podman", "--runtime", "runc"]
 LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000"]
 # Where the object files are visible inside the container (read-only).
 BYTECODE = "/bytecode"
+# The DaemonSet gives the pod its node's name as KUBE_NODE_NAME.
+NODE_NAME = "bpfman-test-node"
 
-__all__ = ["BYTECODE", "IMAGE", "LIMITS", "PODMAN", "Pod", "kubelet_emptydir", "running_pod"]
+__all__ = [
+    "BYTECODE",
+    "IMAGE",
+    "LIMITS",
+    "NODE_NAME",
+    "PODMAN",
+    "Pod",
+    "kubelet_emptydir",
+    "running_pod",
+]
 
 
 @dataclass
@@ -93,7 +104,7 @@ def podman_run_command(name: str, volumes: dict[Path, str], objects: Path) -> li
         "--network=host",
         *mounts,
         f"--volume={objects}:{BYTECODE}:ro",
-        "--env=KUBE_NODE_NAME=bpfman-test-node",
+        f"--env=KUBE_NODE_NAME={NODE_NAME}",
         IMAGE,
     ]
 
