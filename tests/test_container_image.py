@@ -15,6 +15,7 @@ import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -86,16 +87,17 @@ def tracepoint_load(metadata: dict[str, str]) -> pb.LoadRequest:
 
 def test_the_image_runs_bpfman_rpc_with_the_operators_arguments(image: str) -> None:
     """Entrypoint and arguments as the reference's image: the pod adds --csi-support."""
-    fmt = "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.Labels}}"
+    fmt = '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{index .Labels "org.opencontainers.image.version"}}'
     out = subprocess.run(
         [*PODMAN, "image", "inspect", "--format", fmt, image],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert out.startswith('["bpfman-rpc","--timeout=0"] null ')
-    version = inside(image, "bpfman -V; bpfman-rpc --timeout=0 --csi-support --help >/dev/null")
-    assert version.split() == ["bpfman", "0.1.0"]
+    version = metadata.version("bpfman")
+    assert out.split() == ['["bpfman-rpc","--timeout=0"]', "null", version]
+    shown = inside(image, "bpfman -V; bpfman-rpc --timeout=0 --csi-support --help >/dev/null")
+    assert shown.split() == ["bpfman", version]
 
 
 def test_the_image_holds_python_libbpf_and_bpfman_alone(image: str) -> None:
