@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,15 +110,8 @@ def podman_run_command(name: str, volumes: dict[Path, str], objects: Path) -> li
 
 
 @contextlib.contextmanager
-def running_pod(
-    objects: Path,
-    args: Sequence[str] = ("--csi-support",),
-    socket_dir: Callable[[Path], None] = kubelet_emptydir,
-) -> Iterator[Pod]:
-    """bpfman's container with the operator's volumes; ``objects`` at :data:`BYTECODE`.
-
-    ``socket_dir`` prepares the socket's directory (kubelet's ``emptyDir`` by default).
-    """
+def running_pod(objects: Path, args: Sequence[str] = ("--csi-support",)) -> Iterator[Pod]:
+    """bpfman's container with the operator's volumes; ``objects`` at :data:`BYTECODE`."""
     top = Path(tempfile.mkdtemp(prefix="bpfman-pod-"))
     name = f"bpfman-test-{uuid.uuid4().hex[:12]}"
     with contextlib.ExitStack() as undo:
@@ -129,7 +122,7 @@ def running_pod(
         root, csi, pods, bpffs = (top / d for d in ("root", "plugins", "pods", "bpffs"))
         for d in (root, csi, pods, bpffs):
             d.mkdir(mode=0o700 if d is root else 0o755)
-        socket_dir(top / "sock")
+        kubelet_emptydir(top / "sock")
         run(["mount", "-t", "bpf", "bpf", str(bpffs)])
         volumes = {
             top / "sock": "/run/bpfman-sock",
