@@ -4,8 +4,9 @@ The image is built first (``make image``: from its caches in seconds when nothin
 changed, so the image tested is always the worktree's), then run under podman,
 privileged, on the host's PID and network namespaces, with the operator's volumes
 (tests/helpers/pod.py). A client in the agent's place (another user, reaching the
-socket through the pod's fsGroup) drives it from outside the container, and the
-kernel is read from outside too (bpftool).
+socket through the pod's fsGroup) and one in kubelet's (the CSI socket, targets in
+kubelet's pods directory) drive it from outside the container, and the kernel and
+the published volumes are read from outside too (bpftool, the host's mounts).
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+import grpc
 import pytest
 
+from bpfman.csi import csi_pb2 as csi
+from bpfman.csi import csi_pb2_grpc as csi_grpc
 from tests.helpers.agent import AGENT_UID, POD_FS_GROUP, Agent, AgentError
-from tests.helpers.bpftool import find_map_id, links_of, map_values, prog_ids
-from tests.helpers.pod import BYTECODE, IMAGE, LIMITS, PODMAN, Pod, running_pod
+from tests.helpers.bpftool import bpftool, find_map_id, links_of, map_values, prog_ids
+from tests.helpers.pod import BYTECODE, IMAGE, LIMITS, NODE_NAME, PODMAN, Pod, running_pod
 from tests.helpers.root import REPO
 from tests.helpers.service import pb
 from tests.helpers.wait import eventually
 
 TRACEPOINT = "syscalls/sys_enter_getppid"
+KUBELET_PODS = "/var/lib/kubelet/pods"
 
 
 @pytest.fixture(scope="module")
@@ -168,4 +173,59 @@ def test_the_agents_lifecycle_through_the_pods_socket(pod: Pod, objects: Path) -
         with pytest.raises(AgentError) as gone:
             agent.call("Get", pb.GetRequest(id=prog_id), pb.GetResponse)
         assert gone.value.code == "NOT_FOUND"
+    assert eventually(lambda: prog_id not in prog_ids())
+
+
+def test_kubelet_publishes_the_agents_program_maps_into_a_pods_volume(pod: Pod) -> None:
+    """The CSI socket in the registrar's directory; a volume kubelet sees on the host."""
+    metadata = {"bpfman.io/uuid": str(uuid.uuid4()), "bpfman.io/ProgramName": "counter-app"}
+    with Agent(pod.socket, AGENT_UID, POD_FS_GROUP) as agent:
+        [loaded] = agent.call("Load", tracepoint_load(metadata), pb.LoadResponse).programs
+        prog_id = loaded.kernel_info.id
+        with grpc.insecure_channel(f"unix:{pod.csi_socket}") as channel:
+            identity = csi_grpc.IdentityStub(channel)  # type: ignore[no-untyped-call]
+            node = csi_grpc.NodeStub(channel)  # type: ignore[no-untyped-call]
+            assert identity.GetPluginInfo(csi.GetPluginInfoRequest()).name == "csi.bpfman.io"
+            assert identity.Probe(csi.ProbeRequest()).ready.value
+            node_id = node.NodeGetInfo(csi.NodeGetInfoRequest()).node_id
+            assert node_id == NODE_NAME  # the operator's KUBE_NODE_NAME
+
+            # kubelet names the target in its own view, which is the container's too
+            volume = Path("pod-7e1f", "volumes", "kubernetes.io~csi", "counts")
+            (pod.pods_dir / volume).mkdir(parents=True)
+            target = volume / "mount"
+            capability = csi.VolumeCapability(
+                mount=csi.VolumeCapability.MountVolume(volume_mount_group=str(POD_FS_GROUP)),
+                access_mode=csi.VolumeCapability.AccessMode(
+                    mode=csi.VolumeCapability.AccessMode.SINGLE_NODE_WRITER
+                ),
+            )
+            publish = csi.NodePublishVolumeRequest(
+                volume_id="csi-7e1f",
+                target_path=f"{KUBELET_PODS}/{target}",
+                volume_capability=capability,
+                volume_context={
+                    "csi.bpfman.io/program": "counter-app",
+                    "csi.bpfman.io/maps": "counts",
+                },
+            )
+            node.NodePublishVolume(publish, timeout=30)
+            pin = pod.pods_dir / target / "counts"
+            st = os.stat(pin)
+            assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o660, POD_FS_GROUP)
+            # Mounted on the host (Bidirectional): the program's own map, not a copy.
+            map_id = find_map_id(prog_id, "counts")
+            assert bpftool("map", "show", "pinned", str(pin))["id"] == map_id
+            key, value = bytes(4), (42).to_bytes(8, "little")
+            bpftool("map", "update", "pinned", str(pin), "key", *map(str, key), "value",
+                    *map(str, value))  # fmt: skip
+            assert map_values(map_id)[0] == 42
+
+            unpublish = csi.NodeUnpublishVolumeRequest(
+                volume_id="csi-7e1f", target_path=f"{KUBELET_PODS}/{target}"
+            )
+            node.NodeUnpublishVolume(unpublish, timeout=30)
+            assert not pin.exists()
+            assert str(pod.pods_dir / target) not in Path("/proc/self/mountinfo").read_text()
+        agent.call("Unload", pb.UnloadRequest(id=prog_id), pb.UnloadResponse)
     assert eventually(lambda: prog_id not in prog_ids())
