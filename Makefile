@@ -2,6 +2,7 @@
 #   make demo   - install what is needed, run the tutorial flow on a veth pair in a netns
 #   make test   - install what is needed, run lint, type checks and every test (host + VM lane)
 #   make test-unit - the pure-logic tests alone: no root, no kernel, no network (seconds)
+#   make image  - bpfman's container image for bpfman-operator (localhost/bpfman), see deploy/
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,11 +11,11 @@ STAMP := $(VENV)/.installed
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
-	apache2-utils podman xdp-tools systemd strace
+	apache2-utils podman xdp-tools systemd strace debootstrap runc
 # The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
 KERNEL_612 := build/kernels/6.12
 
-.PHONY: all deps kernels venv bpf ffi dispatchers profiler proto demo test test-unit test-host test-vm lint bench clean install uninstall
+.PHONY: all deps kernels venv bpf ffi dispatchers profiler proto demo image test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
@@ -60,6 +61,14 @@ profiler: deps
 demo: venv
 	./scripts/demo.sh
 
+# bpfman's OCI image, localhost/bpfman:latest and :<version>, on a Debian base built with
+# debootstrap (no registry is needed); cached in build/image, so a second run with
+# nothing changed takes seconds. IMAGE_BASE, DEBIAN_MIRROR, PODMAN_FLAGS,
+# PODMAN_BUILD_FLAGS: see scripts/image/build.sh.
+IMAGE := localhost/bpfman
+image: venv
+	./scripts/image/build.sh $(PY) $(IMAGE)
+
 lint: venv
 	$(VENV)/bin/ruff check bpfman tests bench
 	$(VENV)/bin/ruff format --check bpfman tests bench
@@ -78,7 +87,7 @@ test-vm: venv bpf kernels
 test: venv bpf kernels lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-bench: venv bpf
+bench: venv bpf image
 	$(PY) -m bench.cli_latency
 	$(PY) -m bench.journal
 	$(PY) -m bench.image
@@ -86,6 +95,7 @@ bench: venv bpf
 	$(PY) -m bench.service
 	$(PY) -m bench.csi
 	$(PY) -m bench.metrics
+	$(PY) -m bench.container
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd

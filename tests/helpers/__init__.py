@@ -10,6 +10,8 @@
 - container: a process with files only its mount namespace sees
 - registry: a real OCI registry, signing keys and small image objects
 - raises: bpfman's one-line errors expected by their exact text
+- agent, pod: bpfman's image under podman as bpfman-operator's pod runs it, and a
+  client in its agent's place
 
 conftest.py holds the run rules and the fixtures built on these.
 """
