@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from bpfman.inputs import (
     program_requests,
     shown_hex,
 )
+from bpfman.kernel.limits import FD_ERRNOS, fd_error, require_fds
 from bpfman.logs import get_logger
 from bpfman.validate import text
 
@@ -249,10 +251,7 @@ class Bpfman:
     ) -> list[ProgramRecord]:
         """Load programs from a local object file; all or nothing."""
         location = os.path.abspath(text("path", os.fspath(path)))
-        if os.path.isdir(location):
-            raise InvalidInputError(f"bytecode file {path} is a directory, not an object file")
-        if not os.path.isfile(location):
-            raise NotFoundError(f"bytecode file {path} not found")
+        _require_regular_file(location, path)
         return self._load(
             lambda: kernel.BpfObject.open_file(location),
             {"path": location},
@@ -332,12 +331,13 @@ class Bpfman:
         ptypes = self._program_types(requests)
         values = checked_globals(globals)
         tags = checked_metadata(metadata)
+        where = source.get("path") or source.get("image_url")
         try:
             obj = open_object()
         except KernelError as exc:
-            raise InvalidInputError(
-                f"{source.get('path') or source.get('image_url')}: not a valid BPF object ({exc})"
-            ) from exc
+            if exc.errno in FD_ERRNOS:
+                raise fd_error(f"open {where}", exc.errno) from exc
+            raise InvalidInputError(f"{where}: not a valid BPF object ({exc})") from exc
         with obj:
             _check_sections(obj, requests, ptypes)
             with self._mutation("load") as op:
@@ -385,7 +385,16 @@ class Bpfman:
                 if is_pinned(pinned):
                     with kernel.obj_get(str(pinned)) as reused:  # libbpf keeps a dup
                         obj.reuse_map(name, reused.fd)
-        obj.load()
+        where = f"load {source.get('path') or source.get('image_url')}"
+        # libbpf holds an fd per map and program; the margin is its feature probes'
+        # and Python's own (an import). Short of them, libbpf misreads the kernel.
+        require_fds(len(obj.maps()) + len(requests) + 2, where)
+        try:
+            obj.load()
+        except KernelError as exc:
+            if exc.errno in FD_ERRNOS:
+                raise fd_error(where, exc.errno) from exc
+            raise
 
         fds = [obj.program_fd(req.function) for req in requests]
         ids = [kernel.prog_info(fd).id for fd in fds]
@@ -681,6 +690,26 @@ def _unmanaged(program_id: int) -> NotFoundError:
     except NotFoundError:
         return NotFoundError(f"no program with id {program_id}")
     return NotManagedError(f"program {program_id} is not managed by bpfman")
+
+
+def _require_regular_file(location: str, given: str | os.PathLike[str]) -> None:
+    """Refuse bytecode that is missing or not a regular file (never opened: a FIFO blocks)."""
+    try:
+        mode = os.stat(location).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"bytecode file {given} not found") from None
+    except OSError as exc:
+        raise InvalidInputError(f"bytecode file {given}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kinds = {
+            stat.S_IFDIR: "a directory",
+            stat.S_IFCHR: "a character device",
+            stat.S_IFBLK: "a block device",
+            stat.S_IFIFO: "a FIFO",
+            stat.S_IFSOCK: "a socket",
+        }
+        kind = kinds.get(stat.S_IFMT(mode), "of an unknown kind")
+        raise InvalidInputError(f"bytecode file {given} is not a regular file: it is {kind}")
 
 
 def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tuple[str, str]]:
