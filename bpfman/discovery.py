@@ -15,7 +15,7 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 
@@ -39,14 +39,28 @@ def discover(cache: Path | None) -> dict[str, str]:
     try:
         cached = _read_cache(root, cache.name)
         hit = cached.get("found") if cached.get("key") == key else None
-        if isinstance(hit, dict) and all(isinstance(v, str) for v in hit.values()):
+        if _usable(hit):
             return hit
         found = _scan()
-        if settled:
+        if settled and found:
             _write_cache(root, cache.name, {"key": key, "found": found})
         return found
     finally:
         os.close(root)
+
+
+def _usable(found: object) -> TypeGuard[dict[str, str]]:
+    """Whether a cache's entries can stand for a scan.
+
+    bpfman's own types are entry points too, so a scan always finds some: a
+    cache listing none (emptied, or written from a broken environment) would
+    refuse every type until sys.path changed. It is rescanned instead.
+    """
+    return (
+        isinstance(found, dict)
+        and bool(found)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
+    )
 
 
 def _path_key() -> tuple[list[Any], bool]:

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from bpfman.core.errors import CorruptStateError
+from bpfman.kernel.limits import FD_ERRNOS, fd_error
 
 _LMDB_MAGIC = 0xBEEFC0DE
 _META = struct.Struct("<QHHHHII")  # page head (pgno, pad, flags, lower, upper) + magic, version
@@ -32,6 +33,8 @@ def check_data_file(path: Path) -> int:
     except FileNotFoundError:
         return 0
     except OSError as exc:
+        if exc.errno in FD_ERRNOS:  # not damage: no fd was left to open it
+            raise fd_error(f"open the state store {path}", exc.errno) from None
         raise CorruptStateError(f"cannot open state store {path}: {exc.strerror}") from None
     try:
         page = os.sysconf("SC_PAGE_SIZE")

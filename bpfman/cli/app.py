@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import errors
 from ..core.errors import BpfmanError
 from ..inputs import parse_globals, parse_key_values, with_application
+from ..kernel.limits import FD_ERRNOS, fd_error
 
 if TYPE_CHECKING:
     from ..core.contract import AttachParams
@@ -175,6 +176,10 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in FD_ERRNOS:  # an import, a file: no fd left
+            failure = fd_error(f"open {exc.filename}" if exc.filename else "bpfman", exc.errno)
+            error(str(failure))
+            return exit_status(failure)
         if verbose:
             raise
         error(f"internal error: {type(exc).__name__}: {exc} (run with -v)")

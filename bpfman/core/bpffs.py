@@ -6,6 +6,11 @@ collides with another one. The root, the store and the bpffs are root's
 alone (0700): an unprivileged user can neither read the state nor plant an
 entry that bpfman would later act on. Removal never follows a symlink, so
 even an entry root planted by mistake cannot redirect it.
+
+The root's path is trusted only as a whole (:func:`trusted_root`): a user
+who owns any directory above it could rename the root away. And bpfman acts
+only on recorded paths inside its own bpffs (:meth:`Layout.confine`), so a
+forged or older record cannot point a removal anywhere else.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .errors import BpfmanError, PermissionDeniedError, StateError
 
 log = get_logger(__name__)
 PRIVATE = 0o700
+MAX_SYMLINKS = 40  # as the kernel's path walk
 # Subdirectories of the bpffs the core pins into; plugins add their own.
 CORE_DIRS = ("links", "maps")
 # What the kernel itself pins in every new bpffs (bpf_preload's iterators).
@@ -50,6 +56,151 @@ class Layout:
         """A directory a plugin may pin its own objects in (dispatchers...)."""
         return self.fs / name
 
+    def confine(self, recorded: object) -> Path:
+        """The place a recorded path names, strictly inside this root's bpffs.
+
+        Older versions recorded paths relative to where a command ran when the
+        root was given relative (``state/fs/maps/7`` for ``--root state``):
+        such a path is re-anchored here when its part up to ``fs`` can only
+        be this root. Anything else outside the bpffs is refused.
+        """
+        if not isinstance(recorded, str) or not recorded or "\0" in recorded:
+            raise StateError(f"a record holds {recorded!r} where a path belongs; {self._remedy}")
+        path = Path(os.path.normpath(recorded))
+        if not path.is_absolute():
+            path = self._reanchored(path, recorded)
+        if self.fs not in path.parents:
+            raise StateError(
+                f"refusing to act on {recorded}: a record points outside bpfman's bpffs "
+                f"{self.fs}; {self._remedy}"
+            )
+        return path
+
+    def _reanchored(self, path: Path, recorded: str) -> Path:
+        """``path`` (relative, normalised) under the bpffs, if only one reading fits."""
+        parts = path.parts
+        while parts[:1] == ("..",):
+            parts = parts[1:]
+        tail = self.root.parts[1:]
+        found = {
+            self.fs.joinpath(*parts[i + 1 :])
+            for i, name in enumerate(parts)
+            if name == "fs" and i + 1 < len(parts) and tail[len(tail) - i :] == parts[:i]
+        }
+        if len(found) != 1:
+            raise StateError(
+                f"cannot tell where {recorded} is: an older bpfman recorded it relative to the "
+                f"directory it ran in; {self._remedy}"
+            )
+        return found.pop()
+
+    @property
+    def _remedy(self) -> str:
+        """What to do about a record bpfman will not act on."""
+        return (
+            f"move {self.db}/data.mdb aside, then `bpfman system recover --adopt` "
+            "records again what the bpffs holds"
+        )
+
+
+def trusted_root(given: Path | str, create: bool = False) -> Path:
+    """``given`` made absolute, with trusted symlinks resolved; refuses a path others steer.
+
+    Every directory from ``/`` down must belong to root or this user and,
+    above the root itself, be writable by nobody else unless sticky
+    (``/tmp``): otherwise its owner or writers could rename the root away and
+    put another in its place. A symlink is followed only when root or this
+    user owns it (its directory is checked already): ``/var/run -> /run``
+    works, one another user planted does not. With ``create``, missing
+    directories are made (0700), each checked like the others; without it
+    (a reader) nothing is created and the missing rest is returned as is.
+    """
+    try:
+        pending = _components(os.path.join(os.getcwd(), given))
+    except OSError as exc:
+        raise StateError(f"cannot use root {given}: {exc.strerror}") from None
+    current = Path("/")
+    _check_component(given, current, os.lstat(current), last=False)
+    followed = 0
+    while pending:
+        name = pending.pop()
+        if name == "..":
+            current = current.parent
+            continue
+        here = current / name
+        try:
+            st = _lstat_or_create(given, here, pending, create)
+        except FileNotFoundError:
+            return here.joinpath(*reversed(pending))
+        if stat.S_ISLNK(st.st_mode):
+            _check_component(given, here, st, last=False)
+            followed += 1
+            if followed > MAX_SYMLINKS:
+                raise StateError(f"cannot use root {given}: too many levels of symbolic links")
+            target = os.readlink(here)
+            pending += _components(target)
+            if target.startswith("/"):
+                current = Path("/")
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise StateError(f"cannot use root {given}: {here} is not a directory")
+        _check_component(given, here, st, last=not pending)
+        current = here
+    if current == Path("/"):
+        raise StateError("cannot use / as bpfman's root: choose a directory of its own")
+    _check_component(given, current, os.lstat(current), last=True)  # reached through ".."?
+    return current
+
+
+def _components(path: str) -> list[str]:
+    """The names of ``path``, last first (a stack), without empty and ``.`` ones."""
+    return [part for part in reversed(path.split("/")) if part not in ("", ".")]
+
+
+def _lstat_or_create(
+    given: Path | str, here: Path, pending: list[str], create: bool
+) -> os.stat_result:
+    """``here``'s lstat; a missing directory is made with ``create`` (FileNotFoundError without)."""
+    try:
+        return os.lstat(here)
+    except FileNotFoundError:
+        if ".." in pending:  # "missing/.." names nothing that exists or can be made
+            raise StateError(f"cannot use root {given}: {here} does not exist") from None
+        if not create:
+            raise
+    except OSError as exc:
+        raise StateError(f"cannot use root {given}: {here}: {exc.strerror}") from None
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(here, PRIVATE)
+        return os.lstat(here)
+    except OSError as exc:
+        raise StateError(f"cannot create root {given}: {here}: {exc.strerror}") from None
+
+
+def _check_component(given: Path | str, path: Path, st: os.stat_result, last: bool) -> None:
+    """Refuse a component of the root's path that another user could change."""
+    link = stat.S_ISLNK(st.st_mode)
+    if st.st_uid not in (0, os.geteuid()):
+        could = "point it elsewhere" if link else "move what bpfman keeps there"
+        raise PermissionDeniedError(
+            f"refusing root {given}: {path} belongs to uid {st.st_uid}, who could {could}; "
+            "choose a root whose every directory belongs to root"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if link or not mode & 0o022:
+        return
+    if last and mode & stat.S_ISVTX:
+        raise PermissionDeniedError(
+            f"refusing root {given}: {path} is a shared directory (mode {mode:o}); "
+            "choose a directory of bpfman's own"
+        )
+    if not last and not mode & stat.S_ISVTX:
+        raise PermissionDeniedError(
+            f"refusing root {given}: {path} is writable by group or others (mode {mode:o}), "
+            "who could move what bpfman keeps there"
+        )
+
 
 def private_dir(path: Path) -> None:
     """Create ``path`` (0700) or check that it is a private directory of ours.
@@ -76,9 +227,14 @@ def private_dir(path: Path) -> None:
 def prepare_root(layout: Layout) -> None:
     """The private root and store directories (where the writers' lock lives).
 
-    The bpffs is mounted later, under that lock: two first commands checking
+    The root's path is checked again as it is created: a directory made
+    since the root was first resolved must be as trusted as the rest. The
+    bpffs is mounted later, under that lock: two first commands checking
     for a mount at once would otherwise both mount one.
     """
+    now = trusted_root(layout.root, create=True)
+    if now != layout.root:
+        raise StateError(f"the root {layout.root} leads to {now} now: run the command again")
     private_dir(layout.root)
     private_dir(layout.db)
 

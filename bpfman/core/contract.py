@@ -14,7 +14,7 @@ import dataclasses
 import importlib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
@@ -33,7 +33,9 @@ class Resource:
 
     ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
     ``link``: a pinned bpf_link, ``tree``: a directory of pins) and otherwise the program type whose
-    handler knows how to release the kind. ``data`` must survive msgpack.
+    handler knows how to release the kind. ``data`` must survive msgpack. Its
+    values under ``path``, ``pin`` and keys ending in ``_pin`` are paths on
+    bpfman's bpffs: the core releases nothing whose path lies outside it.
     """
 
     kind: str
@@ -55,6 +57,14 @@ class Resource:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "data": dict(self.data), "owner": self.owner}
+
+    def with_paths(self, fix: Callable[[Any], str]) -> Resource:
+        """A copy with every path it names (see above) passed through ``fix``."""
+        data = {
+            key: fix(value) if key in ("path", "pin") or key.endswith("_pin") else value
+            for key, value in self.data.items()
+        }
+        return Resource(self.kind, data, self.owner)
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> Resource:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from bpfman.inputs import (
     program_requests,
     shown_hex,
 )
+from bpfman.kernel.limits import FD_ERRNOS, fd_error, require_fds
 from bpfman.logs import get_logger
 from bpfman.validate import text
 
@@ -36,6 +38,7 @@ from .bpffs import (
     mount_bpffs,
     prepare_root,
     remove_tree,
+    trusted_root,
     unpin,
     unpin_link,
 )
@@ -95,14 +98,16 @@ class Bpfman:
     """bpfman's core, for the CLI, the service and tools that embed it.
 
     :param root: state and bpffs root (default ``$BPFMAN_ROOT`` or
-        ``/run/bpfman``).
+        ``/run/bpfman``); made absolute here, once, with trusted symlinks
+        resolved, and refused when another user could move it
+        (:func:`~bpfman.core.bpffs.trusted_root`).
     :param plugins: a plugin manager; discovered from entry points by default.
 
     Use it as a context manager (or call :meth:`close`) to release the store.
     """
 
     def __init__(self, root: Path | str | None = None, plugins: Plugins | None = None) -> None:
-        self.layout = Layout(Path(root) if root is not None else default_root())
+        self.layout = Layout(trusted_root(root if root is not None else default_root()))
         self.store = Store(self.layout.db)
         self._plugins = plugins
         self._config: Config | None = None
@@ -214,7 +219,13 @@ class Bpfman:
             yield txn
 
     def _release(self, resource: Resource) -> None:
-        """Remove one journaled kernel object, whoever owns its kind."""
+        """Remove one journaled kernel object, whoever owns its kind.
+
+        This is where every release and removal happens, so the paths a
+        resource names are confined to the root's bpffs here, whatever
+        recorded them (a forged record, an older version's relative path).
+        """
+        resource = self._confined(resource)
         if resource.owner:
             self.plugins.release(resource)
         elif resource.kind == "pin":
@@ -225,6 +236,10 @@ class Bpfman:
             unpin_link(resource.data["path"])
         else:
             raise InvalidInputError(f"unknown resource kind {resource.kind!r}")
+
+    def _confined(self, resource: Resource) -> Resource:
+        """``resource`` with each path it names inside the root's bpffs, or StateError."""
+        return resource.with_paths(lambda path: str(self.layout.confine(path)))
 
     def _managed(self, txn: Txn, program_id: int) -> ProgramRecord:
         record = txn.get_program(program_id)
@@ -244,10 +259,7 @@ class Bpfman:
     ) -> list[ProgramRecord]:
         """Load programs from a local object file; all or nothing."""
         location = os.path.abspath(text("path", os.fspath(path)))
-        if os.path.isdir(location):
-            raise InvalidInputError(f"bytecode file {path} is a directory, not an object file")
-        if not os.path.isfile(location):
-            raise NotFoundError(f"bytecode file {path} not found")
+        _require_regular_file(location, path)
         return self._load(
             lambda: kernel.BpfObject.open_file(location),
             {"path": location},
@@ -327,12 +339,13 @@ class Bpfman:
         ptypes = self._program_types(requests)
         values = checked_globals(globals)
         tags = checked_metadata(metadata)
+        where = source.get("path") or source.get("image_url")
         try:
             obj = open_object()
         except KernelError as exc:
-            raise InvalidInputError(
-                f"{source.get('path') or source.get('image_url')}: not a valid BPF object ({exc})"
-            ) from exc
+            if exc.errno in FD_ERRNOS:
+                raise fd_error(f"open {where}", exc.errno) from exc
+            raise InvalidInputError(f"{where}: not a valid BPF object ({exc})") from exc
         with obj:
             _check_sections(obj, requests, ptypes)
             with self._mutation("load") as op:
@@ -370,18 +383,30 @@ class Bpfman:
         for name, value in globals.items():
             obj.set_global(name, value)
         shared = [m.name for m in obj.maps() if not m.internal]
-        if owner is not None:
+        # The maps live where the owner's live, even if the owner shares another's.
+        # Its record may be an older version's (a relative path): acted on confined,
+        # kept as written, so the directory's users stay one set.
+        owner_dir = self.layout.confine(owner.map_pin_path) if owner else None
+        if owner_dir is not None:
             for name in shared:
-                pinned = Path(owner.map_pin_path) / name
+                pinned = owner_dir / name
                 if is_pinned(pinned):
                     with kernel.obj_get(str(pinned)) as reused:  # libbpf keeps a dup
                         obj.reuse_map(name, reused.fd)
-        obj.load()
+        where = f"load {source.get('path') or source.get('image_url')}"
+        # libbpf holds an fd per map and program; the margin is its feature probes'
+        # and Python's own (an import). Short of them, libbpf misreads the kernel.
+        require_fds(len(obj.maps()) + len(requests) + 2, where)
+        try:
+            obj.load()
+        except KernelError as exc:
+            if exc.errno in FD_ERRNOS:
+                raise fd_error(where, exc.errno) from exc
+            raise
 
         fds = [obj.program_fd(req.function) for req in requests]
         ids = [kernel.prog_info(fd).id for fd in fds]
-        # The maps live where the owner's live, even if the owner shares another's.
-        map_dir = Path(owner.map_pin_path) if owner else self.layout.map_dir(ids[0])
+        map_dir = owner_dir or self.layout.map_dir(ids[0])
         new_maps = [name for name in shared if not is_pinned(map_dir / name)]
         made = [Resource.pin(map_dir / n) for n in new_maps] if owner else [Resource.tree(map_dir)]
         op.intend(*(Resource.pin(self.layout.prog_pin(i)) for i in ids), *made)
@@ -403,7 +428,7 @@ class Bpfman:
                 kernel_type=ctx.kernel_type,
                 source=dict(source),
                 pin=str(pin),
-                map_pin_path=str(map_dir),
+                map_pin_path=owner.map_pin_path if owner else str(map_dir),
                 globals={k: shown_hex(v) for k, v in globals.items()},
                 metadata=dict(metadata),
                 plugin_data=ctx.data,
@@ -504,10 +529,12 @@ class Bpfman:
         from .context import DetachContext
 
         ctx = DetachContext(self._scope(op), program, link)
+        # Confined first: a link pin outside the bpffs stops the detach, its record kept.
+        pinned = self._confined(Resource.link(link.pin)) if link.pin else None
         if link.type in self.plugins.types:
             self.plugins.handler(link.type).detach(ctx)
-        elif link.pin:  # the plugin is gone: a plain pinned link still goes
-            op.retire(Resource.link(link.pin))
+        elif pinned is not None:  # the plugin is gone: a plain pinned link still goes
+            op.retire(pinned)
         op.txn.delete_link(link)
 
     def unload(self, program_id: int) -> None:
@@ -523,10 +550,12 @@ class Bpfman:
                 if links:
                     self._detach(op, program, links[0])
                     continue
+                # Confined before anything changes: a record pointing elsewhere stays.
+                retired = [self._confined(Resource.pin(program.pin))]
                 op.txn.delete_program(program)
-                op.retire(Resource.pin(program.pin))
                 if not op.txn.map_users(program.map_pin_path):
-                    op.retire(Resource.tree(program.map_pin_path))
+                    retired.append(self._confined(Resource.tree(program.map_pin_path)))
+                op.retire(*retired)
                 return
 
     # -- recovery -------------------------------------------------------------
@@ -669,6 +698,26 @@ def _unmanaged(program_id: int) -> NotFoundError:
     except NotFoundError:
         return NotFoundError(f"no program with id {program_id}")
     return NotManagedError(f"program {program_id} is not managed by bpfman")
+
+
+def _require_regular_file(location: str, given: str | os.PathLike[str]) -> None:
+    """Refuse bytecode that is missing or not a regular file (never opened: a FIFO blocks)."""
+    try:
+        mode = os.stat(location).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"bytecode file {given} not found") from None
+    except OSError as exc:
+        raise InvalidInputError(f"bytecode file {given}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kinds = {
+            stat.S_IFDIR: "a directory",
+            stat.S_IFCHR: "a character device",
+            stat.S_IFBLK: "a block device",
+            stat.S_IFIFO: "a FIFO",
+            stat.S_IFSOCK: "a socket",
+        }
+        kind = kinds.get(stat.S_IFMT(mode), "of an unknown kind")
+        raise InvalidInputError(f"bytecode file {given} is not a regular file: it is {kind}")
 
 
 def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tuple[str, str]]:

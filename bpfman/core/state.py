@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import lmdb
 import msgpack
 
+from bpfman.kernel.limits import FD_ERRNOS, exhausted, fd_error
 from bpfman.lmdb_header import check_data_file, corrupt_message
 from bpfman.logs import get_logger
 
@@ -67,7 +68,9 @@ def _unpack(data: bytes | memoryview) -> Any:
 def current_boot_id() -> str:
     try:
         return _BOOT_ID.read_text().strip()
-    except OSError:
+    except OSError as exc:
+        if exc.errno in FD_ERRNOS:  # "" would make every record look like another boot's
+            raise fd_error(f"read {_BOOT_ID}", exc.errno) from None
         return ""
 
 
@@ -352,8 +355,12 @@ class Store:
                 sync=False,
             )
         except lmdb.Error as exc:
+            if short := exhausted(str(exc)):  # not damage: no fd was left to open it
+                raise fd_error(f"open the state store {self.path}", short) from exc
             raise CorruptStateError(corrupt_message(self.path, str(exc))) from exc
         except OSError as exc:
+            if exc.errno in FD_ERRNOS:
+                raise fd_error(f"open the state store {self.path}", exc.errno) from exc
             raise StateError(f"cannot open state store {self.path}: {exc.strerror}") from exc
 
     # -- readers ------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bpfman.config import validate
 from bpfman.core.errors import InvalidInputError
 
 
@@ -51,44 +52,21 @@ class ImageSettings:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> ImageSettings:
-        """Settings from a parsed config (its ``images`` and ``signing`` tables)."""
-        images = _table(d, "images")
-        signing = _table(d, "signing")
-        insecure = images.get("insecure_registries", [])
-        if not isinstance(insecure, list | tuple) or not all(
-            isinstance(h, str) and h for h in insecure
-        ):
-            raise InvalidInputError(
-                "config images.insecure_registries must be a list of host[:port]"
-            )
-        max_layer = images.get("max_layer_bytes", cls.max_layer_bytes)
-        if not isinstance(max_layer, int) or isinstance(max_layer, bool) or max_layer <= 0:
-            raise InvalidInputError("config images.max_layer_bytes must be a positive integer")
-        key = signing.get("public_key")
-        if key is not None and not isinstance(key, str):
-            raise InvalidInputError("config signing.public_key must be a path")
+        """Settings from a parsed config (its ``images`` and ``signing`` tables).
+
+        The types are checked by the configuration's one schema
+        (:func:`bpfman.config.validate`), here too for a mapping built by hand.
+        """
+        validate(d)
+        images, signing = d.get("images", {}), d.get("signing", {})
         return cls(
-            insecure_registries=tuple(insecure),
-            verify_enabled=_bool(signing, "verify_enabled", cls.verify_enabled),
-            allow_unsigned=_bool(signing, "allow_unsigned", cls.allow_unsigned),
-            public_key=key,
-            max_layer_bytes=max_layer,
+            insecure_registries=tuple(images.get("insecure_registries", ())),
+            verify_enabled=signing.get("verify_enabled", cls.verify_enabled),
+            allow_unsigned=signing.get("allow_unsigned", cls.allow_unsigned),
+            public_key=signing.get("public_key"),
+            max_layer_bytes=images.get("max_layer_bytes", cls.max_layer_bytes),
         )
 
     def is_insecure(self, host: str) -> bool:
         """Whether ``host`` (``name[:port]``) was listed for plain HTTP."""
         return host in self.insecure_registries
-
-
-def _table(d: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    table = d.get(name, {})
-    if not isinstance(table, Mapping):
-        raise InvalidInputError(f"config [{name}] must be a table")
-    return table
-
-
-def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"config signing.{key} must be true or false")
-    return value

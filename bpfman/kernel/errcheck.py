@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bpfman.core.errors import KernelError
 from bpfman.kernel.lib import binding
+from bpfman.kernel.limits import FD_ERRNOS, fd_error
 
 _DETAIL_MESSAGES = 3
 # Messages that repeat the errno we already report, or mislead: libbpf 1.1
@@ -32,8 +33,12 @@ def detail(messages: Sequence[str]) -> str:
 def check(rc: int, operation: str, messages: Sequence[str] = (), verifier_log: str = "") -> int:
     """Pass a libbpf result through, raising :class:`KernelError` if negative.
 
-    libbpf 1.x returns ``-errno`` directly, so the code is the error.
+    libbpf 1.x returns ``-errno`` directly, so the code is the error. Out of
+    file descriptors, libbpf's own words mislead (it blames RLIMIT_MEMLOCK or
+    the kernel's BPF support): the limit is named instead.
     """
+    if -rc in FD_ERRNOS:
+        raise fd_error(operation, -rc)
     if rc < 0:
         raise KernelError(operation, -rc, detail(messages), verifier_log)
     return rc
@@ -42,7 +47,8 @@ def check(rc: int, operation: str, messages: Sequence[str] = (), verifier_log: s
 def check_syscall(rc: int, operation: str) -> int:
     """Pass a raw syscall result through, raising with errno if it failed."""
     if rc < 0:
-        raise KernelError(operation, binding().ffi.errno or 1)
+        err = binding().ffi.errno or 1
+        raise fd_error(operation, err) if err in FD_ERRNOS else KernelError(operation, err)
     return rc
 
 

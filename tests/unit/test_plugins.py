@@ -98,3 +98,33 @@ def test_no_cache_outside_a_private_directory(tmp_path: Path) -> None:
     _settled()
     assert "tracepoint" in get_plugin_manager(cache=shared / "plugins.cache").types
     assert list(shared.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["empty", "garbage", "no types", "no key"])
+def test_a_cache_that_finds_no_plugin_is_rescanned_and_replaced(
+    tmp_path: Path, content: str
+) -> None:
+    """An emptied or broken cache never stands for "no types installed"."""
+    cache = tmp_path / "plugins.cache"
+    _settled()
+    get_plugin_manager(cache=cache).types  # noqa: B018 -- writes the cache
+    cached = msgpack.unpackb(cache.read_bytes())
+    broken = {
+        "empty": b"",
+        "garbage": b"\x93\x01",  # a truncated msgpack array
+        "no types": msgpack.packb({**cached, "found": {}}),
+        "no key": msgpack.packb({"found": cached["found"]}),
+    }[content]
+    cache.write_bytes(broken)
+    assert get_plugin_manager(cache=cache).program_type("tracepoint").plugin.startswith("bpfman")
+    assert msgpack.unpackb(cache.read_bytes()) == cached
+
+
+def test_a_scan_that_finds_nothing_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "plugins.cache"
+    _settled()
+    monkeypatch.setattr(discovery, "_scan", dict)
+    assert get_plugin_manager(cache=cache).types == {}
+    assert not cache.exists()
