@@ -268,6 +268,26 @@ def test_missing_directories_of_the_root_are_made_private(place: Path, objects: 
     assert bpfman(place, "unload", str(prog), root=str(root)).returncode == 0
 
 
+def test_someone_elses_directory_is_not_made_private(place: Path, objects: Path) -> None:
+    """``--root /etc`` must not chmod /etc to 0700: only an empty directory or a bpfman
+    root of an older version (it has db/) is narrowed."""
+    foreign = place / "etc-like"
+    foreign.mkdir(mode=0o755)
+    (foreign / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    line = one_line(
+        bpfman(place, "load", "file", "-p", str(objects / "tracepoint_counter.bpf.o"),
+               "--programs", "tracepoint:tracepoint_counter", root=str(foreign))
+    )  # fmt: skip
+    assert "holds other files" in line
+    assert foreign.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in foreign.iterdir()) == ["passwd"]
+    empty = place / "empty"
+    empty.mkdir(mode=0o755)
+    prog = int(load(place, str(empty), objects)["id"])
+    assert empty.stat().st_mode & 0o777 == 0o700
+    assert bpfman(place, "unload", str(prog), root=str(empty)).returncode == 0
+
+
 def test_a_trusted_symlink_root_is_resolved_once_for_every_command(
     place: Path, objects: Path
 ) -> None:

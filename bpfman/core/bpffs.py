@@ -235,8 +235,24 @@ def prepare_root(layout: Layout) -> None:
     now = trusted_root(layout.root, create=True)
     if now != layout.root:
         raise StateError(f"the root {layout.root} leads to {now} now: run the command again")
+    _refuse_foreign_root(layout)
     private_dir(layout.root)
     private_dir(layout.db)
+
+
+def _refuse_foreign_root(layout: Layout) -> None:
+    """Refuse to make someone else's directory private (``--root /etc`` must not chmod /etc).
+
+    ``private_dir`` narrows an existing root to 0700; that is only right for a
+    directory that is empty or already a bpfman root (it has ``db/``).
+    """
+    mode = stat.S_IMODE(os.lstat(layout.root).st_mode)
+    if not mode & 0o077 or layout.db.is_dir() or not any(entries(layout.root)):
+        return
+    raise PermissionDeniedError(
+        f"refusing root {layout.root}: it holds other files and others may read it "
+        f"(mode {mode:o}); choose an empty directory, or one of bpfman's own"
+    )
 
 
 def mount_bpffs(layout: Layout) -> None:
