@@ -111,11 +111,14 @@ install:
 	sed "s|@BINDIR@|$(BINDIR)|g" systemd/bpfman.service.in > "$(DESTDIR)$(UNITDIR)/bpfman.service"
 	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
 	chmod 0644 "$(DESTDIR)$(UNITDIR)/bpfman.service"
+	sed "s|@BINDIR@|$(BINDIR)|g" systemd/bpfman-restore.service.in > "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket"
+	rm -f "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
 	rm -rf "$(DESTDIR)$(APPDIR)"
 

@@ -9,7 +9,10 @@ drifted host lists exactly the differences.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from tests.helpers.bpftool import bpftool, find_map_id, links_of, prog_ids
 from tests.helpers.cgroup import Cgroup
 from tests.helpers.chains import PORT, attach_tcx, last_seq, load_chain
 from tests.helpers.net import VethPair
-from tests.helpers.root import Root, le32, load_counter
+from tests.helpers.root import REPO, Root, le32, load_counter
 
 DIFFERS = 10
 NOTHING = "nothing to do: the host matches the declaration"
@@ -343,3 +346,56 @@ def test_a_failure_half_way_is_undone(root: Root, objects: Path, tmp_path: Path)
     line = refused(root, saved)
     assert line.startswith(f'Error: {saved}: program "bad": ')
     assert line.endswith("; nothing was changed")
+
+
+# -- at boot ------------------------------------------------------------------------------
+def restore_command(bindir: Path, programs_d: Path) -> list[str]:
+    """The restore unit's ExecStart, as ``make install`` renders it, on another folder."""
+    unit = (REPO / "systemd" / "bpfman-restore.service.in").read_text()
+    [line] = [ln for ln in unit.splitlines() if ln.startswith("ExecStart=")]
+    command = line.removeprefix("ExecStart=").replace("@BINDIR@", str(bindir))
+    return shlex.split(command.replace("/etc/bpfman/programs.d", str(programs_d)))
+
+
+def test_the_restore_unit_verifies_and_its_command_applies_the_folder(
+    root: Root, objects: Path, tmp_path: Path
+) -> None:
+    bindir = Path(sys.executable).parent
+    unit = tmp_path / "bpfman-restore.service"
+    text = (REPO / "systemd" / "bpfman-restore.service.in").read_text()
+    unit.write_text(text.replace("@BINDIR@", str(bindir)))
+    # --man=no: the man pages go to $(MANDIR), which this machine's man does not search.
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True
+    )
+    assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stderr
+    for setting in ("Type=oneshot", "RemainAfterExit=yes", "After=network-online.target",
+                    "Wants=network-online.target"):  # fmt: skip
+        assert f"\n{setting}\n" in text
+    # make install renders and installs it, and enables nothing.
+    dry = subprocess.run(
+        ["make", "-s", "-n", "-C", str(REPO), "install", "DESTDIR=/nowhere"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert (
+        'systemd/bpfman-restore.service.in > "/nowhere/usr/local/lib/systemd/system/' in dry.stdout
+    )
+    assert "systemctl" not in dry.stdout and ".wants" not in dry.stdout
+
+    # Two files in programs.d: the program in one, its link in the other.
+    programs_d = tmp_path / "programs.d"
+    programs_d.mkdir()
+    (programs_d / "10-counter.toml").write_text(
+        '[[program]]\nname = "counter"\ntype = "tracepoint"\nfunction = "tracepoint_counter"\n'
+        f'file = "{objects / "tracepoint_counter.bpf.o"}"\n'
+    )
+    (programs_d / "20-links.toml").write_text(
+        '[[link]]\nprogram = "counter"\noptions = { tracepoint = "syscalls/sys_enter_getppid" }\n'
+    )
+    command = restore_command(bindir, programs_d)
+    first = subprocess.run(command, env=root.env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    [link] = links(root)
+    assert link["attachment"] == "syscalls/sys_enter_getppid"
+    again = subprocess.run(command, env=root.env, capture_output=True, text=True)
+    assert again.stdout.splitlines() == [NOTHING]
