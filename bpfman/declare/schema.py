@@ -63,7 +63,8 @@ class ProgramEntry:
     globals: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
     map_owner: str | None = None
-    origin: str = ""
+    #: The file it was read from (for messages; not part of what it declares).
+    origin: str = field(default="", compare=False)
 
     def where(self) -> str:
         """How messages name the entry."""
@@ -82,8 +83,9 @@ class LinkEntry:
     options: Mapping[str, OptionValue] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
     type: str | None = None
-    origin: str = ""
-    index: int = 0
+    #: The file it was read from and its number there (for messages).
+    origin: str = field(default="", compare=False)
+    index: int = field(default=0, compare=False)
 
     def where(self) -> str:
         return f'{_prefix(self.origin)}link #{self.index} (program "{self.program}")'
