@@ -218,9 +218,7 @@ def _tables(document: Mapping[str, Any], key: str, where: str) -> list[dict[str,
 
 
 def _program(entry: dict[str, Any], where: str, origin: str, base: str) -> ProgramEntry:
-    name = _string(entry, "name", where)
-    if name is None:
-        raise InvalidInputError(f"{where}: name is missing")
+    name = _required(entry, "name", where)
     where = f'{_prefix(origin) or "declaration: "}program "{name}"'
     _known_keys(entry, _PROGRAM_KEYS, where)
     kind = _required(entry, "type", where)
@@ -270,10 +268,7 @@ def _program(entry: dict[str, Any], where: str, origin: str, base: str) -> Progr
 
 
 def _link(entry: dict[str, Any], where: str, origin: str, index: int) -> LinkEntry:
-    program = _string(entry, "program", where)
-    if program is None:
-        raise InvalidInputError(f"{where}: program is missing (the name of a [[program]])")
-    where = f'{where} (program "{program}")'
+    where = f'{where} (program "{_required(entry, "program", where)}")'
     _known_keys(entry, _LINK_KEYS, where)
     options = entry.get("options", {})
     if not isinstance(options, dict):
@@ -288,7 +283,7 @@ def _link(entry: dict[str, Any], where: str, origin: str, index: int) -> LinkEnt
                 f"of strings, got {_shown(value)}"
             )
     return LinkEntry(
-        program=program,
+        program=entry["program"],
         options=dict(options),
         metadata=_string_table(entry, "metadata", where),
         type=_string(entry, "type", where),
