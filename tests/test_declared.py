@@ -399,3 +399,61 @@ def test_the_restore_unit_verifies_and_its_command_applies_the_folder(
     assert link["attachment"] == "syscalls/sys_enter_getppid"
     again = subprocess.run(command, env=root.env, capture_output=True, text=True)
     assert again.stdout.splitlines() == [NOTHING]
+
+
+# -- as an attacker, and as a crash -------------------------------------------------------
+def test_unprivileged_users_get_one_line_and_nothing_is_written(
+    root: Root, objects: Path, tmp_path: Path
+) -> None:
+    tmp_path.chmod(0o755)
+    decl = tmp_path / "a.toml"
+    decl.write_text(
+        '[[program]]\nname = "a"\ntype = "tracepoint"\nfunction = "tracepoint_counter"\n'
+        f'file = "{objects / "tracepoint_counter.bpf.o"}"\n'
+    )
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    env = {**root.env, "HOME": "/nonexistent"}
+    for args in (["apply", decl], ["apply", "--check", decl], ["save", "-o", tmp_path / "out"]):
+        proc = subprocess.run(
+            [*nobody, "-m", "bpfman", "system", *map(str, args)],
+            env=env, capture_output=True, text=True, cwd=REPO,
+        )  # fmt: skip
+        assert proc.returncode == 4, proc.stderr
+        assert proc.stderr.splitlines() == [
+            "Error: must be run as root (or with CAP_SYS_ADMIN and CAP_BPF)"
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml"]
+    assert not root.path.joinpath("db").exists()
+
+
+@pytest.mark.parametrize(
+    ("syscall", "call"), [("pwrite64", 3), ("pwrite64", 12), ("bpf", 30), ("bpf", 45)]
+)
+def test_an_apply_killed_half_way_is_finished_by_the_next(
+    root: Root, objects: Path, tmp_path: Path, syscall: str, call: int
+) -> None:
+    """Each step is whole (the core's journal); a new apply does what is left."""
+    obj = objects / "tracepoint_counter.bpf.o"
+    decl = tmp_path / "three.toml"
+    decl.write_text(
+        "".join(
+            f'[[program]]\nname = "p{i}"\ntype = "tracepoint"\nfunction = "tracepoint_counter"\n'
+            f'file = "{obj}"\nglobals = {{ increment = "0{i}000000" }}\n'
+            f'[[link]]\nprogram = "p{i}"\noptions = {{ tracepoint = "syscalls/sys_enter_getppid" }}\n'
+            for i in range(1, 4)
+        )
+    )
+    # Killed at a state write (pwrite64) or a kernel call (bpf) part of the way through.
+    killed = subprocess.run(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
+         "-e", f"inject={syscall}:signal=KILL:when={call}",
+         sys.executable, "-m", "bpfman", "system", "apply", str(decl)],
+        env=root.env, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert killed.returncode != 0, killed.stdout
+    apply(root, decl)
+    assert apply(root, decl) == [NOTHING]
+    listed = root.json("list", "programs")
+    assert len(listed) == 3
+    assert len(links(root)) == 3
+    assert len(links_of(*(row["id"] for row in listed))) == 3  # in the kernel, no more

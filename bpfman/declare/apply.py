@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from bpfman.config import require_privilege
 from bpfman.core.errors import BpfmanError, ImageError, InvalidInputError, NotFoundError
 from bpfman.core.model import LinkRecord, ProgramRecord
 from bpfman.inputs import HexValue, ProgramRequest
@@ -51,6 +52,7 @@ class Applied:
 
 
 def apply(bm: Bpfman, sources: Iterable[Source], *, check_only: bool, prune: bool) -> Applied:
+    require_privilege()  # before reading anything: the answer does not depend on the files
     declaration = _declaration(sources)
     checked = check(declaration, bm.plugins)
     _check_files(checked.declaration)

@@ -153,12 +153,15 @@ def read(paths: Iterable[str | os.PathLike[str]]) -> Declaration:
     files: list[Path] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            files += sorted(p for p in path.glob("*.toml") if p.is_file())
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise NotFoundError(f"declaration {given} not found")
+        try:
+            if path.is_dir():
+                files += sorted(p for p in path.glob("*.toml") if p.is_file())
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise NotFoundError(f"declaration {given} not found")
+        except OSError as exc:
+            raise NotFoundError(f"cannot read declaration {given}: {exc.strerror}") from None
     return merged(parse_file(path) for path in files)
 
 
