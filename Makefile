@@ -95,6 +95,7 @@ bench: venv bpf image
 	$(PY) -m bench.service
 	$(PY) -m bench.csi
 	$(PY) -m bench.metrics
+	$(PY) -m bench.declared
 	$(PY) -m bench.container
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
@@ -123,7 +124,7 @@ install:
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
 	ln -sf "$(APPDIR)/bin/bpfman" "$(DESTDIR)$(BINDIR)/bpfman"
 	ln -sf "$(APPDIR)/bin/bpfman-rpc" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
-	for unit in bpfman bpfman-metrics; do \
+	for unit in bpfman bpfman-metrics bpfman-restore; do \
 		sed "s|@BINDIR@|$(BINDIR)|g" systemd/$$unit.service.in > "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
 	done
@@ -133,7 +134,7 @@ install:
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket" \
-		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service"
+		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service" "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
 	rm -rf "$(DESTDIR)$(APPDIR)"
 

@@ -399,7 +399,10 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
 
     def run() -> int:
         try:
-            cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
+            # Outside standalone mode click returns the code of a ctx.exit(CODE).
+            status = cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
+            if isinstance(status, int):
+                return status
         except click.exceptions.Exit as exc:
             return int(exc.exit_code)
         except click.exceptions.NoArgsIsHelpError as exc:

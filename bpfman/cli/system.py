@@ -192,3 +192,83 @@ def metrics(app: App, listen: str) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- declared state: save and apply (bpfman/declare, docs/declarations.md) ------------
+#: ``apply --check``'s status when the host differs (0: it matches; errors keep theirs).
+DIFFERS = 10
+
+
+@system.command("save", cls=BpfmanCommand)
+@click.option(
+    "-o",
+    "--output-file",
+    type=Path,
+    help="Optional: Write the declaration to this file (replaced whole) instead of\n"
+    "standard output.\n"
+    "Example: -o /etc/bpfman/programs.d/host.toml",
+)
+@pass_app
+def save(app: App, output_file: Path | None) -> None:
+    """Write what bpfman runs as a declaration (TOML) that `bpfman system apply` restores.
+
+    Programs with their source (file and sha256, or image and digest),
+    globals, metadata and map sharing; links with their attach options.
+    Kernel ids never appear: they do not survive a reboot.
+    """
+    text = app.bpfman.save().dumps()
+    if output_file is None:
+        click.echo(text, nl=False)
+        return
+    _replace(output_file, text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@system.command("apply", cls=BpfmanCommand)
+@click.argument("files", nargs=-1, required=True, type=Path)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Optional: Print the plan and change nothing. Exit status 0: the host matches;\n"
+    f"{DIFFERS}: it differs; any other: an error.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Optional: Also unload the managed programs the declarations do not name\n"
+    "(without it they stay, and are reported).",
+)
+@pass_app
+def apply(app: App, files: tuple[Path, ...], check: bool, prune: bool) -> None:
+    """Make the host run what the declarations say: load, attach, detach (and unload).
+
+    FILES are declarations (TOML, as `bpfman system save` writes) or folders of
+    *.toml files, merged; a name declared twice is an error. What already
+    matches is left alone, so applying twice changes nothing. All or nothing:
+    if a step fails, what this apply did is undone and one line names the entry.
+    """
+    applied = app.bpfman.apply(*files, check=check, prune=prune)
+    kept = [a for a in applied.plan.actions if a.verb == "keep"]
+    for action in applied.plan.actions if check else (*applied.done, *kept):
+        click.echo(str(action))
+    if applied.plan.matches:
+        click.echo("nothing to do: the host matches the declaration")
+    elif check:
+        click.get_current_context().exit(DIFFERS)

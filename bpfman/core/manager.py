@@ -56,6 +56,7 @@ from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 from .state import Store, Txn
 
 if TYPE_CHECKING:
+    from bpfman.declare import Applied, Declaration
     from bpfman.images import ImageStore, PullPolicy
 
     from .context import Scope
@@ -689,6 +690,28 @@ class Bpfman:
             return self.plugins.handler(link.type).describe(link.params)
         except (InvalidInputError, KeyError):
             return plain_view(link.params)
+
+    # -- declared state (bpfman.declare) ---------------------------------------
+    def save(self) -> Declaration:
+        """What bpfman runs, as a declaration (``bpfman system save``); ``.dumps()`` is its TOML."""
+        from bpfman.declare import save
+
+        return save(self)
+
+    def apply(
+        self,
+        *declarations: Declaration | str | os.PathLike[str],
+        check: bool = False,
+        prune: bool = False,
+    ) -> Applied:
+        """Make the host match declarations (files, folders of ``*.toml``, or objects).
+
+        All or nothing; ``check`` only plans, ``prune`` also unloads managed
+        programs the declarations do not name (``bpfman system apply``).
+        """
+        from bpfman.declare import apply
+
+        return apply(self, declarations, check_only=check, prune=prune)
 
 
 def _unmanaged(program_id: int) -> NotFoundError:

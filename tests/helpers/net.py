@@ -88,8 +88,10 @@ class VethPair:
     resolution delays or drops the first packets.
     """
 
-    def __init__(self) -> None:
-        token = secrets.token_hex(4)
+    def __init__(self, token: str | None = None) -> None:
+        """``token`` (8 hex digits) names the namespaces and interfaces (default: random)."""
+        token = token or secrets.token_hex(4)
+        self.token = token
         self.ns_a = f"bpft-{token}-a"
         self.ns_b = f"bpft-{token}-b"
         # Interfaces sit in different namespaces, so they can share the netns names.

@@ -15,6 +15,11 @@ them, and ``uncovered`` finds any test that then ran on no kernel at all.
 Guests report back through files in a shared directory, because vng's own exit status
 does not carry the guest command's status.
 
+A test can span a reboot: in the first boot it asks for a second one
+(tests/helpers/reboot.py); after that guest powers off, the lane boots a fresh guest
+of the same kernel that runs only those tests again, with ``BPFMAN_VM_BOOT=2`` and the
+same ``BPFMAN_VM_SHARED`` directory. The lane's verdict counts both boots.
+
 Script use (what `make test-vm` calls): ``python -m tests.vm.runner [pytest args]``;
 ``BPFMAN_VM_KERNELS=6.12`` (comma-separated names) boots only those kernels.
 """
@@ -37,7 +42,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +57,10 @@ DEFAULT_TIMEOUT = 1800.0
 VNG_OPTIONS = ("--disable-kvm", "--force-9p", "--cpus", "1", "-m", "1G")
 # What the guest's conftest writes into the shared directory (see tests/conftest.py).
 REPORT_NAME = "kernel-report.json"
+# Where tests keep what must survive a guest's reboot, and the nodeids asking for one
+# (tests/helpers/reboot.py).
+SHARED_NAME = "shared"
+SECOND_BOOT = "second-boot"
 
 
 # vng process groups still running, killed if the test process exits first.
@@ -238,63 +247,113 @@ def run_vm_lane(
     timeout: float = DEFAULT_TIMEOUT,
     stream: bool = False,
 ) -> VmResult:
-    """Boot kernel once and run ``pytest -m vm`` there with pytest_args.
+    """Boot kernel once and run ``pytest -m vm`` there with pytest_args; then, if tests
+    asked for it (:mod:`tests.helpers.reboot`), boot a fresh guest and run them again.
 
     With stream, the guest console goes to this process's stdout as it runs; otherwise it
     is captured and added to the output when the guest reported no exit status.
     """
+    with tempfile.TemporaryDirectory(prefix="bpfman-vm-") as tmp:
+        rwdir = Path(tmp)
+        shared = rwdir / SHARED_NAME
+        shared.mkdir()
+        first = _boot(kernel, rwdir, rwdir, pytest_args, 1, timeout, stream)
+        wanted = (
+            (shared / SECOND_BOOT).read_text().split() if (shared / SECOND_BOOT).is_file() else []
+        )
+        if not wanted:
+            return first
+        out_dir = rwdir / "boot2"
+        out_dir.mkdir()
+        second = _boot(kernel, rwdir, out_dir, wanted, 2, timeout, stream)
+        return _both(first, second, frozenset(wanted))
+
+
+def _boot(
+    kernel: GuestKernel,
+    rwdir: Path,
+    out_dir: Path,
+    pytest_args: list[str],
+    boot: int,
+    timeout: float,
+    stream: bool,
+) -> VmResult:
+    """One guest: boot, run guest.sh (its reports go to out_dir, inside rwdir), power off."""
     vng = _vng()
     env = dict(os.environ, PATH=f"{vng.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bpfman-vm-") as tmp:
-        rwdir = Path(tmp)
-        console = rwdir / "console.log"
-        guest_cmd = shlex.join(
-            ["env", f"BPFMAN_VM_RELEASE={kernel.release}", "bash", str(GUEST_SCRIPT),
-             str(rwdir), *pytest_args]
-        )  # fmt: skip
-        appends = [arg for option in kernel.append for arg in ("--append", option)]
-        argv = [
-            str(vng), "-r", str(kernel.image), *VNG_OPTIONS, *appends,
-            "--rwdir", str(rwdir), "--exec", guest_cmd,
-        ]  # fmt: skip
-        with open(console, "wb") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=None if stream else log,
-                stderr=None if stream else subprocess.STDOUT,
-                start_new_session=True,
-            )
-            _RUNNING.add(proc)
-            try:
-                timed_out, cpu_seconds = _wait(proc, timeout)
-            finally:
-                _kill_group(proc)
-                _RUNNING.discard(proc)
-        rc = _read_rc(rwdir / "rc")
-        out = rwdir / "out.txt"
-        output = out.read_text(errors="replace") if out.is_file() else ""
-        if rc is None:  # the guest never finished: its console tells why
-            output += console.read_text(errors="replace")
-        if timed_out:
-            output += f"\n[vm lane] guest killed after {timeout:.0f} s timeout\n"
-        report = _read_report(rwdir / REPORT_NAME)
-        release = report.get("release")
-        return VmResult(
-            kernel=kernel,
-            rc=rc,
-            output=output,
-            junit=_read_junit(rwdir / "junit.xml"),
-            timed_out=timed_out,
-            seconds=time.monotonic() - started,
-            cpu_seconds=cpu_seconds,
-            release=release if isinstance(release, str) else None,
-            passed=frozenset(_strings(report.get("passed"))),
-            deselected=frozenset(_strings(report.get("deselected"))),
+    console = out_dir / "console.log"
+    guest_cmd = shlex.join(
+        ["env", f"BPFMAN_VM_RELEASE={kernel.release}", f"BPFMAN_VM_BOOT={boot}",
+         f"BPFMAN_VM_SHARED={rwdir / SHARED_NAME}", "bash", str(GUEST_SCRIPT),
+         str(out_dir), *pytest_args]
+    )  # fmt: skip
+    appends = [arg for option in kernel.append for arg in ("--append", option)]
+    argv = [
+        str(vng), "-r", str(kernel.image), *VNG_OPTIONS, *appends,
+        "--rwdir", str(rwdir), "--exec", guest_cmd,
+    ]  # fmt: skip
+    with open(console, "wb") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=None if stream else log,
+            stderr=None if stream else subprocess.STDOUT,
+            start_new_session=True,
         )
+        _RUNNING.add(proc)
+        try:
+            timed_out, cpu_seconds = _wait(proc, timeout)
+        finally:
+            _kill_group(proc)
+            _RUNNING.discard(proc)
+    rc = _read_rc(out_dir / "rc")
+    out = out_dir / "out.txt"
+    output = out.read_text(errors="replace") if out.is_file() else ""
+    if rc is None:  # the guest never finished: its console tells why
+        output += console.read_text(errors="replace")
+    if timed_out:
+        output += f"\n[vm lane] guest killed after {timeout:.0f} s timeout\n"
+    report = _read_report(out_dir / REPORT_NAME)
+    release = report.get("release")
+    return VmResult(
+        kernel=kernel,
+        rc=rc,
+        output=output,
+        junit=_read_junit(out_dir / "junit.xml"),
+        timed_out=timed_out,
+        seconds=time.monotonic() - started,
+        cpu_seconds=cpu_seconds,
+        release=release if isinstance(release, str) else None,
+        passed=frozenset(_strings(report.get("passed"))),
+        deselected=frozenset(_strings(report.get("deselected"))),
+    )
+
+
+def _both(first: VmResult, second: VmResult, rebooted: frozenset[str]) -> VmResult:
+    """Two boots as one lane: a test that asked for the second boot passed only if it
+    passed there too; the rest is added up."""
+    junits = [j for j in (first.junit, second.junit) if j is not None]
+    junit = (
+        JunitCounts(*(sum(getattr(j, f.name) for j in junits) for f in fields(JunitCounts)))
+        if len(junits) == 2
+        else None
+    )
+    rc = None if None in (first.rc, second.rc) else (first.rc or second.rc)
+    return VmResult(
+        kernel=first.kernel,
+        rc=rc,
+        output=f"{first.output}\n[vm lane] second boot for {len(rebooted)} test(s)\n{second.output}",
+        junit=junit,
+        timed_out=first.timed_out or second.timed_out,
+        seconds=first.seconds + second.seconds,
+        cpu_seconds=first.cpu_seconds + second.cpu_seconds,
+        release=first.release if first.release == second.release else None,
+        passed=(first.passed - rebooted) | second.passed,
+        deselected=first.deselected,
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bool, float]:
