@@ -103,6 +103,9 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
     assert "ExecStart=/opt/bpfman-test/bin/bpfman-rpc\n" in (units / "bpfman.service").read_text()
     metrics = (units / "bpfman-metrics.service").read_text()
     assert "ExecStart=/opt/bpfman-test/bin/bpfman system metrics" in metrics
+    restore = (units / "bpfman-restore.service").read_text()
+    assert "ExecStart=/opt/bpfman-test/bin/bpfman system apply /etc/bpfman/programs.d" in restore
+    assert not list(dest.rglob("*.wants"))  # installed, enabled nowhere
     assert (units / "bpfman.socket").read_text() == (UNITS / "bpfman.socket").read_text()
     assert not any(
         str(dest) in p.read_text(errors="ignore") for p in (app / "bin").iterdir() if p.is_file()
