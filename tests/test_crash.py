@@ -12,9 +12,6 @@ must agree; then everything must still detach and unload, leaving nothing.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +20,9 @@ import pytest
 
 from bpfman.core.manager import Bpfman
 from tests.helpers.consistency import Hook, kernel_programs, problems
+from tests.helpers.inject import counts, points, tampered, unload_all
 from tests.helpers.net import VethPair
-from tests.helpers.root import BPFMAN, REPO, Root
+from tests.helpers.root import Root
 
 SYSCALLS = (
     "bpf",
@@ -37,10 +35,10 @@ SYSCALLS = (
     "mkdirat",
     "pwrite64",
     "pwritev",
+    "writev",
     "fdatasync",
 )
 MAX_PER_SYSCALL = 24
-_CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\(")
 
 
 @dataclass
@@ -169,41 +167,6 @@ SCENARIOS = [
 TOTALS = {"kills": 0, "inconsistent": 0}
 
 
-def _strace(root: Root, args: list[str], *options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["strace", "-f", "-qq", *options, *BPFMAN, *args],
-        env=root.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-
-
-def _counts(root: Root, args: list[str], trace: Path) -> dict[str, int]:
-    proc = _strace(root, args, "-o", str(trace), "-e", f"trace={','.join(SYSCALLS)}")
-    assert proc.returncode == 0, proc.stderr
-    counts: dict[str, int] = {}
-    for line in trace.read_text().splitlines():
-        match = _CALL.match(line)
-        if match:
-            counts[match.group(1)] = counts.get(match.group(1), 0) + 1
-    return counts
-
-
-def _points(count: int) -> list[int]:
-    """Which calls to kill at: all of them, or evenly spread ones when there are many."""
-    if count <= MAX_PER_SYSCALL:
-        return list(range(1, count + 1))
-    step = (count - 1) / (MAX_PER_SYSCALL - 1)
-    return sorted({1 + round(i * step) for i in range(MAX_PER_SYSCALL)})
-
-
-def _unload_all(root: Root) -> None:
-    with Bpfman(root.path) as mgr:
-        for row in mgr.list_programs():
-            mgr.unload(row.id)
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_kill_at_every_step_leaves_kernel_bpffs_and_state_agreeing(
     root: Root, objects: Path, scenario: Scenario, tmp_path: Path
@@ -216,20 +179,20 @@ def test_kill_at_every_step_leaves_kernel_bpffs_and_state_agreeing(
             with Bpfman(root.path) as mgr:
                 return scenario.setup(mgr, objects, pair)
 
-        counts = _counts(root, fresh(), tmp_path / "trace")
-        _unload_all(root)
+        calls = counts(root, fresh(), SYSCALLS, tmp_path / "trace")
+        unload_all(root)
         assert problems(root.path, hooks, scenario.names, before) == []
-        points = [(name, n) for name in SYSCALLS for n in _points(counts.get(name, 0))]
+        kills = [
+            (name, n) for name in SYSCALLS for n in points(calls.get(name, 0), MAX_PER_SYSCALL)
+        ]
         found: list[str] = []
-        for syscall, n in points:
-            args = fresh()
-            _strace(root, args, "-o", os.devnull, "-e", f"trace={syscall}",
-                    "-e", f"inject={syscall}:signal=KILL:when={n}")  # fmt: skip
+        for syscall, n in kills:
+            tampered(root, fresh(), syscall, n, "signal=KILL")
             after = root.run("list", "programs", check=False)
             issues = [] if after.returncode == 0 else [f"list failed: {after.stderr.strip()}"]
             issues += problems(root.path, hooks, scenario.names, before)
             try:
-                _unload_all(root)
+                unload_all(root)
             except Exception as exc:  # reported with the kill point, below
                 issues.append(f"unload after recovery failed: {exc}")
             issues += [

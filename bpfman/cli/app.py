@@ -6,10 +6,12 @@ Kept apart from the click commands so the read-only fast path
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core import errors
 from ..core.errors import BpfmanError
@@ -26,8 +28,14 @@ if TYPE_CHECKING:
 class App:
     """Per-invocation state: the root, the output format and the core."""
 
-    def __init__(self, root: Path | None, plugins: Plugins | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None,
+        plugins: Plugins | None = None,
+        lock_timeout: float | None = None,
+    ) -> None:
         self.root = root
+        self.lock_timeout = lock_timeout
         self._plugins = plugins
         self._bpfman: Bpfman | None = None
         self.output = "table"
@@ -37,8 +45,20 @@ class App:
         if self._bpfman is None:
             from ..core.manager import Bpfman
 
-            self._bpfman = Bpfman(self.root, self._plugins)
+            self._bpfman = Bpfman(self.root, self._plugins, lock_timeout=self.lock_timeout)
         return self._bpfman
+
+    def set_root(self, root: Path | None) -> None:
+        """``--root`` after the subcommand: a core already made for another root goes."""
+        if root != self.root and self._bpfman is not None:
+            self._plugins = self._bpfman.plugins  # discovered already; they do not depend on it
+            self.close()
+        self.root = root
+
+    def set_lock_timeout(self, seconds: float | None) -> None:
+        self.lock_timeout = seconds
+        if self._bpfman is not None:
+            self._bpfman.lock_timeout = seconds
 
     def close(self) -> None:
         """Let go of the store (the CLI's entry point may run in a longer-lived process)."""
@@ -133,16 +153,54 @@ class App:
         self.emit(links_table(rows), [link_json(d) for d in rows])
 
 
+def verbose_logging() -> None:
+    """``-v``: debug messages, libbpf's too, on stderr."""
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def lock_timeout(value: str) -> float:
+    """``--lock-timeout`` / ``BPFMAN_LOCK_TIMEOUT``: seconds, a finite number >= 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise errors.InvalidInputError(f"{value!r} is not a number of seconds >= 0")
+    return seconds
+
+
+class ExitStatus(NamedTuple):
+    """One documented exit status: its number, the error class it stands for, its meaning."""
+
+    code: int
+    error: type[BpfmanError] | None
+    meaning: str
+
+
+# Shown by --help, the man page and the README (a test keeps the README in step).
+EXIT_STATUSES = (
+    ExitStatus(0, None, "success (also when a reader such as head stops reading early)"),
+    ExitStatus(1, None, "any other failure"),
+    ExitStatus(2, errors.InvalidInputError, "invalid input: an option, value or file is wrong"),
+    ExitStatus(3, errors.NotFoundError, "no such program, link, interface, file or image"),
+    ExitStatus(4, errors.PermissionDeniedError, "root (or CAP_BPF and CAP_SYS_ADMIN) needed"),
+    ExitStatus(5, errors.UnsupportedError, "the kernel or the program type cannot do it"),
+    ExitStatus(6, errors.ConflictError, "clashes with what is attached already"),
+    ExitStatus(7, errors.StateError, "the state store cannot be read or written"),
+    ExitStatus(8, errors.ImageError, "pulling, verifying or unpacking an image failed"),
+    ExitStatus(9, errors.KernelError, "the kernel refused (the verifier's log follows)"),
+    ExitStatus(10, errors.LockTimeoutError, "another writer held the lock past --lock-timeout"),
+    ExitStatus(
+        11, errors.LimitExceededError, "the hook holds as many programs as the kernel allows"
+    ),
+    ExitStatus(70, None, "internal error: a bug, please report it (run with -v)"),
+    ExitStatus(130, None, "interrupted (Ctrl-C): what was not yet recorded is undone"),
+)
 # The exit status of each error class; a subclass takes its nearest listed base's.
 EXIT_STATUS: dict[type[BpfmanError], int] = {
-    errors.InvalidInputError: 2,
-    errors.NotFoundError: 3,
-    errors.PermissionDeniedError: 4,
-    errors.UnsupportedError: 5,
-    errors.ConflictError: 6,
-    errors.StateError: 7,
-    errors.ImageError: 8,
-    errors.KernelError: 9,
+    row.error: row.code for row in EXIT_STATUSES if row.error is not None
 }
 
 
@@ -151,14 +209,28 @@ def exit_status(exc: BpfmanError) -> int:
     return next((EXIT_STATUS[c] for c in type(exc).__mro__ if c in EXIT_STATUS), 1)
 
 
+def exit_status_text() -> str:
+    """The table of exit statuses, as ``--help`` and the man page show it."""
+    return "\n".join(f"{row.code:>5}  {row.meaning}" for row in EXIT_STATUSES)
+
+
 def error(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr)
+    with suppress(BrokenPipeError):  # nobody reads stderr (2>&1 | head): the status still tells
+        print(f"Error: {message}", file=sys.stderr)
 
 
 def guarded(run: Callable[[], int], verbose: bool) -> int:
-    """Run a command; every failure becomes one stderr line and an exit status."""
+    """Run a command; every failure becomes one stderr line and an exit status.
+
+    Ctrl-C is always ``Error: interrupted`` and 130 (the core has undone what
+    it had not recorded). A reader of stdout that leaves early is no failure:
+    the output ends there and the status is 0, whether or not a write came
+    after it left (a matter of timing).
+    """
     try:
-        return run()
+        code = run()
+        sys.stdout.flush()  # here, not at exit: a closed pipe must reach this handler
+        return code
     except BpfmanError as exc:
         if verbose:
             import logging
@@ -169,18 +241,33 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return 130
-    except BrokenPipeError:
-        # The reader went away (bpfman list | head): stop quietly, as ls does.
+    except BrokenPipeError as exc:
+        if not _reader_left():
+            return _internal(exc, verbose)
         import os
 
+        # Python flushes stdout again at exit: let that go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return 0
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno in FD_ERRNOS:  # an import, a file: no fd left
             failure = fd_error(f"open {exc.filename}" if exc.filename else "bpfman", exc.errno)
             error(str(failure))
             return exit_status(failure)
-        if verbose:
-            raise
-        error(f"internal error: {type(exc).__name__}: {exc} (run with -v)")
-        return 70
+        return _internal(exc, verbose)
+
+
+def _internal(exc: Exception, verbose: bool) -> int:
+    if verbose:
+        raise exc
+    error(f"internal error: {type(exc).__name__}: {exc} (run with -v)")
+    return 70
+
+
+def _reader_left() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone."""
+    import select
+
+    poll = select.poll()
+    poll.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from .app import EXIT_STATUSES
 from .lazy import resolved
 from .options import HelpArgument, cleandoc
 
@@ -61,6 +62,8 @@ def page(path: list[str], command: click.Command, ctx: click.Context) -> str:
         ".SH DESCRIPTION",
         _roff(cleandoc(command.help or summary)),
     ]
+    if command.epilog:
+        out += [".PP", _roff(command.epilog)]
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
     options = [p for p in command.get_params(ctx) if isinstance(p, click.Option) and not p.hidden]
     if arguments:
@@ -86,6 +89,9 @@ def page(path: list[str], command: click.Command, ctx: click.Context) -> str:
             for sub_name, sub in rows:
                 out += [".TP", f"\\fB{_roff(sub_name)}\\fR", _roff(sub.get_short_help_str(200))]
                 out.append(f"See \\fB{name}-{sub_name}\\fR(1).")
+    out.append(".SH EXIT STATUS")
+    for row in EXIT_STATUSES:
+        out += [".TP", f"\\fB{row.code}\\fR", _roff(row.meaning)]
     if len(path) > 1:
         out += [".SH SEE ALSO", f"\\fB{'-'.join(path[:-1])}\\fR(1)"]
     return "\n".join(out) + "\n"

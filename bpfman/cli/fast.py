@@ -3,7 +3,9 @@
 These are the commands scripts run in loops, and click alone costs more than
 the Python interpreter's start. Only plain, well-formed invocations take this
 path; anything else (help, unknown or repeated flags, ``--flag=value``, missing
-values) returns None and goes to the full CLI, which owns the messages.
+values) returns None and goes to the full CLI, which owns the messages. The
+global options are taken before the command or among its own, as the full
+CLI takes them.
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .app import App, guarded
+from ..core.errors import InvalidInputError
+from .app import App, guarded, lock_timeout, verbose_logging
 
 # Per command, each flag's destination and how it takes values: "flag" takes
 # none, "one" the next word, "many" every following word up to the next flag
 # (as --programs does in the reference CLI), "each" one word per occurrence.
+_GLOBAL = {
+    "--root": ("root", "one"),
+    "--lock-timeout": ("lock_timeout", "one"),
+    "-v": ("verbose", "flag"),
+    "--verbose": ("verbose", "flag"),
+}
 _OUTPUT = {"-o": ("output", "one"), "--output": ("output", "one")}
 _LIST = {
     "-p": ("program_type", "one"),
@@ -73,15 +82,13 @@ def parse(args: list[str], flags: dict[str, tuple[str, str]]) -> dict[str, Any] 
 
 
 def run(argv: Sequence[str]) -> int | None:
-    """Handle ``[--root DIR]`` and a plain command of :data:`_COMMANDS`; None: not for us."""
+    """Handle a plain command of :data:`_COMMANDS` and the global options; None: not for us."""
     args = list(argv)
-    root = os.environ.get("BPFMAN_ROOT") or None
-    if args[:1] == ["--root"] and len(args) > 1:
-        root, args = args[1], args[2:]
-        if not root:
-            return None  # the full CLI refuses it
-    flags = _COMMANDS.get((args[0], args[1])) if len(args) > 1 else None
-    options = parse(args[2:], flags) if flags is not None else None
+    at = 0  # the command's first word, after the global options given before it
+    while at < len(args) and args[at] in _GLOBAL:
+        at += 1 if _GLOBAL[args[at]][1] == "flag" else 2
+    flags = _COMMANDS.get((args[at], args[at + 1])) if len(args) > at + 1 else None
+    options = parse(args[:at] + args[at + 2 :], {**flags, **_GLOBAL}) if flags else None
     if options is None or options.get("output", "table") not in ("table", "json"):
         return None
     if flags is _LOAD_FILE:
@@ -91,7 +98,18 @@ def run(argv: Sequence[str]) -> int | None:
             if not _is_u32(options["map_owner_id"]):
                 return None  # click says what is wrong with it
             options["map_owner_id"] = int(options["map_owner_id"])
-    app = App(Path(root) if root else None)
+    root = options.pop("root", os.environ.get("BPFMAN_ROOT") or None)
+    timeout = options.pop("lock_timeout", os.environ.get("BPFMAN_LOCK_TIMEOUT") or None)
+    if root == "":
+        return None  # the full CLI refuses it
+    try:
+        seconds = None if timeout is None else lock_timeout(timeout)
+    except InvalidInputError:
+        return None  # the full CLI says what is wrong with it
+    verbose = options.pop("verbose", False)
+    if verbose:
+        verbose_logging()
+    app = App(Path(root) if root else None, lock_timeout=seconds)
     app.output = options.pop("output", "table")
 
     def go() -> int:
@@ -106,7 +124,7 @@ def run(argv: Sequence[str]) -> int | None:
             app.close()
         return 0
 
-    return guarded(go, verbose=False)
+    return guarded(go, verbose=verbose)
 
 
 def _is_u32(word: str) -> bool:

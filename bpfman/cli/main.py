@@ -10,7 +10,8 @@ exit status.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import click
 
 from .. import __version__
 from ..core.errors import InvalidInputError
-from .app import App, error, guarded
+from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
 from .lazy import lazy_commands
 from .options import (
     U32,
@@ -153,26 +154,112 @@ def _root(ctx: click.Context, param: click.Parameter, value: str | None) -> Path
     return None if value is None else Path(value)
 
 
-@click.group(cls=BpfmanGroup)
+def _lock_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return lock_timeout(value)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        verbose_logging()
+    return value
+
+
+def _late(
+    convert: Callable[[click.Context, click.Parameter, Any], Any],
+    apply: Callable[[App, Any], None] = lambda app, value: None,
+) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """The callback of a global option given after the subcommand: it updates the App."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return  # not given after the subcommand
+        app = ctx.find_object(App)
+        assert app is not None  # made by the root command before any subcommand parses
+        apply(app, convert(ctx, param, value))
+
+    return callback
+
+
+ROOT_HELP = "State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT]."
+LOCK_TIMEOUT_HELP = """Seconds a command that changes something waits for another one that holds
+the state lock before it gives up with exit status 10; after one second it says
+which process it waits for [default: forever; env BPFMAN_LOCK_TIMEOUT]."""
+VERBOSE_HELP = "Log debug messages (libbpf's too) to stderr."
+GLOBAL_NOTE = "Global options (--root, --lock-timeout, -v) may also follow the subcommand."
+
+
+class RootGroup(BpfmanGroup):
+    """``bpfman``: every subcommand takes its global options too, and Ctrl-C and a
+    closed stdout get past click (which would print "Aborted!" or exit 1 silently)."""
+
+    def late_params(self) -> list[click.Parameter]:
+        return [
+            click.Option(["--root"], hidden=True, expose_value=False,
+                         callback=_late(_root, App.set_root)),
+            click.Option(["--lock-timeout"], hidden=True, expose_value=False,
+                         callback=_late(_lock_timeout, App.set_lock_timeout)),
+            click.Option(["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False,
+                         callback=_late(_verbose)),
+        ]  # fmt: skip
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _past_click():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _past_click():
+            return super().invoke(ctx)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write(f"{self.epilog}\n\nExit status:\n{exit_status_text()}\n")
+
+
+class _Carried(Exception):
+    """An exception on its way past click's handlers, re-raised by :func:`main`."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+@contextmanager
+def _past_click() -> Iterator[None]:
+    try:
+        yield
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        raise _Carried(exc) from exc
+
+
+@click.group(cls=RootGroup, epilog=GLOBAL_NOTE)
+@click.option("--root", callback=_root, envvar="BPFMAN_ROOT", help=ROOT_HELP)
 @click.option(
-    "--root",
-    callback=_root,
-    envvar="BPFMAN_ROOT",
-    help="State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT].",
+    "--lock-timeout",
+    callback=_lock_timeout,
+    envvar="BPFMAN_LOCK_TIMEOUT",
+    metavar="SECONDS",
+    help=LOCK_TIMEOUT_HELP,
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages (libbpf's too) to stderr.")
+@click.option("-v", "--verbose", is_flag=True, callback=_verbose, help=VERBOSE_HELP)
 @click.version_option(__version__, "-V", "--version", message="bpfman %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, root: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, root: Path | None, lock_timeout: float | None, verbose: bool) -> None:
     """An eBPF manager focusing on simplifying the deployment and administration of eBPF programs."""
-    if verbose:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     if ctx.obj is None:
-        ctx.obj = App(root)
+        ctx.obj = App(root, lock_timeout=lock_timeout)
     else:
         ctx.obj.root = root
+        ctx.obj.lock_timeout = lock_timeout
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -412,9 +499,13 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
         except click.ClickException as exc:
             error(" ".join(exc.format_message().split()))
             return exc.exit_code
-        except click.Abort:
+        except click.Abort as exc:  # Ctrl-C in click's own few lines, outside RootGroup's
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
             error("aborted")
             return 1
+        except _Carried as exc:
+            raise exc.original from None
         return 0
 
     return guarded(run, verbose="-v" in args or "--verbose" in args)

@@ -111,6 +111,19 @@ class ClapHelp:
     params: list[click.Parameter]
     help: str | None
 
+    def late_params(self) -> list[click.Parameter]:
+        """On the root command: its global options, which every subcommand takes too."""
+        return []
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        """The command's parameters, then the root's global options it lacks (hidden)."""
+        params = click.Command.get_params(cast(click.Command, self), ctx)
+        root = ctx.find_root().command
+        if ctx.parent is None or not isinstance(root, ClapHelp):
+            return params
+        own = {opt for param in params for opt in param.opts}
+        return [*params, *(p for p in root.late_params() if own.isdisjoint(p.opts))]
+
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         pieces = ["[OPTIONS]"]
         for param in self.params:
@@ -173,14 +186,14 @@ class ClapHelp:
             formatter.write("\n")
 
 
-def refuse_negative_ids(command: click.Command, args: list[str]) -> None:
+def refuse_negative_ids(command: click.Command, ctx: click.Context, args: list[str]) -> None:
     """``get program -1`` would read as an unknown option ``-1``: say what is wrong."""
     ids = [p for p in command.params if isinstance(p, click.Argument) and isinstance(p.type, U32)]
     if not ids:
         return
     takes_value = {
         opt
-        for p in command.params
+        for p in command.get_params(ctx)
         if isinstance(p, click.Option) and not p.is_flag
         for opt in p.opts + p.secondary_opts
     }
@@ -204,7 +217,7 @@ class BpfmanCommand(ClapHelp, click.Command):
         super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        refuse_negative_ids(self, args)
+        refuse_negative_ids(self, ctx, args)
         names = {
             opt
             for param in self.params
@@ -257,7 +270,7 @@ class BpfmanGroup(ClapHelp, click.Group):
         super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        refuse_negative_ids(self, args)
+        refuse_negative_ids(self, ctx, args)
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -40,6 +40,21 @@ class ConflictError(BpfmanError):
     """The request clashes with what is already there (hook full, qdisc...)."""
 
 
+class LimitExceededError(BpfmanError):
+    """A kernel limit is exhausted: the hook already runs as many programs as
+    the kernel allows (64 on a tcx, netkit or cgroup hook or a tracepoint).
+
+    The message names the limit and the hook and says what to do.
+    """
+
+
+class LockTimeoutError(BpfmanError):
+    """Another writer held the state lock longer than the caller would wait.
+
+    Nothing was changed: the operation had not started.
+    """
+
+
 class StateError(BpfmanError):
     """The state store is unreadable or from an incompatible version."""
 

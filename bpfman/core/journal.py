@@ -17,17 +17,28 @@ first), a ``committed`` one rolled forward (what it retires is released).
 Either way kernel, bpffs and state agree again, and an operation that fails
 in-process is undone by exactly the same code. Releases are idempotent: a
 released object that is already gone is fine.
+
+Once the commit has succeeded the operation has happened, whatever follows:
+if the entry cannot be deleted afterwards (a write error), that is a warning,
+and the next command finishes the cleanup. Ctrl-C is held back while an
+operation commits or rolls back, and delivered when it has.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from bpfman.logs import get_logger
 
 from .contract import Resource
+from .errors import StateError
 from .state import Store, Txn
 
 log = get_logger(__name__)
@@ -60,7 +71,12 @@ class Operation:
         self._retired.extend(resources)
 
     def _entry(self, phase: str, resources: Iterable[Resource]) -> dict[str, Any]:
-        return {"op": self.name, "phase": phase, "resources": [r.to_dict() for r in resources]}
+        return {
+            "op": self.name,
+            "phase": phase,
+            "resources": [r.to_dict() for r in resources],
+            "pid": os.getpid(),  # replay tells its own process's leftovers from a crash
+        }
 
     def _write(self, phase: str, resources: Iterable[Resource]) -> None:
         side = Txn.staging_only()
@@ -68,28 +84,76 @@ class Operation:
         self.store.commit(side.staged)
 
     def commit(self) -> None:
-        """Write the staged records; then release what the operation retires."""
-        if self._retired:
-            self.txn.journal_put(self.id, self._entry(COMMITTED, self._retired))
-        elif self._created:
-            self.txn.journal_delete(self.id)
-        self.store.commit(self.txn.staged)
-        self._done = True
-        if self._retired and release_all(self._retired, self._release):
-            self._clear()
+        """Write the staged records; then release what the operation retires.
+
+        Once the records are written the operation has happened: if its
+        journal entry cannot be deleted after that, it says so and returns.
+        """
+        with _interrupts_held():
+            if self._retired:
+                self.txn.journal_put(self.id, self._entry(COMMITTED, self._retired))
+            elif self._created:
+                self.txn.journal_delete(self.id)
+            self.store.commit(self.txn.staged)
+            self._done = True
+            if self._retired and release_all(self._retired, self._release):
+                failed = self._clear()
+                if failed is not None:
+                    log.warning(
+                        "warning: the %s is done, but its journal entry could not be removed "
+                        "(%s); the next bpfman command removes it",
+                        self.name,
+                        failed,
+                    )
 
     def abort(self) -> None:
-        """Undo what was created, newest first (the in-process twin of a rollback)."""
+        """Undo what was created, newest first (the in-process twin of a rollback).
+
+        An entry that cannot be deleted is left to the next command, which
+        rolls it back again (the error being raised already says the store
+        failed).
+        """
         if self._done:
             return
-        self._done = True
-        if self._created and release_all(reversed(self._created), self._release):
-            self._clear()
+        with _interrupts_held():
+            self._done = True
+            if self._created and release_all(reversed(self._created), self._release):
+                self._clear()
 
-    def _clear(self) -> None:
+    def _clear(self) -> StateError | None:
+        """Delete the entry; the error if that failed (the next command replays it)."""
         side = Txn.staging_only()
         side.journal_delete(self.id)
-        self.store.commit(side.staged)
+        try:
+            self.store.commit(side.staged)
+        except StateError as exc:
+            return exc
+        return None
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT back until the block ends, then deliver it to the previous handler.
+
+    A commit interrupted after LMDB wrote it, but before the operation knew,
+    would be rolled back although recorded. Only the main thread receives
+    signals, and a handler not set from Python cannot be restored: there
+    the block runs as it is.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[FrameType | None] = []
+    signal.signal(signal.SIGINT, lambda _signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, caught[0])
+        elif caught and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
 
 
 def release_all(resources: Iterable[Resource], release: Releaser) -> bool:
@@ -105,7 +169,9 @@ def release_all(resources: Iterable[Resource], release: Releaser) -> bool:
 
 
 def replay(store: Store, release: Releaser) -> int:
-    """Finish what crashed writers left in the journal (call with the lock held).
+    """Finish what crashed writers, or failed cleanups, left in the journal.
+
+    Call with the lock held.
 
     :returns: how many entries were found.
     """
@@ -113,12 +179,13 @@ def replay(store: Store, release: Releaser) -> int:
         entries = txn.journal()
     for op_id, entry in entries:
         resources = [Resource.from_dict(r) for r in entry.get("resources", [])]
-        phase = entry.get("phase")
-        if phase == PENDING:
-            log.warning("recovering from a crash: rolling back %s", entry.get("op"))
+        # An entry of this process is one whose removal failed: it was said then.
+        say = log.debug if entry.get("pid") == os.getpid() else log.warning
+        if entry.get("phase") == PENDING:
+            say("recovering from a crash: rolling back %s", entry.get("op"))
             resources.reverse()
         else:
-            log.warning("recovering from a crash: finishing %s", entry.get("op"))
+            say("recovering from a crash: finishing %s", entry.get("op"))
         if release_all(resources, release):
             side = Txn.staging_only()
             side.journal_delete(op_id)

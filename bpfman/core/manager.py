@@ -103,11 +103,20 @@ class Bpfman:
         resolved, and refused when another user could move it
         (:func:`~bpfman.core.bpffs.trusted_root`).
     :param plugins: a plugin manager; discovered from entry points by default.
+    :param lock_timeout: seconds a mutation waits for another writer's lock
+        before it gives up with :class:`LockTimeoutError` (default: forever).
 
     Use it as a context manager (or call :meth:`close`) to release the store.
     """
 
-    def __init__(self, root: Path | str | None = None, plugins: Plugins | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        plugins: Plugins | None = None,
+        *,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.lock_timeout = lock_timeout
         self.layout = Layout(trusted_root(root if root is not None else default_root()))
         self.store = Store(self.layout.db)
         self._plugins = plugins
@@ -164,7 +173,7 @@ class Bpfman:
         """
         require_privilege()
         prepare_root(self.layout)
-        with self.store.locked():
+        with self.store.locked(timeout=self.lock_timeout):
             mount_bpffs(self.layout)
             self._recover_locked()
             with self.store.snapshot() as txn:
@@ -571,7 +580,7 @@ class Bpfman:
 
         require_privilege()
         prepare_root(self.layout)
-        with self.store.locked():
+        with self.store.locked(timeout=self.lock_timeout):
             mount_bpffs(self.layout)
             return recover(self, mode)
 

@@ -20,8 +20,9 @@ import fcntl
 import os
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ from bpfman.kernel.limits import FD_ERRNOS, exhausted, fd_error
 from bpfman.lmdb_header import check_data_file, corrupt_message
 from bpfman.logs import get_logger
 
-from .errors import CorruptStateError, StateError
+from .errors import CorruptStateError, LockTimeoutError, StateError
 from .model import LinkRecord, ProgramRecord
 
 SCHEMA_VERSION = 2
@@ -50,6 +51,9 @@ _DBS = (
 )
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 R = TypeVar("R")
+_NOTICE_AFTER = 1.0  # seconds a writer waits for the lock before it says for whom
+_POLL = 0.02  # the longest pause between two tries for the lock
+_SHOWN = 160  # characters of the holder's command line shown
 
 
 def _id_key(n: int) -> bytes:
@@ -381,22 +385,49 @@ class Store:
 
     # -- writers ------------------------------------------------------------
     @contextmanager
-    def locked(self, blocking: bool = True) -> Iterator[bool]:
-        """Hold the writers' lock; with ``blocking=False`` yield False if it is taken."""
+    def locked(self, blocking: bool = True, timeout: float | None = None) -> Iterator[bool]:
+        """Hold the writers' lock; with ``blocking=False`` yield False if it is taken.
+
+        A blocked writer says once, after a second, which process it waits
+        for; with ``timeout`` (seconds) it gives up then with
+        :class:`LockTimeoutError`, having changed nothing.
+        """
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(self.lock_file, flags, 0o600)
         except OSError as exc:
             raise StateError(f"cannot open the lock {self.lock_file}: {exc.strerror}") from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
+            if not _try_lock(fd) and not (blocking and self._wait(fd, timeout)):
                 yield False
                 return
-            yield True
+            _record_holder(fd)
+            try:
+                yield True
+            finally:
+                _forget_holder(fd)
         finally:
             os.close(fd)  # releases the lock
+
+    def _wait(self, fd: int, timeout: float | None) -> bool:
+        """Poll for the lock (a blocking ``flock`` could not time out); True once taken."""
+        start = time.monotonic()
+        delay, noticed = 0.002, False
+        while True:
+            waited = time.monotonic() - start
+            if timeout is not None and waited >= timeout:
+                raise LockTimeoutError(
+                    f"gave up after {timeout:g} s waiting for bpfman's state lock "
+                    f"{self.lock_file}, held by {_holder(fd)}; try again later, or wait "
+                    "longer (--lock-timeout)"
+                )
+            if not noticed and waited >= _NOTICE_AFTER:
+                noticed = True
+                log.warning("waiting for bpfman's state lock, held by %s", _holder(fd))
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL)
+            if _try_lock(fd):
+                return True
 
     def _writable_dbs(self, env: lmdb.Environment) -> dict[bytes, Any]:
         assert self._shared is not None  # opened by the caller
@@ -432,7 +463,20 @@ class Store:
                 "you no longer need"
             ) from None
         except lmdb.Error as exc:
+            self._drop_if_panicked(env)
             raise StateError(f"cannot write state store {self.path}: {exc}") from exc
+
+    def _drop_if_panicked(self, env: lmdb.Environment) -> None:
+        """Let go of an environment a failed write left unusable, so the next use reopens.
+
+        When the meta page cannot be written LMDB marks the environment
+        fatally broken for this process (MDB_PANIC on every later
+        transaction); the file itself still holds the last good commit.
+        """
+        try:
+            env.begin().abort()
+        except lmdb.Error:  # MDB_PANIC, or already closed by another store of this path
+            self.close(forget=True)
 
     def prepare(self, fresh_ok: Callable[[], bool]) -> None:
         """Make the store usable by a writer (call with the lock held).
@@ -499,6 +543,58 @@ class Store:
             shared.env.close()  # a no-op when it was closed as stale
             if _OPEN.get(self._key) is shared:
                 del _OPEN[self._key]
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _record_holder(fd: int) -> None:
+    """Write who holds the lock into the lock file, for writers that wait.
+
+    ``pid start-time`` then the command line: the start time tells a live
+    holder from a later process that reuses its pid. Best effort: a full
+    disk must not stop the operation.
+    """
+    with suppress(OSError):
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = f.read().rstrip(b"\0")
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {_start_time('self')}\n".encode() + argv)
+
+
+def _forget_holder(fd: int) -> None:
+    with suppress(OSError):
+        os.ftruncate(fd, 0)
+
+
+def _start_time(pid: str) -> str:
+    """The process's start time in clock ticks since boot (field 22 of its stat)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[19].decode()
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, as a waiter can tell from the lock file and /proc."""
+    try:
+        head, _, argv = os.pread(fd, 4096, 0).partition(b"\n")
+        pid, start = head.decode().split()
+        words = argv.decode(errors="replace").replace("\0", " ").split()
+        command = "".join(c if c.isprintable() else "?" for c in " ".join(words))
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return "another process"
+    if fields[19].decode() != start:
+        return "another process"  # the recorded holder is gone: someone who did not record
+    if len(command) > _SHOWN:
+        command = command[: _SHOWN - 3] + "..."
+    stopped = " (stopped)" if fields[0] in (b"T", b"t") else ""
+    return f"pid {int(pid)}{stopped}: {command}"
 
 
 def _open_existing(env: lmdb.Environment, txn: lmdb.Transaction, name: bytes) -> Any:

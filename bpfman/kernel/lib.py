@@ -63,9 +63,51 @@ def _build() -> Binding:
         _record(ffi, libc, level, fmt, ap)
         return 0
 
-    callback = ffi.callback("libbpf_print_fn_t", on_message, error=0)
+    callback = ffi.callback("libbpf_print_fn_t", on_message, error=0, onerror=_callback_failed)
     bpf.libbpf_set_print(callback)
-    return Binding(ffi, bpf, libc, callback)
+    return Binding(ffi, _Interruptible(bpf), libc, callback)
+
+
+# Ctrl-C that came while libbpf was calling back into Python (main thread only).
+_interrupted: list[BaseException] = []
+
+
+def _callback_failed(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    """cffi cannot let an exception out of a callback: keep a Ctrl-C for the caller."""
+    if isinstance(error, KeyboardInterrupt):
+        _interrupted.append(error)
+    else:
+        log.debug("libbpf's print callback failed: %s: %s", kind.__name__, error)
+
+
+class _Interruptible:
+    """libbpf's functions, each raising once it returns a Ctrl-C its callback kept.
+
+    Otherwise cffi would print the KeyboardInterrupt raised in the print
+    callback and go on: the command would finish as if nobody had pressed it.
+    """
+
+    def __init__(self, lib: Any) -> None:
+        self._lib = lib
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._lib, name)
+        if callable(value):
+            value = _reraising(value)
+        setattr(self, name, value)  # looked up once
+        return value
+
+
+def _reraising(function: Any) -> Any:
+    def call(*args: Any) -> Any:
+        result = function(*args)
+        if _interrupted:
+            interrupt = _interrupted.pop()
+            _interrupted.clear()
+            raise interrupt
+        return result
+
+    return call
 
 
 def _record(ffi: Any, libc: Any, level: int, fmt: Any, ap: Any) -> None:

@@ -9,6 +9,7 @@ back) is passed over, so a ghost never misplaces a link.
 
 from __future__ import annotations
 
+import errno
 import platform
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -27,6 +28,7 @@ from bpfman.plugin import (
     shown,
     validate,
 )
+from bpfman.plugins.limits import MPROG_MAX, hook_limit
 from bpfman.plugins.netdev import Device, resolve_ifindex
 
 
@@ -125,10 +127,12 @@ class InterfaceHookHandler(TypeHandler[P]):
         device = resolve_ifindex(params.iface, params.netns)
         ctx.hook = f"{params.type_name}/{device.key()}/{params.direction}"
         ctx.priority = params.priority
+        hook = f"the {params.type_name} {params.direction} hook of {params.iface}"
         try:
-            attach_ordered(
-                ctx, device.ifindex, self.attach_types[params.direction], within=device.entered
-            )
+            with hook_limit(hook, MPROG_MAX, errno.ERANGE):
+                attach_ordered(
+                    ctx, device.ifindex, self.attach_types[params.direction], within=device.entered
+                )
         except KernelError as exc:
             raise self.explain(exc, device) from exc
         return params.to_record()

@@ -21,6 +21,8 @@ from bpfman.core.errors import (
     ImageError,
     InvalidInputError,
     KernelError,
+    LimitExceededError,
+    LockTimeoutError,
     NotFoundError,
     NotManagedError,
     PermissionDeniedError,
@@ -58,7 +60,11 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
     message = str(exc)
     code = grpc.StatusCode.INTERNAL
-    if isinstance(exc, NotManagedError | NotServedError | UnsupportedError):
+    if isinstance(exc, LimitExceededError):
+        code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    elif isinstance(exc, LockTimeoutError):
+        code = grpc.StatusCode.UNAVAILABLE  # nothing started: the client may retry
+    elif isinstance(exc, NotManagedError | NotServedError | UnsupportedError):
         code = grpc.StatusCode.FAILED_PRECONDITION
     elif isinstance(exc, NotFoundError):
         code = grpc.StatusCode.NOT_FOUND

@@ -33,6 +33,7 @@ from bpfman.plugin import (
     UnsupportedError,
     kernel,
 )
+from bpfman.plugins.limits import CGROUP_MAX, hook_limit
 from bpfman.plugins.multiprog import attach_ordered, kernel_older_than, runs_last
 
 from .cgroupfs import open_cgroup
@@ -68,12 +69,13 @@ class Cgroup(TypeHandler[CgroupParams]):
             st = os.fstat(fd)
             ctx.hook = f"cgroup/{st.st_dev}:{st.st_ino}/{attach_type}"
             ctx.priority = params.priority
-            try:
-                attach_ordered(ctx, fd, attach_type)
-            except KernelError as exc:
-                if exc.errno != errno.EINVAL or not kernel_older_than(6, 16):
-                    raise
-                _append(ctx, fd, attach_type)  # no relative placement before 6.16
+            with hook_limit(f"the {hook.name} hook of cgroup {path}", CGROUP_MAX, errno.E2BIG):
+                try:
+                    attach_ordered(ctx, fd, attach_type)
+                except KernelError as exc:
+                    if exc.errno != errno.EINVAL or not kernel_older_than(6, 16):
+                        raise
+                    _append(ctx, fd, attach_type)  # no relative placement before 6.16
         finally:
             os.close(fd)
         return {"cgroup_path": path, "priority": params.priority, "attach_type": hook.name}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from bpfman.plugin import AttachContext, TypeHandler, kernel
+from bpfman.plugins.limits import TRACE_MAX, hook_limit
 
 from .options import TracepointParams, split
 
@@ -17,6 +19,7 @@ class Tracepoint(TypeHandler[TracepointParams]):
         with (
             ctx.program_fd() as prog,
             kernel.perf_event_tracepoint(category, name) as event,
+            hook_limit(f"tracepoint {params.tracepoint}", TRACE_MAX, errno.E2BIG),
             kernel.link_create_perf_event(prog.fd, event.fd) as link,
         ):
             ctx.pin_link(link)
