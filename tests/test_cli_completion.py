@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -264,7 +263,7 @@ class Terminal:
     """An interactive bash with bpfman's completion sourced, in a private tmux server."""
 
     def __init__(self, root: Root, tmp: Path) -> None:
-        self.server = f"bpfman-complete-{secrets.token_hex(4)}"
+        self.socket = tmp / "tmux.sock"
         script = Path(run([*BPFMAN, "completions", str(tmp / "comp"), "--shell", "bash"]).strip())
         bindir = tmp / "bin"  # `bpfman` as the script calls it: this checkout's
         bindir.mkdir()
@@ -280,7 +279,7 @@ class Terminal:
 
     @property
     def _tmux(self) -> list[str]:
-        return ["tmux", "-L", self.server, "-f", "/dev/null"]
+        return ["tmux", "-S", str(self.socket), "-f", "/dev/null"]
 
     def type(self, text: str, *keys: str) -> None:
         run([*self._tmux, "send-keys", "-t", "0", "-l", text])
@@ -301,6 +300,7 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run([*self._tmux, "kill-server"], check=False, capture_output=True)
+        self.socket.unlink(missing_ok=True)
 
 
 @pytest.fixture
