@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
 	apache2-utils podman xdp-tools systemd strace debootstrap runc
+DEBIAN_PACKAGES += tmux
 # The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
 KERNEL_612 := build/kernels/6.12
 
@@ -106,6 +107,10 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
+# The shells' completion scripts, where bash-completion, zsh and fish look for them.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The installed virtualenv runs on the system's interpreter, not whatever python3 comes
 # first on PATH (a pyenv or a developer's build that may vanish): INSTALL_PYTHON=... to change.
 INSTALL_PYTHON ?= /usr/bin/python3
@@ -130,12 +135,17 @@ install:
 	done
 	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
+	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman completions "$(DESTDIR)$(APPDIR)/completions" > /dev/null
+	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/bpfman.bash" "$(DESTDIR)$(BASHCOMPDIR)/bpfman"
+	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/_bpfman" "$(DESTDIR)$(ZSHCOMPDIR)/_bpfman"
+	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/bpfman.fish" "$(DESTDIR)$(FISHCOMPDIR)/bpfman.fish"
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket" \
 		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service" "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
+	rm -f "$(DESTDIR)$(BASHCOMPDIR)/bpfman" "$(DESTDIR)$(ZSHCOMPDIR)/_bpfman" "$(DESTDIR)$(FISHCOMPDIR)/bpfman.fish"
 	rm -rf "$(DESTDIR)$(APPDIR)"
 
 clean:

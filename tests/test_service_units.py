@@ -117,6 +117,9 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
     assert "--socket-path" in version.stdout
     man1 = prefix / "share" / "man" / "man1"
     assert (man1 / "bpfman.1.gz").is_file() and (man1 / "bpfman-load-file.1.gz").is_file()
+    for script in ("bash-completion/completions/bpfman", "zsh/site-functions/_bpfman",
+                   "fish/vendor_completions.d/bpfman.fish"):  # fmt: skip
+        assert "_BPFMAN_COMPLETE" in (prefix / "share" / script).read_text()
 
     subprocess.run([*make, "uninstall"], check=True, env=env, capture_output=True)
     left = [p for p in dest.rglob("*") if not p.is_dir()]

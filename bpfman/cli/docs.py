@@ -115,17 +115,14 @@ def write_man_pages(root: click.Command, out_dir: Path, obj: object) -> list[Pat
 
 
 def write_completions(root: click.Command, out_dir: Path, shells: tuple[str, ...]) -> list[Path]:
-    """Write each shell's completion script (they call back into ``bpfman``)."""
-    from click.shell_completion import get_completion_class
+    """Write each shell's completion script (they call back into ``bpfman``, see complete.py)."""
+    from .complete import script
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for shell in shells:
-        completion = get_completion_class(shell)
-        assert completion is not None
-        source = completion(root, {}, "bpfman", "_BPFMAN_COMPLETE").source()
         target = out_dir / _COMPLETION_FILES[shell]
-        target.write_text(source)
+        target.write_text(script(root, shell))
         os.chmod(target, 0o644)
         written.append(target)
     return written

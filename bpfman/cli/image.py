@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,8 +25,9 @@ from bpfman.images import (
 )
 from bpfman.images.build import RUNTIMES, build_native, build_with_runtime
 from bpfman.images.credentials import login_auth
-from bpfman.images.signing import load_private_key, sign_image
-from bpfman.images.transport import Progress, RegistryClient
+
+if TYPE_CHECKING:  # the registry and crypto stacks: imported by the commands that use them
+    from bpfman.images.transport import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 InferType = Callable[[str], str | None]
@@ -239,6 +240,9 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
         "-r", "--registry-auth", metavar="<REGISTRY_AUTH>", help=verbatim(REGISTRY_AUTH_HELP)
     )
     def sign(key: str, image_url: str, registry_auth: str | None) -> None:
+        from bpfman.images.signing import load_private_key, sign_image
+        from bpfman.images.transport import RegistryClient
+
         private_key = load_private_key(key)
         ref = parse_reference(image_url)
         auth = registry_auth or login_auth(ref.registry)

@@ -9,6 +9,7 @@ exit status.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import click
 
 from .. import __version__
 from ..core.errors import InvalidInputError
+from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
 from .lazy import lazy_commands
 from .options import (
@@ -119,7 +121,8 @@ class AttachGroup(BpfmanGroup):
 
     def _plugins(self, ctx: click.Context) -> Plugins:
         app = ctx.find_object(App)
-        assert app is not None
+        if app is None:  # completing a line: no command ran, so none made the App
+            return completion.plugins(ctx)
         return app.bpfman.plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -482,6 +485,8 @@ def completions(out_dir: Path, shell: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     """Run the full CLI; every error becomes one stderr line and an exit status."""
+    if completion.COMPLETE_VAR in os.environ:  # a shell's Tab (see complete.py)
+        return completion.complete(cli, app)
     args = list(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:

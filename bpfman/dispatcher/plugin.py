@@ -53,6 +53,9 @@ def proceed_on_option(flavour: Flavour, example: str) -> Callable[[F], F]:
         "--proceed-on",
         "proceed_on",
         cls=MultiValueOption,
+        shell_complete=lambda ctx, param, incomplete: [
+            name for name in flavour.actions if name.startswith(incomplete)
+        ],
         help=(
             "Optional: Proceed to call other programs in chain on this exit code.\n"
             "Multiple values supported by repeating the parameter.\n"

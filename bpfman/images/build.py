@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpfman.core.errors import ImageError, NotFoundError
 from bpfman.images.buildargs import (
@@ -37,7 +38,9 @@ from bpfman.images.oci import (
 )
 from bpfman.images.reference import parse_reference
 from bpfman.images.settings import ImageSettings
-from bpfman.images.transport import RegistryClient
+
+if TYPE_CHECKING:  # the registry stack is imported by a push, not by the CLI's tree
+    from bpfman.images.transport import RegistryClient
 
 RUNTIMES = ("docker", "podman", "native")
 
@@ -55,6 +58,8 @@ def build_native(
     ``--cilium-ebpf-project`` and ``--bc-*`` make an index with one manifest
     per architecture. Credentials come from ``auth`` or the registry login files.
     """
+    from bpfman.images.transport import RegistryClient
+
     ref = parse_reference(tag)
     files = sources.files()
     path, data = labels_source(files)
