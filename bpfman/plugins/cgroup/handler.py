@@ -23,6 +23,7 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
+from bpfman.core import liveness
 from bpfman.plugin import (
     AttachContext,
     InvalidInputError,
@@ -68,6 +69,7 @@ class Cgroup(TypeHandler[CgroupParams]):
             st = os.fstat(fd)
             ctx.hook = f"cgroup/{st.st_dev}:{st.st_ino}/{attach_type}"
             ctx.priority = params.priority
+            ctx.anchor = liveness.cgroup(path, st.st_ino)
             try:
                 attach_ordered(ctx, fd, attach_type)
             except KernelError as exc:
