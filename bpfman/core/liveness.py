@@ -155,8 +155,8 @@ def _kernel_link(path: str, anchor: Mapping[str, Any]) -> str | None:
     try:
         with kernel.obj_get(path) as fd:
             info = kernel.link_info(fd.fd)
-    except NotFoundError:
-        return PIN_REMOVED
+    except NotFoundError:  # a hook's link goes with its interface, on a sibling's detach
+        return (_interface(anchor) if "ifindex" in anchor else None) or PIN_REMOVED
     except BpfmanError:
         return None  # cannot tell: never claim a link is gone
     if not is_detached(info):

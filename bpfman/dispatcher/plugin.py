@@ -31,6 +31,7 @@ from bpfman.core.bpffs import entries, is_pinned
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
 from bpfman.core.errors import ConflictError, NotFoundError
+from bpfman.core.model import LinkRecord
 from bpfman.kernel.namespaces import NetnsRef
 from bpfman.logs import get_logger
 from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, default_priority
@@ -158,7 +159,7 @@ class DispatcherHandler(TypeHandler[P]):
         if state is not None:
             old, alive = self._recorded_hook(ctx, state)
             if not alive:  # the same interface key, but what bpfman ran there went with it
-                self._drop_hook(ctx, hook, old, now=True)
+                self._drop_hook(ctx, hook, old, ctx.hook_links(hook), now=True)
         existing = ctx.hook_links(hook)
         if mode == FREPLACE:
             new = ctx.pending_link()
@@ -182,17 +183,21 @@ class DispatcherHandler(TypeHandler[P]):
     def detach(self, ctx: DetachContext) -> None:
         """Remove the link from its hook, rebuilding the chain without it.
 
-        When the interface (or its namespace) is gone, so is what ran on it:
-        only bpfman's pins and records are left to remove.
+        When the interface (or its namespace) is gone, so is what ran on it,
+        for every link of the hook: only bpfman's pins and records are left
+        to remove, the other links' records included.
         """
         flavour = self.flavour
         hook = ctx.link.hook or ""
         state = ctx.plugin_get(flavour.name, hook)
         if state is None:
             return
-        ops, alive = self.ops_for(ctx, state)
+        ops, alive = self._recorded_hook(ctx, state)
         remaining = [ln for ln in ctx.hook_links(hook) if ln.id != ctx.link.id]
-        if not alive or state["mode"] == DIRECT or not remaining:
+        if not alive or ops is None:
+            self._drop_hook(ctx, hook, ops, remaining, now=False)
+            return
+        if state["mode"] == DIRECT or not remaining:
             remove_hook(ctx, flavour, hook, ops)
             return
         where = {k: v for k, v in state.items() if k in ("ifindex", "iface", "netns", "direction")}
@@ -223,7 +228,7 @@ class DispatcherHandler(TypeHandler[P]):
         for hook, state in ctx.plugin_items(flavour.name):
             ops, alive = self._recorded_hook(ctx, state)
             if not alive:
-                self._drop_hook(ctx, hook, ops, now=False)
+                self._drop_hook(ctx, hook, ops, ctx.hook_links(hook), now=False)
                 continue
             live.add(str(state.get("dir")))
             live.update(str(v) for v in state["attach"].values())
@@ -317,15 +322,17 @@ class DispatcherHandler(TypeHandler[P]):
             alive = ops.alive(state["attach"])
         return ops, alive
 
-    def _drop_hook(self, ctx: Context, hook: str, ops: HookOps | None, now: bool) -> None:
-        """Forget a hook that runs nothing any more, and the links recorded on it.
+    def _drop_hook(
+        self, ctx: Context, hook: str, ops: HookOps | None, links: list[LinkRecord], now: bool
+    ) -> None:
+        """Forget a hook that runs nothing any more, and ``links``, recorded on it.
 
         ``now``: release what is left of it at once rather than after the commit,
         since an attach is about to make the same objects (pins, filter handles) again.
         """
         flavour = self.flavour
         log.warning("%s: hook %s is gone from the kernel; dropping it", flavour.name, hook)
-        for link in ctx.hook_links(hook):
+        for link in links:
             ctx.forget_link(link, f"its {flavour.name} hook is gone")
         if ops is None:
             ctx.plugin_delete(flavour.name, hook)
