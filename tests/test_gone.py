@@ -22,17 +22,18 @@ freplace); the dispatcher path is tested the same way in the VM lane
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import pytest
@@ -41,8 +42,9 @@ from tests.helpers import run, shown_rows, u32_hex, u64_hex
 from tests.helpers.bpftool import links_of, map_values, net_show, prog_ids
 from tests.helpers.cgroup import Cgroup
 from tests.helpers.chains import load_chain
+from tests.helpers.child import Poked
 from tests.helpers.consistency import Hook, problems
-from tests.helpers.net import VethPair, in_netns
+from tests.helpers.net import VethPair, add_veth, delete_link
 from tests.helpers.root import Arg, Root
 from tests.helpers.wait import eventually
 
@@ -108,6 +110,33 @@ def agree(root: Root, names: set[str], before: set[int], *hooks: Hook) -> None:
     assert problems(root.path, list(hooks), names, before) == []
 
 
+@dataclass
+class Gone:
+    """Three programs, each with one link about to lose what it hangs on, and the
+    links that must stay attached (of other programs) with their positions."""
+
+    root: Root
+    progs: list[int]
+    links: list[int]
+    kept: dict[int, int | None]
+
+    def clean_up_each_way(self, why: str, names: set[str], before: set[int], *hooks: Hook) -> None:
+        """The first link goes by detach, the second by unloading its program, the third
+        by system recover; the kept links stay where they were; then all agree."""
+        root, links = self.root, self.links
+        root.run("detach", links[0])
+        assert root.fail("get", "link", links[0]).endswith(f"no link with id {links[0]}")
+        root.run("unload", self.progs[1])
+        recovered(root, (links[2], why))
+        assert sorted(r["id"] for r in root.json("list", "links")) == sorted(self.kept)
+        for link, position in self.kept.items():
+            attached_at(root, link, position)
+        loaded = {r["id"] for r in root.json("list", "programs")}
+        assert self.progs[1] not in loaded and {self.progs[0], self.progs[2]} <= loaded
+        no_kernel_links(*self.progs)
+        agree(root, names, before, *hooks)
+
+
 @pytest.fixture
 def before() -> set[int]:
     """The programs in the kernel before the test (other roots' among them)."""
@@ -115,98 +144,51 @@ def before() -> set[int]:
 
 
 # -- interfaces ------------------------------------------------------------------
-def ifindex(netns: str, iface: str) -> int:
-    return in_netns(netns, lambda: socket.if_nametoindex(iface))
-
-
-def veth(netns: str, name: str, index: int | None = None) -> int:
-    """A veth pair ``name``/``name``p in ``netns`` (``name`` with this ifindex if
-    given), both up; the ifindex of ``name``. Deleting either end deletes both."""
-    ns = os.path.basename(netns)
-    at = ["index", str(index)] if index is not None else []
-    run(["ip", "-n", ns, "link", "add", name, *at, "type", "veth", "peer", "name", f"{name}p"])
-    for end in (name, f"{name}p"):
-        run(["ip", "-n", ns, "link", "set", end, "up"])
-    return ifindex(netns, name)
-
-
-def delete(netns: str, iface: str) -> None:
-    run(["ip", "-n", os.path.basename(netns), "link", "del", iface])
-
-
 def attach_to(root: Root, kind: str, prog: int, iface: str, netns: str, prio: int) -> int:
     direction: list[Arg] = ["-d", "ingress"] if kind in ("tcx", "tc") else []
     link = root.attach(prog, kind, *direction, "-i", iface, "-p", prio, "-n", netns)
     return int(link["id"])
 
 
-@dataclass
-class Interfaces:
-    """Three programs of one type on three veths in ns b, and one on a veth in ns a."""
+def on_interfaces(root: Root, objects: Path, pair: VethPair, kind: str) -> Gone:
+    """Three programs of one type on three veths in ns b, one more on a veth in ns a."""
+    owner = load_chain(root, objects, kind, 0, NEXT[kind])
+    progs = [owner] + [load_chain(root, objects, kind, s, NEXT[kind], owner) for s in (1, 2, 3)]
+    links = []
+    for n, prog in enumerate(progs[:3]):
+        add_veth(pair.netns_path_b, f"gone{n}")
+        links.append(attach_to(root, kind, prog, f"gone{n}", pair.netns_path_b, 100))
+        attached_at(root, links[-1], 0)
+    add_veth(pair.netns_path_a, "keep0")
+    kept = attach_to(root, kind, progs[3], "keep0", pair.netns_path_a, 100)
+    return Gone(root, progs[:3], links, {kept: 0})
 
-    root: Root
-    pair: VethPair
-    kind: str
-    progs: list[int]
-    links: list[int]
-    keep_prog: int
-    keep_link: int
-    before: set[int]
 
-    @classmethod
-    def attach(
-        cls, root: Root, objects: Path, pair: VethPair, kind: str, before: set[int]
-    ) -> Interfaces:
-        owner = load_chain(root, objects, kind, 0, NEXT[kind])
-        progs = [owner] + [load_chain(root, objects, kind, s, NEXT[kind], owner) for s in (1, 2)]
-        links = []
-        for n, prog in enumerate(progs):
-            veth(pair.netns_path_b, f"gone{n}")
-            links.append(attach_to(root, kind, prog, f"gone{n}", pair.netns_path_b, 100))
-        veth(pair.netns_path_a, "keep0")
-        keep_prog = load_chain(root, objects, kind, 3, NEXT[kind], owner)
-        keep_link = attach_to(root, kind, keep_prog, "keep0", pair.netns_path_a, 100)
-        for link in links:
-            attached_at(root, link, 0)
-        return cls(root, pair, kind, progs, links, keep_prog, keep_link, before)
-
-    def clean_up_each_way(self, why: str) -> None:
-        """The first link by detach, the second by unloading its program, the third by
-        system recover; the link on the other namespace's veth stays at pos-0."""
-        root = self.root
-        for link in self.links:
-            becomes_detached(root, link, why)
-        attached_at(root, self.keep_link, 0)
-
-        root.run("detach", self.links[0])
-        assert root.fail("get", "link", self.links[0]).endswith(f"no link with id {self.links[0]}")
-        root.run("unload", self.progs[1])
-        recovered(root, (self.links[2], why))
-        assert [r["id"] for r in root.json("list", "links")] == [self.keep_link]
-        attached_at(root, self.keep_link, 0)
-        loaded = {r["id"] for r in root.json("list", "programs")}
-        assert loaded == {self.progs[0], self.progs[2], self.keep_prog}
-        no_kernel_links(*self.progs)
-        agree(root, {f"{self.kind}_chain"}, self.before, Hook("keep0", self.pair.netns_path_a))
+def interfaces_gone(gone: Gone, kind: str, why: str, before: set[int], pair: VethPair) -> None:
+    for link in gone.links:
+        becomes_detached(gone.root, link, why)
+    for link, position in gone.kept.items():
+        attached_at(gone.root, link, position)
+    gone.clean_up_each_way(why, {f"{kind}_chain"}, before, Hook("keep0", pair.netns_path_a))
 
 
 @pytest.mark.parametrize("kind", ["tcx", "xdp", "tc"])
 def test_interface_deleted(
     root: Root, objects: Path, before: set[int], pair: VethPair, kind: str
 ) -> None:
-    hooks = Interfaces.attach(root, objects, pair, kind, before)
+    gone = on_interfaces(root, objects, pair, kind)
     for n in range(3):
-        delete(pair.netns_path_b, f"gone{n}")
-    hooks.clean_up_each_way("interface gone")
+        delete_link(pair.netns_path_b, f"gone{n}")
+    interfaces_gone(gone, kind, "interface gone", before, pair)
 
 
 @pytest.mark.parametrize("kind", ["tcx", "xdp", "tc"])
 def test_netns_deleted(
     root: Root, objects: Path, before: set[int], pair: VethPair, kind: str
 ) -> None:
-    hooks = Interfaces.attach(root, objects, pair, kind, before)
+    gone = on_interfaces(root, objects, pair, kind)
     run(["ip", "netns", "delete", pair.ns_b])
-    hooks.clean_up_each_way("network namespace gone")
+    interfaces_gone(gone, kind, "network namespace gone", before, pair)
 
 
 @pytest.mark.parametrize("kind", ["tcx", "xdp", "tc"])
@@ -216,7 +198,7 @@ def test_interface_recreated_with_its_index(
     """An interface deleted and made again with the same index in the same namespace:
     bpfman's hook key is the same, but the new links run alone and count alone."""
     ns = pair.netns_path_b
-    index = veth(ns, "again0")
+    index = add_veth(ns, "again0")
     owner = load_chain(root, objects, kind, 0, NEXT[kind])
     old = [attach_to(root, kind, owner, "again0", ns, 100)]
     if kind == "tcx":  # kernel-ordered: several links share the hook
@@ -224,11 +206,11 @@ def test_interface_recreated_with_its_index(
         old.append(attach_to(root, kind, second, "again0", ns, 50))
         attached_at(root, old[1], 0)
         attached_at(root, old[0], 1)
-    delete(ns, "again0")
+    delete_link(ns, "again0")
     for link in old:
         becomes_detached(root, link, "interface gone")
 
-    assert veth(ns, "again0", index) == index
+    assert add_veth(ns, "again0", index) == index
     newcomer = load_chain(root, objects, kind, 2, NEXT[kind], owner)
     direction: list[Arg] = ["-d", "ingress"] if kind in ("tcx", "tc") else []
     proc = root.run(
@@ -262,42 +244,30 @@ def test_interface_recreated_with_its_index(
 def test_cgroup_removed(root: Root, objects: Path, before: set[int]) -> None:
     port = (12345).to_bytes(2, "little").hex()
     chain = ["-g", f"verdict={u32_hex(1)}", f"udp_port={port}"]
-    owner: int | None = None
-    progs = []
-    for slot in range(3):
-        share: list[Arg] = ["--map-owner-id", owner] if owner is not None else []
-        prog = root.load_id(
-            objects / "cgroup_chain.bpf.o",
-            "--programs", "cgroup:cgroup_chain", *chain, f"prog_slot={u32_hex(slot)}", *share,
-        )  # fmt: skip
-        owner = owner or prog
-        progs.append(prog)
+    progs: list[int] = []
+    for slot in range(4):
+        share: list[Arg] = ["--map-owner-id", progs[0]] if progs else []
+        args = ["--programs", "cgroup:cgroup_chain", *chain, f"prog_slot={u32_hex(slot)}", *share]
+        progs.append(root.load_id(objects / "cgroup_chain.bpf.o", *args))
     with Cgroup() as cgroup, Cgroup() as keep:
         links = [
             int(root.attach(prog, "cgroup", "-c", cgroup.path, "-p", 100 * (n + 1))["id"])
-            for n, prog in enumerate(progs)
+            for n, prog in enumerate(progs[:3])
         ]
-        kept = int(root.attach(progs[0], "cgroup", "-c", keep.path, "-p", 500)["id"])
+        kept = int(root.attach(progs[3], "cgroup", "-c", keep.path, "-p", 500)["id"])
         assert [row(root, link)["position"] for link in links] == [0, 1, 2]
         cgroup.close()  # rmdir: the kernel lets the links go once the cgroup is released
         for link in links:
             becomes_detached(root, link, "cgroup gone")
         attached_at(root, kept, 0)
 
-        # The same path made again is another cgroup: a new link there is pos-0 alone.
+        # The same path made again is another cgroup: a new link there is pos-0 alone,
+        # where the old links showed pos-0, pos-1 and pos-2 beside it.
         cgroup.path.mkdir()
-        newcomer = int(root.attach(progs[1], "cgroup", "-c", cgroup.path, "-p", 150)["id"])
+        newcomer = int(root.attach(progs[3], "cgroup", "-c", cgroup.path, "-p", 150)["id"])
         attached_at(root, newcomer, 0)
-        root.run("detach", links[0])
-        root.run("detach", newcomer)
-        recovered(root, (links[1], "cgroup gone"), (links[2], "cgroup gone"))
-        attached_at(root, kept, 0)
-        root.run("unload", progs[2])
-        root.run("unload", progs[1])
-        assert [r["id"] for r in root.json("list", "links")] == [kept]
-        no_kernel_links(progs[1], progs[2])
-        agree(root, {"cgroup_chain"}, before)
-        root.run("unload", progs[0])
+        gone = Gone(root, progs[:3], links, {kept: 0, newcomer: 0})
+        gone.clean_up_each_way("cgroup gone", {"cgroup_chain"}, before)
 
 
 # -- links pinned alone: only their pin can be taken away ---------------------------
@@ -355,12 +325,7 @@ def test_pin_removed_by_hand(root: Root, objects: Path, before: set[int], kind: 
     counted = [map_values(c)[0] for c in counts]
     call_getppid()
     assert [map_values(c)[0] for c in counts] == counted  # detached indeed
-
-    root.run("detach", links[0])
-    root.run("unload", progs[1])
-    recovered(root, (links[2], "pin removed"))
-    assert root.json("list", "links") == []
-    agree(root, {spec.object}, before)
+    Gone(root, progs, links, {}).clean_up_each_way("pin removed", {spec.object}, before)
 
 
 def call_getppid() -> None:
@@ -369,6 +334,7 @@ def call_getppid() -> None:
 
 
 # -- processes and files ------------------------------------------------------------------
+# Calls zlibVersion() of the library it is given (its own copy) ten times per poke.
 CHILD = """
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
@@ -377,35 +343,6 @@ for line in sys.stdin:
         lib.zlibVersion()
     print("done", flush=True)
 """
-
-
-class Child:
-    """A process that calls zlibVersion() of the library it was given, when poked."""
-
-    def __init__(self, library: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, library],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.pid = self.proc.pid
-        self.poke()
-
-    def poke(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline().strip() == "done"
-
-    def close(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
@@ -419,16 +356,28 @@ def library() -> Iterator[str]:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def load_uprobe(root: Root, objects: Path) -> int:
-    return root.load_id(objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter")
+@contextlib.contextmanager
+def calling(library: str) -> Iterator[Poked]:
+    child = Poked(CHILD, library)
+    try:
+        child.poke()  # the library is mapped before any probe exists
+        yield child
+    finally:
+        child.close()
+
+
+def load(root: Root, objects: Path, kind: str, count: int) -> list[int]:
+    obj = {"uprobe": "uprobe_counter", "perf_event": "perf_event_counter"}[kind]
+    return [
+        root.load_id(objects / f"{obj}.bpf.o", "--programs", f"{kind}:{obj}") for _ in range(count)
+    ]
 
 
 def test_uprobe_target_deleted_is_not_gone(
     root: Root, objects: Path, before: set[int], library: str
 ) -> None:
-    child = Child(library)
-    try:
-        prog = load_uprobe(root, objects)
+    with calling(library) as child:
+        [prog] = load(root, objects, "uprobe", 1)
         link = int(root.attach(prog, "uprobe", "-t", library, "-f", "zlibVersion")["id"])
         counts = str(root.maps(prog) / "counts")
         child.poke()
@@ -444,65 +393,32 @@ def test_uprobe_target_deleted_is_not_gone(
         assert map_values(counts)[0] == 20
         no_kernel_links(prog)
         agree(root, {"uprobe_counter"}, before)
-    finally:
-        child.close()
 
 
 def test_uprobe_process_exited(root: Root, objects: Path, before: set[int], library: str) -> None:
-    child, other = Child(library), Child(library)
-    try:
-        progs = [load_uprobe(root, objects) for _ in range(3)]
-        links = [
-            int(root.attach(p, "uprobe", "-t", library, "-f", "zlibVersion", "-p", child.pid)["id"])
-            for p in progs
-        ]
-        kept = int(
-            root.attach(progs[0], "uprobe", "-t", library, "-f", "zlibVersion", "-p", other.pid)[
-                "id"
-            ]
-        )
+    with calling(library) as child, calling(library) as other:
+        progs = load(root, objects, "uprobe", 4)
+        probe: list[Arg] = ["uprobe", "-t", library, "-f", "zlibVersion", "-p"]
+        links = [int(root.attach(p, *probe, child.pid)["id"]) for p in progs[:3]]
+        kept = int(root.attach(progs[3], *probe, other.pid)["id"])
         child.poke()
         assert map_values(str(root.maps(progs[0]) / "counts"))[0] == 10
         child.close()
         for link in links:
             assert shown_detached(root, link, "process exited")
-        attached_at(root, kept, None)
         other.poke()
-        assert map_values(str(root.maps(progs[0]) / "counts"))[0] == 20
-
-        root.run("detach", links[0])
-        root.run("unload", progs[1])
-        recovered(root, (links[2], "process exited"))
-        assert [r["id"] for r in root.json("list", "links")] == [kept]
-        no_kernel_links(progs[1], progs[2])
-        agree(root, {"uprobe_counter"}, before)
-    finally:
-        child.close()
-        other.close()
-
-
-BUSY = "import sys\nfor line in sys.stdin: pass\n"
-
-
-def load_perf(root: Root, objects: Path) -> int:
-    return root.load_id(
-        objects / "perf_event_counter.bpf.o", "--programs", "perf_event:perf_event_counter"
-    )
+        assert map_values(str(root.maps(progs[3]) / "counts"))[0] == 10
+        gone = Gone(root, progs[:3], links, {kept: None})
+        gone.clean_up_each_way("process exited", {"uprobe_counter"}, before)
 
 
 def test_perf_event_process_exited(root: Root, objects: Path, before: set[int]) -> None:
-    child = subprocess.Popen([sys.executable, "-c", BUSY], stdin=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=PIPE)
     try:
-        progs = [load_perf(root, objects) for _ in range(3)]
-        links = [
-            int(
-                root.attach(p, "perf_event", "-e", "task-clock", "-f", "100", "--pid", child.pid)[
-                    "id"
-                ]
-            )
-            for p in progs
-        ]
-        kept = int(root.attach(progs[0], "perf_event", "-e", "cpu-clock", "-f", "10")["id"])
+        progs = load(root, objects, "perf_event", 4)
+        sample: list[Arg] = ["perf_event", "-e", "task-clock", "-f", "100", "--pid", child.pid]
+        links = [int(root.attach(p, *sample)["id"]) for p in progs[:3]]
+        kept = int(root.attach(progs[3], "perf_event", "-e", "cpu-clock", "-f", "10")["id"])
         for link in links:
             attached_at(root, link, None)
         assert child.stdin is not None
@@ -510,31 +426,20 @@ def test_perf_event_process_exited(root: Root, objects: Path, before: set[int]) 
         child.wait(timeout=10)
         for link in links:
             assert shown_detached(root, link, "process exited")
-        attached_at(root, kept, None)
-
-        root.run("detach", links[0])
-        root.run("unload", progs[1])
-        recovered(root, (links[2], "process exited"))
-        assert [r["id"] for r in root.json("list", "links")] == [kept]
-        no_kernel_links(progs[1], progs[2])
-        agree(root, {"perf_event_counter"}, before)
+        gone = Gone(root, progs[:3], links, {kept: None})
+        gone.clean_up_each_way("process exited", {"perf_event_counter"}, before)
     finally:
         child.kill()
         child.wait()
 
 
 def test_perf_event_pins_removed_by_hand(root: Root, objects: Path, before: set[int]) -> None:
-    progs = [load_perf(root, objects) for _ in range(3)]
+    progs = load(root, objects, "perf_event", 3)
     links = [int(root.attach(p, "perf_event", "-e", "cpu-clock", "-f", "10")["id"]) for p in progs]
     for link in links:
-        pins = root.path / "fs" / "perf_event" / str(link)
-        for pin in pins.iterdir():
+        for pin in (root.path / "fs" / "perf_event" / str(link)).iterdir():
             os.unlink(pin)
     no_kernel_links(*progs)
     for link in links:
         assert shown_detached(root, link, "pin removed")
-    root.run("detach", links[0])
-    root.run("unload", progs[1])
-    recovered(root, (links[2], "pin removed"))
-    assert root.json("list", "links") == []
-    agree(root, {"perf_event_counter"}, before)
+    Gone(root, progs, links, {}).clean_up_each_way("pin removed", {"perf_event_counter"}, before)
