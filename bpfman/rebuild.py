@@ -193,6 +193,7 @@ def _adopt_link(op: Operation, pin: str) -> list[str]:
             pin=pin,
             attachment=f"adopted {kind} link {info.id}",
             rows=[["Kernel Link ID", str(info.id)], ["Link Type", kind]],
+            anchor={"link": pin},  # on no recorded hook: the kernel is asked of it alone
         )
     )
     return [f"adopted link {name} of program {program.id} ({kind})"]

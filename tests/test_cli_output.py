@@ -300,6 +300,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
         "application",
         "attachment",
         "position",
+        "detached",
         "params",
         "metadata",
     }
@@ -307,6 +308,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     assert link["params"] == {"tracepoint": TRACEPOINTS[0]}
     # The program's application is copied into its links' metadata, as the reference does.
     assert link["position"] is None and link["metadata"] == {"bpfman_application": "js"}
+    assert link["detached"] is None
     assert root.json("get", "link", link["id"]) == link
     assert root.json("list", "links") == [link]
 

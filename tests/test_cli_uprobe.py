@@ -7,14 +7,13 @@ child's pid, so other processes calling getpid() never count.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.bpftool import links_of, map_values, prog_ids
+from tests.helpers.child import Poked
 from tests.helpers.root import Root, le32
 from tests.helpers.wait import eventually
 
@@ -29,34 +28,10 @@ for line in sys.stdin:
 """
 
 
-class Child:
-    """A process that calls getpid() CALLS times whenever it is poked."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        self.pid = self.proc.pid
-
-    def poke(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline().strip() == "done"
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture
-def child() -> Iterator[Child]:
-    c = Child()
+def child() -> Iterator[Poked]:
+    """A process that calls getpid() CALLS times whenever it is poked."""
+    c = Poked(CHILD)
     try:
         c.poke()  # libc is mapped and the interpreter warmed up before probes exist
         yield c
@@ -73,7 +48,7 @@ def libc_path(pid: int) -> str:
     raise AssertionError("child has no libc mapped")
 
 
-def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: Child) -> None:
+def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: Poked) -> None:
     loaded = root.load(
         objects / "uprobe_counter.bpf.o",
         "--programs",
@@ -137,7 +112,7 @@ def test_uprobe_and_uretprobe_on_libc_getpid(root: Root, objects: Path, child: C
 
 
 def test_uprobe_unknown_function_and_target_leave_nothing(
-    root: Root, objects: Path, child: Child
+    root: Root, objects: Path, child: Poked
 ) -> None:
     prog_id = root.load_id(objects / "uprobe_counter.bpf.o", "--programs", "uprobe:uprobe_counter")
     message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "no_such_function_xyz")

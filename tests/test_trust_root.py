@@ -157,6 +157,9 @@ def test_an_older_relative_record_is_re_anchored_under_the_root(
     (place / name / "fs").mkdir(parents=True)
     (place / name / "fs" / f"prog_{prog}").write_text("precious")
     planted.append(place / name / "fs" / f"prog_{prog}")
+    # Recovery reads it re-anchored too: the live program keeps its record.
+    assert bpfman(place, "system", "recover", root=str(root.path)).returncode == 0
+    assert prog in [row["id"] for row in root.json("list", "programs")]
 
     # Shared maps follow the owner's record as written (one set of users), acted on confined.
     sharer = load_counter(root, objects, "--map-owner-id", prog)

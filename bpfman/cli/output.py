@@ -215,6 +215,7 @@ def link_json(details: LinkDetails) -> dict[str, Any]:
         "application": details.program.application or None,
         "attachment": details.view.attachment,
         "position": details.position,
+        "detached": details.detached,
         "params": details.link.params,
         "metadata": details.link.metadata,
     }

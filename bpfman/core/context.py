@@ -122,6 +122,11 @@ class _OperationContext:
         """Objects to release once the change is committed (never if it fails)."""
         self._op.retire(*resources)
 
+    def forget_link(self, link: LinkRecord, why: str) -> None:
+        """Drop the record of a link whose kernel object is gone."""
+        self.note(f"link {link.id}: {why}; dropping its record")
+        self._op.txn.delete_link(link)
+
 
 class _ProgramContext(_OperationContext):
     """An operation on one program's links."""
@@ -142,6 +147,9 @@ class AttachContext(_ProgramContext):
         self.pinned = False
         self.hook: str | None = None
         self.priority: int | None = None
+        # What else the link hangs on (bpfman.core.liveness: interface(), cgroup(),
+        # process(), pins()), so that readers find it detached when that goes.
+        self.anchor: dict[str, Any] = {}
 
     def program_fd(self) -> kernel.Fd:
         """A fresh fd of the pinned program; the caller closes it."""
@@ -208,8 +216,10 @@ class RecoverContext(_OperationContext):
         view: LinkView,
         hook: str | None = None,
         priority: int | None = None,
+        anchor: dict[str, Any] | None = None,
     ) -> LinkRecord:
-        """Record a link found in the kernel, under a new bpfman link id."""
+        """Record a link found in the kernel, under a new bpfman link id
+        (``anchor`` as :attr:`AttachContext.anchor`)."""
         txn = self._op.txn
         link = LinkRecord(
             id=txn.new_link_id(),
@@ -222,14 +232,10 @@ class RecoverContext(_OperationContext):
             metadata={APPLICATION_KEY: program.application} if program.application else {},
             attachment=view.attachment,
             rows=[[label, value] for label, value in view.rows],
+            anchor=anchor or {},
         )
         txn.put_link(link)
         return link
 
     def links(self, link_type: str) -> list[LinkRecord]:
         return [link for link in self._op.txn.links() if link.type == link_type]
-
-    def forget_link(self, link: LinkRecord, why: str) -> None:
-        """Drop the record of a link whose kernel object is gone."""
-        self.note(f"link {link.id}: {why}; dropping its record")
-        self._op.txn.delete_link(link)

@@ -60,18 +60,26 @@ if TYPE_CHECKING:
     from bpfman.images import ImageStore, PullPolicy
 
     from .context import Scope
+    from .liveness import Liveness
     from .plugins import Plugins
 
 log = get_logger(__name__)
 
 
 class LinkDetails(NamedTuple):
-    """A link with the program it belongs to and its plugin's description."""
+    """A link with the program it belongs to and its plugin's description.
+
+    ``detached`` says why the kernel no longer runs it (its interface,
+    namespace, cgroup or process is gone, its pin was removed...): such a
+    link holds no position until ``detach``, ``unload`` or ``system
+    recover`` removes it.
+    """
 
     link: LinkRecord
     program: ProgramRecord
     view: LinkView
     position: int | None
+    detached: str | None = None
 
 
 class ProgramDetails(NamedTuple):
@@ -503,6 +511,7 @@ class Bpfman:
                 metadata={**inherited, **tags},
                 attachment=view.attachment,
                 rows=[[label, value] for label, value in view.rows],
+                anchor=ctx.anchor,
             )
             op.txn.put_link(link)
         return link
@@ -536,16 +545,9 @@ class Bpfman:
             self._detach(op, program, link)
 
     def _detach(self, op: Operation, program: ProgramRecord, link: LinkRecord) -> None:
-        from .context import DetachContext
+        from .recovery import detach_link
 
-        ctx = DetachContext(self._scope(op), program, link)
-        # Confined first: a link pin outside the bpffs stops the detach, its record kept.
-        pinned = self._confined(Resource.link(link.pin)) if link.pin else None
-        if link.type in self.plugins.types:
-            self.plugins.handler(link.type).detach(ctx)
-        elif pinned is not None:  # the plugin is gone: a plain pinned link still goes
-            op.retire(pinned)
-        op.txn.delete_link(link)
+        detach_link(self._scope(op), self.plugins, program, link)
 
     def unload(self, program_id: int) -> None:
         """Detach every link of the program, then unload it.
@@ -632,7 +634,10 @@ class Bpfman:
             if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
-                    links = [self._describe(txn, link, record) for link in txn.links_of(program_id)]
+                    liveness = self._liveness(txn)
+                    links = [
+                        self._describe(liveness, link, record) for link in txn.links_of(program_id)
+                    ]
                     used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
@@ -657,6 +662,7 @@ class Bpfman:
             if txn is None:
                 return []
             programs = {p.id: p for p in txn.programs()}
+            liveness = self._liveness(txn)
             for link in txn.links():
                 program = programs.get(link.program_id)
                 if program is None:
@@ -667,7 +673,7 @@ class Bpfman:
                     continue
                 if not all_match({**program.metadata, **link.metadata}, conditions):
                     continue
-                rows.append(self._describe(txn, link, program))
+                rows.append(self._describe(liveness, link, program))
         return sorted(rows, key=lambda d: (d.program.id, d.link.seq))
 
     def get_link(self, link_id: int) -> LinkDetails:
@@ -677,17 +683,31 @@ class Bpfman:
                 if link is not None:
                     program = txn.get_program(link.program_id)
                     if program is not None:
-                        return self._describe(txn, link, program)
+                        return self._describe(self._liveness(txn), link, program)
         raise NotFoundError(f"no link with id {link_id}")
 
-    def _describe(self, txn: Txn, link: LinkRecord, program: ProgramRecord) -> LinkDetails:
-        """The recorded view, with the link's current position on a shared hook."""
+    def _liveness(self, txn: Txn) -> Liveness:
+        from .liveness import Liveness
+
+        return Liveness(txn, self.layout.fs / "links")
+
+    def _describe(
+        self, liveness: Liveness, link: LinkRecord, program: ProgramRecord
+    ) -> LinkDetails:
+        """The recorded view, with the link's current position among the live links
+        of a shared hook, or why it is detached."""
         view = LinkView(link.attachment, [(str(k), str(v)) for k, v in link.rows])
         if not view.attachment:  # recorded by an older bpfman: ask the plugin, or show raw
             view = self._view_of(link)
+        detached = liveness.detached(link)
+        if detached is not None:
+            view = LinkView(
+                f"{view.attachment} (detached: {detached})", [*view.rows, ("Detached", detached)]
+            )
+            return LinkDetails(link, program, view, None, detached)
         position = None
         if link.hook is not None:
-            ids = [other.id for other in txn.links_on_hook(link.hook)]
+            ids = liveness.live_on_hook(link.hook)
             position = ids.index(link.id) if link.id in ids else None
             view = LinkView(
                 f"{view.attachment} pos-{position}", _with_position(view.rows, position)

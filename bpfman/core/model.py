@@ -56,6 +56,8 @@ class LinkRecord:
     same hook are ordered by ``(priority, seq)``. ``attachment`` and ``rows``
     are the plugin's description, recorded at attach time so that listing
     links needs no plugin; the core adds the position on a shared hook.
+    ``anchor`` is what else the link hangs on, for readers to find it
+    detached when that goes (:mod:`.liveness`).
     """
 
     id: int
@@ -69,6 +71,7 @@ class LinkRecord:
     metadata: dict[str, str] = field(default_factory=dict)
     attachment: str = ""
     rows: list[list[str]] = field(default_factory=list)
+    anchor: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return _fields(self)

@@ -1,27 +1,34 @@
 """Reconciling records with the kernel.
 
 :func:`reconcile` runs after a crash was replayed (and on ``system
-recover``): a recorded object that is gone is dropped with a log line, and a
-pin in one of bpfman's directories that nothing records is removed. Entries
-bpfman does not recognise are logged and left alone. It costs time in
-proportion to what is recorded, which is why only recovery runs it, never a
-normal command.
+recover``): a recorded object that is gone is dropped with a log line, a
+link the kernel detached behind bpfman's back (its interface, namespace,
+cgroup or process gone, its pin removed) is detached the way ``detach``
+does it, and a pin in one of bpfman's directories that nothing records is
+removed. Entries bpfman does not recognise are logged and left alone. It
+costs time in proportion to what is recorded, which is why only recovery
+runs it, never a normal command.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bpfman.logs import get_logger
 
 from .bpffs import Layout, entries, is_pinned
 from .contract import Resource, TypeHandler
+from .errors import StateError
 from .journal import Operation
+from .liveness import Liveness
 
 if TYPE_CHECKING:
     from bpfman.config import Config
 
+    from .context import Scope
+    from .model import LinkRecord, ProgramRecord
     from .plugins import Plugins
 
 log = get_logger(__name__)
@@ -34,36 +41,63 @@ def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -
 
     txn = op.txn
     done: list[str] = []
+    dropped: set[str] = set()  # pins of the links dropped here, released after the commit
 
     def note(line: str) -> None:
         log.warning("reconcile: %s", line)
         done.append(line)
 
+    def drop(link: LinkRecord) -> None:
+        txn.delete_link(link)
+        if link.pin:
+            dropped.add(link.pin)
+            op.retire(Resource.link(link.pin))
+
     for program in txn.programs():
-        if not is_pinned(program.pin):
+        try:  # an older version's record may hold a relative path: read it re-anchored
+            pin = layout.confine(program.pin)
+        except StateError as exc:
+            note(f"program {program.id} left as it is: {exc}")
+            continue
+        if not is_pinned(pin):
             note(f"program {program.id} is gone from the kernel: dropping its record")
             for link in txn.links_of(program.id):
-                txn.delete_link(link)
-                if link.pin:
-                    op.retire(Resource.link(link.pin))
+                drop(link)
             txn.delete_program(program)
             if not txn.map_users(program.map_pin_path):
                 op.retire(Resource.tree(program.map_pin_path))
+    scope = Scope(op, layout, config)
+    liveness = Liveness(txn, layout.fs / "links", per_hook=False)
     for link in txn.links():
-        if txn.get_program(link.program_id) is None:
+        owner = txn.get_program(link.program_id)
+        if owner is None:
             note(f"link {link.id} belongs to no program: dropping it")
-        elif link.pin and not is_pinned(link.pin):
-            note(f"link {link.id} is gone from the kernel: dropping its record")
-        else:
+            drop(link)
             continue
-        txn.delete_link(link)
-        if link.pin:
-            op.retire(Resource.link(link.pin))
-    ctx = RecoverContext(Scope(op, layout, config))
+        why = liveness.detached(link)
+        if why is not None:
+            note(f"removed link {link.id} ({link.type} {link.attachment}): detached, {why}")
+            detach_link(scope, plugins, owner, link)
+            if link.pin:
+                dropped.add(link.pin)
+    ctx = RecoverContext(scope)
     for handler in handlers(plugins):
         handler.reconcile(ctx)
-    done += _orphans(op, layout)
+    done += _orphans(op, layout, dropped)
     return done
+
+
+def detach_link(scope: Scope, plugins: Plugins, program: ProgramRecord, link: LinkRecord) -> None:
+    """Take ``link`` off its hook through its plugin and drop its record."""
+    from .context import DetachContext
+
+    # Confined first: a link pin outside the bpffs stops the detach, its record kept.
+    pinned = Resource.link(scope.layout.confine(link.pin)) if link.pin else None
+    if link.type in plugins.types:
+        plugins.handler(link.type).detach(DetachContext(scope, program, link))
+    elif pinned is not None:  # the plugin is gone: a plain pinned link still goes
+        scope.op.retire(pinned)
+    scope.op.txn.delete_link(link)
 
 
 def handlers(plugins: Plugins) -> list[TypeHandler[Any]]:
@@ -74,12 +108,13 @@ def handlers(plugins: Plugins) -> list[TypeHandler[Any]]:
     return seen
 
 
-def _orphans(op: Operation, layout: Layout) -> list[str]:
-    """Pins in the core's directories that no record refers to."""
+def _orphans(op: Operation, layout: Layout, dropped: set[str]) -> list[str]:
+    """Pins in the core's directories that no record refers to (``dropped``: retired already)."""
     txn = op.txn
     programs = txn.programs()
-    wanted = {p.pin for p in programs} | {link.pin for link in txn.links() if link.pin}
-    map_dirs = {p.map_pin_path for p in programs}
+    recorded = [p.pin for p in programs] + [link.pin for link in txn.links() if link.pin]
+    wanted = _where(layout, recorded) | _where(layout, dropped)
+    map_dirs = _where(layout, [p.map_pin_path for p in programs])
     lines = []
     candidates = [e for e in entries(layout.fs) if e.name.startswith("prog_")]
     candidates += list(entries(layout.fs / "links"))
@@ -99,3 +134,15 @@ def _orphans(op: Operation, layout: Layout) -> list[str]:
     for line in lines:
         log.warning("reconcile: %s", line)
     return lines
+
+
+def _where(layout: Layout, recorded: Iterable[str]) -> set[str]:
+    """The paths records name, as acted on: re-anchored (an older version's relative
+    ones); one pointing outside the bpffs names nothing of ours."""
+    found = set()
+    for path in recorded:
+        try:
+            found.add(str(layout.confine(path)))
+        except StateError:
+            continue
+    return found

@@ -36,7 +36,8 @@ from bpfman.logs import get_logger
 from .errors import CorruptStateError, LockTimeoutError, StateError
 from .model import LinkRecord, ProgramRecord
 
-SCHEMA_VERSION = 2
+# 3: links record what they hang on (``anchor``); an older bpfman would read them as corrupt.
+SCHEMA_VERSION = 3
 log = get_logger(__name__)
 _MAP_SIZE = 1 << 30  # address space only: the file grows with what is written
 _DBS = (
@@ -610,8 +611,13 @@ def _stale(view: Txn) -> bool:
 
 
 def _migrate(txn: Txn, version: int) -> None:
-    """Schema 1 to 2: ``attach_func`` moves into plugin data, links get indexes."""
+    """Schema 1 to 2: ``attach_func`` moves into plugin data, links get indexes.
+
+    2 to 3 changes no record: a link without ``anchor`` hangs on its pin alone.
+    """
     log.info("state: migrating schema %d to %d", version, SCHEMA_VERSION)
+    if version >= 2:
+        return
     for _, raw in txn._scan(b"programs"):
         data = _unpack(raw)
         func = data.pop("attach_func", None)

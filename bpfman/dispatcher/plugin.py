@@ -11,6 +11,12 @@ own type and run alone on their hook.
 Order on a hook: ascending priority; equal priorities run in attach order
 (the core's ``(priority, seq)`` order key), so positions are stable and a
 newcomer never jumps ahead of an equal-priority link already there.
+
+A hook whose interface went away behind bpfman's back runs nothing. Its links
+read as detached (each records its interface, and the XDP link holding the
+hook, as its anchor); ``detach`` and ``system recover`` drop them, and so does
+an attach to the same hook key (an interface re-created with the same index in
+the same namespace), which starts the hook afresh.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from bpfman import kernel
+from bpfman.core import liveness
 from bpfman.core.bpffs import entries, is_pinned
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
 from bpfman.core.errors import ConflictError, NotFoundError
+from bpfman.core.model import LinkRecord
 from bpfman.kernel.namespaces import NetnsRef
 from bpfman.logs import get_logger
 from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, default_priority
@@ -121,6 +129,10 @@ class DispatcherHandler(TypeHandler[P]):
         """What the flavour records with each adopted link besides the shared params."""
         return {}
 
+    def held_by(self, attach: Mapping[str, Any]) -> str | None:
+        """The pinned bpf_link that holds the hook's program there, if there is one."""
+        return None
+
     # -- the shared behaviour ---------------------------------------------------
     def prepare_load(self, ctx: LoadContext) -> None:
         """Load the program as an extension of a stub when freplace works here."""
@@ -146,6 +158,11 @@ class DispatcherHandler(TypeHandler[P]):
         ctx.priority = int(recorded["priority"])
         mode = ctx.program.plugin_data.get("dispatch", DIRECT)
         recorded["dispatch"] = mode
+        state = ctx.plugin_get(flavour.name, hook)
+        if state is not None:
+            old, alive = self._recorded_hook(ctx, state)
+            if not alive:  # the same interface key, but what bpfman ran there went with it
+                self._drop_hook(ctx, hook, old, ctx.hook_links(hook), now=True)
         existing = ctx.hook_links(hook)
         if mode == FREPLACE:
             new = ctx.pending_link()
@@ -162,22 +179,28 @@ class DispatcherHandler(TypeHandler[P]):
             )
         else:
             install_direct(ctx, flavour, hook, ops, where)
+        attach = ctx.plugin_get(flavour.name, hook)["attach"]
+        ctx.anchor = liveness.interface(where["netns"], where["ifindex"], self.held_by(attach))
         return recorded
 
     def detach(self, ctx: DetachContext) -> None:
         """Remove the link from its hook, rebuilding the chain without it.
 
-        When the interface (or its namespace) is gone, so is what ran on it:
-        only bpfman's pins and records are left to remove.
+        When the interface (or its namespace) is gone, so is what ran on it,
+        for every link of the hook: only bpfman's pins and records are left
+        to remove, the other links' records included.
         """
         flavour = self.flavour
         hook = ctx.link.hook or ""
         state = ctx.plugin_get(flavour.name, hook)
         if state is None:
             return
-        ops, alive = self.ops_for(ctx, state)
+        ops, alive = self._recorded_hook(ctx, state)
         remaining = [ln for ln in ctx.hook_links(hook) if ln.id != ctx.link.id]
-        if not alive or state["mode"] == DIRECT or not remaining:
+        if not alive or ops is None:
+            self._drop_hook(ctx, hook, ops, remaining, now=False)
+            return
+        if state["mode"] == DIRECT or not remaining:
             remove_hook(ctx, flavour, hook, ops)
             return
         where = {k: v for k, v in state.items() if k in ("ifindex", "iface", "netns", "direction")}
@@ -206,21 +229,9 @@ class DispatcherHandler(TypeHandler[P]):
         flavour = self.flavour
         live: set[str] = set()
         for hook, state in ctx.plugin_items(flavour.name):
-            try:
-                ops, alive = self.ops_for(ctx, state)
-            except NotFoundError:
-                alive = False
-                ops = None
-            if alive and ops is not None and is_pinned(state["prog_pin"]):
-                alive = ops.alive(state["attach"])
+            ops, alive = self._recorded_hook(ctx, state)
             if not alive:
-                log.warning("%s: hook %s is gone from the kernel; dropping it", flavour.name, hook)
-                for link in ctx.hook_links(hook):
-                    ctx.forget_link(link, f"its {flavour.name} hook is gone")
-                if ops is not None:
-                    remove_hook(ctx, flavour, hook, ops)
-                else:
-                    ctx.plugin_delete(flavour.name, hook)
+                self._drop_hook(ctx, hook, ops, ctx.hook_links(hook), now=False)
                 continue
             live.add(str(state.get("dir")))
             live.update(str(v) for v in state["attach"].values())
@@ -273,7 +284,14 @@ class DispatcherHandler(TypeHandler[P]):
                     **self.found_extras(found),
                 }
                 link = ctx.adopt_link(
-                    program, recorded, self.describe(recorded), hook=hook, priority=slot.priority
+                    program,
+                    recorded,
+                    self.describe(recorded),
+                    hook=hook,
+                    priority=slot.priority,
+                    anchor=liveness.interface(
+                        found.where["netns"], found.where["ifindex"], self.held_by(found.attach)
+                    ),
                 )
                 link_ids.append(link.id)
             ctx.plugin_put(
@@ -295,6 +313,34 @@ class DispatcherHandler(TypeHandler[P]):
     def orphan(self, ctx: RecoverContext, path: str) -> None:
         """An unrecorded entry in the plugin's directory (the flavour may know it)."""
         log.warning("%s: ignoring %s: not something bpfman made", self.flavour.name, path)
+
+    def _recorded_hook(self, ctx: Context, state: dict[str, Any]) -> tuple[HookOps | None, bool]:
+        """A recorded hook's operations (None: its namespace is gone), and whether it
+        still runs what bpfman put there."""
+        try:
+            ops, alive = self.ops_for(ctx, state)
+        except NotFoundError:
+            return None, False
+        if alive and is_pinned(state["prog_pin"]):
+            alive = ops.alive(state["attach"])
+        return ops, alive
+
+    def _drop_hook(
+        self, ctx: Context, hook: str, ops: HookOps | None, links: list[LinkRecord], now: bool
+    ) -> None:
+        """Forget a hook that runs nothing any more, and ``links``, recorded on it.
+
+        ``now``: release what is left of it at once rather than after the commit,
+        since an attach is about to make the same objects (pins, filter handles) again.
+        """
+        flavour = self.flavour
+        log.warning("%s: hook %s is gone from the kernel; dropping it", flavour.name, hook)
+        for link in links:
+            ctx.forget_link(link, f"its {flavour.name} hook is gone")
+        if ops is None:
+            ctx.plugin_delete(flavour.name, hook)
+        else:
+            remove_hook(ctx, flavour, hook, ops, release=self.release if now else None)
 
 
 def _pinned_id(path: str) -> int:

@@ -21,6 +21,7 @@ The state of a hook (plugin records, namespace = type name, key = hook) is::
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from bpfman import kernel
@@ -108,12 +109,26 @@ def install_direct(
     )
 
 
-def remove_hook(ctx: Context, flavour: Flavour, hook: str, ops: HookOps) -> None:
-    """Take whatever bpfman runs on ``hook`` off it and forget the hook."""
+def remove_hook(
+    ctx: Context,
+    flavour: Flavour,
+    hook: str,
+    ops: HookOps,
+    release: Callable[[Resource], None] | None = None,
+) -> None:
+    """Take whatever bpfman runs on ``hook`` off it and forget the hook.
+
+    ``release``: remove what held the program on the hook at once, with this,
+    instead of once the change is committed.
+    """
     state = ctx.plugin_get(flavour.name, hook)
     if state is None:
         return
-    ctx.retire(*ops.removal(state["attach"]))
+    for resource in ops.removal(state["attach"]):
+        if release is None:
+            ctx.retire(resource)
+        else:
+            release(resource)
     if state.get("dir"):
         ctx.retire(Resource.tree(state["dir"]))
     ctx.plugin_delete(flavour.name, hook)

@@ -9,9 +9,14 @@ from typing import NamedTuple
 from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, check_syscall
 from bpfman.kernel.fds import Fd
+from bpfman.kernel.info import LinkInfo
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 from bpfman.kernel.syscalls import BPF_LINK_CREATE, BPF_PROG_QUERY, bpf
-from bpfman.kernel.types import ATTACH_TYPE, BPF_F_REPLACE
+from bpfman.kernel.types import ATTACH_TYPE, BPF_F_REPLACE, LINK_TYPE
+
+# Link types whose info starts with the ifindex (netns links: the netns inode) of
+# what they are attached to, 0 once the kernel detached them.
+_ON_A_TARGET = (LINK_TYPE.XDP, LINK_TYPE.TCX, LINK_TYPE.NETKIT, LINK_TYPE.NETNS)
 
 
 def link_create(
@@ -63,6 +68,20 @@ def link_update(link_fd: int, new_prog_fd: int, *, old_prog_fd: int = 0) -> None
 def link_detach(link_fd: int) -> None:
     """Detach a link from its hook even while pins or other fds hold it."""
     check(binding().bpf.bpf_link_detach(link_fd), "link_detach")
+
+
+def is_detached(info: LinkInfo) -> bool:
+    """Whether the kernel has detached the link from what it was attached to.
+
+    The link lives on while a pin or an fd holds it, but the kernel clears its
+    target: an xdp, tcx or netkit link reports ifindex 0 once its interface is
+    unregistered (or it was detached with ``BPF_LINK_DETACH``), a cgroup link
+    cgroup id 0 once its cgroup is released, a netns link netns inode 0. Other
+    links (tracepoints, probes, tracing) have no such state.
+    """
+    if info.type == LINK_TYPE.CGROUP:
+        return info.words[0] == 0 and info.words[1] == 0  # the u64 cgroup id
+    return info.type in _ON_A_TARGET and info.words[0] == 0
 
 
 def link_create_perf_event(prog_fd: int, perf_fd: int, settle: float = 0.1) -> Fd:

@@ -4,7 +4,9 @@ The kernel keeps the order of the programs on such a hook; bpfman only
 decides where a new link goes: just before the first recorded link that runs
 after it (by priority, then attach order), or after the last one that runs
 before it. A neighbour whose pin cannot be opened (removed behind bpfman's
-back) is passed over, so a ghost never misplaces a link.
+back), or that the kernel detached (its interface went, and one with the same
+index and namespace took its place), is passed over, so a ghost never
+misplaces a link.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from bpfman.core import liveness
+from bpfman.kernel.links import is_detached
 from bpfman.plugin import (
     AttachContext,
     AttachParams,
@@ -51,13 +55,10 @@ def attach_ordered(
     with ctx.program_fd() as prog:
         relative, flags = None, 0
         for flag, neighbour in candidates:
-            if not neighbour.pin:
-                continue
-            try:
-                relative, flags = kernel.obj_get(neighbour.pin), flag | kernel.BPF_F_LINK
+            relative = _live_link(neighbour.pin)
+            if relative is not None:
+                flags = flag | kernel.BPF_F_LINK
                 break
-            except NotFoundError:
-                continue
         try:
             with within():
                 link = kernel.link_create(
@@ -72,6 +73,20 @@ def attach_ordered(
                 relative.close()
         with link:
             ctx.pin_link(link)
+
+
+def _live_link(pin: str | None) -> kernel.Fd | None:
+    """An fd of the link pinned at ``pin`` while the kernel still runs it on its hook."""
+    if not pin:
+        return None
+    try:
+        fd = kernel.obj_get(pin)
+    except NotFoundError:
+        return None
+    if is_detached(kernel.link_info(fd.fd)):
+        fd.close()
+        return None
+    return fd
 
 
 def runs_last(ctx: AttachContext) -> bool:
@@ -128,6 +143,7 @@ class InterfaceHookHandler(TypeHandler[P]):
         ctx.hook = f"{params.type_name}/{device.key()}/{params.direction}"
         ctx.priority = params.priority
         hook = f"the {params.type_name} {params.direction} hook of {params.iface}"
+        ctx.anchor = liveness.interface(device.netns.to_record(), device.ifindex)
         try:
             with hook_limit(hook, MPROG_MAX, errno.ERANGE):
                 attach_ordered(

@@ -73,6 +73,27 @@ def udp_socket(netns: str) -> socket.socket:
     return in_netns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
 
 
+def ifindex(netns: str, iface: str) -> int:
+    """The index of ``iface`` in ``netns`` (a name or path)."""
+    return in_netns(netns, lambda: socket.if_nametoindex(iface))
+
+
+def add_veth(netns: str, name: str, index: int | None = None) -> int:
+    """A veth pair ``name``/``name``p inside ``netns`` (``name`` with this ifindex if
+    given), both up; returns the ifindex of ``name``. Deleting either end deletes both."""
+    ns = os.path.basename(netns)
+    at = ["index", str(index)] if index is not None else []
+    run(["ip", "-n", ns, "link", "add", name, *at, "type", "veth", "peer", "name", f"{name}p"])
+    for end in (name, f"{name}p"):
+        run(["ip", "-n", ns, "link", "set", end, "up"])
+    return ifindex(netns, name)
+
+
+def delete_link(netns: str, iface: str) -> None:
+    """Delete ``iface`` in ``netns`` behind bpfman's back."""
+    run(["ip", "-n", os.path.basename(netns), "link", "del", iface])
+
+
 class VethPair:
     """Namespaces ns_a and ns_b with veth ends if_a (ip_a) and if_b (ip_b) in a /30.
 

@@ -23,6 +23,7 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
+from bpfman.core import liveness
 from bpfman.plugin import (
     AttachContext,
     InvalidInputError,
@@ -69,6 +70,7 @@ class Cgroup(TypeHandler[CgroupParams]):
             st = os.fstat(fd)
             ctx.hook = f"cgroup/{st.st_dev}:{st.st_ino}/{attach_type}"
             ctx.priority = params.priority
+            ctx.anchor = liveness.cgroup(path, st.st_ino)
             with hook_limit(f"the {hook.name} hook of cgroup {path}", CGROUP_MAX, errno.E2BIG):
                 try:
                     attach_ordered(ctx, fd, attach_type)

@@ -3,7 +3,9 @@
 A link samples on one CPU (``--cpu``), one process (``--pid``) or every online
 CPU. Each perf event gets its own bpf_link, so a bpfman link is a directory of
 pins, ``<bpffs>/perf_event/<link id>/cpu<N>`` (or ``pid<PID>``), journaled as one
-tree: created whole or not at all, removed whole on detach.
+tree: created whole or not at all, removed whole on detach. The link is
+detached once none of those pins is left (removed by hand), or once the
+process it samples has exited.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bpfman.core import liveness
 from bpfman.plugin import (
     AttachContext,
     DetachContext,
@@ -48,6 +51,9 @@ class PerfEvent(TypeHandler[PerfEventParams]):
             cpus = [params.cpu] if params.cpu is not None else online
             targets = [(f"cpu{cpu}", -1, cpu) for cpu in cpus]
         pins = ctx.plugin_dir(PLUGIN_DIR) / str(ctx.link_id)
+        ctx.anchor = liveness.pins(str(pins))
+        if params.pid is not None:  # its events end with the process
+            ctx.anchor.update(liveness.process(params.pid))
         ctx.intend(Resource.tree(pins))
         os.mkdir(pins, 0o700)
         with ctx.program_fd() as prog:

@@ -5,6 +5,11 @@ lock is taken, so a slow or large target never holds other commands up.
 With ``--container-pid`` the lookups and the opening of the file happen in
 the container's mount namespace, so its own files are probed; the kernel
 reaches the file through our descriptor, and pins stay on the host.
+
+A probe sits on the target file's inode: deleting or replacing the file does
+not detach it (it still fires in the processes that map the old file), so
+such a link stays attached. A probe of one process (``--pid``) is detached
+once that process has exited.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from bpfman.core import liveness
 from bpfman.kernel.namespaces import in_mount_namespace
 from bpfman.plugin import (
     AttachContext,
@@ -79,6 +85,8 @@ class Uprobe(ProbeHandler[UprobeParams]):
             ) from exc
         finally:
             target.close()
+        if params.pid:  # a probe of one process fires no more once it exited
+            ctx.anchor = liveness.process(params.pid)
         return {
             "target": params.target,
             "path": params.path,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from bpfman.core.bpffs import entries, is_pinned, unpin
@@ -20,6 +21,7 @@ from bpfman.dispatcher import XDP
 from bpfman.dispatcher.hook import Installed
 from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
+from bpfman.kernel.links import is_detached
 from bpfman.kernel.namespaces import NetnsRef
 from bpfman.plugin import (
     AttachContext,
@@ -109,6 +111,9 @@ class Xdp(DispatcherHandler[XdpParams]):
 
     def found_extras(self, found: FoundHook) -> dict[str, Any]:
         return {"xdp_mode": found.attach["xdp_mode"]}
+
+    def held_by(self, attach: Mapping[str, Any]) -> str | None:
+        return str(attach["link_pin"])
 
     def sweep(self, ctx: RecoverContext) -> list[str]:
         lines = []
@@ -207,7 +212,12 @@ class XdpHook:
         return [_link(attach["link_pin"])]
 
     def alive(self, attach: dict[str, Any]) -> bool:
-        return is_pinned(attach["link_pin"])
+        """The XDP link is pinned and still on its interface (the kernel clears its
+        ifindex when the interface goes)."""
+        if not is_pinned(attach["link_pin"]):
+            return False
+        with kernel.obj_get(attach["link_pin"]) as link:
+            return not is_detached(kernel.link_info(link.fd))
 
 
 def _detach_link(pin: str) -> None:
