@@ -176,12 +176,19 @@ def _interface(anchor: Mapping[str, Any]) -> str | None:
 
     try:
         ref = NetnsRef.from_record(anchor["netns"])
+    except NotFoundError:
+        return NETNS_GONE
+    except BpfmanError:
+        return None
+    try:
         with ref.entered():
             socket.if_indextoname(int(anchor["ifindex"]))
     except NotFoundError:
         return NETNS_GONE
     except OSError:
-        return INTERFACE_GONE
+        # A namespace deleted by name may linger while a process leaves it, its
+        # interfaces already gone: the name going is the cause to show.
+        return NETNS_GONE if ref.path_gone() else INTERFACE_GONE
     except BpfmanError:
         return None
     return None

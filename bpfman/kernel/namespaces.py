@@ -109,6 +109,10 @@ class NetnsRef:
     def __str__(self) -> str:
         return self.path or f"net:[{self.inode}]"
 
+    def path_gone(self) -> bool:
+        """Whether the path it was given by (``-n``) no longer leads to it (``ip netns del``)."""
+        return self.path is not None and not self._matches(self.path)
+
     def _matches(self, path: str) -> bool:
         try:
             st = os.stat(path)
