@@ -343,14 +343,19 @@ def use_registry(root: Root, registry: Registry) -> None:
     (root.path / "bpfman.toml").write_text(f'[images]\ninsecure_registries = ["{registry.host}"]\n')
 
 
-@pytest.fixture(params=["in-process", "socket"])
-def bpfctl(request: pytest.FixtureRequest, root: Root, registry: Registry) -> Iterator[Bpfctl]:
+def client(mode: str, root: Root, registry: Registry) -> Iterator[Bpfctl]:
+    """The ``bpfctl`` fixture's body: root in-process, or nobody over the socket."""
     use_registry(root, registry)
-    if request.param == "in-process":
+    if mode == "in-process":
         yield Bpfctl(root)
     else:
-        with socket_service(root) as client:
-            yield client
+        with socket_service(root) as member:
+            yield member
+
+
+@pytest.fixture(params=["in-process", "socket"])
+def bpfctl(request: pytest.FixtureRequest, root: Root, registry: Registry) -> Iterator[Bpfctl]:
+    yield from client(request.param, root, registry)
 
 
 @pytest.fixture
@@ -1004,3 +1009,19 @@ def test_who_may_use_bpfctl(root: Root, examples: Path) -> None:
         "Error: must be run as root (or with CAP_SYS_ADMIN and CAP_BPF):"
         f" no bpfman service answers at {nowhere}"
     ), line
+
+
+def test_the_units_create_the_sockets_group(tmp_path: Path) -> None:
+    """systemd-sysusers makes the group that bpfman.socket hands its socket to."""
+    units = REPO / "systemd"
+    socket_unit = (units / "bpfman.socket").read_text()
+    assert "SocketGroup=bpfman\n" in socket_unit and "SocketMode=0660\n" in socket_unit
+    (tmp_path / "etc").mkdir()
+    subprocess.run(
+        ["systemd-sysusers", f"--root={tmp_path}", str(units / "bpfman.sysusers")],
+        check=True,
+        capture_output=True,
+    )
+    groups = (tmp_path / "etc" / "group").read_text().splitlines()
+    assert [line.split(":")[0] for line in groups] == ["bpfman"]
+    assert "root-equivalent for eBPF" in (units / "bpfman.sysusers").read_text()

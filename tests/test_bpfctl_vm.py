@@ -26,14 +26,13 @@ from tests.helpers.wait import eventually
 from tests.test_bpfctl import (
     PACKETS,
     Bpfctl,
+    client,
     compile_guide_objects,
     counts,
     delivered,
     fired,
     push_images,
-    socket_service,
     unload,
-    use_registry,
     xdp_ids,
 )
 
@@ -58,12 +57,7 @@ def images(registry: Registry, examples: Path) -> dict[str, str]:
 
 @pytest.fixture(params=["in-process", "socket"])
 def bpfctl(request: pytest.FixtureRequest, root: Root, registry: Registry) -> Iterator[Bpfctl]:
-    use_registry(root, registry)
-    if request.param == "in-process":
-        yield Bpfctl(root)
-    else:
-        with socket_service(root) as client:
-            yield client
+    yield from client(request.param, root, registry)
 
 
 def positions(bpfctl: Bpfctl, *progs: int) -> list[str]:

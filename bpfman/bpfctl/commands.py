@@ -3,7 +3,9 @@
 ``xdp``, ``tc``, ``tracepoint``, ``kprobe`` and ``uprobe`` are each one click
 command under both ``load-from-file`` and ``load-from-image``: they turn their
 flags into a :class:`~.model.Hook` and run the load-and-attach step with the
-:class:`~.model.Load` their parent built.
+:class:`~.model.Load` their parent built. xdp and tc have the guide's options;
+tracepoint, kprobe and uprobe those of ``bpfman attach``'s subcommands (the
+guide shows none), plus ``-r`` for the probes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import click
 
 from bpfman.cli.options import BpfmanCommand, BpfmanGroup, ClapHelp, MultiValueOption
 from bpfman.dispatcher import TC, XDP, Flavour
+from bpfman.plugins.kprobe.command import command as kprobe_attach
+from bpfman.plugins.tracepoint.command import command as tracepoint_attach
+from bpfman.plugins.uprobe.command import command as uprobe_attach
 
 from .backends import Client
 from .model import Hook, Load
@@ -99,24 +104,54 @@ class LoadGroup(GuideGroup):
         return args[at] if at < len(args) and ("-h" in rest or "--help" in rest) else None
 
 
-def hook_command(name: str, help: str) -> Callable[[Callable[..., Hook]], click.Command]:
-    """Turn ``fn(**flags) -> Hook`` into a subcommand that loads, attaches and prints the id."""
+def hook_command(
+    name: str, help: str, params: list[click.Parameter], build: Callable[..., Hook]
+) -> click.Command:
+    """A subcommand that turns its flags into a :class:`Hook` with ``build``, then
+    loads, attaches and prints the new id."""
+
+    def callback(**flags: Any) -> None:
+        ctx = click.get_current_context()
+        hook = build(**flags)
+        load = ctx.find_object(Load)
+        client = ctx.find_object(Client)
+        assert load is not None and client is not None
+        backend = client.backend
+        with held_signals():
+            click.echo(load_and_attach(backend, load, hook))
+
+    return GuideCommand(name, callback=callback, params=params, help=help)
+
+
+def guide_hook(name: str, help: str) -> Callable[[Callable[..., Hook]], click.Command]:
+    """:func:`hook_command` from ``fn(**flags) -> Hook`` and its click decorators."""
 
     def decorator(fn: Callable[..., Hook]) -> click.Command:
-        def callback(**flags: Any) -> None:
-            ctx = click.get_current_context()
-            hook = fn(**flags)
-            load = ctx.find_object(Load)
-            client = ctx.find_object(Client)
-            assert load is not None and client is not None
-            backend = client.backend
-            with held_signals():
-                click.echo(load_and_attach(backend, load, hook))
-
-        params = list(reversed(getattr(fn, "__click_params__", [])))
-        return GuideCommand(name, callback=callback, params=params, help=help)
+        return hook_command(name, help, list(reversed(getattr(fn, "__click_params__", []))), fn)
 
     return decorator
+
+
+def bpfman_hook(name: str, help: str, attach: click.Command, retprobe: str = "") -> click.Command:
+    """:func:`hook_command` with the options of ``bpfman attach ID <name>`` (less its
+    metadata and output flags), and ``-r`` for the probe types.
+
+    The flags are the type's attach options under their own names; unset ones
+    keep the type's defaults.
+    """
+    params = [p for p in attach.params if p.name not in ("metadata", "output")]
+    if retprobe:
+        help_text = (
+            f"Optional: Whether the program is a {retprobe}.\n"
+            f"The program's ELF section decides ({retprobe}/...): -r must agree with it.\n\n"
+            "[default: false]"
+        )
+        params.append(click.Option(["-r", "--retprobe"], is_flag=True, help=help_text))
+
+    def build(retprobe: bool | None = None, **flags: Any) -> Hook:
+        return Hook(name, {k: v for k, v in flags.items() if v is not None}, retprobe)
+
+    return hook_command(name, help, params, build)
 
 
 PRIORITY_HELP = "Required: Priority to run program in chain. Lower value runs first"
@@ -136,28 +171,7 @@ def proceed_on(flavour: Flavour, example: str) -> Callable[[Any], Any]:
     )
 
 
-def retprobe(kind: str) -> Callable[[Any], Any]:
-    return click.option(
-        "-r",
-        "--retprobe",
-        is_flag=True,
-        help=f"Optional: Whether the program is a {kind}.\n"
-        f"The program's ELF section decides ({kind}/...): -r must agree with it.\n\n"
-        "[default: false]",
-    )
-
-
-def offset(what: str) -> Callable[[Any], Any]:
-    return click.option(
-        "-o",
-        "--offset",
-        type=click.IntRange(0, 2**64 - 1),
-        default=0,
-        help=f"Optional: Offset added to the address of the {what}.",
-    )
-
-
-@hook_command("xdp", "Install an eBPF program on the XDP hook point for a given interface")
+@guide_hook("xdp", "Install an eBPF program on the XDP hook point for a given interface")
 @click.option("-i", "--iface", required=True, help=IFACE_HELP)
 @click.option("-p", "--priority", required=True, type=click.IntRange(1, 1000), help=PRIORITY_HELP)
 @proceed_on(XDP, '--proceed-on "pass" --proceed-on "drop"')
@@ -165,7 +179,7 @@ def xdp(iface: str, priority: int, proceed_on: tuple[str, ...]) -> Hook:
     return Hook("xdp", {"iface": iface, "priority": priority, "proceed_on": list(proceed_on)})
 
 
-@hook_command("tc", "Install an eBPF program on the TC hook point for a given interface")
+@guide_hook("tc", "Install an eBPF program on the TC hook point for a given interface")
 @click.option(
     "-d",
     "--direction",
@@ -181,71 +195,7 @@ def tc(direction: str, iface: str, priority: int, proceed_on: tuple[str, ...]) -
     return Hook("tc", {**params, "proceed_on": list(proceed_on)})
 
 
-@hook_command("tracepoint", "Install an eBPF program on a Tracepoint")
-@click.option(
-    "-t",
-    "--tracepoint",
-    required=True,
-    help='Required: The tracepoint to attach to.\nExample: --tracepoint "sched/sched_switch"',
-)
-def tracepoint(tracepoint: str) -> Hook:
-    return Hook("tracepoint", {"tracepoint": tracepoint})
-
-
-@hook_command("kprobe", "Install an eBPF kprobe or kretprobe")
-@click.option("-f", "--fn-name", required=True, help="Required: Function to attach the kprobe to.")
-@offset("function for kprobe.\nNot allowed for kretprobes")
-@retprobe("kretprobe")
-@click.option(
-    "-c",
-    "--container-pid",
-    type=int,
-    help="Optional: Host PID of container to attach the kprobe in.\n(NOT CURRENTLY SUPPORTED)",
-)
-def kprobe(fn_name: str, offset: int, retprobe: bool, container_pid: int | None) -> Hook:
-    params = {"fn_name": fn_name, "offset": offset, "container_pid": container_pid}
-    return Hook("kprobe", params, retprobe)
-
-
-@hook_command("uprobe", "Install an eBPF uprobe or uretprobe")
-@click.option("-f", "--fn-name", help="Optional: Function to attach the uprobe to.")
-@offset("target function (or\nbeginning of target if no function is identified)")
-@click.option(
-    "-t",
-    "--target",
-    required=True,
-    help='Required: Library name or the absolute path to a binary or library.\nExample: --target "libc".',
-)
-@retprobe("uretprobe")
-@click.option(
-    "-p",
-    "--pid",
-    type=int,
-    help="Optional: Only execute uprobe for given process identification number (PID).\n"
-    "If PID is not provided, uprobe executes for all PIDs.",
-)
-@click.option(
-    "-c",
-    "--container-pid",
-    type=int,
-    help="Optional: Host PID of container to attach the uprobe in.",
-)
-def uprobe(
-    fn_name: str | None,
-    offset: int,
-    target: str,
-    retprobe: bool,
-    pid: int | None,
-    container_pid: int | None,
-) -> Hook:
-    params = {
-        "target": target,
-        "fn_name": fn_name,
-        "offset": offset,
-        "pid": pid,
-        "container_pid": container_pid,
-    }
-    return Hook("uprobe", params, retprobe)
-
-
+tracepoint = bpfman_hook("tracepoint", "Install an eBPF program on a Tracepoint", tracepoint_attach)
+kprobe = bpfman_hook("kprobe", "Install an eBPF kprobe or kretprobe", kprobe_attach, "kretprobe")
+uprobe = bpfman_hook("uprobe", "Install an eBPF uprobe or uretprobe", uprobe_attach, "uretprobe")
 HOOK_COMMANDS = (xdp, tc, tracepoint, kprobe, uprobe)
