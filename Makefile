@@ -100,8 +100,9 @@ bench: venv bpf image
 	$(PY) -m bench.container
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
-# $(LIBDIR)/bpfman, `bpfman` and `bpfman-rpc` linked into $(BINDIR), the systemd
-# units in $(UNITDIR), the man pages (generated from the CLI) in $(MANDIR)/man1.
+# $(LIBDIR)/bpfman, `bpfman`, `bpfman-rpc` and `bpfctl` linked into $(BINDIR), the systemd
+# units in $(UNITDIR), the socket's group in $(SYSUSERSDIR), the man pages (generated
+# from the CLI) in $(MANDIR)/man1.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
@@ -111,6 +112,7 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # The installed virtualenv runs on the system's interpreter, not whatever python3 comes
 # first on PATH (a pyenv or a developer's build that may vanish): INSTALL_PYTHON=... to change.
 INSTALL_PYTHON ?= /usr/bin/python3
@@ -129,11 +131,17 @@ install:
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
 	ln -sf "$(APPDIR)/bin/bpfman" "$(DESTDIR)$(BINDIR)/bpfman"
 	ln -sf "$(APPDIR)/bin/bpfman-rpc" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
+	ln -sf "$(APPDIR)/bin/bpfctl" "$(DESTDIR)$(BINDIR)/bpfctl"
 	for unit in bpfman bpfman-metrics bpfman-restore; do \
 		sed "s|@BINDIR@|$(BINDIR)|g" systemd/$$unit.service.in > "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit.service"; \
 	done
 	install -m 0644 systemd/bpfman.socket "$(DESTDIR)$(UNITDIR)/bpfman.socket"
+	@# the socket's group (SocketGroup=bpfman), created now on this system, at boot elsewhere
+	install -D -m 0644 systemd/bpfman.sysusers "$(DESTDIR)$(SYSUSERSDIR)/bpfman.conf"
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers > /dev/null; then \
+		systemd-sysusers "$(SYSUSERSDIR)/bpfman.conf"; \
+	fi
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman completions "$(DESTDIR)$(APPDIR)/completions" > /dev/null
 	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/bpfman.bash" "$(DESTDIR)$(BASHCOMPDIR)/bpfman"
@@ -141,7 +149,9 @@ install:
 	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/bpfman.fish" "$(DESTDIR)$(FISHCOMPDIR)/bpfman.fish"
 
 uninstall:
-	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc"
+	rm -f "$(DESTDIR)$(BINDIR)/bpfman" "$(DESTDIR)$(BINDIR)/bpfman-rpc" "$(DESTDIR)$(BINDIR)/bpfctl"
+	@# the bpfman group stays: files may still carry its gid (as package removals leave groups)
+	rm -f "$(DESTDIR)$(SYSUSERSDIR)/bpfman.conf"
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket" \
 		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service" "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz

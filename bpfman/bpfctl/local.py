@@ -1,0 +1,143 @@
+"""The backend that runs bpfman's core in this process (root, no service)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from bpfman import kernel
+from bpfman.core.errors import NotFoundError
+from bpfman.core.manager import Bpfman
+
+from .model import (
+    BpfdFacts,
+    FileSource,
+    Hook,
+    KernelFacts,
+    LinkFacts,
+    ListRow,
+    Load,
+    Loaded,
+    Shown,
+    image_function,
+    pairs,
+)
+
+if TYPE_CHECKING:
+    from bpfman.images import PullPolicy
+
+LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def kernel_facts(info: kernel.ProgInfo, kernel_type: int | None) -> KernelFacts:
+    """``kernel_type``: the type bpfman recorded (an xdp program loaded as ext shows xdp)."""
+    return KernelFacts(
+        id=info.id,
+        name=info.name,
+        type=info.type_name if kernel_type is None else kernel.prog_type_name(kernel_type),
+        loaded_at=info.loaded_at.strftime(LOADED_AT_FORMAT),
+        tag=info.tag,
+        gpl_compatible=info.gpl_compatible,
+        map_ids=list(info.map_ids),
+        btf_id=info.btf_id,
+        xlated_len=info.xlated_len,
+        jited=info.jited,
+        jited_len=info.jited_len,
+        memlock=info.memlock,
+        verified_insns=info.verified_insns,
+    )
+
+
+class Local:
+    """bpfman's core on its root (``BPFMAN_ROOT`` or /run/bpfman), as ``bpfman`` uses it."""
+
+    def __init__(self) -> None:
+        self.bpfman = Bpfman()
+
+    def close(self) -> None:
+        self.bpfman.close()
+
+    def load(self, load: Load, hook: Hook) -> Loaded:
+        source = load.source
+        name = load.name
+        if isinstance(source, FileSource):
+            load_source = partial(self.bpfman.load_file, source.path)
+        else:
+            if not name:
+                pulled = self.bpfman.images.pull(
+                    source.url, _policy(source.pull_policy), source.registry_auth
+                )
+                name = image_function(source.url, pulled.programs, hook)
+            load_source = partial(
+                self.bpfman.load_image,
+                source.url,
+                pull_policy=source.pull_policy,
+                registry_auth=source.registry_auth,
+            )
+        [record] = load_source(
+            [f"{hook.type}:{name}"],
+            globals=load.globals,
+            metadata=load.metadata,
+            map_owner_id=load.map_owner_id,
+        )
+        retprobe = record.plugin_data.get("retprobe") if hook.retprobe is not None else None
+        return Loaded(record.id, None if retprobe is None else bool(retprobe))
+
+    def attach(self, program_id: int, hook: Hook) -> None:
+        self.bpfman.attach(program_id, hook.params)
+
+    def unload(self, program_id: int) -> None:
+        self.bpfman.unload(program_id)
+
+    def programs(self, all_: bool, program_type: str | None) -> list[ListRow]:
+        rows = self.bpfman.list_programs(all=all_, kernel_type=program_type)
+        recorded = {r.id: r.kernel_type for r in self.bpfman.program_records()}
+        out = []
+        for row in rows:
+            try:
+                with kernel.prog_fd_by_id(row.id) as fd:
+                    info = kernel.prog_info(fd.fd)
+            except NotFoundError:
+                continue  # unloaded meanwhile
+            facts = kernel_facts(info, recorded.get(row.id))
+            out.append(ListRow(row.id, row.name, facts.type, facts.loaded_at))
+        return out
+
+    def program(self, program_id: int) -> Shown:
+        details = self.bpfman.get_program(program_id)
+        record = details.record
+        bpfd = None
+        if record is not None:
+            source = record.source
+            if "image_url" in source:
+                rows = [
+                    ("Image URL", source["image_url"]),
+                    ("Pull Policy", source.get("pull_policy", "IfNotPresent")),
+                ]
+            else:
+                rows = [("Path", source.get("path", "None"))]
+            bpfd = BpfdFacts(
+                name=record.name,
+                source=rows,
+                globals=pairs(record.globals),
+                metadata=pairs(dict(sorted(record.metadata.items()))),
+                map_pin_path=record.map_pin_path,
+                map_owner_id=record.map_owner_id,
+                map_used_by=details.maps_used_by,
+                links=[
+                    LinkFacts(d.link.id, d.link.type, d.link.params, d.position, d.view.attachment)
+                    for d in details.links
+                ],
+            )
+        info = details.kernel
+        kernel_type = None if record is None else record.kernel_type
+        return Shown(bpfd, None if info is None else kernel_facts(info, kernel_type))
+
+    def pull(self, url: str, pull_policy: str, registry_auth: str | None) -> None:
+        self.bpfman.images.pull(url, _policy(pull_policy), registry_auth)
+
+
+def _policy(name: str) -> PullPolicy:
+    from bpfman.images import PullPolicy
+
+    return PullPolicy.parse(name)

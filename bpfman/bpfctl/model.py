@@ -1,0 +1,153 @@
+"""What bpfctl asks of a backend and what it gets back, free of click and gRPC.
+
+Both backends speak these types, so the commands and the output never know
+whether the service or the core in this process answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bpfman.core.errors import InvalidInputError, NotFoundError
+
+# The types the guide's load commands attach; each is the bpfman type of that name.
+HOOK_TYPES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe")
+# Image labels (io.ebpf.programs) that name a return probe of a probe type.
+RETPROBE_LABELS = {"kprobe": "kretprobe", "uprobe": "uretprobe"}
+
+
+@dataclass(frozen=True)
+class FileSource:
+    path: str  # absolute: the service resolves it, not this process's directory
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    url: str
+    pull_policy: str = "IfNotPresent"
+    registry_auth: str | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    """One program to load.
+
+    :param name: the function; empty for an image means the image's own
+        program of the hook's type (its ``io.ebpf.programs`` label).
+    """
+
+    source: FileSource | ImageSource
+    name: str
+    globals: dict[str, bytes] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    map_owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Where the loaded program goes.
+
+    :param type: one of :data:`HOOK_TYPES`.
+    :param params: the type's attach options under bpfman's names (``iface``,
+        ``priority``, ``proceed_on``, ``fn_name``...), as ``bpfman attach`` takes them.
+    :param retprobe: for kprobe and uprobe, whether ``-r`` was given; None otherwise.
+    """
+
+    type: str
+    params: dict[str, Any]
+    retprobe: bool | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A program a backend loaded; ``retprobe`` is what its ELF section says, if known."""
+
+    id: int
+    retprobe: bool | None = None
+
+
+class ListRow(NamedTuple):
+    id: int
+    name: str
+    type: str  # the kernel program type, as the guide names it (xdp, tc, probe...)
+    loaded_at: str
+
+
+@dataclass(frozen=True)
+class KernelFacts:
+    """The kernel's view of a program (struct bpf_prog_info)."""
+
+    id: int
+    name: str
+    type: str
+    loaded_at: str
+    tag: str
+    gpl_compatible: bool
+    map_ids: list[int]
+    btf_id: int
+    xlated_len: int
+    jited: bool
+    jited_len: int
+    memlock: int
+    verified_insns: int
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    """One attachment; ``params`` is None where the backend cannot see them.
+
+    ``attachment`` is bpfman's one-line description (``veth0 pos-0``), shown
+    for types the guide does not know.
+    """
+
+    id: int
+    type: str = ""
+    params: Mapping[str, Any] | None = None
+    position: int | None = None
+    attachment: str = ""
+
+
+@dataclass(frozen=True)
+class BpfdFacts:
+    """bpfman's record of a program it loaded (the guide's "Bpfd State")."""
+
+    name: str
+    source: list[tuple[str, str]]  # ("Path", p) or ("Image URL", u), ("Pull Policy", p)
+    globals: list[str]
+    metadata: list[str]
+    map_pin_path: str
+    map_owner_id: int | None
+    map_used_by: list[int]
+    links: list[LinkFacts]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What ``get`` shows: bpfman's record (None: not loaded by bpfman) and the kernel's."""
+
+    bpfd: BpfdFacts | None
+    kernel: KernelFacts | None
+
+
+def pairs(mapping: Mapping[str, str]) -> list[str]:
+    return [f"{key}={value}" for key, value in mapping.items()]
+
+
+def image_function(url: str, programs: Mapping[str, str], hook: Hook) -> str:
+    """The function of an image to load when no ``--name`` was given.
+
+    It is the image's one program whose label is the hook's type (or its
+    return-probe label): several are ambiguous, none is an error.
+    """
+    labels = {hook.type, RETPROBE_LABELS.get(hook.type, hook.type)}
+    found = sorted(name for name, label in programs.items() if label in labels)
+    if len(found) == 1:
+        return found[0]
+    have = ", ".join(f"{n} ({t})" for n, t in sorted(programs.items())) or "none"
+    if not found:
+        raise NotFoundError(f"image {url} has no {hook.type} program (it has: {have})")
+    raise InvalidInputError(
+        f"image {url} has several {hook.type} programs ({', '.join(found)}): choose one with --name"
+    )
