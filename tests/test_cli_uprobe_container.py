@@ -10,6 +10,8 @@ the probed file is mapped by the container alone, so the counts are exact.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 
 from tests.helpers.bpftool import links_of, map_values, prog_ids
 from tests.helpers.container import CTR_DIR, CTR_LIB, CTR_LIBC_LINK, Container, mountns_alive
-from tests.helpers.root import Root, le32
+from tests.helpers.root import BPFMAN, REPO, Root, le32
 from tests.helpers.wait import eventually
 
 CALLS = 25
@@ -118,3 +120,40 @@ def test_uprobe_container_pid_that_does_not_exist(root: Root, objects: Path) -> 
     message = root.fail("attach", prog_id, "uprobe", "-t", "libc", "-f", "getpid", "-c", gone)
     assert str(gone) in message
     no_links_left(root, prog_id)
+
+
+# Run as bpfman runs in bpfman-operator's pod: a pid namespace of its own (its /proc
+# shows only itself) with the host's /proc mounted elsewhere ($1; /host/proc there).
+_POD = """
+set -e
+host=$1; shift
+mount --rbind /proc "$host"
+mount -t proc proc /proc
+exec "$@"
+"""
+
+
+def test_uprobe_container_pid_through_the_hosts_proc(
+    root: Root, objects: Path, container: Container, tmp_path: Path
+) -> None:
+    """A container pid is the host's: without the host's pid namespace bpfman finds it
+    under the host's /proc mounted in the pod (BPFMAN_HOST_PROC, default /host/proc)."""
+    prog_id, pin = load_counter(root, objects, container.pid)
+    host_proc = tmp_path / "host-proc"
+    host_proc.mkdir()
+    pod = ["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
+           "sh", "-c", _POD, "sh", str(host_proc), *BPFMAN]  # fmt: skip
+    attach = ["attach", str(prog_id), "uprobe", "-t", CTR_LIB, "-f", "getpid",
+              "-c", str(container.pid), "--output", "json"]  # fmt: skip
+    env = {**root.env, "BPFMAN_HOST_PROC": "/nonexistent"}
+    lost = subprocess.run([*pod, *attach], env=env, capture_output=True, text=True, cwd=REPO)
+    assert lost.returncode != 0 and f"no process with pid {container.pid}" in lost.stderr
+    no_links_left(root, prog_id)
+
+    env["BPFMAN_HOST_PROC"] = str(host_proc)
+    found = subprocess.run([*pod, *attach], env=env, capture_output=True, text=True, cwd=REPO)
+    assert found.returncode == 0, found.stderr
+    link = json.loads(found.stdout)
+    container.call_getpid(CALLS)
+    assert map_values(pin) == {0: CALLS, 1: 0}
+    detach_and_unload(root, container, prog_id, link["id"], pin)

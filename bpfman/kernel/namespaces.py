@@ -202,6 +202,24 @@ def netns(path: str | None) -> Iterator[None]:
         yield
 
 
+HOST_PROC_ENV = "BPFMAN_HOST_PROC"
+# Where bpfman-operator's DaemonSet mounts the host's /proc (volume host-proc).
+HOST_PROC = "/host/proc"
+
+
+def host_proc(pid: int) -> str:
+    """The procfs that shows host process ``pid``: ours, else the host's mounted in a pod.
+
+    In bpfman-operator's pod bpfman does not share the host's pid namespace, and
+    a container pid is the host's: it is found under the host's /proc, which
+    the DaemonSet mounts at /host/proc (``BPFMAN_HOST_PROC`` moves it).
+    """
+    for proc in ("/proc", os.environ.get(HOST_PROC_ENV) or HOST_PROC):
+        if os.path.exists(f"{proc}/{pid}"):
+            return proc
+    raise NotFoundError(f"no process with pid {pid}")
+
+
 def in_mount_namespace(pid: int, work: Callable[[], T]) -> T:
     """Call ``work`` inside the mount namespace of process ``pid``; return its result.
 
@@ -210,9 +228,7 @@ def in_mount_namespace(pid: int, work: Callable[[], T]) -> T:
     that stops sharing them first (unshare CLONE_FS); the caller's own view
     of the filesystem never changes. File descriptors opened there stay valid.
     """
-    path = f"/proc/{pid}/ns/mnt"
-    if not os.path.exists(f"/proc/{pid}"):
-        raise NotFoundError(f"no process with pid {pid}")
+    path = f"{host_proc(pid)}/{pid}/ns/mnt"
     result: list[T] = []
     failure: list[BaseException] = []
 
