@@ -140,6 +140,13 @@ def test_unload_and_detach_take_several_ids(root: Root, objects: Path, foreign: 
     root.run("program", "unload", progs[2], progs[2], "--ignore-missing")
     assert quiet(root, "list", "programs") == []
     assert "the status of the first failure" in root.run("unload", "--help").stdout
+    # Unprivileged: one line for the whole command, not one per id.
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *BPFMAN, "unload",
+         str(progs[2]), str(MISSING[0])],
+        capture_output=True, text=True, cwd=REPO, env=root.env,
+    )  # fmt: skip
+    assert proc.returncode == 4 and proc.stderr.count("\n") == 1, proc.stderr
 
 
 # -- list filters and type names ---------------------------------------------------------

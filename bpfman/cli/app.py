@@ -193,13 +193,13 @@ class App:
         One id fails as it always did (its error raised: one line, its status).
         With several, each failure gets its line and a last line counts them;
         the status is the first failure's. A failure that no later id could
-        escape (the lock, the store) ends the run at once.
+        escape (privilege, the lock, the store) ends the run at once.
         """
         failures: list[BpfmanError] = []
         for i in ids:
             try:
                 remove(i)
-            except (errors.LockTimeoutError, errors.StateError):
+            except (errors.PermissionDeniedError, errors.LockTimeoutError, errors.StateError):
                 raise
             except BpfmanError as exc:
                 missing = isinstance(exc, errors.NotFoundError) and not isinstance(
