@@ -2,9 +2,9 @@
 
 Each figure is measured against ``python -I -c pass`` run in the same process,
 alternating the two, so machine load affects both alike. Targets: ``list
-programs`` within 5x of the bare interpreter start, ``list links`` within
-1.2x of ``list programs``, ``load file`` within 4x, and ``load file`` and
-``attach`` flat in the number of programs already loaded (within 1.2x from
+programs`` within 5x of the bare interpreter start, ``list links`` and
+``program list -q`` with filters within 1.2x of ``list programs``, ``load
+file`` within 4x, and ``load file`` and ``attach`` flat in the number of programs already loaded (within 1.2x from
 10 to 1,000, each program with a link).
 
     python -m bench.cli_latency [--runs N] [--many N]
@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 BPFMAN = [str(Path(sys.executable).with_name("bpfman"))]
 PEER = [sys.executable, "-I", "-c", "pass"]
 TRACEFS = Path("/sys/kernel/tracing/events/syscalls")
+# The filters scripts combine: a bpfman type name, a selector, attachment, ids only.
+FILTERED = ["program", "list", "-q", "-p", "tracepoint", "-l", "owner!=x", "--attached"]
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -122,7 +124,12 @@ def main() -> None:
             if count == 10:
                 lp = compare([*BPFMAN, "list", "programs"], env, args.runs)
                 ll = compare([*BPFMAN, "list", "links"], env, args.runs)
-                rows += [("list programs (10)", *lp), ("list links (10)", *ll)]
+                lf = compare([*BPFMAN, *FILTERED], env, args.runs)
+                rows += [
+                    ("list programs (10)", *lp),
+                    ("list links (10)", *ll),
+                    ("list programs -q, filters", *lf),
+                ]
             ours = compare(load, env, args.runs, _undo_last(root, "load"))
             rows.append((f"load file ({count})", *ours))
             flat["load file"].append(ours[0])
@@ -146,8 +153,10 @@ def main() -> None:
     for name, ours_s, peer_s in rows:
         print(f"{name:<28}{ours_s * 1000:>8.1f}ms{peer_s * 1000:>10.1f}ms{ours_s / peer_s:>7.2f}x")
     by_name = {name: ours_s for name, ours_s, _ in rows}
+    base = by_name["list programs (10)"]
+    print(f"list links / list programs (10): {by_name['list links (10)'] / base:.2f}x")
     print(
-        f"list links / list programs (10): {by_name['list links (10)'] / by_name['list programs (10)']:.2f}x"
+        f"list programs -q, filters / list programs (10): {by_name['list programs -q, filters'] / base:.2f}x"
     )
     for name, (small, big) in flat.items():
         print(f"{name}: {args.many} programs / 10 programs = {big / small:.2f}x")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         StateError,
         UnsupportedError,
     )
+    from bpfman.core.filters import Selector
     from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
     from bpfman.core.model import LinkRecord, ProgramRecord
     from bpfman.inputs import ProgramRequest
@@ -77,6 +78,7 @@ __all__ = [
     "ProgramRecord",
     "ProgramRequest",
     "ProgramSummary",
+    "Selector",
     "StateError",
     "TcParams",
     "TcxParams",
@@ -90,6 +92,7 @@ _WHERE: dict[str, str] = {
     **{name: "bpfman.core.errors" for name in __all__ if name.endswith("Error")},
     "AttachParams": "bpfman.core.contract",
     "LinkView": "bpfman.core.contract",
+    "Selector": "bpfman.core.filters",
     "Bpfman": "bpfman.core.manager",
     "LinkDetails": "bpfman.core.manager",
     "ProgramDetails": "bpfman.core.manager",

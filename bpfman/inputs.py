@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from bpfman.core.errors import InvalidInputError
-from bpfman.core.model import APPLICATION_KEY
+from bpfman.core.model import APPLICATION_KEY, APPLICATION_KEYS
 from bpfman.validate import text
 
 
@@ -127,8 +127,8 @@ def checked_globals(globals: Mapping[str, bytes] | None) -> dict[str, bytes]:
 
 
 def with_application(metadata: dict[str, str], application: str | None) -> dict[str, str]:
-    """Record ``--application`` as metadata unless the key was given already."""
+    """Record ``--application`` as metadata unless either key was given already."""
     merged = dict(metadata)
-    if application and APPLICATION_KEY not in merged:
+    if application and not any(key in merged for key in APPLICATION_KEYS):
         merged[APPLICATION_KEY] = text("application", application)
     return merged

@@ -144,7 +144,7 @@ def test_list_programs_table_and_links_cell(root: Root, objects: Path) -> None:
     assert bpfman["Links"] == [
         f"{link} ({tp})" for link, tp in zip(link_ids, TRACEPOINTS, strict=True)
     ]
-    assert bpfman["Metadata"] == ["bpfman_application=shapes"]
+    assert bpfman["Metadata"] == ["bpfman.io/application=shapes"]
 
 
 def test_get_program_blocks_match_the_guide_and_bpftool(root: Root, objects: Path) -> None:
@@ -276,7 +276,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     }
     assert b["function"] == "tracepoint_counter" and b["type"] == "tracepoint"
     assert b["globals"] == {"increment": "01000000"}
-    assert b["metadata"] == {"bpfman_application": "js"}
+    assert b["metadata"] == {"bpfman.io/application": "js"}
     assert b["maps_used_by"] == [loaded["id"]] and b["links"] == []
     assert b["map_owner_id"] is None
     k = loaded["kernel"]
@@ -287,7 +287,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
         assert isinstance(k[key], int), key
     datetime.fromisoformat(k["loaded_at"])
 
-    # An explicit bpfman_application in -m wins over -a.
+    # An explicit application in -m (under the reference's older key too) wins over -a.
     explicit = load_tracepoint(root, objects, "-a", "js", "-m", "bpfman_application=mine")
     assert explicit["bpfman"]["metadata"] == {"bpfman_application": "mine"}
 
@@ -307,7 +307,7 @@ def test_json_keys_and_types(root: Root, objects: Path, pair: VethPair) -> None:
     assert isinstance(link["id"], int) and link["program_id"] == loaded["id"]
     assert link["params"] == {"tracepoint": TRACEPOINTS[0]}
     # The program's application is copied into its links' metadata, as the reference does.
-    assert link["position"] is None and link["metadata"] == {"bpfman_application": "js"}
+    assert link["position"] is None and link["metadata"] == {"bpfman.io/application": "js"}
     assert link["detached"] is None
     assert root.json("get", "link", link["id"]) == link
     assert root.json("list", "links") == [link]

@@ -77,9 +77,12 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     assert loaded[0]["bpfman"]["type"] == "demo"
     rows: Any = root.json("list", "programs")
     assert [(r["id"], r["type"]) for r in rows] == [(prog, "demo")]
-    # The kernel type is a tracepoint, so the kernel-type filter finds it.
+    # The kernel type is a tracepoint, so the kernel-type filter finds it; its own
+    # name does too, and --help lists it among the accepted values.
     rows = root.json("list", "programs", "-p", "tracepoint")
     assert [r["id"] for r in rows] == [prog]
+    assert [r["id"] for r in root.json("list", "programs", "-p", "demo")] == [prog]
+    assert "demo" in root.run("list", "programs", "--help").stdout.split("(bpfman's)")[0]
 
     text = root.run("attach", prog, "demo", "-t", TRACEPOINT).stdout
     assert f" Demo Tracepoint:  {TRACEPOINT}" in text
@@ -88,6 +91,8 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     assert [(link["type"], link["attachment"]) for link in links] == [
         ("demo", f"demo:{TRACEPOINT}")
     ]
+    assert root.json("list", "links", "--kind", "demo") == links
+    assert root.json("list", "links", "--kind", "tracepoint") == []
     message = root.fail("attach", prog, "tracepoint", "-t", TRACEPOINT)
     assert "demo" in message
 

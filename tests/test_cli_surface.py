@@ -18,7 +18,8 @@ import pytest
 
 from bpfman.core.errors import InvalidInputError
 from bpfman.core.manager import Bpfman
-from bpfman.kernel.names import PROG_TYPE_FILTERS
+from bpfman.discovery import discover
+from bpfman.kernel.names import PROG_TYPE_FILTERS, squash
 from tests.helpers import run
 from tests.helpers.bpftool import net_show
 from tests.helpers.net import VethPair
@@ -207,9 +208,9 @@ def test_output_before_or_after_the_type_and_link_metadata(root: Root, objects: 
     ]
     for args in cases:
         link = json.loads(root.run(*args).stdout)
-        assert link["metadata"] == {"bpfman_application": "demo"}
+        assert link["metadata"] == {"bpfman.io/application": "demo"}
     text = root.run("get", "link", link["id"]).stdout
-    assert " Metadata:      bpfman_application=demo" in text
+    assert " Metadata:      bpfman.io/application=demo" in text
 
 
 # -- 8. help, -V, man, completions ------------------------------------------------------
@@ -244,12 +245,20 @@ def test_help_version_man_pages_and_completions(root: Root, tmp_path: Path) -> N
 
 # -- 9. --program-type: help and accepted values from one table -------------------------
 def test_program_type_help_lists_exactly_what_is_accepted(root: Root) -> None:
+    """bpfman's names (the installed plugins') and the kernel's, each accepted."""
     help_text = root.run("list", "programs", "--help").stdout
-    listed = help_text.split("[possible values: ")[1].split("]")[0]
-    values = [v.strip() for v in listed.replace("\n", " ").split(",")]
-    assert values == list(PROG_TYPE_FILTERS.values())
-    assert "lwt-seg6-local" in values and "netfilter" in values
-    for value in [*values, "lwt-seg6local", "LWT_SEG6_LOCAL"]:
+    listed = help_text.split("[possible values: ")[1].split("]")[0].replace("\n", " ")
+    ours, _, kernels = listed.partition(" (bpfman's); ")
+    bpfman_names = [v.strip() for v in ours.split(",")]
+    kernel_names = [v.strip() for v in kernels.removesuffix(" (the kernel's)").split(",")]
+    assert bpfman_names == sorted(discover(None))
+    assert "tcx" in bpfman_names and "kprobe" in bpfman_names
+    # The kernel's names, less those bpfman's spell the same way (tc, xdp...).
+    assert kernel_names == [
+        n for n in PROG_TYPE_FILTERS.values() if squash(n) not in map(squash, bpfman_names)
+    ]
+    assert "lwt-seg6-local" in kernel_names and "probe" in kernel_names
+    for value in [*bpfman_names, *kernel_names, "lwt-seg6local", "LWT_SEG6_LOCAL", "tp-btf"]:
         root.run("list", "programs", "--all", "-p", value)
     assert "unknown program type 'nope'" in root.fail("list", "programs", "-p", "nope")
 
@@ -314,6 +323,6 @@ def test_an_empty_root_is_refused_not_taken_for_the_working_directory(
         )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip() == (
-            "Error: Invalid value for '--root': must name a directory, not be empty"
+            "Error: Invalid value for '--root' / '--runtime-dir': must name a directory, not be empty"
         )
     assert list(tmp_path.iterdir()) == []

@@ -76,7 +76,8 @@ def test_metrics_match_get_program(
         labels = program_samples(samples, "bpfman_program_xlated_bytes", prog)
         assert labels["name"] == details["bpfman"]["function"]
         assert labels["type"] == details["bpfman"]["type"]
-        assert labels["application"] == details["bpfman"]["metadata"].get("bpfman_application", "")
+        recorded = details["bpfman"]["metadata"]
+        assert labels["application"] == recorded.get("bpfman.io/application", "")
         assert labels["value"] == kern["bytes_xlated"]
         jited = program_samples(samples, "bpfman_program_jited_bytes", prog)["value"]
         assert jited == kern["bytes_jited"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -125,23 +125,40 @@ class App:
         program_type: str | None = None,
         application: str | None = None,
         metadata_selector: Sequence[str] = (),
+        selector: Sequence[str] = (),
+        attached: bool = False,
+        unattached: bool = False,
         all_: bool = False,
+        quiet: bool = False,
     ) -> None:
+        from ..core.filters import Selector
         from .output import programs_table, summary_json
 
+        if attached and unattached:
+            raise errors.InvalidInputError("--attached and --unattached exclude each other")
+        conditions = Selector.of(parse_key_values(metadata_selector, "metadata selector"))
+        for text in selector:
+            conditions &= Selector.parse(text)
         rows = self.bpfman.list_programs(
             all=all_,
             kernel_type=program_type,
             application=application,
-            selector=parse_key_values(metadata_selector, "metadata selector"),
+            selector=conditions,
+            attached=True if attached else False if unattached else None,
         )
-        self.emit(programs_table(rows), [summary_json(r) for r in rows])
+        if quiet:
+            self.ids(r.id for r in rows)
+        else:
+            self.emit(programs_table(rows), [summary_json(r) for r in rows])
 
     def list_links(
         self,
         program_type: str | None = None,
         application: str | None = None,
         metadata_selector: Sequence[str] = (),
+        program_id: int | None = None,
+        kind: Sequence[str] = (),
+        quiet: bool = False,
     ) -> None:
         from .output import link_json, links_table
 
@@ -149,8 +166,55 @@ class App:
             kernel_type=program_type,
             application=application,
             selector=parse_key_values(metadata_selector, "metadata selector"),
+            program_id=program_id,
+            kind=list(kind) or None,
         )
-        self.emit(links_table(rows), [link_json(d) for d in rows])
+        if quiet:
+            self.ids(d.link.id for d in rows)
+        else:
+            self.emit(links_table(rows), [link_json(d) for d in rows])
+
+    def ids(self, ids: Iterable[int]) -> None:
+        """``list -q``: the ids alone, one a line, whatever ``--output`` says."""
+        text = "\n".join(str(i) for i in ids)
+        if text:
+            print(text)
+
+    def remove_each(
+        self,
+        what: str,
+        done: str,
+        ids: Sequence[int],
+        remove: Callable[[int], None],
+        ignore_missing: bool,
+    ) -> int:
+        """``unload`` and ``detach``: each id in its own transaction; the exit status.
+
+        One id fails as it always did (its error raised: one line, its status).
+        With several, each failure gets its line and a last line counts them;
+        the status is the first failure's. A failure that no later id could
+        escape (privilege, the lock, the store) ends the run at once.
+        """
+        failures: list[BpfmanError] = []
+        for i in ids:
+            try:
+                remove(i)
+            except (errors.PermissionDeniedError, errors.LockTimeoutError, errors.StateError):
+                raise
+            except BpfmanError as exc:
+                missing = isinstance(exc, errors.NotFoundError) and not isinstance(
+                    exc, errors.NotManagedError
+                )
+                if missing and ignore_missing:
+                    continue
+                if len(ids) == 1:
+                    raise
+                error(str(exc))
+                failures.append(exc)
+        if not failures:
+            return 0
+        error(f"{len(failures)} of {len(ids)} {what} were not {done}")
+        return exit_status(failures[0])
 
 
 def verbose_logging() -> None:

@@ -17,7 +17,7 @@ import click
 
 from .app import EXIT_STATUSES
 from .lazy import resolved
-from .options import HelpArgument, cleandoc
+from .options import HelpArgument, argument_name, cleandoc
 
 SHELLS = ("bash", "zsh", "fish")
 _COMPLETION_FILES = {"bash": "bpfman.bash", "zsh": "_bpfman", "fish": "bpfman.fish"}
@@ -69,7 +69,7 @@ def page(path: list[str], command: click.Command, ctx: click.Context) -> str:
     if arguments:
         out.append(".SH ARGUMENTS")
         for arg in arguments:
-            out += [".TP", f"\\fB<{(arg.name or 'arg').upper()}>\\fR"]
+            out += [".TP", f"\\fB{_roff(argument_name(arg))}\\fR"]
             if isinstance(arg, HelpArgument) and arg.help:
                 out.append(_roff(arg.help))
     if options:

@@ -1,4 +1,4 @@
-"""``list programs``, ``list links`` and ``load file`` without click.
+"""``list programs``, ``list links`` and ``load file`` without click (either spelling).
 
 These are the commands scripts run in loops, and click alone costs more than
 the Python interpreter's start. Only plain, well-formed invocations take this
@@ -24,6 +24,7 @@ from .app import App, guarded, lock_timeout, verbose_logging
 # (as --programs does in the reference CLI), "each" one word per occurrence.
 _GLOBAL = {
     "--root": ("root", "one"),
+    "--runtime-dir": ("root", "one"),
     "--lock-timeout": ("lock_timeout", "one"),
     "-v": ("verbose", "flag"),
     "--verbose": ("verbose", "flag"),
@@ -35,9 +36,20 @@ _LIST = {
     "--application": ("application", "one"),
     "-m": ("metadata_selector", "each"),
     "--metadata-selector": ("metadata_selector", "each"),
+    "-q": ("quiet", "flag"),
+    "--quiet": ("quiet", "flag"),
     **_OUTPUT,
 }
-_LIST_PROGRAMS = {**_LIST, "-a": ("all_", "flag"), "--all": ("all_", "flag")}
+_LIST_PROGRAMS = {
+    **_LIST,
+    "-a": ("all_", "flag"),
+    "--all": ("all_", "flag"),
+    "-l": ("selector", "each"),
+    "--selector": ("selector", "each"),
+    "--attached": ("attached", "flag"),
+    "--unattached": ("unattached", "flag"),
+}
+_LIST_LINKS = {**_LIST, "--program-id": ("program_id", "one"), "--kind": ("kind", "each")}
 _LOAD_FILE = {
     "-p": ("path", "one"),
     "--path": ("path", "one"),
@@ -51,12 +63,16 @@ _LOAD_FILE = {
     "--map-owner-id": ("map_owner_id", "one"),
     **_OUTPUT,
 }
+# Both spellings of each command (verb first, noun first) and the hidden aliases.
 _COMMANDS = {
     ("list", "programs"): _LIST_PROGRAMS,
     ("list", "program"): _LIST_PROGRAMS,
-    ("list", "links"): _LIST,
-    ("list", "link"): _LIST,
+    ("program", "list"): _LIST_PROGRAMS,
+    ("list", "links"): _LIST_LINKS,
+    ("list", "link"): _LIST_LINKS,
+    ("link", "list"): _LIST_LINKS,
     ("load", "file"): _LOAD_FILE,
+    ("program", "load", "file"): _LOAD_FILE,
 }
 
 
@@ -87,17 +103,20 @@ def run(argv: Sequence[str]) -> int | None:
     at = 0  # the command's first word, after the global options given before it
     while at < len(args) and args[at] in _GLOBAL:
         at += 1 if _GLOBAL[args[at]][1] == "flag" else 2
-    flags = _COMMANDS.get((args[at], args[at + 1])) if len(args) > at + 1 else None
-    options = parse(args[:at] + args[at + 2 :], {**flags, **_GLOBAL}) if flags else None
+    words, flags = next(
+        ((len(c), f) for c, f in _COMMANDS.items() if tuple(args[at : at + len(c)]) == c),
+        (0, None),
+    )
+    options = parse(args[:at] + args[at + words :], {**flags, **_GLOBAL}) if flags else None
     if options is None or options.get("output", "table") not in ("table", "json"):
         return None
-    if flags is _LOAD_FILE:
-        if "path" not in options or "programs" not in options:
-            return None
-        if "map_owner_id" in options:
-            if not _is_u32(options["map_owner_id"]):
+    if flags is _LOAD_FILE and ("path" not in options or "programs" not in options):
+        return None
+    for name in ("map_owner_id", "program_id"):
+        if name in options:
+            if not _is_u32(options[name]):
                 return None  # click says what is wrong with it
-            options["map_owner_id"] = int(options["map_owner_id"])
+            options[name] = int(options[name])
     root = options.pop("root", os.environ.get("BPFMAN_ROOT") or None)
     timeout = options.pop("lock_timeout", os.environ.get("BPFMAN_LOCK_TIMEOUT") or None)
     if root == "":

@@ -9,15 +9,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bpfman.cli.app import App
+from bpfman.cli.options import BpfmanGroup, HelpArgument, output_option
+from bpfman.cli.output import Value, block, dumps
 from bpfman.core.errors import InvalidInputError
 from bpfman.images import (
     ARCHES,
     BytecodeSources,
+    ImageSettings,
     ImageStore,
     PullPolicy,
     generate_build_args,
@@ -27,11 +31,11 @@ from bpfman.images.build import RUNTIMES, build_native, build_with_runtime
 from bpfman.images.credentials import login_auth
 
 if TYPE_CHECKING:  # the registry and crypto stacks: imported by the commands that use them
+    from bpfman.images.inspect import Inspection
     from bpfman.images.transport import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 InferType = Callable[[str], str | None]
-CONTEXT = {"help_option_names": ["-h", "--help"]}
 _PROGRESS_MIN_BYTES = 1 << 20
 
 IMAGE_URL_HELP = (
@@ -83,6 +87,25 @@ RUNTIME_HELP = (
     "native builds the same image without any container engine and pushes it itself,\n"
     "with the credentials of a previous docker/podman login."
 )
+INSPECT_HELP = """Show what a bytecode image holds: its programs and their types, its maps,
+its labels and layers, read from the registry. Nothing is pulled or loaded.
+
+A multi-arch image shows the platforms it has and the entry for this host.
+
+Example:
+bpfman image inspect quay.io/bpfman-bytecode/go-xdp-counter:latest"""
+VERIFY_HELP = """Check a bytecode image's signature (cosign's format) against a public key,
+as a pull with signing.verify_enabled does, and nothing else.
+
+Exit status 0: the signature verifies (or, with --allow-unsigned, there is none);
+8: the image is not signed, or no signature verifies against the key.
+
+Example:
+bpfman image verify --public-key cosign.pub quay.io/<USER>/go-xdp-counter:test"""
+PUBLIC_KEY_HELP = """Optional: PEM public key to verify with [default: signing.public_key of the config]
+Example: --public-key cosign.pub"""
+ALLOW_UNSIGNED_HELP = """Optional: Accept an image with no signature at all (one that does not verify
+is still refused)."""
 SIGN_HELP = """Sign a bytecode image in a registry with a key, in cosign's format.
 
 The signature is pushed next to the image under the tag sha256-<digest>.sig, so
@@ -107,11 +130,6 @@ KEY_HELP = (
 )
 
 
-def verbatim(text: str) -> str:
-    """``text`` with each paragraph marked so click keeps its line breaks."""
-    return "\n\n".join("\b\n" + para for para in text.split("\n\n"))
-
-
 def _arch_help(goarch: str, suffix: str) -> str:
     described = "amd64" if goarch == "386" else goarch  # the reference CLI's wording
     filename = "x86" if goarch == "amd64" else goarch
@@ -123,18 +141,24 @@ def _arch_help(goarch: str, suffix: str) -> str:
     )
 
 
+def image_argument(fn: F) -> F:
+    return click.argument(
+        "image", cls=HelpArgument, help="Required: Container Image URL (a tag or @sha256 digest)."
+    )(fn)
+
+
 def _bytecode_options(fn: F) -> F:
     """``-b``, ``-c`` and ``--bc-<arch>``, shared by build and generate-build-args."""
     for arch in reversed(ARCHES):
         fn = click.option(
             f"--{arch.option}",
-            help=verbatim(_arch_help(arch.goarch, arch.suffix)),
+            help=(_arch_help(arch.goarch, arch.suffix)),
             metavar=f"<{arch.build_arg}>",
         )(fn)
     fn = click.option(
-        "-c", "--cilium-ebpf-project", metavar="<CILIUM_EBPF_PROJECT>", help=verbatim(CILIUM_HELP)
+        "-c", "--cilium-ebpf-project", metavar="<CILIUM_EBPF_PROJECT>", help=(CILIUM_HELP)
     )(fn)
-    return click.option("-b", "--bytecode", metavar="<BYTECODE>", help=verbatim(BYTECODE_HELP))(fn)
+    return click.option("-b", "--bytecode", metavar="<BYTECODE>", help=(BYTECODE_HELP))(fn)
 
 
 def _sources(flags: dict[str, Any]) -> BytecodeSources:
@@ -171,19 +195,22 @@ def _progress() -> Iterator[Progress | None]:
             bar.__exit__(None, None, None)
 
 
-def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType) -> click.Group:
-    """The ``image`` command group over the store ``get_store`` returns."""
-    group = click.Group(
-        "image", help="eBPF Bytecode Image related commands.", context_settings=CONTEXT
-    )
+def make_image_group(
+    get_store: Callable[[], ImageStore],
+    infer_type: InferType,
+    get_settings: Callable[[], ImageSettings] | None = None,
+) -> click.Group:
+    """The ``image`` command group over the store ``get_store`` returns.
+
+    :param get_settings: the registry and signing settings, for the commands that
+        store nothing (``inspect``, ``verify``: no root needed); the store's by default.
+    """
+    settings = get_settings or (lambda: get_store().settings)
+    group = BpfmanGroup("image", help="eBPF Bytecode Image related commands.")
 
     @group.command("pull", help="Pull an eBPF bytecode image from a remote registry.")
-    @click.option(
-        "-i", "--image-url", required=True, metavar="<IMAGE_URL>", help=verbatim(IMAGE_URL_HELP)
-    )
-    @click.option(
-        "-r", "--registry-auth", metavar="<REGISTRY_AUTH>", help=verbatim(REGISTRY_AUTH_HELP)
-    )
+    @click.option("-i", "--image-url", required=True, metavar="<IMAGE_URL>", help=(IMAGE_URL_HELP))
+    @click.option("-r", "--registry-auth", metavar="<REGISTRY_AUTH>", help=(REGISTRY_AUTH_HELP))
     @click.option(
         "-p",
         "--pull-policy",
@@ -191,7 +218,7 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
         default=PullPolicy.IF_NOT_PRESENT.value,
         metavar="<PULL_POLICY>",
         show_default=True,
-        help=verbatim(PULL_POLICY_HELP),
+        help=(PULL_POLICY_HELP),
     )
     def pull(image_url: str, registry_auth: str | None, pull_policy: str) -> None:
         with _progress() as progress:
@@ -200,18 +227,16 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
             )
         click.echo("Successfully downloaded bytecode")
 
-    @group.command("build", help=verbatim(BUILD_HELP))
-    @click.option("-t", "--tag", required=True, metavar="<TAG>", help=verbatim(TAG_HELP))
-    @click.option(
-        "-f", "--container-file", metavar="<CONTAINER_FILE>", help=verbatim(CONTAINER_FILE_HELP)
-    )
+    @group.command("build", help=(BUILD_HELP))
+    @click.option("-t", "--tag", required=True, metavar="<TAG>", help=(TAG_HELP))
+    @click.option("-f", "--container-file", metavar="<CONTAINER_FILE>", help=(CONTAINER_FILE_HELP))
     @click.option(
         "-r",
         "--runtime",
         type=click.Choice(RUNTIMES),
         default="docker",
         metavar="<RUNTIME>",
-        help=verbatim(RUNTIME_HELP),
+        help=(RUNTIME_HELP),
     )
     @_bytecode_options
     def build(tag: str, container_file: str | None, runtime: str, **flags: Any) -> None:
@@ -225,20 +250,16 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
             raise InvalidInputError(f"--container-file is required with --runtime {runtime}")
         build_with_runtime(runtime, container_file, tag, sources, infer_type, settings)
 
-    @group.command("generate-build-args", help=verbatim(GENERATE_HELP))
+    @group.command("generate-build-args", help=(GENERATE_HELP))
     @_bytecode_options
     def generate(**flags: Any) -> None:
         for line in generate_build_args(_sources(flags), infer_type):
             click.echo(line)
 
-    @group.command("sign", help=verbatim(SIGN_HELP))
-    @click.option("--key", required=True, metavar="<KEY>", help=verbatim(KEY_HELP))
-    @click.option(
-        "-i", "--image-url", required=True, metavar="<IMAGE_URL>", help=verbatim(IMAGE_URL_HELP)
-    )
-    @click.option(
-        "-r", "--registry-auth", metavar="<REGISTRY_AUTH>", help=verbatim(REGISTRY_AUTH_HELP)
-    )
+    @group.command("sign", help=(SIGN_HELP))
+    @click.option("--key", required=True, metavar="<KEY>", help=(KEY_HELP))
+    @click.option("-i", "--image-url", required=True, metavar="<IMAGE_URL>", help=(IMAGE_URL_HELP))
+    @click.option("-r", "--registry-auth", metavar="<REGISTRY_AUTH>", help=(REGISTRY_AUTH_HELP))
     def sign(key: str, image_url: str, registry_auth: str | None) -> None:
         from bpfman.images.signing import load_private_key, sign_image
         from bpfman.images.transport import RegistryClient
@@ -250,7 +271,63 @@ def make_image_group(get_store: Callable[[], ImageStore], infer_type: InferType)
         digest = sign_image(client, ref, private_key)
         click.echo(f"Pushed signature for {ref.name}@{digest}")
 
+    @group.command("inspect", help=INSPECT_HELP)
+    @image_argument
+    @click.option("-r", "--registry-auth", help=REGISTRY_AUTH_HELP)
+    @output_option
+    def inspect(image: str, registry_auth: str | None, output: str) -> None:
+        from bpfman.images.inspect import inspect_image
+
+        found = inspect_image(image, settings(), registry_auth)
+        if output == "json":
+            click.echo(dumps(found.to_json()))
+        else:
+            click.echo(inspection_text(found))
+
+    @group.command("verify", help=VERIFY_HELP)
+    @image_argument
+    @click.option("-r", "--registry-auth", help=REGISTRY_AUTH_HELP)
+    @click.option("--public-key", help=PUBLIC_KEY_HELP)
+    @click.option("--allow-unsigned", is_flag=True, help=ALLOW_UNSIGNED_HELP)
+    def verify(
+        image: str, registry_auth: str | None, public_key: str | None, allow_unsigned: bool
+    ) -> None:
+        given = settings()
+        wanted = replace(
+            given, public_key=public_key or given.public_key, allow_unsigned=allow_unsigned
+        )
+        from bpfman.images.inspect import check_signature
+        from bpfman.images.verdict import SignatureState
+
+        digest, state = check_signature(image, wanted, registry_auth)
+        if state is SignatureState.VERIFIED:
+            click.echo(f"Image {image} ({digest}): signature verified")
+        else:
+            click.echo(f"Image {image} ({digest}): not signed, accepted (--allow-unsigned)")
+
     return group
+
+
+def inspection_text(found: Inspection) -> str:
+    """``image inspect``'s detail block."""
+    rows: list[tuple[str, Value]] = [
+        ("Image", found.reference),
+        ("Digest", found.digest),
+        ("Media Type", found.media_type),
+    ]
+    if found.platforms:
+        rows += [
+            ("Platforms", ", ".join(found.platforms)),
+            ("Host Manifest", found.manifest_digest),
+        ]
+    rows += [
+        ("Programs", [f"{name}={kind}" for name, kind in found.programs.items()] or "None"),
+        ("Maps", [f"{name}={kind}" for name, kind in found.maps.items()] or "None"),
+        ("Labels", [f"{k}={v}" for k, v in sorted(found.labels.items())] or "None"),
+        ("Layers", [f"{lyr['digest']} ({lyr['media_type']}, {lyr['size']} bytes)"
+                    for lyr in found.layers] or "None"),
+    ]  # fmt: skip
+    return block("Bytecode Image", 15, rows)
 
 
 def _app() -> App:
@@ -260,5 +337,7 @@ def _app() -> App:
 
 
 image = make_image_group(
-    lambda: _app().bpfman.images, lambda section: _app().bpfman.plugins.image_label(section)
+    lambda: _app().bpfman.images,
+    lambda section: _app().bpfman.plugins.image_label(section),
+    lambda: ImageSettings.from_mapping(_app().bpfman.config.tables),
 )

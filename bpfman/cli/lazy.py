@@ -14,6 +14,11 @@ import click
 # (name, short help, the module under bpfman.cli defining a command of that name)
 LAZY_COMMANDS = (
     ("image", "eBPF Bytecode Image related commands.", "image"),
+    (
+        "dispatcher",
+        "Show the XDP and TC dispatchers: their revision, mode and slots.",
+        "dispatcher",
+    ),
     ("dump", "Dump the instructions of a loaded eBPF program (translated or JITed).", "toolbox"),
     ("run", "Run a loaded eBPF program on test input (BPF_PROG_TEST_RUN).", "toolbox"),
     ("profile", "Count CPU events of a loaded eBPF program while it runs.", "toolbox"),

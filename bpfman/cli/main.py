@@ -90,18 +90,41 @@ BUILTIN_TYPES = (
 )
 
 
-def program_type_help() -> str:
-    """The ``--program-type`` help: its possible values come from the table the filter uses."""
-    import textwrap
+PROGRAM_TYPE_HELP = """Optional: List {what} of one program type, named as bpfman names it
+(--programs, attach) or as the kernel does. A name that is both keeps the
+kernel's meaning: tc selects tc, tcx and netkit programs, probe every kprobe
+and uprobe program, tracing fentry, fexit and tp_btf programs.{more}
+Example: --program-type tcx"""
+ALL_NOTE = """ With --all, a
+bpfman type lists the kernel's programs of its kernel type too."""
 
-    from ..kernel.names import PROG_TYPE_FILTERS
 
-    values = textwrap.fill(
-        f"[possible values: {', '.join(PROG_TYPE_FILTERS.values())}]",
-        width=50,
-        break_on_hyphens=False,
-    )
-    return f"Optional: List programs by a specific program type.\nExample: --program-type xdp\n\n{values}"
+class ProgramTypeOption(click.Option):
+    """``--program-type``: its help names the accepted values, found (the installed
+    plugins' types among them) only when the help is shown."""
+
+    def __init__(self, *args: Any, what: str = "programs", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._what = what
+
+    @property
+    def help(self) -> str:
+        import textwrap
+
+        from ..core.filters import type_names_text
+        from ..discovery import discover
+
+        values = textwrap.fill(
+            f"[possible values: {type_names_text(discover(None))}]",
+            width=80,
+            break_on_hyphens=False,
+        )
+        more = ALL_NOTE if self._what == "programs" else ""
+        return f"{PROGRAM_TYPE_HELP.format(what=self._what, more=more)}\n\n{values}"
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        """Set by click's constructor; the text above is what is shown."""
 
 
 pass_app = click.make_pass_decorator(App)
@@ -188,12 +211,18 @@ def _late(
     return callback
 
 
-ROOT_HELP = "State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT]."
+ROOT_HELP = """State and bpffs root directory; --runtime-dir is the same option, as the
+reference's current CLI spells it [default: /run/bpfman; env BPFMAN_ROOT]."""
 LOCK_TIMEOUT_HELP = """Seconds a command that changes something waits for another one that holds
 the state lock before it gives up with exit status 10; after one second it says
 which process it waits for [default: forever; env BPFMAN_LOCK_TIMEOUT]."""
 VERBOSE_HELP = "Log debug messages (libbpf's too) to stderr."
-GLOBAL_NOTE = "Global options (--root, --lock-timeout, -v) may also follow the subcommand."
+GLOBAL_NOTE = """Global options (--root/--runtime-dir, --lock-timeout, -v) may also follow the
+subcommand.
+
+Each command has a noun-first spelling too: `program load|unload|get|list`
+and `link attach|detach|get|list` are the same commands as `load`, `unload`,
+`get program`, `list programs`, `attach`, `detach`, `get link` and `list links`."""
 
 
 class RootGroup(BpfmanGroup):
@@ -202,7 +231,7 @@ class RootGroup(BpfmanGroup):
 
     def late_params(self) -> list[click.Parameter]:
         return [
-            click.Option(["--root"], hidden=True, expose_value=False,
+            click.Option(["--root", "--runtime-dir", "root"], hidden=True, expose_value=False,
                          callback=_late(_root, App.set_root)),
             click.Option(["--lock-timeout"], hidden=True, expose_value=False,
                          callback=_late(_lock_timeout, App.set_lock_timeout)),
@@ -245,7 +274,9 @@ def _past_click() -> Iterator[None]:
 
 
 @click.group(cls=RootGroup, epilog=GLOBAL_NOTE)
-@click.option("--root", callback=_root, envvar="BPFMAN_ROOT", help=ROOT_HELP)
+@click.option(
+    "--root", "--runtime-dir", "root", callback=_root, envvar="BPFMAN_ROOT", help=ROOT_HELP
+)
 @click.option(
     "--lock-timeout",
     callback=_lock_timeout,
@@ -353,12 +384,22 @@ def load_image(
 
 
 # -- unload / detach --------------------------------------------------------
-@cli.command(cls=BpfmanCommand)
-@id_argument("program_id", "Required: Program Id to be unloaded.")
+REMOVAL_EPILOG = """Several ids are removed one by one, each in its own transaction: one that
+fails is reported on stderr and the others are still removed. The exit status
+is 0 only when every id was removed (or, with --ignore-missing, was not there);
+otherwise it is the status of the first failure."""
+IGNORE_MISSING_HELP = """Optional: Treat an id that does not exist as removed already (exit status 0),
+for idempotent clean-up. A program bpfman does not manage is still an error."""
+
+
+@cli.command(cls=BpfmanCommand, epilog=REMOVAL_EPILOG)
+@id_argument("program_id", "Required: Program Id(s) to be unloaded.", many=True)
+@click.option("--ignore-missing", is_flag=True, help=IGNORE_MISSING_HELP)
 @pass_app
-def unload(app: App, program_id: int) -> None:
+def unload(app: App, program_id: tuple[int, ...], ignore_missing: bool) -> None:
     """Unload an eBPF program using the Program Id."""
-    app.bpfman.unload(program_id)
+    status = app.remove_each("programs", "unloaded", program_id, app.bpfman.unload, ignore_missing)
+    click.get_current_context().exit(status)
 
 
 @cli.group(cls=AttachGroup)
@@ -375,58 +416,87 @@ def attach(app: App, output: str, program_id: int) -> None:
     app.output = output
 
 
-@cli.command(cls=BpfmanCommand)
-@id_argument("link_id", "Required: Link Id to be detached.")
+@cli.command(cls=BpfmanCommand, epilog=REMOVAL_EPILOG)
+@id_argument("link_id", "Required: Link Id(s) to be detached.", many=True)
+@click.option("--ignore-missing", is_flag=True, help=IGNORE_MISSING_HELP)
 @pass_app
-def detach(app: App, link_id: int) -> None:
+def detach(app: App, link_id: tuple[int, ...], ignore_missing: bool) -> None:
     """Detach an eBPF program from a hook point using the Link Id."""
-    app.bpfman.detach(link_id)
+    status = app.remove_each("links", "detached", link_id, app.bpfman.detach, ignore_missing)
+    click.get_current_context().exit(status)
 
 
 # -- list / get -------------------------------------------------------------
-@cli.group("list", cls=BpfmanGroup)
+@cli.group("list", cls=BpfmanGroup, aliases={"program": "programs", "link": "links"})
 def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
 
-def _list_filters(fn: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option("-p", "--program-type", help=program_type_help()),
-            click.option(
-                "--application",
-                help="Optional: List programs loaded under the same application tag.\n"
-                "Example: --application go-app",
-            ),
-            click.option("-m", "--metadata-selector", multiple=True, help=SELECTOR_HELP),
-            output_option,
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
+SELECTOR_L_HELP = """Optional: List programs whose metadata matches a label selector, as
+Kubernetes writes them: <KEY>=<VALUE> and <KEY>!=<VALUE> (which also
+matches programs without the key), <KEY> (has it), !<KEY> (lacks it),
+separated by commas; all must hold.
+Example: -l owner=acme,env!=dev"""
 
 
-for _name, _hidden in (("programs", False), ("program", True)):
+def _list_filters(what: str) -> Callable[[Any], Any]:
+    def decorate(fn: Any) -> Any:
+        for decorator in reversed(
+            [
+                click.option(
+                    "-p",
+                    "--program-type",
+                    cls=ProgramTypeOption,
+                    what="programs" if what == "programs" else "links of programs",
+                ),
+                click.option(
+                    "--application",
+                    help=f"Optional: List {what} loaded under the same application tag.\n"
+                    "Example: --application go-app",
+                ),
+                click.option("-m", "--metadata-selector", multiple=True, help=SELECTOR_HELP),
+                output_option,
+                click.option(
+                    "-q",
+                    "--quiet",
+                    is_flag=True,
+                    help=f"Optional: Print only the {what[:-1]} ids, one a line.",
+                ),
+            ]
+        ):
+            fn = decorator(fn)
+        return fn
 
-    @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
-    @_list_filters
-    @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
-    @pass_app
-    def _programs(app: App, /, all_: bool, **filters: Any) -> None:
-        """List all loaded eBPF programs."""
-        app.output = filters.pop("output")
-        app.list_programs(all_=all_, **filters)
+    return decorate
 
 
-for _name, _hidden in (("links", False), ("link", True)):
+@list_.command("programs", cls=BpfmanCommand)
+@_list_filters("programs")
+@click.option("-l", "--selector", multiple=True, help=SELECTOR_L_HELP)
+@click.option("--attached", is_flag=True, help="Optional: List only programs with links.")
+@click.option("--unattached", is_flag=True, help="Optional: List only programs without links.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
+@pass_app
+def list_programs(app: App, /, output: str, **filters: Any) -> None:
+    """List all loaded eBPF programs."""
+    app.output = output
+    app.list_programs(**filters)
 
-    @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
-    @_list_filters
-    @pass_app
-    def _links(app: App, /, **filters: Any) -> None:
-        """List all program attachments."""
-        app.output = filters.pop("output")
-        app.list_links(**filters)
+
+@list_.command("links", cls=BpfmanCommand)
+@_list_filters("links")
+@click.option("--program-id", type=U32(), help="Optional: List the links of this program.")
+@click.option(
+    "--kind",
+    multiple=True,
+    help="Optional: List links of these types (the attach subcommands' names),\n"
+    "comma-separated or repeated.\nExample: --kind xdp,tcx",
+)
+@pass_app
+def list_links(app: App, /, output: str, **filters: Any) -> None:
+    """List all program attachments."""
+    app.output = output
+    app.list_links(**filters)
 
 
 @cli.group(cls=BpfmanGroup)
@@ -454,8 +524,54 @@ def get_link(app: App, link_id: int, output: str) -> None:
     app.show_link(link_id)
 
 
-for _command in lazy_commands():  # image, dump, run, profile, tracelog, system
+# -- the noun-first spelling: the same command objects under a second parent
+@cli.group(cls=BpfmanGroup)
+def program() -> None:
+    """Load, unload, get or list programs (noun first: the same commands as the verbs)."""
+
+
+@cli.group(cls=BpfmanGroup)
+def link() -> None:
+    """Attach, detach, get or list links (noun first: the same commands as the verbs)."""
+
+
+def _noun_first() -> None:
+    for group, commands in (
+        (program, {"load": load, "unload": unload, "get": get_program, "list": list_programs}),
+        (link, {"attach": attach, "detach": detach, "get": get_link, "list": list_links}),
+    ):
+        for name, command in commands.items():
+            group.add_command(command, name)
+
+
+_noun_first()
+for _command in lazy_commands():  # image, dispatcher, dump, run, profile, tracelog, system
     cli.add_command(_command)
+
+
+@cli.command(cls=BpfmanCommand)
+@output_option
+def version(output: str) -> None:
+    """Print the version of bpfman and of what it runs on (-V: the first line only)."""
+    import os
+    import platform
+
+    from ..images.oci import host_goarch
+
+    facts = {
+        "version": __version__,
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "platform": f"{platform.system().lower()}/{host_goarch()}",
+        "kernel": os.uname().release,
+    }
+    if output == "json":
+        from .output import dumps
+
+        click.echo(dumps(facts))
+        return
+    click.echo(f"bpfman {__version__}")
+    for label, value in list(facts.items())[1:]:
+        click.echo(f"{label.capitalize() + ':':<10}{value}")
 
 
 @cli.command(hidden=True, cls=BpfmanCommand)

@@ -79,11 +79,23 @@ class HelpArgument(click.Argument):
         self.help = help
 
 
-def id_argument(name: str, help: str) -> Callable[[F], F]:
-    """A ``<PROGRAM_ID>``-style positional id with its help line."""
+def id_argument(name: str, help: str, many: bool = False) -> Callable[[F], F]:
+    """A ``<PROGRAM_ID>``-style positional id with its help line (``many``: one or more)."""
     return click.argument(
-        name, cls=HelpArgument, type=U32(), metavar=f"<{name.upper()}>", help=help
+        name,
+        cls=HelpArgument,
+        type=U32(),
+        metavar=f"<{name.upper()}>",
+        help=help,
+        nargs=-1 if many else 1,
+        required=True,
     )
+
+
+def argument_name(param: click.Argument) -> str:
+    """``<PROGRAM_ID>``, and ``<PROGRAM_ID>...`` for one that takes several."""
+    name = (param.name or "arg").upper().rstrip("_")
+    return f"<{name}>" + ("..." if param.nargs == -1 else "")
 
 
 def cleandoc(text: str) -> str:
@@ -131,7 +143,7 @@ class ClapHelp:
                 pieces.append(f"{param.opts[-1]} {_metavar(param)}")
         for param in self.params:
             if isinstance(param, click.Argument):
-                pieces.append(f"<{(param.name or 'arg').upper()}>")
+                pieces.append(argument_name(param))
         if isinstance(self, click.Group):
             pieces.append(self.subcommand_metavar or "<COMMAND>")
         return pieces
@@ -144,6 +156,12 @@ class ClapHelp:
         if self.help:
             formatter.write("\n" + cleandoc(self.help) + "\n")
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The epilog as written, as clap prints its ``after_help``."""
+        epilog = getattr(self, "epilog", None)
+        if epilog:
+            formatter.write("\n" + cleandoc(epilog) + "\n")
+
     def format_arguments(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Arguments are listed by :meth:`format_options` (click >= 8.5 would repeat them)."""
 
@@ -151,7 +169,7 @@ class ClapHelp:
         arguments = [p for p in self.params if isinstance(p, click.Argument)]
         if arguments:
             formatter.write("\nArguments:\n")
-            names = [f"<{(arg.name or 'arg').upper()}>" for arg in arguments]
+            names = [argument_name(arg) for arg in arguments]
             width = max(len(n) for n in names) + 2
             for name, arg in zip(names, arguments, strict=True):
                 text = arg.help if isinstance(arg, HelpArgument) else ""
@@ -260,14 +278,19 @@ class HelpCommand(BpfmanCommand):
 
 class BpfmanGroup(ClapHelp, click.Group):
     """A group with clap-style help whose commands are listed in insertion order,
-    and a ``help`` subcommand as clap adds one."""
+    and a ``help`` subcommand as clap adds one.
+
+    :param aliases: hidden names of commands, each mapped to the command's name
+        (``list program`` is ``list programs``): one command object, two names.
+    """
 
     command_class = BpfmanCommand
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         kwargs.setdefault("subcommand_metavar", "<COMMAND>")
         super().__init__(*args, **kwargs)
+        self.aliases = dict(aliases or {})
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         refuse_negative_ids(self, ctx, args)
@@ -279,7 +302,7 @@ class BpfmanGroup(ClapHelp, click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "help":
             return HelpCommand()
-        return super().get_command(ctx, cmd_name)
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
 
 METADATA_HELP = (

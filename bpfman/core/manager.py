@@ -51,6 +51,7 @@ from .errors import (
     NotFoundError,
     NotManagedError,
 )
+from .filters import Selector, application_selector, link_kinds, type_filters
 from .journal import Operation, replay
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 from .state import Store, Txn
@@ -200,6 +201,13 @@ class Bpfman:
         their own beside the programs (the CSI driver's volumes, in its namespace)."""
         with self._mutation(name) as op:
             yield op.txn
+
+    @contextmanager
+    def reading(self) -> Iterator[Txn | None]:
+        """A reader's snapshot of the records (None: nothing recorded yet), without the
+        lock: for front-ends that show records of their own (the dispatcher views)."""
+        with self._read() as txn:
+            yield txn
 
     def _recover_locked(self) -> None:
         """Make the store usable, finish crashed writers' operations, then reconcile."""
@@ -592,14 +600,26 @@ class Bpfman:
         *,
         all: bool = False,
         kernel_type: str | None = None,
+        type: str | None = None,
         application: str | None = None,
-        selector: Mapping[str, str] | None = None,
+        selector: Selector | Mapping[str, str] | None = None,
+        attached: bool | None = None,
     ) -> list[ProgramSummary]:
-        """Programs bpfman loaded (``all``: every program in the kernel)."""
-        wanted = None if kernel_type is None else kernel.prog_types_named(kernel_type)
-        conditions = dict(selector or {})
-        if application is not None:
-            conditions[APPLICATION_KEY] = application
+        """Programs bpfman loaded (``all``: every program in the kernel).
+
+        :param kernel_type: a type name, the kernel's reading first (``tc``:
+            every sched_cls program, tcx's too); bpfman's type names work too.
+        :param type: a type name, bpfman's reading first (``tc``: bpfman's tc
+            programs; with ``all``, the kernel's sched_cls programs too); the
+            kernel's names (``probe``) work too.
+        :param selector: metadata to match: ``{key: value}`` pairs or a
+            :class:`~bpfman.core.filters.Selector` (``Selector.parse("a=b,c!=d")``).
+        :param attached: True keeps programs with links, False those without.
+
+        ``application``, ``selector`` and ``attached`` keep bpfman's programs only.
+        """
+        types = type_filters(kernel_type, type, lambda: self.plugins)
+        conditions = application_selector(application) & Selector.of(selector)
         records: list[ProgramRecord] = []
         link_ids: dict[int, list[int]] = {}
         with self._read() as txn:
@@ -610,14 +630,16 @@ class Bpfman:
         rows = [
             ProgramSummary(r.id, r.application, r.type, r.name, link_ids.get(r.id, []), True)
             for r in records
-            if (wanted is None or r.kernel_type in wanted) and all_match(r.metadata, conditions)
+            if types.keeps(r)
+            and conditions.matches(r.metadata)
+            and (attached is None or attached == bool(link_ids.get(r.id)))
         ]
-        if all and not conditions:
+        if all and not conditions and attached is None:
             managed = {r.id for r in records}
             rows += [
                 ProgramSummary(info.id, "", info.type_name, info.name, [], False)
                 for info in kernel.prog_infos(skip=managed, full_names=True)
-                if wanted is None or info.type in wanted
+                if types.keeps_kernel(info.type)
             ]
         return sorted(rows, key=lambda row: row.id)
 
@@ -652,11 +674,18 @@ class Bpfman:
         self,
         *,
         kernel_type: str | None = None,
+        type: str | None = None,
         application: str | None = None,
-        selector: Mapping[str, str] | None = None,
+        selector: Selector | Mapping[str, str] | None = None,
+        program_id: int | None = None,
+        kind: str | Sequence[str] | None = None,
     ) -> list[LinkDetails]:
-        wanted = None if kernel_type is None else kernel.prog_types_named(kernel_type)
-        conditions = dict(selector or {})
+        """Links bpfman made, by their program (its id, type and application), the
+        metadata of the link and its program (``selector``) and their own type
+        (``kind``: type names, a list or comma-separated). See :meth:`list_programs`."""
+        types = type_filters(kernel_type, type, lambda: self.plugins)
+        owner, conditions = application_selector(application), Selector.of(selector)
+        kinds = link_kinds(kind, lambda: self.plugins)
         rows: list[LinkDetails] = []
         with self._read() as txn:
             if txn is None:
@@ -667,11 +696,13 @@ class Bpfman:
                 program = programs.get(link.program_id)
                 if program is None:
                     continue
-                if wanted is not None and program.kernel_type not in wanted:
+                if program_id is not None and program.id != program_id:
                     continue
-                if application is not None and program.application != application:
+                if kinds and link.type not in kinds:
                     continue
-                if not all_match({**program.metadata, **link.metadata}, conditions):
+                if not (types.keeps(program) and owner.matches(program.metadata)):
+                    continue
+                if not conditions.matches({**program.metadata, **link.metadata}):
                     continue
                 rows.append(self._describe(liveness, link, program))
         return sorted(rows, key=lambda d: (d.program.id, d.link.seq))
@@ -795,10 +826,6 @@ def _check_sections(
             f"{req.function} is {article} {implied} program (section `{spec.section}`), "
             f"not {req.type}"
         )
-
-
-def all_match(metadata: dict[str, str], conditions: dict[str, str]) -> bool:
-    return all(metadata.get(k) == v for k, v in conditions.items())
 
 
 __all__ = ["Bpfman", "LinkDetails", "LostStateError", "ProgramDetails", "ProgramSummary"]

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-APPLICATION_KEY = "bpfman_application"
+# ``--application`` is stored under the reference's current key; records and
+# selectors written with its older key are read as the same thing.
+APPLICATION_KEY = "bpfman.io/application"
+LEGACY_APPLICATION_KEY = "bpfman_application"
+APPLICATION_KEYS = (APPLICATION_KEY, LEGACY_APPLICATION_KEY)
+
+
+def application_of(metadata: dict[str, str]) -> str:
+    """The application ``metadata`` names, under either key ("" for none)."""
+    return metadata.get(APPLICATION_KEY) or metadata.get(LEGACY_APPLICATION_KEY, "")
 
 
 @dataclass(slots=True)
@@ -35,7 +44,7 @@ class ProgramRecord:
 
     @property
     def application(self) -> str:
-        return self.metadata.get(APPLICATION_KEY, "")
+        return application_of(self.metadata)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProgramRecord:

@@ -74,6 +74,12 @@ class Plugins:
                 self._load(name)
         return self._types
 
+    @property
+    def names(self) -> set[str]:
+        """The installed types' names, loading no plugin: those loaded, and the entry
+        points not loaded yet (each is named after the type it serves)."""
+        return set(self._types) | set(self._pending)
+
     def program_type(self, name: str) -> ProgramType:
         if name in self._pending:
             self._load(name)

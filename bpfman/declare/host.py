@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bpfman.core.contract import AttachParams, ProgramType
-from bpfman.core.model import APPLICATION_KEY, LinkRecord, ProgramRecord
+from bpfman.core.model import APPLICATION_KEYS, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
     from bpfman.core.manager import Bpfman
@@ -79,7 +79,7 @@ def link_metadata(link: LinkRecord, program: ProgramRecord) -> dict[str, str]:
     return {
         k: v
         for k, v in link.metadata.items()
-        if not (k == APPLICATION_KEY and v == program.application)
+        if not (k in APPLICATION_KEYS and v == program.application)
     }
 
 

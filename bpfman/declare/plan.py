@@ -18,10 +18,17 @@ from typing import TYPE_CHECKING, Literal
 
 from bpfman.core.contract import AttachParams, ProgramType
 from bpfman.core.errors import BpfmanError, InvalidInputError
-from bpfman.core.model import APPLICATION_KEY, LinkRecord, ProgramRecord
+from bpfman.core.model import LinkRecord, ProgramRecord
 from bpfman.inputs import checked_metadata
 
-from .host import Host, attach_func, declared_options, recorded_options, same_options
+from .host import (
+    Host,
+    attach_func,
+    declared_options,
+    link_metadata,
+    recorded_options,
+    same_options,
+)
 from .schema import Declaration, FileSource, ProgramEntry
 
 if TYPE_CHECKING:
@@ -232,10 +239,10 @@ def _pair_links(
         params = checked.params[i]
         cls = type(params)
         mine = declared_options(params)
-        inherited = {APPLICATION_KEY: record.application} if record.application else {}
-        metadata = {**inherited, **checked.declaration.links[i].metadata}
+        metadata = checked.declaration.links[i].metadata
         for link in links:
-            if link.id in used or link.metadata != metadata:
+            # Compared without the application it inherits, under either key.
+            if link.id in used or link_metadata(link, record) != metadata:
                 continue
             if same_options(cls, mine, recorded_options(cls, link.params)):
                 found[i] = link

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman.core.errors import ImageError, NotFoundError
 from bpfman.images.blobs import BlobStore
@@ -30,7 +30,7 @@ from bpfman.images.settings import ImageSettings, PullPolicy
 from bpfman.images.verdict import SignatureState, key_id
 
 if TYPE_CHECKING:
-    from bpfman.images.transport import Progress
+    from bpfman.images.transport import Progress, RegistryClient
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class ImageStore:
         manifest_digest = check_digest(record.get("manifest", ""))
         self.blobs.get(top_digest)
         manifest = self.blobs.get(manifest_digest)
-        config_digest, layer_digest = _blob_digests(parse_json(manifest, "stored manifest"), url)
+        config_digest, layer_digest = blob_digests(parse_json(manifest, "stored manifest"), url)
         pulled = _Pulled(b"", manifest, self.blobs.get(config_digest), self.blobs.get(layer_digest))
         return self._bytecode(url, top_digest, pulled)
 
@@ -131,25 +131,11 @@ class ImageStore:
         from bpfman.images.transport import RegistryClient
 
         client = RegistryClient(ref, self.settings, auth)
-        top, content_type = client.get_manifest(ref.reference)
-        top_digest = sha256_digest(top)
-        if ref.digest and top_digest != ref.digest:
-            raise ImageError(f"image {url}: registry served content that does not match its digest")
-        state = verify_image(client, ref, top_digest, self.settings)
-        top_obj = parse_json(top, f"manifest of {url}")
-        kind = media_type_of(top_obj, content_type)
-        if kind in INDEX_TYPES:
-            entry = pick_platform(top_obj, url, host_goarch())
-            entry_digest = check_digest(entry.get("digest", ""))
-            manifest, _ = client.get_manifest(entry_digest)
-            if sha256_digest(manifest) != entry_digest:
-                raise ImageError(f"image {url}: manifest does not match its digest in the index")
-        elif kind in MANIFEST_TYPES:
-            manifest = top
-        else:
-            raise ImageError(f"image {url}: unsupported manifest type {kind}")
+        top = fetch_top(client, ref, url)
+        state = verify_image(client, ref, top.digest, self.settings)
+        manifest = host_manifest(client, top, url)
         manifest_obj = parse_json(manifest, f"manifest of {url}")
-        config_digest, layer_digest = _blob_digests(manifest_obj, url)
+        config_digest, layer_digest = blob_digests(manifest_obj, url)
         layer_size = manifest_obj["layers"][0].get("size", 0)
         limit = self.settings.max_layer_bytes
         if not isinstance(layer_size, int) or layer_size > limit:
@@ -158,18 +144,18 @@ class ImageStore:
                 " limit (images.max_layer_bytes)"
             )
         pulled = _Pulled(
-            top,
+            top.data,
             manifest,
             client.get_blob(config_digest, MAX_MANIFEST_BYTES),
             client.get_blob(layer_digest, limit, progress),
         )
-        bytecode = self._bytecode(url, top_digest, pulled)
+        bytecode = self._bytecode(url, top.digest, pulled)
         for blob in (pulled.top, pulled.manifest, pulled.config, pulled.layer):
             self.blobs.put(blob)
         self.blobs.put_ref(
             str(ref),
             {
-                "digest": top_digest,
+                "digest": top.digest,
                 "manifest": sha256_digest(manifest),
                 "signature": state.value,
                 "key": key_id(self.settings) if state is SignatureState.VERIFIED else None,
@@ -185,7 +171,40 @@ class ImageStore:
         return Bytecode(url, digest, data, labels.programs, labels.maps)
 
 
-def _blob_digests(manifest: dict[str, Any], url: str) -> tuple[str, str]:
+class Top(NamedTuple):
+    """What an image reference resolves to: a manifest, or an index of them."""
+
+    data: bytes
+    digest: str
+    media_type: str
+    manifest: dict[str, Any]
+
+
+def fetch_top(client: RegistryClient, ref: ImageRef, url: str) -> Top:
+    """The manifest or index ``ref`` names, checked against a digest the reference pins."""
+    data, content_type = client.get_manifest(ref.reference)
+    digest = sha256_digest(data)
+    if ref.digest and digest != ref.digest:
+        raise ImageError(f"image {url}: registry served content that does not match its digest")
+    parsed = parse_json(data, f"manifest of {url}")
+    return Top(data, digest, media_type_of(parsed, content_type), parsed)
+
+
+def host_manifest(client: RegistryClient, top: Top, url: str) -> bytes:
+    """The image manifest for this host: ``top`` itself, or its index's entry for the host."""
+    if top.media_type in INDEX_TYPES:
+        entry = pick_platform(top.manifest, url, host_goarch())
+        entry_digest = check_digest(entry.get("digest", ""))
+        manifest, _ = client.get_manifest(entry_digest)
+        if sha256_digest(manifest) != entry_digest:
+            raise ImageError(f"image {url}: manifest does not match its digest in the index")
+        return manifest
+    if top.media_type in MANIFEST_TYPES:
+        return top.data
+    raise ImageError(f"image {url}: unsupported manifest type {top.media_type}")
+
+
+def blob_digests(manifest: dict[str, Any], url: str) -> tuple[str, str]:
     """The config and first-layer digests of an image manifest."""
     config, layers = manifest.get("config"), manifest.get("layers")
     if not isinstance(config, dict) or not isinstance(layers, list) or not layers:

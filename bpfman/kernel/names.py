@@ -51,22 +51,29 @@ PROG_TYPE_FILTERS: dict[int, str] = {
 } | {19: "lwt-seg6-local"}
 
 
-def prog_types_named(name: str) -> set[int]:
-    """The kernel types a ``--program-type`` value selects.
+def kernel_types_named(name: str) -> set[int]:
+    """The kernel types a ``--program-type`` value names (none: not a kernel name).
 
     Hyphens, underscores and case do not matter (``lwt-seg6local`` works too).
     """
+    wanted = squash(name)
+    return {number for number, known in PROG_TYPE_FILTERS.items() if squash(known) == wanted}
+
+
+def prog_types_named(name: str) -> set[int]:
+    """The kernel types a ``--program-type`` value selects; an unknown name is an error."""
     from bpfman.core.errors import InvalidInputError
 
-    def squash(text: str) -> str:
-        return text.lower().replace("-", "").replace("_", "")
-
-    wanted = squash(name)
-    found = {number for number, known in PROG_TYPE_FILTERS.items() if squash(known) == wanted}
+    found = kernel_types_named(name)
     if not found:
         known = ", ".join(PROG_TYPE_FILTERS.values())
         raise InvalidInputError(f"unknown program type {name!r} (possible values: {known})")
     return found
+
+
+def squash(text: str) -> str:
+    """A type name as names are compared: lowercase, without hyphens and underscores."""
+    return text.lower().replace("-", "").replace("_", "")
 
 
 # Kernel map type -> name as in bytecode image labels (``io.ebpf.maps``): the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpfman.cli.fast import _LIST_PROGRAMS, _LOAD_FILE, parse, run
+from bpfman.cli.fast import _COMMANDS, _LIST_LINKS, _LIST_PROGRAMS, _LOAD_FILE, parse, run
 
 
 def test_plain_invocations_parse() -> None:
@@ -17,6 +17,26 @@ def test_plain_invocations_parse() -> None:
     }
     assert parse(["-a", "-p", "xdp"], _LIST_PROGRAMS) == {"all_": True, "program_type": "xdp"}
     assert parse([], _LIST_PROGRAMS) == {}
+    args = ["-q", "--attached", "-l", "a=b", "-l", "c!=d", "--unattached"]
+    assert parse(args, _LIST_PROGRAMS) == {
+        "quiet": True,
+        "attached": True,
+        "unattached": True,  # App refuses the pair, in the words the full CLI uses
+        "selector": ["a=b", "c!=d"],
+    }
+    args = ["--program-id", "7", "--kind", "xdp,tc", "--kind", "tcx", "--quiet"]
+    assert parse(args, _LIST_LINKS) == {
+        "program_id": "7",
+        "kind": ["xdp,tc", "tcx"],
+        "quiet": True,
+    }
+
+
+def test_both_spellings_take_the_fast_path() -> None:
+    """Every spelling of a command the fast path serves has its table (the same one)."""
+    assert _COMMANDS[("program", "list")] is _COMMANDS[("list", "programs")] is _LIST_PROGRAMS
+    assert _COMMANDS[("link", "list")] is _COMMANDS[("list", "link")] is _LIST_LINKS
+    assert _COMMANDS[("program", "load", "file")] is _LOAD_FILE
 
 
 @pytest.mark.parametrize(
@@ -48,6 +68,10 @@ def test_a_flag_takes_no_value() -> None:
         ["load", "file", "-p", "x.o", "--programs", "a:b", "--map-owner-id", "4294967296"],
         ["load", "file", "--programs", "a:b"],  # no path
         ["list", "programs", "-o", "yaml"],
+        ["list", "links", "--program-id", "-1"],  # click explains the id
+        ["list", "links", "--program-id", "4294967296"],
+        ["--runtime-dir", "", "list", "programs"],
+        ["program", "load", "file", "--programs", "a:b"],  # no path
     ],
 )
 def test_run_leaves_these_to_the_full_cli(argv: list[str]) -> None:

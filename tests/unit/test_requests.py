@@ -159,8 +159,9 @@ def test_checked_globals_refuses(globals_: dict[Any, Any], message: str) -> None
 
 def test_with_application() -> None:
     assert with_application({}, None) == {}
-    assert with_application({"a": "1"}, "app") == {"a": "1", "bpfman_application": "app"}
-    # An explicit bpfman_application wins over --application.
-    mine = {"bpfman_application": "mine"}
-    assert with_application(mine, "app") == mine
-    assert with_application(mine, "app") is not mine
+    assert with_application({"a": "1"}, "app") == {"a": "1", "bpfman.io/application": "app"}
+    # An explicit application, under either key, wins over --application.
+    for key in ("bpfman.io/application", "bpfman_application"):
+        mine = {key: "mine"}
+        assert with_application(mine, "app") == mine
+        assert with_application(mine, "app") is not mine

@@ -1,0 +1,225 @@
+"""What ``list`` keeps: program types by either name, metadata selectors, attachment.
+
+A program type is named the way bpfman names it (``tcx``, ``kprobe``, a
+third-party plugin's type) or the way the kernel does (``probe``, ``tracing``,
+``sched-cls``...): both work everywhere a type is filtered on. bpfman's name
+selects bpfman's programs of that type, and programs bpfman did not load by
+the type's kernel type; the kernel's name selects by kernel type throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from bpfman.kernel.names import PROG_TYPE_FILTERS, kernel_types_named, squash
+
+from .errors import InvalidInputError
+from .model import APPLICATION_KEYS, ProgramRecord, application_of
+
+if TYPE_CHECKING:
+    from .plugins import Plugins
+
+# Which reading of a name that is both bpfman's and the kernel's wins (``tc``):
+# ``--program-type`` keeps the guide's kernel meaning, the library's ``type=`` bpfman's.
+Prefer = Literal["kernel", "bpfman"]
+
+
+@dataclass(frozen=True)
+class TypeFilter:
+    """Programs of one type, by bpfman's name (``bpfman_type``) or the kernel's.
+
+    bpfman's programs are kept by the type their records name, so only ``--all``
+    (programs bpfman did not load) asks the type's plugin for its kernel type.
+    """
+
+    bpfman_type: str | None
+    kernel: frozenset[int] = frozenset()
+    plugins: Callable[[], Plugins] | None = field(default=None, compare=False, repr=False)
+
+    def keeps(self, record: ProgramRecord) -> bool:
+        if self.bpfman_type is not None:
+            return record.type == self.bpfman_type
+        return record.kernel_type in self.kernel
+
+    @cached_property
+    def kernel_types(self) -> frozenset[int]:
+        if self.bpfman_type is None or self.plugins is None:
+            return self.kernel
+        return frozenset({self.plugins().program_type(self.bpfman_type).kernel_type})
+
+    def keeps_kernel(self, prog_type: int) -> bool:
+        """Whether a program bpfman did not load, of kernel type ``prog_type``, is kept."""
+        return prog_type in self.kernel_types
+
+
+@dataclass(frozen=True)
+class TypeFilters:
+    """Type filters that must all hold (none: every type is kept)."""
+
+    each: tuple[TypeFilter, ...] = ()
+
+    def keeps(self, record: ProgramRecord) -> bool:
+        return all(t.keeps(record) for t in self.each)
+
+    def keeps_kernel(self, prog_type: int) -> bool:
+        return all(t.keeps_kernel(prog_type) for t in self.each)
+
+
+def type_filters(
+    kernel_type: str | None, type: str | None, plugins: Callable[[], Plugins]
+) -> TypeFilters:
+    """The library's ``kernel_type=`` (the kernel's reading first) and ``type=`` (bpfman's)."""
+    named: list[tuple[str | None, Prefer]] = [(kernel_type, "kernel"), (type, "bpfman")]
+    return TypeFilters(
+        tuple(type_filter(name, plugins, prefer) for name, prefer in named if name is not None)
+    )
+
+
+def type_filter(name: str, plugins: Callable[[], Plugins], prefer: Prefer) -> TypeFilter:
+    """The programs ``name`` selects; unknown to both bpfman and the kernel is an error.
+
+    :param plugins: the plugin manager, asked only when ``name`` may be bpfman's.
+    """
+    if not isinstance(name, str):
+        raise InvalidInputError(f"invalid program type {name!r}: expected a type name")
+    kernel = frozenset(kernel_types_named(name))
+    if kernel and prefer == "kernel":
+        return TypeFilter(None, kernel)
+    found = _bpfman_name(plugins(), name, load=not kernel)
+    if found is not None:
+        return TypeFilter(found, plugins=plugins)
+    if kernel:
+        return TypeFilter(None, kernel)
+    raise InvalidInputError(
+        f"unknown program type {name!r} (possible values: {type_names_text(plugins())})"
+    )
+
+
+def _bpfman_name(plugins: Plugins, name: str, load: bool = True) -> str | None:
+    """bpfman's type ``name`` (``tp-btf`` for ``tp_btf`` too), or None.
+
+    Entry points are named after their type, so a name is found without loading its
+    plugin; ``load`` also asks every plugin, for types declared under another name.
+    """
+    candidates = list(dict.fromkeys((name, name.lower().replace("-", "_"))))
+    known = plugins.names
+    for candidate in candidates:
+        if candidate in known:
+            return candidate
+    for candidate in candidates if load else ():
+        with suppress(InvalidInputError):
+            return plugins.program_type(candidate).name
+    return None
+
+
+def type_names_text(plugins: Plugins | Iterable[str]) -> str:
+    """Every accepted type name: bpfman's (installed plugins), then the kernel's."""
+    from .plugins import Plugins
+
+    names = sorted(plugins.types) if isinstance(plugins, Plugins) else sorted(plugins)
+    bpfman = {squash(n) for n in names}
+    kernel = [n for n in PROG_TYPE_FILTERS.values() if squash(n) not in bpfman]
+    return f"{', '.join(names)} (bpfman's); {', '.join(kernel)} (the kernel's)"
+
+
+def link_kinds(kinds: str | Sequence[str] | None, plugins: Callable[[], Plugins]) -> set[str]:
+    """The link types ``kinds`` names (comma-separated too), each an installed type."""
+    if kinds is None:
+        return set()
+    words = [kinds] if isinstance(kinds, str) else list(kinds)
+    found = set()
+    for word in (w for item in words for w in item.split(",")):
+        kind = _bpfman_name(plugins(), word.strip())
+        if kind is None:
+            known = ", ".join(sorted(plugins().types))
+            raise InvalidInputError(f"unknown link kind {word!r} (possible values: {known})")
+        found.add(kind)
+    return found
+
+
+class Requirement(NamedTuple):
+    """One term of a selector: ``key=value``, ``key!=value``, ``key`` or ``!key``."""
+
+    key: str
+    op: Literal["=", "!=", "exists", "!exists"]
+    value: str = ""
+
+    def holds(self, metadata: Mapping[str, str]) -> bool:
+        if self.op == "exists":
+            return self.key in metadata
+        if self.op == "!exists":
+            return self.key not in metadata
+        equal = metadata.get(self.key) == self.value
+        return equal if self.op == "=" else not equal
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Metadata every kept program (or link) must match, as Kubernetes label selectors
+    are written: ``owner=acme,env!=dev`` (``==`` is ``=``; ``key`` needs the key,
+    ``!key`` its absence; ``key!=value`` also keeps what lacks the key).
+
+    The application is one key whichever of its two names it was recorded under.
+    """
+
+    requirements: tuple[Requirement, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Selector:
+        terms = []
+        for term in (t.strip() for t in text.split(",")):
+            key, op, value = _term(term)
+            if not key or any(c in key for c in "=!"):
+                raise InvalidInputError(
+                    f"invalid selector {term!r}: expected <KEY>=<VALUE>, <KEY>!=<VALUE>, "
+                    "<KEY> or !<KEY>"
+                )
+            terms.append(Requirement(key, op, value))
+        return cls(tuple(terms))
+
+    @classmethod
+    def of(cls, value: Selector | Mapping[str, str] | None) -> Selector:
+        """A selector from a library argument: a selector, or ``{key: value}`` to match."""
+        if value is None:
+            return cls()
+        if isinstance(value, Selector):
+            return value
+        return cls(tuple(Requirement(k, "=", v) for k, v in value.items()))
+
+    def __and__(self, other: Selector) -> Selector:
+        return Selector(self.requirements + other.requirements)
+
+    def __bool__(self) -> bool:
+        return bool(self.requirements)
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        application = application_of(dict(metadata))
+        seen = (
+            {**metadata, **dict.fromkeys(APPLICATION_KEYS, application)}
+            if application
+            else metadata
+        )
+        return all(req.holds(seen) for req in self.requirements)
+
+
+def _term(term: str) -> tuple[str, Literal["=", "!=", "exists", "!exists"], str]:
+    if "!=" in term:
+        key, _, value = term.partition("!=")
+        return key.strip(), "!=", value.strip()
+    if "=" in term:
+        key, _, value = term.partition("=")
+        return key.strip(), "=", value.removeprefix("=").strip()
+    if term.startswith("!"):
+        return term[1:].strip(), "!exists", ""
+    return term, "exists", ""
+
+
+def application_selector(application: str | None) -> Selector:
+    """``--application NAME`` as a selector term (either key matches)."""
+    if application is None:
+        return Selector()
+    return Selector((Requirement(APPLICATION_KEYS[0], "=", application),))
