@@ -975,7 +975,7 @@ def test_bpfctl_and_bpfman_see_each_others_programs(bpfctl: Bpfctl, objects: Pat
     listed = [row.split()[:2] for row in bpfctl.ok("list").splitlines()[1:]]
     assert listed == [[str(ours), "tracepoint_counter"], [str(theirs), "tracepoint_counter"]]
     rows = check_attachment(bpfctl, theirs, {"Tracepoint": TRACEPOINT})
-    assert rows["Metadata"] == "bpfman_application=bpfman"
+    assert rows["Metadata"] == "bpfman.io/application=bpfman"
     root.run("unload", ours)
     unload(bpfctl, theirs)
     assert root.json("list", "programs") == []

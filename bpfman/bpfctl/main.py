@@ -16,7 +16,7 @@ import click
 
 from bpfman import __version__
 from bpfman.cli.app import error, guarded
-from bpfman.cli.main import program_type_help
+from bpfman.cli.main import ProgramTypeOption
 from bpfman.cli.options import U32, MultiValueOption, id_argument
 from bpfman.inputs import parse_globals, parse_key_values
 
@@ -166,7 +166,7 @@ def unload(client: Client, id: int) -> None:
 
 
 @cli.command("list", cls=GuideCommand)
-@click.option("-p", "--program-type", help=program_type_help())
+@click.option("-p", "--program-type", cls=ProgramTypeOption)
 @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs")
 @pass_client
 def list_(client: Client, program_type: str | None, all_: bool) -> None:
