@@ -13,6 +13,7 @@ import errno
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
@@ -59,6 +60,12 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 log = get_logger(__name__)
+
+#: Run once the writers' lock is taken, before an operation changes anything:
+#: raising leaves the operation unstarted. The service sets it per request, so
+#: that a request whose client left, or whose deadline passed, while it waited
+#: for the lock is never started.
+before_start: ContextVar[Callable[[], None] | None] = ContextVar("before_start", default=None)
 
 
 class LinkDetails(NamedTuple):
@@ -159,6 +166,9 @@ class Bpfman:
         require_privilege()
         prepare_root(self.layout)
         with self.store.locked():
+            check = before_start.get()
+            if check is not None:
+                check()
             mount_bpffs(self.layout)
             self._recover_locked()
             with self.store.snapshot() as txn:
