@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 log = get_logger(__name__)
+
+UNLOAD_WAIT = 5.0  # seconds unload waits for the kernel to free the program
 
 #: Run once the writers' lock is taken, before an operation changes anything:
 #: raising leaves the operation unstarted. The service sets it per request, so
@@ -517,6 +520,8 @@ class Bpfman:
 
         Each detach commits on its own: a link whose detach fails stays
         recorded (and attached), while those already gone are not claimed.
+        When it returns, the program is gone from the kernel as well
+        (:func:`_wait_until_freed`).
         """
         while True:
             with self._mutation("unload") as op:
@@ -529,7 +534,8 @@ class Bpfman:
                 op.retire(Resource.pin(program.pin))
                 if not op.txn.map_users(program.map_pin_path):
                     op.retire(Resource.tree(program.map_pin_path))
-                return
+            break
+        _wait_until_freed(program_id)
 
     # -- recovery -------------------------------------------------------------
     def recover(self, mode: str | None = None) -> list[str]:
@@ -662,6 +668,26 @@ class Bpfman:
             return self.plugins.handler(link.type).describe(link.params)
         except (InvalidInputError, KeyError):
             return plain_view(link.params)
+
+
+def _wait_until_freed(program_id: int) -> None:
+    """Wait, bounded, until the kernel has let an unloaded program go.
+
+    It frees a program after an RCU grace period, and after its links'
+    deferred release, which can take a second or two on a busy host: without
+    the wait, ``get program`` right after ``unload`` still found it. Past the
+    bound, some other process holds the program, and it is theirs to free.
+    """
+    deadline = time.monotonic() + UNLOAD_WAIT
+    while time.monotonic() < deadline:
+        try:
+            kernel.prog_fd_by_id(program_id).close()
+        except NotFoundError:
+            return
+        time.sleep(0.002)
+    log.debug(
+        "program %d is still in the kernel after its unload: another process holds it", program_id
+    )
 
 
 def _unmanaged(program_id: int) -> NotFoundError:
