@@ -25,6 +25,14 @@ CSI_SOCKET_HELP = (
     "Optional: Unix socket of the CSI node plugin [default: ROOT/csi/csi.sock,\n"
     "/run/bpfman/csi/csi.sock with the default root]."
 )
+MAX_CONNECTIONS_HELP = (
+    "Optional: Connections open at once; at the limit a new one takes the place of the one\n"
+    "idle longest (3 fds each; fewer if the fd limit cannot hold them) [default: 256]."
+)
+IDLE_HELP = (
+    "Optional: Close a connection with no call in flight after this many seconds without\n"
+    "traffic (clients reconnect on their next call); 0 never does [default: 60]."
+)
 METRICS_HELP = (
     "Optional: Also serve Prometheus metrics at http://HOST:PORT/metrics from the service.\n"
     "Example: --metrics-address 127.0.0.1:9464"
@@ -39,6 +47,15 @@ def service_options(fn: Any) -> Any:
             click.option("--timeout", type=click.IntRange(min=0), default=15, help=TIMEOUT_HELP),
             click.option("--csi-support", is_flag=True, help=CSI_HELP),
             click.option("--csi-socket-path", type=Path, help=CSI_SOCKET_HELP),
+            click.option(
+                "--max-connections",
+                type=click.IntRange(min=1),
+                default=256,
+                help=MAX_CONNECTIONS_HELP,
+            ),
+            click.option(
+                "--connection-idle-timeout", type=click.IntRange(min=0), default=60, help=IDLE_HELP
+            ),
             click.option("--metrics-address", callback=_address, help=METRICS_HELP),
             click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
         ]
@@ -63,6 +80,8 @@ def run_service(
     socket_path: Path | None,
     timeout: int,
     csi_support: bool,
+    max_connections: int,
+    connection_idle_timeout: int,
     metrics_address: tuple[str, int] | None,
     verbose: bool,
     csi_socket_path: Path | None,
@@ -77,11 +96,13 @@ def run_service(
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
     require_privilege()
+    from ..service.relay import Limits
     from ..service.server import DEFAULT_SOCKET, serve
 
+    limits = Limits(max_connections, connection_idle_timeout)
     serve(
         socket_path or DEFAULT_SOCKET, timeout, csi_support, root, verbose, metrics_address,
-        csi_socket_path,
+        csi_socket_path, limits,
     )  # fmt: skip
 
 

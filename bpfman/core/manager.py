@@ -12,8 +12,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
@@ -65,6 +67,14 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 log = get_logger(__name__)
+
+UNLOAD_WAIT = 5.0  # seconds unload waits for the kernel to free the program
+
+#: Run once the writers' lock is taken, before an operation changes anything:
+#: raising leaves the operation unstarted. The service sets it per request, so
+#: that a request whose client left, or whose deadline passed, while it waited
+#: for the lock is never started.
+before_start: ContextVar[Callable[[], None] | None] = ContextVar("before_start", default=None)
 
 
 class LinkDetails(NamedTuple):
@@ -183,6 +193,9 @@ class Bpfman:
         require_privilege()
         prepare_root(self.layout)
         with self.store.locked(timeout=self.lock_timeout):
+            check = before_start.get()
+            if check is not None:
+                check()
             mount_bpffs(self.layout)
             self._recover_locked()
             with self.store.snapshot() as txn:
@@ -562,6 +575,8 @@ class Bpfman:
 
         Each detach commits on its own: a link whose detach fails stays
         recorded (and attached), while those already gone are not claimed.
+        When it returns, the program is gone from the kernel as well
+        (:func:`_wait_until_freed`).
         """
         while True:
             with self._mutation("unload") as op:
@@ -576,7 +591,8 @@ class Bpfman:
                 if not op.txn.map_users(program.map_pin_path):
                     retired.append(self._confined(Resource.tree(program.map_pin_path)))
                 op.retire(*retired)
-                return
+            break
+        _wait_until_freed(program_id)
 
     # -- recovery -------------------------------------------------------------
     def recover(self, mode: str | None = None) -> list[str]:
@@ -772,6 +788,26 @@ class Bpfman:
         from bpfman.declare import apply
 
         return apply(self, declarations, check_only=check, prune=prune)
+
+
+def _wait_until_freed(program_id: int) -> None:
+    """Wait, bounded, until the kernel has let an unloaded program go.
+
+    It frees a program after an RCU grace period, and after its links'
+    deferred release, which can take a second or two on a busy host: without
+    the wait, ``get program`` right after ``unload`` still found it. Past the
+    bound, some other process holds the program, and it is theirs to free.
+    """
+    deadline = time.monotonic() + UNLOAD_WAIT
+    while time.monotonic() < deadline:
+        try:
+            kernel.prog_fd_by_id(program_id).close()
+        except NotFoundError:
+            return
+        time.sleep(0.002)
+    log.debug(
+        "program %d is still in the kernel after its unload: another process holds it", program_id
+    )
 
 
 def _unmanaged(program_id: int) -> NotFoundError:

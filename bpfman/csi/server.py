@@ -27,7 +27,8 @@ import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
 from bpfman.core.bpffs import private_dir
-from bpfman.service.listen import Relay, bind_socket
+from bpfman.service.listen import bind_socket
+from bpfman.service.relay import Relay
 from bpfman.service.translate import status_of
 
 from . import DRIVER_NAME, SOCKET, request

@@ -1,26 +1,21 @@
-"""The service's public Unix socket, and a relay that knows who is calling.
+"""The service's public Unix socket, and who is calling through it.
 
 grpcio can only serve on addresses it binds itself: it cannot adopt a
 listening socket handed over by systemd, and it does not expose the peer's
 SO_PEERCRED. So gRPC listens on a private socket (in a 0700 directory), and
-the service accepts on the public socket -- its own, or the one systemd
-passed (:func:`listen_fds`) -- reads each caller's credentials, and relays
-the connection's bytes to gRPC from a client socket bound to a unique path.
-gRPC reports that path as the call's peer (``unix:<path>``), which
-:meth:`Relay.credentials` maps back to the caller's uid, gid and pid.
+the service accepts on the public socket -- its own (:func:`bind_socket`), or
+the one systemd passed (:func:`listen_fds`) -- reads each caller's
+credentials, and relays the connection to gRPC (:mod:`.relay`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
-import select
 import socket
 import stat
 import struct
-import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -80,8 +75,14 @@ def activated_socket() -> socket.socket | None:
     return sock
 
 
-def _safe_directory(path: Path) -> None:
-    """Create the socket directory as needed; refuse one others could tamper with."""
+def _socket_directory(path: Path) -> os.stat_result:
+    """Create the socket directory as needed; refuse one another user could tamper with.
+
+    A symlink, or a directory another non-root user owns, is refused: that
+    user could swap the socket for their own. A directory its group or
+    everyone may write to is served with a warning: bpfman-operator's socket
+    volume is an emptyDir that kubelet makes 2777 and gives the pod's fsGroup.
+    """
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o755, parents=True)
     st = os.lstat(path)
@@ -92,15 +93,26 @@ def _safe_directory(path: Path) -> None:
             f"{path} belongs to uid {st.st_uid}: refusing to put the socket there"
         )
     if st.st_mode & 0o022:
-        raise PermissionDeniedError(
-            f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}):"
-            " refusing to put the socket there"
+        who = "everyone" if st.st_mode & 0o002 else f"group {st.st_gid}"
+        log.warning(
+            "%s is writable by %s (mode %o): whoever may write there can remove the socket, or"
+            " put their own in its place while the service is down, and clients would then"
+            " talk to an impostor (and send it registry credentials); use such a directory"
+            " only when those writers are trusted (the pod of bpfman-operator's emptyDir)",
+            path,
+            who,
+            stat.S_IMODE(st.st_mode),
         )
+    return st
 
 
 def bind_socket(path: Path, mode: int = 0o660) -> socket.socket:
-    """A listening Unix socket at ``path`` with ``mode``; stale sockets are replaced."""
-    _safe_directory(path.parent)
+    """A listening Unix socket at ``path`` with ``mode``; stale sockets are replaced.
+
+    The socket takes its directory's group, so the directory decides who may
+    connect (the operator's agent reaches it through the fsGroup).
+    """
+    directory = _socket_directory(path.parent)
     with contextlib.suppress(FileNotFoundError):
         st = os.lstat(path)
         if not stat.S_ISSOCK(st.st_mode):
@@ -117,10 +129,10 @@ def bind_socket(path: Path, mode: int = 0o660) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o777 & ~mode)
     try:
-        sock.bind(str(path))
+        sock.bind(str(path))  # created with ``mode``: never more open, even for a moment
     finally:
         os.umask(old)
-    os.chmod(path, mode, follow_symlinks=False)
+    os.chown(path, -1, directory.st_gid, follow_symlinks=False)
     sock.listen(128)
     return sock
 
@@ -128,106 +140,3 @@ def bind_socket(path: Path, mode: int = 0o660) -> socket.socket:
 def peer_credentials(sock: socket.socket) -> Credentials:
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
     return Credentials(*_CRED.unpack(raw))
-
-
-class Relay:
-    """Accepts on the public socket and relays each connection to gRPC."""
-
-    def __init__(self, public: socket.socket, upstream: str, private_dir: Path) -> None:
-        self.public = public
-        self.upstream = upstream
-        self.private_dir = private_dir
-        self._peers: dict[str, Credentials] = {}
-        self._lock = threading.Lock()
-        self._counter = 0
-        self._wake_r, self._wake_w = os.pipe()
-        self._accepting = True
-        self._thread = threading.Thread(target=self._accept_loop, name="relay-accept", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def credentials(self, peer: str) -> Credentials | None:
-        """The caller behind a gRPC peer string (``unix:<relay path>``)."""
-        with self._lock:
-            return self._peers.get(peer.removeprefix("unix:"))
-
-    @property
-    def connections(self) -> int:
-        with self._lock:
-            return len(self._peers)
-
-    def stop_accepting(self) -> None:
-        """No new connections; those open keep relaying (in-flight calls finish)."""
-        if self._accepting:
-            self._accepting = False
-            os.write(self._wake_w, b"x")
-            self._thread.join()
-
-    def close(self) -> None:
-        self.stop_accepting()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-
-    def _accept_loop(self) -> None:
-        while self._accepting:
-            ready, _, _ = select.select([self.public.fileno(), self._wake_r], [], [])
-            if self._wake_r in ready:
-                return
-            try:
-                client, _ = self.public.accept()
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EINTR, errno.ECONNABORTED):
-                    log.warning("accept on the service socket failed: %s", exc)
-                continue
-            try:
-                self._connect(client)
-            except OSError as exc:
-                log.warning("cannot relay a connection to the gRPC server: %s", exc)
-                client.close()
-
-    def _connect(self, client: socket.socket) -> None:
-        client.setblocking(True)
-        creds = peer_credentials(client)
-        with self._lock:
-            self._counter += 1
-            path = str(self.private_dir / f"c{self._counter}")
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            upstream.bind(path)
-            upstream.connect(self.upstream)
-        except OSError:
-            upstream.close()
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            raise
-        with self._lock:
-            self._peers[path] = creds
-        log.debug("connection from %s", creds)
-        done = threading.Barrier(2, action=lambda: self._closed(path, client, upstream))
-        for src, dst in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(src, dst, done), name="relay", daemon=True).start()
-
-    def _closed(self, path: str, *socks: socket.socket) -> None:
-        for s in socks:
-            s.close()
-        with self._lock:
-            self._peers.pop(path, None)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-
-def _pump(src: socket.socket, dst: socket.socket, done: threading.Barrier) -> None:
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(threading.BrokenBarrierError):
-            done.wait()

@@ -4,14 +4,17 @@ One process keeps the plugin manager, the kernel binding and the state store
 open, so a request pays no interpreter start. Mutating calls (Load, Unload,
 Attach, Detach, PullBytecode) run one at a time in this process and take the
 state's writer lock like any CLI command, so CLI and gRPC writers serialise;
-List and Get never wait for them. Every mutating call is logged with the
-caller's uid, gid and pid. A failing request answers a status code and the
+List and Get never wait for them (:mod:`.admission` says how mutations wait,
+and what a retry with a request id gets). Every mutating call is logged with
+the caller's uid, gid and pid. A failing request answers a status code and the
 one-line message the CLI would print; it never stops the service.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -31,7 +34,9 @@ from bpfman.csi.server import CsiServer
 
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
-from .listen import Relay, activated_socket, bind_socket
+from .admission import NotStarted, Outcomes, Turns
+from .listen import Credentials, activated_socket, bind_socket
+from .relay import Limits, Relay, connection_cap
 from .translate import Translator, status_of, summary
 
 if TYPE_CHECKING:
@@ -44,16 +49,24 @@ log = logging.getLogger("bpfman.service")
 DEFAULT_SOCKET = Path("/run/bpfman-sock/bpfman.sock")
 DEFAULT_TIMEOUT = 15
 SHUTDOWN_GRACE = 30.0
-WORKERS = 16
+SIGNAL_POLL = 0.5
+WORKERS = 32
+READ_WORKERS = 8  # always there for List and Get: mutations may hold the others
+MUTATION_SLOTS = WORKERS - READ_WORKERS
+MAX_RPCS = WORKERS * 4  # beyond, gRPC answers RESOURCE_EXHAUSTED instead of queueing
+# Mutations that leave the state alone (the image cache has its own lock): they
+# take turns with the others, but do not wait for CLI writers.
+STATELESS = frozenset({"PullBytecode"})
 
 
 class Servicer:
-    """The seven RPCs: bookkeeping, locking and error mapping around :class:`Translator`."""
+    """The seven RPCs: bookkeeping, turns and error mapping around :class:`Translator`."""
 
     def __init__(self, translator: Translator, relay: Relay | None = None) -> None:
         self.translator = translator
         self.relay = relay
-        self._write_lock = threading.Lock()
+        self.turns = Turns(translator.bpfman.store, MUTATION_SLOTS)
+        self.outcomes = Outcomes()
         self._state = threading.Lock()
         self._in_flight = 0
         self.last_activity = time.monotonic()
@@ -64,12 +77,16 @@ class Servicer:
             return self._in_flight
 
     @contextlib.contextmanager
-    def _busy(self) -> Iterator[None]:
+    def _busy(self, peer: str) -> Iterator[None]:
         with self._state:
             self._in_flight += 1
+        if self.relay is not None:
+            self.relay.call_started(peer)
         try:
             yield
         finally:
+            if self.relay is not None:
+                self.relay.call_ended(peer)
             with self._state:
                 self._in_flight -= 1
                 self.last_activity = time.monotonic()
@@ -82,9 +99,10 @@ class Servicer:
         request: Message,
         context: grpc.ServicerContext,
     ) -> Message:
-        with self._busy():
-            caller = self.relay.credentials(context.peer()) if self.relay else None
-            who = str(caller) if caller else f"peer {context.peer()}"
+        peer = context.peer()
+        with self._busy(peer):
+            caller = self.relay.credentials(peer) if self.relay else None
+            who = str(caller) if caller else f"peer {peer}"
             if mutating:
                 log.info("%s from %s: %s", method, who, summary(method, request))
             else:
@@ -93,11 +111,13 @@ class Servicer:
             try:
                 if not mutating:
                     return handler(request)
-                with self._write_lock:
-                    response = handler(request)
+                response = self._mutate(method, handler, request, context, caller)
                 elapsed = (time.monotonic() - started) * 1000
                 log.info("%s from %s: done in %.0f ms", method, who, elapsed)
                 return response
+            except NotStarted as exc:
+                code, message = exc.code, str(exc)
+                log.info("%s from %s: %s: %s", method, who, code.name, message)
             except Exception as exc:
                 code, message = status_of(exc)
                 if code is grpc.StatusCode.INTERNAL:
@@ -106,6 +126,31 @@ class Servicer:
                     log.info("%s from %s: %s: %s", method, who, code.name, message)
             # outside the except block: abort raises, and must not chain the cause
             context.abort(code, message)
+
+    def _mutate(
+        self,
+        method: str,
+        handler: Callable[[Any], Message],
+        request: Message,
+        context: grpc.ServicerContext,
+        caller: Credentials | None,
+    ) -> Message:
+        """Run a mutation in its turn, or answer the first response to its request id."""
+        key = self.outcomes.key(context, caller.uid if caller else None)
+        if key is not None:
+            wait = functools.partial(self.turns.wait, context, what="the first one with its id")
+            first = self.outcomes.claim(key, method, request, wait)
+            if first is not None:
+                log.info("%s: request id %r done before: answering its response", method, key[1])
+                return first
+        response: Message | None = None
+        try:
+            with self.turns.turn(context, state=method not in STATELESS):
+                response = handler(request)
+            return response
+        finally:
+            if key is not None:
+                self.outcomes.settle(key, response)
 
     def Load(self, request: pb.LoadRequest, context: grpc.ServicerContext) -> Message:
         return self._serve("Load", True, self.translator.load, request, context)
@@ -141,12 +186,14 @@ class Service:
         timeout: float = DEFAULT_TIMEOUT,
         csi_support: bool = False,
         csi_socket: Path | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.bpfman = bpfman
         self.socket_path = socket_path
         self.timeout = timeout
         self.csi_support = csi_support
         self.csi_socket = csi_socket
+        self.limits = limits or Limits()
         self._stop = threading.Event()
         self.stop_reason = ""
 
@@ -168,9 +215,10 @@ class Service:
         private = Path(tempfile.mkdtemp(prefix="bpfman-rpc-"))  # 0700
         upstream = str(private / "grpc.sock")
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
+            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
+            maximum_concurrent_rpcs=MAX_RPCS,
         )
-        relay = Relay(public, upstream, private)
+        relay = Relay(public, upstream, private, self.limits, lambda: self.stop("the relay failed"))
         servicer = Servicer(translator, relay)
         pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         try:
@@ -179,8 +227,7 @@ class Service:
             relay.start()
             self._wait(servicer)
             log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
-            relay.stop_accepting()
-            server.stop(SHUTDOWN_GRACE).wait()
+            self._shut_down(server, relay, servicer)
         finally:
             relay.close()
             server.stop(0)
@@ -193,18 +240,42 @@ class Service:
                 csi.stop()
         log.info("stopped")
 
+    @staticmethod
+    def _shut_down(server: grpc.Server, relay: Relay, servicer: Servicer) -> None:
+        """Requests that arrived finish, within the grace period; no connection holds the exit up.
+
+        gRPC's graceful stop waits until every connection has closed, which a
+        client is free never to do: the relay closes each one once it is quiet
+        with no call in flight. Mutations still waiting for their turn when the
+        grace period ends are not started (a stopped CLI writer would otherwise
+        hold the exit up for ever).
+        """
+        relay.stop_accepting()
+        stopped = server.stop(SHUTDOWN_GRACE)
+        relay.drain()
+        if stopped.wait(SHUTDOWN_GRACE):
+            return
+        servicer.turns.stopping.set()
+        if not stopped.wait(5):
+            log.warning("%d requests still running after %g s", servicer.in_flight, SHUTDOWN_GRACE)
+
     def _wait(self, servicer: Servicer) -> None:
+        """Until :meth:`stop`, or idle for ``timeout`` seconds.
+
+        Never blocks longer than ``SIGNAL_POLL`` at a time: the kernel may hand
+        SIGTERM to another thread (it does while the main thread sits in a ptrace
+        stop, under strace), and Python then runs the handler only when this
+        thread runs again; an hour-long wait would not end for it.
+        """
         while not self._stop.is_set():
-            if self.timeout <= 0:
-                self._stop.wait(3600)
-                continue
-            idle = time.monotonic() - servicer.last_activity
-            if servicer.in_flight == 0 and idle >= self.timeout:
-                self.stop(f"idle for {self.timeout:g} s")
-                return
-            self._stop.wait(
-                max(0.05, min(self.timeout - idle, 1.0)) if idle < self.timeout else 0.2
-            )
+            pause = SIGNAL_POLL
+            if self.timeout > 0:
+                idle = time.monotonic() - servicer.last_activity
+                if servicer.in_flight == 0 and idle >= self.timeout:
+                    self.stop(f"idle for {self.timeout:g} s")
+                    return
+                pause = min(pause, max(0.05, self.timeout - idle))
+            self._stop.wait(pause)
 
 
 def _sock_name(sock: socket.socket) -> str:
@@ -238,6 +309,7 @@ def serve(
     verbose: bool = False,
     metrics_address: tuple[str, int] | None = None,
     csi_socket: Path | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Run the service until SIGTERM/SIGINT or the idle timeout.
 
@@ -245,6 +317,9 @@ def serve(
     process too, on the service's own plugin manager and store.
     """
     from bpfman.core.manager import Bpfman
+
+    limits = limits or Limits()
+    limits = dataclasses.replace(limits, max_connections=connection_cap(limits.max_connections))
 
     bpfman = Bpfman(root)
     if not verbose:
@@ -254,7 +329,7 @@ def serve(
     # records whose kernel objects vanished meanwhile are dropped.
     for line in bpfman.recover():
         log.info("recovery: %s", line)
-    service = Service(bpfman, socket_path, timeout, csi_support, csi_socket)
+    service = Service(bpfman, socket_path, timeout, csi_support, csi_socket, limits)
     metrics = None
     if metrics_address is not None:
         from bpfman.toolbox.metrics import serve as serve_metrics

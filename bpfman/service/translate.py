@@ -9,6 +9,7 @@ from the mappings plugins declare (:mod:`bpfman.service.attachinfo`).
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +108,23 @@ def _kernel_code(exc: KernelError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def unmanaged(program_id: int) -> NotFoundError:
+    """Over gRPC an id bpfman does not manage is not found, whatever the kernel holds.
+
+    The operator's agent reads ``info`` of any answer it gets, and a program
+    just unloaded stays in the kernel for a moment (freed after an RCU grace
+    period): NOT_FOUND is the answer that is final at once.
+    """
+    return NotFoundError(f"program {program_id} is not managed by bpfman")
+
+
 # -- requests ---------------------------------------------------------------------
 def message_fields(message: Message) -> dict[str, Any]:
-    """A message's fields as plain values; unset optional ones are None."""
+    """A message's fields as plain values; unset optional ones are None.
+
+    An optional number set to 0 (a pid, a container pid) counts as unset, as
+    in the reference: clients that fill every field send 0 for "none".
+    """
     out: dict[str, Any] = {}
     for fd in message.DESCRIPTOR.fields:
         if fd.name == "metadata":
@@ -118,6 +133,9 @@ def message_fields(message: Message) -> dict[str, Any]:
             out[fd.name] = None
             continue
         value = getattr(message, fd.name)
+        if fd.has_presence and type(value) is int and value == 0:
+            out[fd.name] = None
+            continue
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             value = dict(value)
         elif fd.is_repeated:
@@ -270,11 +288,16 @@ class Translator:
         programs = [_program_request(info, self.types) for info in request.info]
         globals_ = dict(request.global_data)
         metadata = dict(request.metadata)
-        owner = request.map_owner_id if request.HasField("map_owner_id") else None
+        owner = request.map_owner_id or None  # 0 is unset, as in the reference
         location = request.bytecode
         if location.WhichOneof("location") == "file":
             if not location.file:
                 raise RequestError("bytecode.file is empty: give the path of a .o file")
+            if not os.path.isabs(location.file):
+                raise RequestError(
+                    f"bytecode.file {location.file!r} is relative: the service does not know"
+                    " the client's working directory; give an absolute path"
+                )
             records = self.bpfman.load_file(
                 location.file, programs, globals=globals_, metadata=metadata, map_owner_id=owner
             )
@@ -297,17 +320,19 @@ class Translator:
         return response
 
     def unload(self, request: pb.UnloadRequest) -> pb.UnloadResponse:
-        self.bpfman.unload(request.id)
+        try:
+            self.bpfman.unload(request.id)
+        except NotManagedError:
+            raise unmanaged(request.id) from None
         return pb.UnloadResponse()
 
     def attach(self, request: pb.AttachRequest) -> pb.AttachResponse:
         kind = request.attach.WhichOneof("info") if request.HasField("attach") else None
         if kind is None:
             raise RequestError("missing attach info: set one of AttachInfo's fields")
-        details = self.bpfman.get_program(request.id)
-        record = details.record
+        record = self.bpfman.get_program(request.id).record
         if record is None:
-            raise NotManagedError(f"program {request.id} is not managed by bpfman")
+            raise unmanaged(request.id)
         mapping = self.attach_mappings.get(record.type)
         if mapping is None:
             raise NotServedError(
@@ -328,8 +353,11 @@ class Translator:
         return pb.DetachResponse()
 
     def get(self, request: pb.GetRequest) -> pb.GetResponse:
+        details = self.bpfman.get_program(request.id)
+        if details.record is None:
+            raise unmanaged(request.id)
         response = pb.GetResponse()
-        _fill_details(response, self.bpfman.get_program(request.id))
+        _fill_details(response, details)
         return response
 
     def list_programs(self, request: pb.ListRequest) -> pb.ListResponse:

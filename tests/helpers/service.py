@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ SERVICE = [sys.executable, "-m", "bpfman", "system", "service"]
 # The VM lane emulates its CPU: a Python start with grpc imported takes tens of seconds.
 READY_TIMEOUT = 300.0 if os.environ.get("BPFMAN_IN_VM") == "1" else 20.0
 
-__all__ = ["Service", "pb", "running_service"]
+__all__ = ["Service", "pb", "rpc_error", "running_service"]
 
 
 class Service:
@@ -51,6 +52,12 @@ class Service:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def pid(self) -> int:
+        """The service's own pid (``proc`` may be a wrapper: strace, prlimit)."""
+        found = re.search(r"starting \(pid (\d+)", self.logs())
+        assert found, self.logs()
+        return int(found.group(1))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -82,10 +89,11 @@ def running_service(
     command: Sequence[str] = SERVICE,
     env: dict[str, str] | None = None,
     ready: bool = True,
+    socket: Path | None = None,
 ) -> Iterator[Service]:
-    """``bpfman system service`` on a socket in a fresh directory, stopped on exit."""
+    """``bpfman system service`` on ``socket`` (default: in a fresh directory), stopped on exit."""
     workdir = Path(tempfile.mkdtemp(prefix="bpfman-svc-"))
-    socket = workdir / "sock" / "bpfman.sock"
+    socket = socket or workdir / "sock" / "bpfman.sock"
     log = workdir / "service.log"
     full_env = {**os.environ, "BPFMAN_ROOT": str(root), **(env or {})}
     with log.open("wb") as out:
@@ -124,3 +132,12 @@ def file_load(
     if map_owner_id is not None:
         request.map_owner_id = map_owner_id
     return request
+
+
+def rpc_error(call: Callable[[], object]) -> grpc.RpcError:
+    """The error a call must end with."""
+    try:
+        call()
+    except grpc.RpcError as exc:
+        return exc
+    raise AssertionError("the call succeeded")
