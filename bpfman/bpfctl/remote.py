@@ -152,7 +152,15 @@ class Remote:
         return sorted(rows)
 
     def program(self, program_id: int) -> Shown:
-        response = self._call("Get", pb.GetRequest(id=program_id))
+        try:
+            response = self._call("Get", pb.GetRequest(id=program_id))
+        except NotFoundError:
+            # Get answers NOT_FOUND for a program bpfman did not load, as the reference
+            # does; List of every kernel program still has its kernel info (bpfd: NONE).
+            for result in self._call("List", pb.ListRequest(bpfman_programs_only=False)).results:
+                if result.kernel_info.id == program_id and not result.HasField("info"):
+                    return Shown(None, kernel_facts(result.kernel_info))
+            raise
         bpfd = program_facts(response.info) if response.HasField("info") else None
         kernel = kernel_facts(response.kernel_info) if response.HasField("kernel_info") else None
         return Shown(bpfd, kernel)
