@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.contract import shown
 from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
+from ..core.model import shown
 
 Value = str | list[str]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from bpfman.logs import get_logger
 
-from .contract import Resource
+from .model import Resource
 from .state import Store, Txn
 
 log = get_logger(__name__)

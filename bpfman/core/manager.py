@@ -39,7 +39,6 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .contract import AttachParams, LinkView, ProgramType, Resource, plain_view
 from .errors import (
     ConflictError,
     InvalidInputError,
@@ -49,13 +48,14 @@ from .errors import (
     NotManagedError,
 )
 from .journal import Operation, replay
-from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
+from .model import APPLICATION_KEY, LinkRecord, LinkView, ProgramRecord, Resource, plain_view
 from .state import Store, Txn
 
 if TYPE_CHECKING:
     from bpfman.images import ImageStore, PullPolicy
 
     from .context import Scope
+    from .contract import AttachParams, ProgramType
     from .plugins import Plugins
 
 log = get_logger(__name__)
@@ -480,7 +480,7 @@ class Bpfman:
     ) -> AttachParams:
         wanted = ptype.handler.params_for(program)
         if isinstance(params, Mapping):
-            return cast(AttachParams, wanted.from_mapping(params))
+            return cast("AttachParams", wanted.from_mapping(params))
         if type(params) is not wanted:
             given = params.type_name or type(params).__name__
             raise InvalidInputError(
