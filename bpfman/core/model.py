@@ -14,7 +14,7 @@ dataclasses, re-exports the ones plugins use.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 APPLICATION_KEY = "bpfman_application"
 
@@ -147,15 +147,18 @@ class LinkRecord(_Record):
         return (self.priority if self.priority is not None else 0, self.seq)
 
 
-class LinkView(NamedTuple):
+class LinkView(_Record):
     """How a link reads in ``list links`` (attachment) and ``get link`` (rows).
 
     On a shared hook the core appends `` pos-N`` to the attachment and a
     ``Position`` row after ``Priority``.
     """
 
-    attachment: str
-    rows: list[tuple[str, str]]
+    __slots__ = ("attachment", "rows")
+
+    def __init__(self, attachment: str, rows: list[tuple[str, str]]) -> None:
+        self.attachment = attachment
+        self.rows = rows
 
 
 def shown(value: object) -> str:
@@ -171,17 +174,26 @@ def plain_view(recorded: Mapping[str, Any]) -> LinkView:
     return LinkView(" ".join(str(v) for v in recorded.values()), rows)
 
 
-class Resource(NamedTuple):
+class Resource(_Record):
     """A kernel object an operation creates or removes, described for the journal.
 
     ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
     ``link``: a pinned bpf_link, ``tree``: a directory of pins) and otherwise the program type whose
-    handler knows how to release the kind. ``data`` must survive msgpack.
+    handler knows how to release the kind. ``data`` must survive msgpack. Frozen:
+    what an operation journaled is what it releases.
     """
 
+    __slots__ = ("data", "kind", "owner")
     kind: str
     data: Mapping[str, Any]
-    owner: str = ""
+    owner: str
+
+    def __init__(self, kind: str, data: Mapping[str, Any], owner: str = "") -> None:
+        for name, value in (("kind", kind), ("data", data), ("owner", owner)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Resource is frozen")
 
     @classmethod
     def pin(cls, path: object) -> Resource:
