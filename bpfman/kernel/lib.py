@@ -8,8 +8,8 @@ libbpf never writes to the terminal.
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +37,7 @@ class Binding:
     callback: Any  # kept referenced: libbpf holds a raw pointer to it
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # threading's Lock, without importing threading
 _binding: Binding | None = None
 _captures: list[list[str]] = []
 
