@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from bpfman.core.manager import Bpfman
@@ -46,7 +46,19 @@ def wall(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-Row = tuple[str, float, float, float]  # command, medians of it, of PEER and of FLOOR
+class Row(NamedTuple):
+    """Medians of a command's wall time, of PEER's and FLOOR's, and of its ratios to them.
+
+    The ratios are medians of each round's own (the three run back to back), which
+    a machine whose load drifts during the measurement disturbs less.
+    """
+
+    name: str
+    ours: float
+    peer: float
+    floor: float
+    to_peer: float
+    to_floor: float
 
 
 def compare(
@@ -56,17 +68,24 @@ def compare(
     runs: int,
     after: Callable[[], None] = lambda: None,
 ) -> Row:
-    """Medians of ``cmd``, the bare interpreter and the floor; ``after`` undoes each run."""
+    """``cmd`` against the bare interpreter and the floor; ``after`` undoes each run."""
     make = cmd if callable(cmd) else (lambda: cmd)
-    ours, peer, floor = [], [], []
+    rounds = []
     wall(make(), env)  # warm the page cache
     after()
     for _ in range(runs):
-        ours.append(wall(make(), env))
+        ours = wall(make(), env)
         after()
-        peer.append(wall(PEER, env))
-        floor.append(wall(FLOOR, env))
-    return name, statistics.median(ours), statistics.median(peer), statistics.median(floor)
+        rounds.append((ours, wall(PEER, env), wall(FLOOR, env)))
+    ours, peer, floor = (statistics.median(column) for column in zip(*rounds, strict=True))
+    return Row(
+        name,
+        ours,
+        peer,
+        floor,
+        statistics.median(o / p for o, p, _ in rounds),
+        statistics.median(o / f for o, _, f in rounds),
+    )
 
 
 def tracepoints() -> list[str]:
@@ -147,7 +166,7 @@ def main() -> None:
                 rows.append(compare("list links (10)", links, env, args.runs))
             row = compare(f"load file ({count})", load, env, args.runs, _undo_last(root, "load"))
             rows.append(row)
-            flat["load file"].append(row[1])
+            flat["load file"].append(row.ours)
             attach = [
                 *BPFMAN,
                 "attach",
@@ -160,7 +179,7 @@ def main() -> None:
                 f"attach tracepoint ({count})", attach, env, args.runs, _undo_last(root, "attach")
             )
             rows.append(row)
-            flat["attach tracepoint"].append(row[1])
+            flat["attach tracepoint"].append(row.ours)
         rows.append(compare(f"list programs ({args.many})", programs, env, args.runs))
         rows.append(compare(f"list links ({args.many})", links, env, args.runs))
     finally:
@@ -171,20 +190,18 @@ def main() -> None:
 def report(rows: list[Row], flat: dict[str, list[float]], many: int) -> None:
     """The table, then the ratios each target is about."""
     print(f"{'command':<28}{'median':>10}{'python -I':>12}{'ratio':>8}{'floor':>10}{'ratio':>8}")
-    for name, ours, peer, floor in rows:
+    for row in rows:
         print(
-            f"{name:<28}{ours * 1000:>8.1f}ms{peer * 1000:>10.1f}ms{ours / peer:>7.2f}x"
-            f"{floor * 1000:>8.1f}ms{ours / floor:>7.2f}x"
+            f"{row.name:<28}{row.ours * 1000:>8.1f}ms{row.peer * 1000:>10.1f}ms"
+            f"{row.to_peer:>7.2f}x{row.floor * 1000:>8.1f}ms{row.to_floor:>7.2f}x"
         )
-    by_name = {name: (ours, peer, floor) for name, ours, peer, floor in rows}
-    peer = statistics.median(p for _, _, p, _ in rows)
-    floor = statistics.median(f for _, _, _, f in rows)
-    print(f"floor (imports only) / python -I: {floor / peer:.2f}x")
-    ours, peer, _ = by_name[f"list programs ({many})"]
-    print(f"list programs ({many}) / python -I: {ours / peer:.2f}x (target <= 3x)")
-    ours, _, floor = by_name[f"load file ({many})"]
-    print(f"load file ({many}) / floor: {ours / floor:.2f}x (target <= 1.25x)")
-    links, programs = by_name["list links (10)"][0], by_name["list programs (10)"][0]
+    by_name = {row.name: row for row in rows}
+    floor = statistics.median(row.floor / row.peer for row in rows)
+    print(f"floor (imports only) / python -I: {floor:.2f}x")
+    listed, loaded = by_name[f"list programs ({many})"], by_name[f"load file ({many})"]
+    print(f"list programs ({many}) / python -I: {listed.to_peer:.2f}x (target <= 3x)")
+    print(f"load file ({many}) / floor: {loaded.to_floor:.2f}x (target <= 1.25x)")
+    links, programs = by_name["list links (10)"].ours, by_name["list programs (10)"].ours
     print(f"list links / list programs (10): {links / programs:.2f}x (target <= 1.2x)")
     for name, (small, big) in flat.items():
         print(f"{name}: {many} programs / 10 programs = {big / small:.2f}x (target <= 1.2x)")
