@@ -12,7 +12,6 @@ import _thread
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from bpfman.logs import get_logger
@@ -27,14 +26,17 @@ _CAN_FORMAT = os.uname().machine == "x86_64"
 _MESSAGE_MAX = 4096
 
 
-@dataclass(frozen=True)
 class Binding:
-    """The FFI and the two libraries loaded through it."""
+    """The FFI and the two libraries loaded through it (a plain class: a dataclass
+    costs every command that touches the kernel half a millisecond to build)."""
 
-    ffi: Any
-    bpf: Any
-    libc: Any
-    callback: Any  # kept referenced: libbpf holds a raw pointer to it
+    __slots__ = ("bpf", "callback", "ffi", "libc")
+
+    def __init__(self, ffi: Any, bpf: Any, libc: Any, callback: Any) -> None:
+        self.ffi = ffi
+        self.bpf = bpf
+        self.libc = libc
+        self.callback = callback  # kept referenced: libbpf holds a raw pointer to it
 
 
 _lock = _thread.allocate_lock()  # threading's Lock, without importing threading
