@@ -2,6 +2,6 @@
 
 import sys
 
-from bpfman.cli.entry import main
+from bpfman.cli.entry import script
 
-sys.exit(main())
+sys.exit(script())

@@ -25,7 +25,6 @@ from bpfman.core.contract import (
     Resource,
     TypeHandler,
     resolved,
-    shown,
 )
 from bpfman.core.errors import (
     BpfmanError,
@@ -39,7 +38,7 @@ from bpfman.core.errors import (
     UnsupportedError,
 )
 from bpfman.core.hookspecs import hookimpl
-from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.core.model import LinkRecord, ProgramRecord, shown
 from bpfman.service.attachinfo import AttachMapping, default_priority
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ inside its own bpffs. Attackers are played by ``nobody`` (setpriv).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from bpfman.core.contract import Resource
+from bpfman.core.model import ProgramRecord
 from bpfman.core.state import Store, Txn
 from tests.helpers import run
 from tests.helpers.bpftool import prog_ids
@@ -84,7 +84,7 @@ def edit_program(root: Path, program_id: int, **fields: Any) -> None:
             record = txn.get_program(program_id)
             assert record is not None
             txn.delete_program(record)
-            txn.put_program(dataclasses.replace(record, **fields))
+            txn.put_program(ProgramRecord.from_dict({**record.to_dict(), **fields}))
             store.commit(txn.staged)
     finally:
         store.close()

@@ -14,86 +14,23 @@ import dataclasses
 import importlib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from .errors import InvalidInputError, PluginError
+
+# Recorded values the core reads on every path, kept in .model (free of dataclasses);
+# plugins find them here with the rest of the contract.
+from .model import LinkView as LinkView
+from .model import Resource as Resource
+from .model import plain_view as plain_view
 
 if TYPE_CHECKING:
     import click
 
     from .context import AttachContext, DetachContext, LoadContext, RecoverContext
     from .model import ProgramRecord
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A kernel object an operation creates or removes, described for the journal.
-
-    ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
-    ``link``: a pinned bpf_link, ``tree``: a directory of pins) and otherwise the program type whose
-    handler knows how to release the kind. ``data`` must survive msgpack. Its
-    values under ``path``, ``pin`` and keys ending in ``_pin`` are paths on
-    bpfman's bpffs: the core releases nothing whose path lies outside it.
-    """
-
-    kind: str
-    data: Mapping[str, Any]
-    owner: str = ""
-
-    @classmethod
-    def pin(cls, path: object) -> Resource:
-        return cls("pin", {"path": str(path)})
-
-    @classmethod
-    def tree(cls, path: object) -> Resource:
-        return cls("tree", {"path": str(path)})
-
-    @classmethod
-    def link(cls, path: object) -> Resource:
-        """A pinned bpf_link: released when the kernel has really let it go."""
-        return cls("link", {"path": str(path)})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "data": dict(self.data), "owner": self.owner}
-
-    def with_paths(self, fix: Callable[[Any], str]) -> Resource:
-        """A copy with every path it names (see above) passed through ``fix``."""
-        data = {
-            key: fix(value) if key in ("path", "pin") or key.endswith("_pin") else value
-            for key, value in self.data.items()
-        }
-        return Resource(self.kind, data, self.owner)
-
-    @classmethod
-    def from_dict(cls, value: Mapping[str, Any]) -> Resource:
-        return cls(str(value["kind"]), dict(value["data"]), str(value.get("owner", "")))
-
-
-def shown(value: object) -> str:
-    """A value as ``get`` shows it: ``None`` when unset or empty."""
-    if value is None or value == "" or value == {} or value == []:
-        return "None"
-    return str(value)
-
-
-@dataclass
-class LinkView:
-    """How a link reads in ``list links`` (attachment) and ``get link`` (rows).
-
-    On a shared hook the core appends `` pos-N`` to the attachment and a
-    ``Position`` row after ``Priority``.
-    """
-
-    attachment: str
-    rows: list[tuple[str, str]]
-
-
-def plain_view(recorded: Mapping[str, Any]) -> LinkView:
-    """Recorded values joined, a row per option: the default, and for a link whose plugin is gone."""
-    rows = [(k.replace("_", " ").title(), shown(v)) for k, v in recorded.items()]
-    return LinkView(" ".join(str(v) for v in recorded.values()), rows)
 
 
 P = TypeVar("P", bound="AttachParams")

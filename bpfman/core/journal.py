@@ -37,8 +37,8 @@ from typing import Any
 
 from bpfman.logs import get_logger
 
-from .contract import Resource
 from .errors import StateError
+from .model import Resource
 from .state import Store, Txn
 
 log = get_logger(__name__)

@@ -44,7 +44,6 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .contract import AttachParams, LinkView, ProgramType, Resource, plain_view
 from .errors import (
     ConflictError,
     InvalidInputError,
@@ -55,7 +54,7 @@ from .errors import (
 )
 from .filters import Selector, application_selector, link_kinds, type_filters
 from .journal import Operation, replay
-from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
+from .model import APPLICATION_KEY, LinkRecord, LinkView, ProgramRecord, Resource, plain_view
 from .state import Store, Txn
 
 if TYPE_CHECKING:
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
     from bpfman.images import ImageStore, PullPolicy
 
     from .context import Scope
+    from .contract import AttachParams, ProgramType
     from .liveness import Liveness
     from .plugins import Plugins
 
@@ -545,7 +545,7 @@ class Bpfman:
     ) -> AttachParams:
         wanted = ptype.handler.params_for(program)
         if isinstance(params, Mapping):
-            return cast(AttachParams, wanted.from_mapping(params))
+            return cast("AttachParams", wanted.from_mapping(params))
         if type(params) is not wanted:
             given = params.type_name or type(params).__name__
             raise InvalidInputError(

@@ -1,13 +1,19 @@
-"""Records bpfman keeps about what it loaded and attached.
+"""What the core records: programs, links with their views, journal resources.
 
-Records are slotted dataclasses serialised with msgpack through ``to_dict``.
+Records are slotted classes serialised with msgpack through ``to_dict``.
 Fields that only one program type understands live in ``plugin_data`` /
 ``params`` dictionaries so the core never needs to know their meaning.
+
+Every command reads these, ``list`` in a fresh process each time, so they are
+plain classes: importing ``dataclasses`` (which imports ``inspect``) and
+building the classes cost ``list`` about as much as decoding 1,000 programs
+and their links. The plugin contract (:mod:`.contract`), which needs
+dataclasses, re-exports the ones plugins use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # ``--application`` is stored under the reference's current key; records and
@@ -22,25 +28,65 @@ def application_of(metadata: dict[str, str]) -> str:
     return metadata.get(APPLICATION_KEY) or metadata.get(LEGACY_APPLICATION_KEY, "")
 
 
-@dataclass(slots=True)
-class ProgramRecord:
-    """A program bpfman loaded; ``id`` is the kernel program id."""
+class _Record:
+    """Equality, ``repr`` and the msgpack form, from the ``__slots__`` in field order."""
 
-    id: int
-    name: str
-    type: str
-    kernel_type: int
-    source: dict[str, str]
-    pin: str
-    map_pin_path: str
-    map_owner_id: int | None = None
-    globals: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)
-    plugin_data: dict[str, Any] = field(default_factory=dict)
-    rows: list[list[str]] = field(default_factory=list)
+    __slots__: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _fields(self)
+        """The record as a plain mapping (shallow: values are not copied)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Record) or type(other) is not type(self):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
+        return f"{type(self).__name__}({fields})"
+
+
+class ProgramRecord(_Record):
+    """A program bpfman loaded; ``id`` is the kernel program id."""
+
+    __slots__ = (  # noqa: RUF023 -- field order: the constructor's, repr's, the stored map's
+        "id",
+        "name",
+        "type",
+        "kernel_type",
+        "source",
+        "pin",
+        "map_pin_path",
+        "map_owner_id",
+        "globals",
+        "metadata",
+        "plugin_data",
+        "rows",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        type: str,
+        kernel_type: int,
+        source: dict[str, str],
+        pin: str,
+        map_pin_path: str,
+        map_owner_id: int | None = None,
+        globals: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
+        plugin_data: dict[str, Any] | None = None,
+        rows: list[list[str]] | None = None,
+    ) -> None:
+        self.id, self.name, self.type, self.kernel_type = id, name, type, kernel_type
+        self.source, self.pin, self.map_pin_path = source, pin, map_pin_path
+        self.map_owner_id = map_owner_id
+        self.globals: dict[str, str] = {} if globals is None else globals
+        self.metadata: dict[str, str] = {} if metadata is None else metadata
+        self.plugin_data: dict[str, Any] = {} if plugin_data is None else plugin_data
+        self.rows: list[list[str]] = [] if rows is None else rows
 
     @property
     def application(self) -> str:
@@ -56,8 +102,7 @@ class ProgramRecord:
         return [(str(label), str(value)) for label, value in self.rows]
 
 
-@dataclass(slots=True)
-class LinkRecord:
+class LinkRecord(_Record):
     """An attachment of a program, identified by bpfman's own link id.
 
     ``hook`` names the shared attach point (interface, direction, netns...)
@@ -69,21 +114,42 @@ class LinkRecord:
     detached when that goes (:mod:`.liveness`).
     """
 
-    id: int
-    program_id: int
-    type: str
-    params: dict[str, Any]
-    seq: int
-    pin: str | None = None
-    hook: str | None = None
-    priority: int | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    attachment: str = ""
-    rows: list[list[str]] = field(default_factory=list)
-    anchor: dict[str, Any] = field(default_factory=dict)
+    __slots__ = (  # noqa: RUF023 -- field order, as above
+        "id",
+        "program_id",
+        "type",
+        "params",
+        "seq",
+        "pin",
+        "hook",
+        "priority",
+        "metadata",
+        "attachment",
+        "rows",
+        "anchor",
+    )
 
-    def to_dict(self) -> dict[str, Any]:
-        return _fields(self)
+    def __init__(
+        self,
+        id: int,
+        program_id: int,
+        type: str,
+        params: dict[str, Any],
+        seq: int,
+        pin: str | None = None,
+        hook: str | None = None,
+        priority: int | None = None,
+        metadata: dict[str, str] | None = None,
+        attachment: str = "",
+        rows: list[list[str]] | None = None,
+        anchor: dict[str, Any] | None = None,
+    ) -> None:
+        self.id, self.program_id, self.type, self.params = id, program_id, type, params
+        self.seq, self.pin, self.hook, self.priority = seq, pin, hook, priority
+        self.metadata: dict[str, str] = {} if metadata is None else metadata
+        self.attachment = attachment
+        self.rows: list[list[str]] = [] if rows is None else rows
+        self.anchor: dict[str, Any] = {} if anchor is None else anchor
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LinkRecord:
@@ -95,6 +161,80 @@ class LinkRecord:
         return (self.priority if self.priority is not None else 0, self.seq)
 
 
-def _fields(record: ProgramRecord | LinkRecord) -> dict[str, Any]:
-    """The record as a plain mapping (shallow: ``asdict`` would copy every value)."""
-    return {name: getattr(record, name) for name in record.__slots__}
+class LinkView(_Record):
+    """How a link reads in ``list links`` (attachment) and ``get link`` (rows).
+
+    On a shared hook the core appends `` pos-N`` to the attachment and a
+    ``Position`` row after ``Priority``.
+    """
+
+    __slots__ = ("attachment", "rows")
+
+    def __init__(self, attachment: str, rows: list[tuple[str, str]]) -> None:
+        self.attachment = attachment
+        self.rows = rows
+
+
+def shown(value: object) -> str:
+    """A value as ``get`` shows it: ``None`` when unset or empty."""
+    if value is None or value == "" or value == {} or value == []:
+        return "None"
+    return str(value)
+
+
+def plain_view(recorded: Mapping[str, Any]) -> LinkView:
+    """Recorded values joined, a row per option: the default, and for a link whose plugin is gone."""
+    rows = [(k.replace("_", " ").title(), shown(v)) for k, v in recorded.items()]
+    return LinkView(" ".join(str(v) for v in recorded.values()), rows)
+
+
+class Resource(_Record):
+    """A kernel object an operation creates or removes, described for the journal.
+
+    ``owner`` is empty for the core's own kinds (``pin``: one pinned object,
+    ``link``: a pinned bpf_link, ``tree``: a directory of pins) and otherwise the program type whose
+    handler knows how to release the kind. ``data`` must survive msgpack. Frozen:
+    what an operation journaled is what it releases. Its values under ``path``,
+    ``pin`` and keys ending in ``_pin`` are paths on bpfman's bpffs: the core
+    releases nothing whose path lies outside it.
+    """
+
+    __slots__ = ("data", "kind", "owner")
+    kind: str
+    data: Mapping[str, Any]
+    owner: str
+
+    def __init__(self, kind: str, data: Mapping[str, Any], owner: str = "") -> None:
+        for name, value in (("kind", kind), ("data", data), ("owner", owner)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Resource is frozen")
+
+    @classmethod
+    def pin(cls, path: object) -> Resource:
+        return cls("pin", {"path": str(path)})
+
+    @classmethod
+    def tree(cls, path: object) -> Resource:
+        return cls("tree", {"path": str(path)})
+
+    @classmethod
+    def link(cls, path: object) -> Resource:
+        """A pinned bpf_link: released when the kernel has really let it go."""
+        return cls("link", {"path": str(path)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "data": dict(self.data), "owner": self.owner}
+
+    def with_paths(self, fix: Callable[[Any], str]) -> Resource:
+        """A copy with every path it names (see above) passed through ``fix``."""
+        data = {
+            key: fix(value) if key in ("path", "pin") or key.endswith("_pin") else value
+            for key, value in self.data.items()
+        }
+        return Resource(self.kind, data, self.owner)
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Resource:
+        return cls(str(value["kind"]), dict(value["data"]), str(value.get("owner", "")))

@@ -16,10 +16,10 @@ loaded as with 1,000, and the intent journal (:mod:`.journal`).
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -315,7 +315,7 @@ class _Shared:
 # and closing either would drop the other's locks), so every Store of one path in
 # this process shares one: an embedder may hold two Bpfman objects on one root.
 _OPEN: dict[str, _Shared] = {}
-_OPEN_LOCK = threading.Lock()
+_OPEN_LOCK = _thread.allocate_lock()  # threading's Lock, without importing threading
 
 
 class Store:

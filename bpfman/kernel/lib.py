@@ -8,11 +8,10 @@ libbpf never writes to the terminal.
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from bpfman.logs import get_logger
@@ -27,17 +26,20 @@ _CAN_FORMAT = os.uname().machine == "x86_64"
 _MESSAGE_MAX = 4096
 
 
-@dataclass(frozen=True)
 class Binding:
-    """The FFI and the two libraries loaded through it."""
+    """The FFI and the two libraries loaded through it (a plain class: a dataclass
+    costs every command that touches the kernel half a millisecond to build)."""
 
-    ffi: Any
-    bpf: Any
-    libc: Any
-    callback: Any  # kept referenced: libbpf holds a raw pointer to it
+    __slots__ = ("bpf", "callback", "ffi", "libc")
+
+    def __init__(self, ffi: Any, bpf: Any, libc: Any, callback: Any) -> None:
+        self.ffi = ffi
+        self.bpf = bpf
+        self.libc = libc
+        self.callback = callback  # kept referenced: libbpf holds a raw pointer to it
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # threading's Lock, without importing threading
 _binding: Binding | None = None
 _captures: list[list[str]] = []
 
