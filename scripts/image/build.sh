@@ -27,7 +27,7 @@ read -ra podman_flags <<<"${PODMAN_FLAGS---runtime runc}"
 read -ra build_flags <<<"${PODMAN_BUILD_FLAGS---ulimit nofile=1024:1024 --ulimit nproc=1000:1000}"
 podman() { command podman "${podman_flags[@]}" "$@"; }
 
-version=$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+version=$("$python" -c 'import bpfman; print(bpfman.__version__)')
 mkdir -p "$out"
 
 if [ -n "${IMAGE_BASE:-}" ]; then
