@@ -12,6 +12,7 @@ import pytest
 
 from bpfman.core.contract import AttachParams
 from bpfman.core.errors import UnsupportedError
+from bpfman.core.plugins import get_plugin_manager
 from bpfman.plugins.fentry.options import FentryParams, FexitParams
 from bpfman.plugins.kprobe.options import KprobeParams
 from bpfman.plugins.tc.options import TcParams
@@ -193,3 +194,13 @@ def test_tracepoint_split(tracepoint: str, parts: tuple[str, str]) -> None:
 def test_tracepoint_split_refuses(bad: str) -> None:
     with refused(f"invalid tracepoint {bad!r}: expected CATEGORY/NAME"):
         split(bad)
+
+
+def test_every_type_exports_its_options_from_bpfman() -> None:
+    """All 14 built-in types' options classes."""
+    import bpfman
+
+    exported = [getattr(bpfman, n) for n in bpfman.__all__ if n.endswith("Params")]
+    names = sorted(cls.type_name for cls in exported if cls is not AttachParams)
+    assert names == sorted(get_plugin_manager().types)
+
