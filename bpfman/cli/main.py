@@ -111,13 +111,10 @@ class AttachGroup(BpfmanGroup):
     """``attach <PROGRAM_ID> <TYPE>``: one subcommand per installed plugin type."""
 
     def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
-        plugins = self._plugins(ctx)
-        found: dict[str, click.Command] = {}
-        for name, ptype in sorted(plugins.types.items()):
-            command = ptype.handler.command(name)
-            if command is not None:
-                found[name] = command
-        return found
+        from .attach import attach_command
+
+        types = self._plugins(ctx).types
+        return {name: attach_command(types[name]) for name in sorted(types)}
 
     def _plugins(self, ctx: click.Context) -> Plugins:
         app = ctx.find_object(App)
@@ -132,12 +129,13 @@ class AttachGroup(BpfmanGroup):
         """Only the named type's plugin is loaded to run its subcommand."""
         if cmd_name == "help":
             return super().get_command(ctx, cmd_name)
-        plugins = self._plugins(ctx)
+        from .attach import attach_command
+
         try:
-            handler = plugins.handler(cmd_name)
+            ptype = self._plugins(ctx).program_type(cmd_name)
         except InvalidInputError:
             return None
-        return handler.command(cmd_name)
+        return attach_command(ptype)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """``attach ID --output json TYPE ...`` works too: ``--output`` moves before ID."""

@@ -1,9 +1,4 @@
-"""Shared click plumbing: multi-value options, common flags, attach commands.
-
-Plugins build their ``attach`` subcommands with :func:`attach_command`, which
-supplies the program id, ``--metadata`` and output handling, so a plugin only
-turns its own flags into the parameters it records.
-"""
+"""Shared click plumbing: multi-value options, clap-style help, common flags."""
 
 from __future__ import annotations
 
@@ -11,10 +6,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import click
-
-from ..core.contract import AttachParams
-from ..inputs import parse_key_values
-from .app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -282,21 +273,6 @@ class BpfmanGroup(ClapHelp, click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-METADATA_HELP = (
-    "Optional: Specify Key/Value metadata to be attached to a link when it\n"
-    "is loaded by bpfman.\nFormat: <KEY>=<VALUE>\n\n"
-    "This can later be used to list a certain subset of links which contain\n"
-    "the specified metadata.\nExample: --metadata owner=acme"
-)
-NETNS_HELP = (
-    "Optional: The file path of the target network namespace.\n"
-    "Example: -n /var/run/netns/bpfman-test"
-)
-PRIORITY_HELP = (
-    "Required: Priority to run program in chain. Lower value runs first.\n[possible values: 1-1000]"
-)
-
-
 def output_option(fn: F) -> F:
     return click.option(
         "-o",
@@ -306,64 +282,3 @@ def output_option(fn: F) -> F:
         show_default=True,
         help="Optional: Output format; json is for scripts.",
     )(fn)
-
-
-def priority_option(fn: F) -> F:
-    return click.option(
-        "-p", "--priority", required=True, type=click.IntRange(1, 1000), help=PRIORITY_HELP
-    )(fn)
-
-
-def netns_option(fn: F) -> F:
-    return click.option("-n", "--netns", help=NETNS_HELP)(fn)
-
-
-def iface_option(fn: F) -> F:
-    return click.option(
-        "-i", "--iface", required=True, help="Required: Interface to load program on."
-    )(fn)
-
-
-def direction_option(fn: F) -> F:
-    return click.option(
-        "-d",
-        "--direction",
-        required=True,
-        type=click.Choice(["ingress", "egress"]),
-        help="Required: Direction to apply program.",
-    )(fn)
-
-
-def attach_command(name: str, help: str) -> Callable[[Callable[..., AttachParams]], click.Command]:
-    """Turn ``fn(**flags) -> params`` into ``bpfman attach <ID> <name>``.
-
-    ``fn`` carries its own ``@click.option`` decorators; it returns the
-    type's :class:`~bpfman.core.contract.AttachParams`, which the core hands
-    to the type's handler.
-    """
-
-    def decorator(fn: Callable[..., AttachParams]) -> click.Command:
-        def callback(metadata: tuple[str, ...], output: str | None, **flags: Any) -> None:
-            ctx = click.get_current_context()
-            params = fn(**flags)
-            parent = ctx.parent
-            assert parent is not None
-            app = ctx.find_object(App)
-            assert app is not None
-            if output is not None:
-                app.output = output
-            app.attach(parent.params["program_id"], params, parse_key_values(metadata))
-
-        params: list[click.Parameter] = list(reversed(getattr(fn, "__click_params__", [])))
-        params.append(click.Option(["-m", "--metadata"], multiple=True, help=METADATA_HELP))
-        # Long form only: -o is --offset for the probe types.
-        params.append(
-            click.Option(
-                ["--output"],
-                type=click.Choice(["table", "json"]),
-                help="Optional: Output format of the new link; json is for scripts.",
-            )
-        )
-        return BpfmanCommand(name, callback=callback, params=params, help=help)
-
-    return decorator

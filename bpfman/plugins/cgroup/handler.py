@@ -42,8 +42,6 @@ from .sections import SECTIONS, Hook
 
 
 class Cgroup(TypeHandler[CgroupParams]):
-    command_module = ".command"
-
     def prepare_load(self, ctx: LoadContext) -> None:
         hook = SECTIONS.get(ctx.section)
         if hook is None:

@@ -32,8 +32,6 @@ PLUGIN_DIR = "perf_event"
 
 
 class PerfEvent(TypeHandler[PerfEventParams]):
-    command_module = ".command"
-
     def attach(self, ctx: AttachContext, params: PerfEventParams) -> dict[str, Any]:
         event = EVENTS[params.event]
         if params.pid is not None:

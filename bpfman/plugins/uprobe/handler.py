@@ -14,13 +14,13 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from bpfman.kernel.namespaces import in_mount_namespace
 from bpfman.plugin import (
     AttachContext,
     InvalidInputError,
     KernelError,
     LinkView,
     ProgramRecord,
+    in_mount_namespace,
     kernel,
     shown,
 )
@@ -39,8 +39,6 @@ def _inside(container_pid: int | None, work: Callable[[], T]) -> T:
 
 class Uprobe(ProbeHandler[UprobeParams]):
     retprobe_prefix = "uretprobe"
-
-    command_module = ".command"
 
     def resolve(self, params: UprobeParams, program: ProgramRecord) -> UprobeParams:
         def find() -> tuple[str, int, int]:
