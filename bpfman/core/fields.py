@@ -21,8 +21,7 @@ import inspect
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from bpfman import validate
 
@@ -31,8 +30,7 @@ from .errors import PluginError
 KEY = "bpfman.option"
 
 
-@dataclass(frozen=True)
-class GrpcField:
+class GrpcField(NamedTuple):
     """Where an option is read from in its type's gRPC ``AttachInfo`` message.
 
     :param name: the message field (default: the option's own name).
@@ -46,8 +44,11 @@ class GrpcField:
     codes: Mapping[str, int] | None = None
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+#: Read from the message field of the option's own name, as sent.
+BY_NAME = GrpcField()
+
+
+class OptionSpec(NamedTuple):
     """What :func:`option` records about one field."""
 
     help: str
@@ -55,7 +56,7 @@ class OptionSpec:
     long: str = ""
     range: tuple[int, int] | None = None
     show_default: bool = False
-    grpc: GrpcField | None = GrpcField()
+    grpc: GrpcField | None = BY_NAME
 
 
 def option(
@@ -65,7 +66,7 @@ def option(
     long: str = "",
     range: tuple[int, int] | None = None,
     show_default: bool = False,
-    grpc: GrpcField | None = GrpcField(),
+    grpc: GrpcField | None = BY_NAME,
 ) -> Mapping[str, OptionSpec]:
     """The metadata declaring an attach option: ``x: int = field(metadata=option(...))``.
 
@@ -80,8 +81,7 @@ def option(
     return {KEY: OptionSpec(help, short, long, range, show_default, grpc)}
 
 
-@dataclass(frozen=True)
-class Declared:
+class Declared(NamedTuple):
     """One attach option with its type resolved, as every front-end reads it.
 
     :param kind: ``int``, ``str`` or ``bool`` (a Literal's values are strings).
@@ -222,7 +222,7 @@ def _pending_options(cls: type) -> list[Declared]:
     class's own annotations, in the order the decorator will give them.
     """
     try:
-        hints = typing.get_type_hints(cls)
+        types = hints(cls)
     except (NameError, TypeError):
         return []
     found: dict[str, dataclasses.Field[Any]] = {}
@@ -231,13 +231,13 @@ def _pending_options(cls: type) -> list[Declared]:
             found.update((f.name, f) for f in dataclasses.fields(base))
     for name in inspect.get_annotations(cls):
         value = cls.__dict__.get(name, dataclasses.MISSING)
-        if typing.get_origin(hints.get(name)) is typing.ClassVar:
+        if typing.get_origin(types.get(name)) is typing.ClassVar:
             continue
         if not isinstance(value, dataclasses.Field):
             value = dataclasses.field(default=value)
         found[name] = value
     return [
-        _declared(name, f, hints[name])
+        _declared(name, f, types[name])
         for name, f in found.items()
         if f.init and not f.metadata.get("resolved")
     ]
