@@ -47,6 +47,8 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
         "          Required: The tracepoint to attach to, as CATEGORY/NAME.\n"
         "          Example: --tracepoint syscalls/sys_enter_getppid\n"
     )
+    # Every installed type is offered at load, the demo's too (from discovery, cached).
+    assert ", demo, " in root.run("load", "file", "--help").stdout
 
     loaded = root.load(
         objects / "tracepoint_counter.bpf.o",
@@ -91,6 +93,7 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
         link = root.json("list", "links")
 
     assert "demo" not in attach_commands(root)
+    assert ", demo," not in root.run("load", "file", "--help").stdout
     message = root.fail(
         "load",
         "file",

@@ -23,12 +23,13 @@ from .. import __version__
 from ..core.errors import InvalidInputError
 from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
+from .grammar import GLOBAL, LIST, LIST_PROGRAMS, LOAD, LOAD_FILE, LOCK_TIMEOUT, ROOT, VERBOSE
 from .lazy import lazy_commands
 from .options import (
-    U32,
     BpfmanCommand,
     BpfmanGroup,
-    MultiValueOption,
+    flag_option,
+    flag_options,
     id_argument,
     output_option,
 )
@@ -37,72 +38,6 @@ if TYPE_CHECKING:
     from ..core.plugins import Plugins
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-PROGRAMS_HELP = """Required: The program type and eBPF function name that is the entry point
-for the eBPF program.
-Format <TYPE>:<FUNC_NAME>
-
-For fentry and fexit, the function that is being attached to is also
-required at load time, so the format for fentry and fexit includes attach
-function.
-Format <TYPE>:<FUNC_NAME>:<ATTACH_FUNC>
-
-For lsm and tp_btf it is optional: the LSM hook or the tracepoint, needed
-when the program's section does not name it (lsm/file_open, tp_btf/sched_switch).
-
-If the bytecode file contains multiple eBPF programs that need to be
-loaded, multiple eBPF programs can be entered by separating each
-<TYPE>:<FUNC_NAME> pair with a space.
-Example: --programs xdp:xdp_stats kprobe:kprobe_counter
-Example: --programs fentry:test_fentry:do_unlinkat
-Example: --programs lsm:deny_open:file_open
-
-[possible values for <TYPE>: {types}]"""
-GLOBAL_HELP = """Optional: Global variables to be set when program is loaded.
-Format: <NAME>=<Hex Value>
-
-This is a very low level primitive. The caller is responsible for formatting
-the byte string appropriately considering such things as size, endianness,
-alignment and packing of data structures. Multiple values can be enter by
-separating each <NAME>=<Hex Value> pair with a space.
-Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D"""
-APPLICATION_HELP = """Optional: Application is used to group multiple programs that are loaded together
-under the same load command. This actually creates a special <KEY>=<VALUE> in the
-metadata parameter. It can be used to filer on list commands.
-Example: --application TestEbpfApp"""
-LOAD_METADATA_HELP = """Optional: Specify Key/Value metadata to be attached to a program when it
-is loaded by bpfman.
-Format: <KEY>=<VALUE>
-
-This can later be used to `list` a certain subset of programs which contain
-the specified metadata.
-Example: --metadata owner=acme"""
-MAP_OWNER_HELP = """Optional: Program Id of loaded eBPF program this eBPF program will share a map with.
-Only used when multiple eBPF programs need to share a map.
-Example: --map-owner-id 63178"""
-SELECTOR_HELP = """Optional: List programs which contain a specific set of metadata labels
-that were applied when the program was loaded with `--metadata` parameter.
-Format: <KEY>=<VALUE>
-Example: --metadata-selector owner=acme"""
-BUILTIN_TYPES = (
-    "cgroup, fentry, fexit, kprobe, lsm, netkit, perf_event, raw_tracepoint, tc, tcx, tp_btf, "
-    "tracepoint, uprobe, xdp"
-)
-
-
-def program_type_help() -> str:
-    """The ``--program-type`` help: its possible values come from the table the filter uses."""
-    import textwrap
-
-    from ..kernel.names import PROG_TYPE_FILTERS
-
-    values = textwrap.fill(
-        f"[possible values: {', '.join(PROG_TYPE_FILTERS.values())}]",
-        width=50,
-        break_on_hyphens=False,
-    )
-    return f"Optional: List programs by a specific program type.\nExample: --program-type xdp\n\n{values}"
-
 
 pass_app = click.make_pass_decorator(App)
 
@@ -186,11 +121,6 @@ def _late(
     return callback
 
 
-ROOT_HELP = "State and bpffs root directory [default: /run/bpfman; env BPFMAN_ROOT]."
-LOCK_TIMEOUT_HELP = """Seconds a command that changes something waits for another one that holds
-the state lock before it gives up with exit status 10; after one second it says
-which process it waits for [default: forever; env BPFMAN_LOCK_TIMEOUT]."""
-VERBOSE_HELP = "Log debug messages (libbpf's too) to stderr."
 GLOBAL_NOTE = "Global options (--root, --lock-timeout, -v) may also follow the subcommand."
 
 
@@ -199,14 +129,15 @@ class RootGroup(BpfmanGroup):
     closed stdout get past click (which would print "Aborted!" or exit 1 silently)."""
 
     def late_params(self) -> list[click.Parameter]:
+        late = {
+            ROOT: _late(_root, App.set_root),
+            LOCK_TIMEOUT: _late(_lock_timeout, App.set_lock_timeout),
+            VERBOSE: _late(_verbose),
+        }
         return [
-            click.Option(["--root"], hidden=True, expose_value=False,
-                         callback=_late(_root, App.set_root)),
-            click.Option(["--lock-timeout"], hidden=True, expose_value=False,
-                         callback=_late(_lock_timeout, App.set_lock_timeout)),
-            click.Option(["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False,
-                         callback=_late(_verbose)),
-        ]  # fmt: skip
+            flag_option(flag, hidden=True, expose_value=False, envvar=None, callback=late[flag])
+            for flag in GLOBAL
+        ]
 
     def make_context(
         self,
@@ -243,15 +174,9 @@ def _past_click() -> Iterator[None]:
 
 
 @click.group(cls=RootGroup, epilog=GLOBAL_NOTE)
-@click.option("--root", callback=_root, envvar="BPFMAN_ROOT", help=ROOT_HELP)
-@click.option(
-    "--lock-timeout",
-    callback=_lock_timeout,
-    envvar="BPFMAN_LOCK_TIMEOUT",
-    metavar="SECONDS",
-    help=LOCK_TIMEOUT_HELP,
+@flag_options(
+    *GLOBAL, callbacks={"root": _root, "lock_timeout": _lock_timeout, "verbose": _verbose}
 )
-@click.option("-v", "--verbose", is_flag=True, callback=_verbose, help=VERBOSE_HELP)
 @click.version_option(__version__, "-V", "--version", message="bpfman %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, lock_timeout: float | None, verbose: bool) -> None:
@@ -270,35 +195,8 @@ def load() -> None:
     """Load an eBPF program on the system."""
 
 
-def _load_options(fn: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option(
-                "--programs",
-                cls=MultiValueOption,
-                required=True,
-                help=PROGRAMS_HELP.format(types=BUILTIN_TYPES),
-            ),
-            click.option("-g", "--global", "global_", cls=MultiValueOption, help=GLOBAL_HELP),
-            click.option("-a", "--application", help=APPLICATION_HELP),
-            click.option("-m", "--metadata", multiple=True, help=LOAD_METADATA_HELP),
-            click.option("--map-owner-id", type=U32(), help=MAP_OWNER_HELP),
-            output_option,
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
 @load.command("file", cls=BpfmanCommand)
-@_load_options
-@click.option(
-    "-p",
-    "--path",
-    required=True,
-    help="Required: Location of local bytecode file\n"
-    "Example: --path /run/bpfman/examples/go-xdp-counter/bpf_x86_bpfel.o",
-)
+@flag_options(*LOAD_FILE)
 @pass_app
 def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **load: Any) -> None:
     """Load an eBPF program from a local .o file."""
@@ -307,7 +205,7 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
 
 
 @load.command("image", cls=BpfmanCommand)
-@_load_options
+@flag_options(*LOAD)
 @click.option(
     "-i",
     "--image-url",
@@ -387,28 +285,10 @@ def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
 
-def _list_filters(fn: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option("-p", "--program-type", help=program_type_help()),
-            click.option(
-                "--application",
-                help="Optional: List programs loaded under the same application tag.\n"
-                "Example: --application go-app",
-            ),
-            click.option("-m", "--metadata-selector", multiple=True, help=SELECTOR_HELP),
-            output_option,
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
 for _name, _hidden in (("programs", False), ("program", True)):
 
     @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
-    @_list_filters
-    @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
+    @flag_options(*LIST_PROGRAMS)
     @pass_app
     def _programs(app: App, /, all_: bool, **filters: Any) -> None:
         """List all loaded eBPF programs."""
@@ -419,7 +299,7 @@ for _name, _hidden in (("programs", False), ("program", True)):
 for _name, _hidden in (("links", False), ("link", True)):
 
     @list_.command(_name, hidden=_hidden, cls=BpfmanCommand)
-    @_list_filters
+    @flag_options(*LIST)
     @pass_app
     def _links(app: App, /, **filters: Any) -> None:
         """List all program attachments."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
+
+from .grammar import OUTPUT, Flag
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -273,12 +276,97 @@ class BpfmanGroup(ClapHelp, click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-def output_option(fn: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="Optional: Output format; json is for scripts.",
-    )(fn)
+class FlagOption(click.Option):
+    """An option built from a :class:`~bpfman.cli.grammar.Flag`; the ``{types}`` and
+    ``{program_types}`` in its help are filled in when the help is shown."""
+
+    _template = ""
+
+    @property
+    def help(self) -> str | None:
+        return _filled(self._template) if self._template else None
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._template = value or ""
+
+
+class MultiFlagOption(FlagOption, MultiValueOption):
+    pass
+
+
+def _filled(text: str) -> str:
+    if "{types}" in text:
+        text = text.replace("{types}", ", ".join(installed_types()))
+    if "{program_types}" in text:
+        import textwrap
+
+        from ..kernel.names import PROG_TYPE_FILTERS
+
+        values = f"[possible values: {', '.join(PROG_TYPE_FILTERS.values())}]"
+        text = text.replace(
+            "{program_types}", textwrap.fill(values, width=50, break_on_hyphens=False)
+        )
+    return text
+
+
+def installed_types() -> list[str]:
+    """Every installed program type, third-party ones too: the plugins' entry points.
+
+    Read from the root's cache, as commands find them, so help stays cheap.
+    """
+    from ..config import default_root
+    from ..discovery import discover
+
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().params.get("root") if ctx is not None else None
+    return sorted(discover(Path(root or default_root()) / "plugins.cache"))
+
+
+def flag_option(flag: Flag, **overrides: Any) -> click.Option:
+    """The click option of ``flag`` (``overrides`` as click takes them: callbacks...)."""
+    cls, kwargs = _option_args(flag, overrides)
+    return cls([*flag.opts, flag.dest], **kwargs)
+
+
+def flag_options(
+    *flags: Flag, callbacks: Mapping[str, Callable[..., Any]] | None = None
+) -> Callable[[F], F]:
+    """A decorator adding the click options of ``flags``, listed in their order.
+
+    :param callbacks: click callbacks by the flags' ``dest``.
+    """
+
+    def decorator(fn: F) -> F:
+        for flag in reversed(flags):
+            callback = (callbacks or {}).get(flag.dest)
+            cls, kwargs = _option_args(flag, {"callback": callback} if callback else {})
+            fn = click.option(*flag.opts, flag.dest, cls=cls, **kwargs)(fn)
+        return fn
+
+    return decorator
+
+
+def _option_args(flag: Flag, overrides: dict[str, Any]) -> tuple[type[FlagOption], dict[str, Any]]:
+    """The option class and click's keywords for ``flag`` (only what it sets: click
+    reads an explicit ``is_flag=False`` as a value that may be left out)."""
+    kwargs: dict[str, Any] = {"help": flag.help, "required": flag.required}
+    if flag.envvar:
+        kwargs["envvar"] = flag.envvar
+    if flag.metavar:
+        kwargs["metavar"] = flag.metavar
+    if flag.takes == "flag":
+        kwargs["is_flag"] = True
+    if flag.takes == "each":
+        kwargs["multiple"] = True
+    if flag.kind == "id":
+        kwargs["type"] = U32()
+    if flag.choices:
+        kwargs["type"] = click.Choice(flag.choices)
+    if flag.default is not None:
+        kwargs.update(default=flag.default, show_default=True)
+    kwargs.update(overrides)
+    return (MultiFlagOption if flag.takes == "many" else FlagOption), kwargs
+
+
+output_option = flag_options(OUTPUT)

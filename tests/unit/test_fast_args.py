@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
-from bpfman.cli.fast import _LIST_PROGRAMS, _LOAD_FILE, parse, run
+from bpfman.cli.fast import _COMMANDS, _GLOBAL, _LIST_PROGRAMS, _LOAD_FILE, parse, run
 
 
 def test_plain_invocations_parse() -> None:
@@ -52,3 +53,25 @@ def test_a_flag_takes_no_value() -> None:
 )
 def test_run_leaves_these_to_the_full_cli(argv: list[str]) -> None:
     assert run(argv) is None
+
+
+@pytest.mark.parametrize("path", sorted(_COMMANDS))
+def test_the_fast_path_takes_exactly_the_full_clis_flags(path: tuple[str, str]) -> None:
+    """Both parsers are built from bpfman/cli/grammar.py: same spellings, same destinations."""
+    from bpfman.cli.main import cli
+
+    group = cli.commands[path[0]]
+    assert isinstance(group, click.Group)
+    command = group.commands[path[1]]
+    root = [p for p in cli.params if isinstance(p, click.Option) and p.opts[0] != "-V"]
+    full = {
+        opt: (param.name, param.is_flag, param.multiple)
+        for param in [*command.params, *root]
+        if isinstance(param, click.Option) and not param.hidden
+        for opt in param.opts
+    }
+    fast = {
+        opt: (flag.dest, flag.takes == "flag", flag.takes in ("each", "many"))
+        for opt, flag in {**_COMMANDS[path], **_GLOBAL}.items()
+    }
+    assert full == fast
