@@ -9,9 +9,13 @@ one-line error wherever it comes from. The CLI takes its ranges from here too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from bpfman.core.errors import InvalidInputError
 
+#: When an image pull may use the network (Kubernetes' names; bpfman.images.PullPolicy).
+PullPolicyName = Literal["Always", "IfNotPresent", "Never"]
+PULL_POLICIES: tuple[str, ...] = get_args(PullPolicyName)
 PRIORITY_RANGE = (1, 1000)
 IFNAMSIZ = 16
 U64_MAX = 2**64 - 1

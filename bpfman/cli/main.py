@@ -21,6 +21,7 @@ import click
 
 from .. import __version__
 from ..core.errors import InvalidInputError
+from ..validate import PULL_POLICIES
 from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
 from .grammar import GLOBAL, LIST, LIST_PROGRAMS, LOAD, LOAD_FILE, LOCK_TIMEOUT, ROOT, VERBOSE
@@ -224,7 +225,7 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
 @click.option(
     "-p",
     "--pull-policy",
-    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+    type=click.Choice(PULL_POLICIES),
     default="IfNotPresent",
     show_default=True,
     help="Optional: Pull policy for remote images.",

@@ -73,3 +73,10 @@ def test_path() -> None:
         validate.path("tc", "netns", "")
     with refused("tc: netns contains a NUL byte"):
         validate.path("tc", "netns", "/x\0")
+
+
+def test_the_pull_policy_names_are_the_image_stores() -> None:
+    """The CLI's and the declarations' choices, typed for the library, match the store's enum."""
+    from bpfman.images import PullPolicy
+
+    assert tuple(p.value for p in PullPolicy) == validate.PULL_POLICIES
