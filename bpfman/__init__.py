@@ -44,10 +44,16 @@ if TYPE_CHECKING:
     from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
     from bpfman.core.model import LinkRecord, ProgramRecord
     from bpfman.inputs import ProgramRequest
+    from bpfman.plugins.cgroup.options import CgroupParams
     from bpfman.plugins.fentry.options import FentryParams, FexitParams
     from bpfman.plugins.kprobe.options import KprobeParams
+    from bpfman.plugins.lsm.options import LsmParams
+    from bpfman.plugins.netkit.options import NetkitParams
+    from bpfman.plugins.perf_event.options import PerfEventParams
+    from bpfman.plugins.raw_tracepoint.options import RawTracepointParams
     from bpfman.plugins.tc.options import TcParams
     from bpfman.plugins.tcx.options import TcxParams
+    from bpfman.plugins.tp_btf.options import TpBtfParams
     from bpfman.plugins.tracepoint.options import TracepointParams
     from bpfman.plugins.uprobe.options import UprobeParams
     from bpfman.plugins.xdp.options import XdpParams
@@ -56,6 +62,7 @@ __all__ = [
     "AttachParams",
     "Bpfman",
     "BpfmanError",
+    "CgroupParams",
     "ConflictError",
     "CorruptStateError",
     "FentryParams",
@@ -70,18 +77,23 @@ __all__ = [
     "LinkView",
     "LockTimeoutError",
     "LostStateError",
+    "LsmParams",
+    "NetkitParams",
     "NotFoundError",
     "NotManagedError",
+    "PerfEventParams",
     "PermissionDeniedError",
     "PluginError",
     "ProgramDetails",
     "ProgramRecord",
     "ProgramRequest",
     "ProgramSummary",
+    "RawTracepointParams",
     "Selector",
     "StateError",
     "TcParams",
     "TcxParams",
+    "TpBtfParams",
     "TracepointParams",
     "UnsupportedError",
     "UprobeParams",
@@ -101,11 +113,17 @@ _WHERE: dict[str, str] = {
     "ProgramRecord": "bpfman.core.model",
     "ProgramRequest": "bpfman.inputs",
     # The built-in types' attach options (third-party types export their own).
+    "CgroupParams": "bpfman.plugins.cgroup.options",
     "FentryParams": "bpfman.plugins.fentry.options",
     "FexitParams": "bpfman.plugins.fentry.options",
     "KprobeParams": "bpfman.plugins.kprobe.options",
+    "LsmParams": "bpfman.plugins.lsm.options",
+    "NetkitParams": "bpfman.plugins.netkit.options",
+    "PerfEventParams": "bpfman.plugins.perf_event.options",
+    "RawTracepointParams": "bpfman.plugins.raw_tracepoint.options",
     "TcParams": "bpfman.plugins.tc.options",
     "TcxParams": "bpfman.plugins.tcx.options",
+    "TpBtfParams": "bpfman.plugins.tp_btf.options",
     "TracepointParams": "bpfman.plugins.tracepoint.options",
     "UprobeParams": "bpfman.plugins.uprobe.options",
     "XdpParams": "bpfman.plugins.xdp.options",

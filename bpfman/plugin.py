@@ -5,18 +5,20 @@ group, one entry point per type it serves) implements
 :func:`~bpfman.core.hookspecs.bpfman_program_types` and returns
 :class:`ProgramType` objects whose :class:`TypeHandler` does the work::
 
-    from bpfman.plugin import AttachParams, LinkView, ProgramType, TypeHandler, hookimpl
+    from bpfman.plugin import AttachParams, ProgramType, TypeHandler, hookimpl, option
 
-See the README's plugin guide for a complete example. ``attach_command``
-(which builds the ``bpfman attach <ID> <TYPE>`` subcommand with click) is
-resolved lazily, so importing this module does not import click.
+A type is one declaration: its params dataclass declares each attach option
+once (``field(metadata=option(...))``), and the CLI, the library, the gRPC
+service and the docs are derived from it. A plugin imports this module and
+nothing else of bpfman; it never imports the front-ends. See the README's
+plugin guide and its complete example, ``tests/plugins/bpfman_demo_plugin``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from bpfman import kernel, validate
+from bpfman.core import liveness
+from bpfman.core.bpffs import entries, is_pinned, unpin
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import (
     AttachParams,
@@ -37,53 +39,40 @@ from bpfman.core.errors import (
     PluginError,
     UnsupportedError,
 )
+from bpfman.core.fields import (
+    DIRECTION,
+    IFACE,
+    NETNS,
+    PRIORITY,
+    Direction,
+    GrpcField,
+    option,
+    priority_option,
+)
 from bpfman.core.hookspecs import hookimpl
 from bpfman.core.model import LinkRecord, ProgramRecord, shown
-from bpfman.service.attachinfo import AttachMapping, default_priority
-
-if TYPE_CHECKING:
-    from bpfman.cli.options import (
-        MultiValueOption,
-        attach_command,
-        direction_option,
-        iface_option,
-        netns_option,
-        priority_option,
-    )
-
-# The click helpers for ``attach`` subcommands, resolved on first use.
-_CLI_HELPERS = {
-    "MultiValueOption",
-    "attach_command",
-    "direction_option",
-    "iface_option",
-    "netns_option",
-    "priority_option",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _CLI_HELPERS:
-        from bpfman.cli import options
-
-        return getattr(options, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from bpfman.kernel.links import is_detached
+from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
 
 __all__ = [
+    "DIRECTION",
+    "IFACE",
+    "NETNS",
+    "PRIORITY",
     "AttachContext",
-    "AttachMapping",
     "AttachParams",
     "BpfmanError",
     "ConflictError",
     "DetachContext",
+    "Direction",
+    "GrpcField",
     "InvalidInputError",
     "KernelError",
     "LimitExceededError",
     "LinkRecord",
     "LinkView",
     "LoadContext",
-    "MultiValueOption",
+    "NetnsRef",
     "NotFoundError",
     "PermissionDeniedError",
     "PluginError",
@@ -93,15 +82,18 @@ __all__ = [
     "Resource",
     "TypeHandler",
     "UnsupportedError",
-    "attach_command",
-    "default_priority",
-    "direction_option",
+    "entries",
     "hookimpl",
-    "iface_option",
+    "in_mount_namespace",
+    "is_detached",
+    "is_pinned",
     "kernel",
-    "netns_option",
+    "liveness",
+    "option",
     "priority_option",
+    "reachable_netns",
     "resolved",
     "shown",
+    "unpin",
     "validate",
 ]

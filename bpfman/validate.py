@@ -1,19 +1,25 @@
 """Checks shared by every entry point: the CLI, the library and the service.
 
 Each attach option is checked by one function here, called from the type's
-:class:`~bpfman.core.contract.AttachParams`, so the same bad value gets the
-same one-line error wherever it comes from.
+:class:`~bpfman.core.contract.AttachParams` (choices and declared ranges by
+:func:`bpfman.core.fields.check`), so the same bad value gets the same
+one-line error wherever it comes from. The CLI takes its ranges from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from bpfman.core.errors import InvalidInputError
 
+#: When an image pull may use the network (Kubernetes' names; bpfman.images.PullPolicy).
+PullPolicyName = Literal["Always", "IfNotPresent", "Never"]
+PULL_POLICIES: tuple[str, ...] = get_args(PullPolicyName)
 PRIORITY_RANGE = (1, 1000)
 IFNAMSIZ = 16
 U64_MAX = 2**64 - 1
+U64_RANGE = (0, U64_MAX)
 
 
 def text(what: str, value: str) -> str:
@@ -27,10 +33,11 @@ def text(what: str, value: str) -> str:
     return value
 
 
-def priority(type_name: str, value: int) -> int:
-    low, high = PRIORITY_RANGE
+def within(type_name: str, name: str, value: int, bounds: tuple[int, int]) -> int:
+    """An integer inside the inclusive ``bounds``."""
+    low, high = bounds
     if not low <= value <= high:
-        raise InvalidInputError(f"{type_name}: priority {value} is out of range {low}-{high}")
+        raise InvalidInputError(f"{type_name}: {name} {value} is out of range {low}-{high}")
     return value
 
 
@@ -51,10 +58,10 @@ def iface(type_name: str, value: str) -> str:
     return value
 
 
-def interface_hook(type_name: str, iface_name: str, prio: int, netns: str | None) -> None:
-    """What every interface hook type (xdp, tc, tcx, netkit) takes: checked alike."""
+def interface_hook(type_name: str, iface_name: str, netns: str | None) -> None:
+    """What every interface hook type (xdp, tc, tcx, netkit) takes: checked alike
+    (their priority's range is declared with the option)."""
     iface(type_name, iface_name)
-    priority(type_name, prio)
     path(type_name, "netns", netns)
 
 
@@ -65,9 +72,7 @@ def positive(type_name: str, name: str, value: int | None) -> int | None:
 
 
 def u64(type_name: str, name: str, value: int) -> int:
-    if not 0 <= value <= U64_MAX:
-        raise InvalidInputError(f"{type_name}: {name} {value} is out of range 0-{U64_MAX}")
-    return value
+    return within(type_name, name, value, U64_RANGE)
 
 
 def path(type_name: str, name: str, value: str | None) -> str | None:

@@ -1,56 +1,30 @@
 """Plugin discovery: a program type installed later appears in the CLI, no edit needed.
 
-The demo plugin (tests/plugins/bpfman_demo_plugin) is pip-installed into the test
-venv for the duration of one test and always uninstalled afterwards.
+The demo plugin (tests/plugins/bpfman_demo_plugin, the plugin guide's example) is
+pip-installed into the test venv for the duration of one test and always
+uninstalled afterwards. Its ``attach`` subcommand is built from its declaration.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import demo
 from tests.helpers.bpftool import map_values, prog_ids
 from tests.helpers.root import Root, le32
 from tests.helpers.wait import eventually
 
-PLUGIN_DIR = Path(__file__).resolve().parent / "plugins" / "bpfman_demo_plugin"
-DIST = "bpfman-demo-plugin"
 TRACEPOINT = "syscalls/sys_enter_getppid"
-
-
-def pip(*args: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-@contextlib.contextmanager
-def demo_plugin_installed(workdir: Path) -> Iterator[None]:
-    """The demo plugin, pip-installed for the block and always uninstalled after it."""
-    # Build from a copy, so no build/ or egg-info lands in the source tree.
-    source = workdir / "src"
-    shutil.copytree(PLUGIN_DIR, source)
-    pip("install", "--no-deps", "--no-build-isolation", str(source))
-    try:
-        yield
-    finally:
-        pip("uninstall", "-y", DIST)
 
 
 @pytest.fixture
 def demo_plugin(tmp_path: Path) -> Iterator[None]:
-    with demo_plugin_installed(tmp_path):
+    with demo.installed(tmp_path):
         yield
 
 
@@ -64,7 +38,17 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
     root: Root, objects: Path, demo_plugin: None
 ) -> None:
     assert "demo" in attach_commands(root)
-    assert "-t, --tracepoint" in root.run("attach", "1", "demo", "--help").stdout
+    # The subcommand, its flags and help come from the one declaration (no click in the plugin).
+    assert root.run("attach", "1", "demo", "--help").stdout.startswith(
+        "Usage: bpfman attach <PROGRAM_ID> demo [OPTIONS] --tracepoint <TRACEPOINT>\n\n"
+        "Install a demo eBPF program on a Tracepoint.\n\n"
+        "Options:\n"
+        "  -t, --tracepoint <TRACEPOINT>\n"
+        "          Required: The tracepoint to attach to, as CATEGORY/NAME.\n"
+        "          Example: --tracepoint syscalls/sys_enter_getppid\n"
+    )
+    # Every installed type is offered at load, the demo's too (from discovery, cached).
+    assert ", demo, " in root.run("load", "file", "--help").stdout
 
     loaded = root.load(
         objects / "tracepoint_counter.bpf.o",
@@ -106,7 +90,7 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
 def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     root: Root, objects: Path, tmp_path: Path
 ) -> None:
-    with demo_plugin_installed(tmp_path):
+    with demo.installed(tmp_path):
         prog = root.load_id(
             objects / "tracepoint_counter.bpf.o", "--programs", "demo:tracepoint_counter"
         )
@@ -114,6 +98,7 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
         link = root.json("list", "links")
 
     assert "demo" not in attach_commands(root)
+    assert ", demo," not in root.run("load", "file", "--help").stdout
     message = root.fail(
         "load",
         "file",

@@ -2,15 +2,20 @@
 
 Each type must: be served by a handler; be registered under an entry point named
 after it that points at the plugin declaring it; have an options class whose
-``from_mapping`` and ``to_record`` round-trip; have an ``attach`` subcommand of
+``from_mapping`` and ``to_record`` round-trip and whose every option is declared
+once, with its help in the class docstring and in the ``attach`` subcommand of
 its own name; describe a recorded link as text; own its ELF section prefixes
 alone; and have a row in the README's type table. A type added without a sample
 below fails here, which is the point: a new type says how its records look.
+
+The demo plugin (the plugin guide's example) is reached through the library here,
+through the CLI in test_cli_plugins.py and through gRPC in test_service_plugins.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -19,12 +24,18 @@ from typing import Any
 import click
 import pytest
 
-from bpfman.cli.main import BUILTIN_TYPES
+import bpfman
+from bpfman.cli.attach import attach_command
 from bpfman.core.contract import AttachParams, LinkView, ProgramType, TypeHandler
 from bpfman.core.errors import InvalidInputError
-from bpfman.core.model import ProgramRecord
+from bpfman.core.fields import declared
+from bpfman.core.manager import Bpfman
 from bpfman.core.plugins import Plugins, get_plugin_manager
 from bpfman.discovery import ENTRY_POINT_GROUP
+from tests.helpers import demo
+from tests.helpers.bpftool import map_values
+from tests.helpers.raises import refused
+from tests.helpers.root import Root
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -86,11 +97,6 @@ PLUGINS: Plugins = get_plugin_manager()
 TYPES: dict[str, ProgramType] = PLUGINS.types
 
 
-def program(name: str) -> ProgramRecord:
-    ptype = TYPES[name]
-    return ProgramRecord(1, "prog", name, ptype.kernel_type, {}, "/pin", "/maps")
-
-
 def test_the_samples_cover_every_registered_type() -> None:
     assert sorted(TYPES) == sorted(SAMPLES), "add a sample for each new type"
 
@@ -107,7 +113,7 @@ def test_type_contract(name: str) -> None:
     assert found.get(name) == ptype.plugin
 
     # Options: a frozen dataclass of this type whose mapping form round-trips.
-    params_cls = handler.params_for(program(name))
+    params_cls = ptype.params
     assert issubclass(params_cls, AttachParams) and params_cls.type_name == name
     assert dataclasses.is_dataclass(params_cls)
     options, recorded = SAMPLES[name]
@@ -120,11 +126,18 @@ def test_type_contract(name: str) -> None:
     with pytest.raises(InvalidInputError, match="unknown option"):
         params_cls.from_mapping({**options, "no_such_option": 1})
 
-    # The attach subcommand carries the type's name and renders its help.
-    command = handler.command(name)
+    # The attach subcommand carries the type's name and renders its help; it and the
+    # class docstring show each declared option's help, and the library exports the class.
+    command = attach_command(ptype)
     assert isinstance(command, click.Command) and command.name == name
+    assert command.help == ptype.attach_help != ""
     help_text = command.get_help(click.Context(command, info_name=name))
     assert "--metadata" in help_text
+    for option in declared(params_cls):
+        assert option.spec is not None
+        for line in option.spec.help.splitlines():
+            assert line.strip() in help_text and line.strip() in (params_cls.__doc__ or "")
+    assert getattr(bpfman, params_cls.__name__) is params_cls
 
     # A recorded link describes itself as plain text.
     view = handler.describe(recorded)
@@ -137,10 +150,34 @@ def test_type_contract(name: str) -> None:
         inferred = PLUGINS.infer_type(f"{prefix}/x")
         assert inferred is not None and inferred.name == name
 
-    # A built-in type is listed in `load --help` (kept static: help loads no plugin).
-    if ptype.plugin.startswith("bpfman.plugins."):
-        assert name in BUILTIN_TYPES.replace(" ", "").split(",")
-
     # The README's type table has a row naming it.
     table = [line for line in README.read_text().splitlines() if line.startswith("| `")]
     assert any(f"`{name}`" in line.split("|")[1] for line in table), f"README: no row for {name}"
+
+
+def test_the_demo_plugin_through_the_library(root: Root, objects: Path) -> None:
+    """The guide's example: its params class and its mapping form, each checked alike."""
+    module = demo.module()
+    with Bpfman(root.path, get_plugin_manager(extra=[module])) as manager:
+        [prog] = manager.load_file(
+            objects / "tracepoint_counter.bpf.o",
+            ["demo:tracepoint_counter"],
+            globals={"target_pid": os.getpid().to_bytes(4, "little")},
+        )
+        counts = f"{prog.map_pin_path}/counts"
+        first = manager.attach(prog.id, module.DemoParams("syscalls/sys_enter_getppid"))
+        for _ in range(3):
+            os.getppid()
+        assert map_values(counts)[0] == 3
+        manager.detach(first.id)
+        second = manager.attach(prog.id, {"tracepoint": "syscalls/sys_enter_getppid"})
+        assert first.params == second.params == {"tracepoint": "syscalls/sys_enter_getppid"}
+        for _ in range(2):
+            os.getppid()
+        assert map_values(counts)[0] == 5
+        with refused("demo: unknown option 'where' (options: tracepoint)"):
+            manager.attach(prog.id, {"where": "x"})
+        with refused("demo: tracepoint contains a NUL byte"):
+            manager.attach(prog.id, module.DemoParams("a\0b"))
+        assert "Required: The tracepoint to attach to" in (module.DemoParams.__doc__ or "")
+        manager.unload(prog.id)

@@ -16,8 +16,8 @@ import click
 
 from bpfman import __version__
 from bpfman.cli.app import error, guarded
-from bpfman.cli.main import ProgramTypeOption
-from bpfman.cli.options import U32, MultiValueOption, id_argument
+from bpfman.cli.grammar import PROGRAM_TYPE
+from bpfman.cli.options import U32, MultiValueOption, flag_options, id_argument
 from bpfman.inputs import parse_globals, parse_key_values
 
 from .backends import DEFAULT_SOCKET, SOCKET_ENV, Client
@@ -166,7 +166,7 @@ def unload(client: Client, id: int) -> None:
 
 
 @cli.command("list", cls=GuideCommand)
-@click.option("-p", "--program-type", cls=ProgramTypeOption)
+@flag_options(PROGRAM_TYPE)
 @click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs")
 @pass_client
 def list_(client: Client, program_type: str | None, all_: bool) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from ..core.errors import InvalidInputError, NotFoundError
+from ..core.fields import KEY, NETNS
 from ..dispatcher.views import TYPES, DispatcherView, dispatcher_views
 from .app import App
-from .options import BpfmanGroup, HelpArgument, netns_option, output_option
+from .options import BpfmanGroup, HelpArgument, output_option
 from .output import Value, block, table
 
 MODES = {"freplace": "dispatcher (freplace)", "direct": "direct (one per hook)"}
@@ -40,7 +41,7 @@ def list_(type_: str | None, output: str) -> None:
     "type_", cls=HelpArgument, type=click.Choice(TYPES), help=f"Required: {TYPE_HELP.capitalize()}."
 )
 @click.argument("iface", cls=HelpArgument, help="Required: Interface name or index.")
-@netns_option
+@click.option("-n", "--netns", help=NETNS[KEY].help)
 @output_option
 def get(type_: str, iface: str, netns: str | None, output: str) -> None:
     """Get one interface's dispatcher and the programs in its slots."""

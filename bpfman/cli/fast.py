@@ -1,11 +1,11 @@
-"""``list programs``, ``list links`` and ``load file`` without click (either spelling).
+"""``list programs``, ``list links`` and ``load file`` without click.
 
 These are the commands scripts run in loops, and click alone costs more than
 the Python interpreter's start. Only plain, well-formed invocations take this
 path; anything else (help, unknown or repeated flags, ``--flag=value``, missing
 values) returns None and goes to the full CLI, which owns the messages. The
 global options are taken before the command or among its own, as the full
-CLI takes them.
+CLI takes them. The flags are the full CLI's (:mod:`bpfman.cli.grammar`).
 """
 
 from __future__ import annotations
@@ -17,52 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInputError
+from . import grammar
 from .app import App, guarded, lock_timeout, verbose_logging
+from .grammar import Flag
 
-# Per command, each flag's destination and how it takes values: "flag" takes
-# none, "one" the next word, "many" every following word up to the next flag
-# (as --programs does in the reference CLI), "each" one word per occurrence.
-_GLOBAL = {
-    "--root": ("root", "one"),
-    "--runtime-dir": ("root", "one"),
-    "--lock-timeout": ("lock_timeout", "one"),
-    "-v": ("verbose", "flag"),
-    "--verbose": ("verbose", "flag"),
-}
-_OUTPUT = {"-o": ("output", "one"), "--output": ("output", "one")}
-_LIST = {
-    "-p": ("program_type", "one"),
-    "--program-type": ("program_type", "one"),
-    "--application": ("application", "one"),
-    "-m": ("metadata_selector", "each"),
-    "--metadata-selector": ("metadata_selector", "each"),
-    "-q": ("quiet", "flag"),
-    "--quiet": ("quiet", "flag"),
-    **_OUTPUT,
-}
-_LIST_PROGRAMS = {
-    **_LIST,
-    "-a": ("all_", "flag"),
-    "--all": ("all_", "flag"),
-    "-l": ("selector", "each"),
-    "--selector": ("selector", "each"),
-    "--attached": ("attached", "flag"),
-    "--unattached": ("unattached", "flag"),
-}
-_LIST_LINKS = {**_LIST, "--program-id": ("program_id", "one"), "--kind": ("kind", "each")}
-_LOAD_FILE = {
-    "-p": ("path", "one"),
-    "--path": ("path", "one"),
-    "--programs": ("programs", "many"),
-    "-g": ("global_", "many"),
-    "--global": ("global_", "many"),
-    "-a": ("application", "one"),
-    "--application": ("application", "one"),
-    "-m": ("metadata", "each"),
-    "--metadata": ("metadata", "each"),
-    "--map-owner-id": ("map_owner_id", "one"),
-    **_OUTPUT,
-}
+
+def _table(flags: Sequence[Flag]) -> dict[str, Flag]:
+    """Each flag of a command under each of its spellings."""
+    return {opt: flag for flag in flags for opt in flag.opts}
+
+
+_GLOBAL = _table(grammar.GLOBAL)
+_LIST_PROGRAMS = _table(grammar.LIST_PROGRAMS)
+_LIST_LINKS = _table(grammar.LIST_LINKS)
+_LOAD_FILE = _table(grammar.LOAD_FILE)
 # Both spellings of each command (verb first, noun first) and the hidden aliases.
 _COMMANDS = {
     ("list", "programs"): _LIST_PROGRAMS,
@@ -76,25 +44,42 @@ _COMMANDS = {
 }
 
 
-def parse(args: list[str], flags: dict[str, tuple[str, str]]) -> dict[str, Any] | None:
-    """The options of a plain invocation, or None for anything the full CLI should see."""
+def parse(args: list[str], flags: dict[str, Flag]) -> dict[str, Any] | None:
+    """The options of a plain invocation, or None for anything the full CLI should see.
+
+    Values are checked as the full CLI checks them (choices, ids), else None.
+    """
     options: dict[str, Any] = {}
     while args:
-        dest, kind = flags.get(args.pop(0), ("", ""))
-        words = []
-        while kind in ("one", "each", "many") and args and not args[0].startswith("-"):
-            words.append(args.pop(0))
-            if kind != "many":
-                break
-        if not kind or (kind == "flag") == bool(words):
+        flag = flags.get(args.pop(0))
+        if flag is None:
             return None
-        if kind in ("each", "many"):
-            options.setdefault(dest, []).extend(words)
-        elif dest in options:
+        words = []
+        while flag.takes != "flag" and args and not args[0].startswith("-"):
+            words.append(args.pop(0))
+            if flag.takes != "many":
+                break
+        if (flag.takes == "flag") == bool(words):
+            return None
+        if flag.takes in ("each", "many"):
+            options.setdefault(flag.dest, []).extend(words)
+        elif flag.dest in options:
             return None  # repeated: the full CLI decides
+        elif not words:
+            options[flag.dest] = True
+        elif not _valid(flag, words[0]):
+            return None  # click says what is wrong with it
         else:
-            options[dest] = words[0] if words else True
+            options[flag.dest] = int(words[0]) if flag.kind == "id" else words[0]
+    if any(flag.required and flag.dest not in options for flag in flags.values()):
+        return None
     return options
+
+
+def _valid(flag: Flag, word: str) -> bool:
+    if flag.choices and word not in flag.choices:
+        return False
+    return flag.kind != "id" or _is_u32(word)
 
 
 def run(argv: Sequence[str]) -> int | None:
@@ -102,23 +87,16 @@ def run(argv: Sequence[str]) -> int | None:
     args = list(argv)
     at = 0  # the command's first word, after the global options given before it
     while at < len(args) and args[at] in _GLOBAL:
-        at += 1 if _GLOBAL[args[at]][1] == "flag" else 2
+        at += 1 if _GLOBAL[args[at]].takes == "flag" else 2
     words, flags = next(
         ((len(c), f) for c, f in _COMMANDS.items() if tuple(args[at : at + len(c)]) == c),
         (0, None),
     )
     options = parse(args[:at] + args[at + words :], {**flags, **_GLOBAL}) if flags else None
-    if options is None or options.get("output", "table") not in ("table", "json"):
+    if options is None:
         return None
-    if flags is _LOAD_FILE and ("path" not in options or "programs" not in options):
-        return None
-    for name in ("map_owner_id", "program_id"):
-        if name in options:
-            if not _is_u32(options[name]):
-                return None  # click says what is wrong with it
-            options[name] = int(options[name])
-    root = options.pop("root", os.environ.get("BPFMAN_ROOT") or None)
-    timeout = options.pop("lock_timeout", os.environ.get("BPFMAN_LOCK_TIMEOUT") or None)
+    root = options.pop("root", os.environ.get(grammar.ROOT.envvar or "") or None)
+    timeout = options.pop("lock_timeout", os.environ.get(grammar.LOCK_TIMEOUT.envvar or "") or None)
     if root == "":
         return None  # the full CLI refuses it
     try:
@@ -129,7 +107,7 @@ def run(argv: Sequence[str]) -> int | None:
     if verbose:
         verbose_logging()
     app = App(Path(root) if root else None, lock_timeout=seconds)
-    app.output = options.pop("output", "table")
+    app.output = options.pop("output", grammar.OUTPUT.default)
 
     def go() -> int:
         try:

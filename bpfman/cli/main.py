@@ -21,14 +21,16 @@ import click
 
 from .. import __version__
 from ..core.errors import InvalidInputError
+from ..validate import PULL_POLICIES
 from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
+from .grammar import GLOBAL, LIST_LINKS, LIST_PROGRAMS, LOAD, LOAD_FILE, LOCK_TIMEOUT, ROOT, VERBOSE
 from .lazy import lazy_commands
 from .options import (
-    U32,
     BpfmanCommand,
     BpfmanGroup,
-    MultiValueOption,
+    flag_option,
+    flag_options,
     id_argument,
     output_option,
 )
@@ -38,95 +40,6 @@ if TYPE_CHECKING:
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
-PROGRAMS_HELP = """Required: The program type and eBPF function name that is the entry point
-for the eBPF program.
-Format <TYPE>:<FUNC_NAME>
-
-For fentry and fexit, the function that is being attached to is also
-required at load time, so the format for fentry and fexit includes attach
-function.
-Format <TYPE>:<FUNC_NAME>:<ATTACH_FUNC>
-
-For lsm and tp_btf it is optional: the LSM hook or the tracepoint, needed
-when the program's section does not name it (lsm/file_open, tp_btf/sched_switch).
-
-If the bytecode file contains multiple eBPF programs that need to be
-loaded, multiple eBPF programs can be entered by separating each
-<TYPE>:<FUNC_NAME> pair with a space.
-Example: --programs xdp:xdp_stats kprobe:kprobe_counter
-Example: --programs fentry:test_fentry:do_unlinkat
-Example: --programs lsm:deny_open:file_open
-
-[possible values for <TYPE>: {types}]"""
-GLOBAL_HELP = """Optional: Global variables to be set when program is loaded.
-Format: <NAME>=<Hex Value>
-
-This is a very low level primitive. The caller is responsible for formatting
-the byte string appropriately considering such things as size, endianness,
-alignment and packing of data structures. Multiple values can be enter by
-separating each <NAME>=<Hex Value> pair with a space.
-Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D"""
-APPLICATION_HELP = """Optional: Application is used to group multiple programs that are loaded together
-under the same load command. This actually creates a special <KEY>=<VALUE> in the
-metadata parameter. It can be used to filer on list commands.
-Example: --application TestEbpfApp"""
-LOAD_METADATA_HELP = """Optional: Specify Key/Value metadata to be attached to a program when it
-is loaded by bpfman.
-Format: <KEY>=<VALUE>
-
-This can later be used to `list` a certain subset of programs which contain
-the specified metadata.
-Example: --metadata owner=acme"""
-MAP_OWNER_HELP = """Optional: Program Id of loaded eBPF program this eBPF program will share a map with.
-Only used when multiple eBPF programs need to share a map.
-Example: --map-owner-id 63178"""
-SELECTOR_HELP = """Optional: List programs which contain a specific set of metadata labels
-that were applied when the program was loaded with `--metadata` parameter.
-Format: <KEY>=<VALUE>
-Example: --metadata-selector owner=acme"""
-BUILTIN_TYPES = (
-    "cgroup, fentry, fexit, kprobe, lsm, netkit, perf_event, raw_tracepoint, tc, tcx, tp_btf, "
-    "tracepoint, uprobe, xdp"
-)
-
-
-PROGRAM_TYPE_HELP = """Optional: List {what} of one program type, named as bpfman names it
-(--programs, attach) or as the kernel does. A name that is both keeps the
-kernel's meaning: tc selects tc, tcx and netkit programs, probe every kprobe
-and uprobe program, tracing fentry, fexit and tp_btf programs.{more}
-Example: --program-type tcx"""
-ALL_NOTE = """ With --all, a
-bpfman type lists the kernel's programs of its kernel type too."""
-
-
-class ProgramTypeOption(click.Option):
-    """``--program-type``: its help names the accepted values, found (the installed
-    plugins' types among them) only when the help is shown."""
-
-    def __init__(self, *args: Any, what: str = "programs", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._what = what
-
-    @property
-    def help(self) -> str:
-        import textwrap
-
-        from ..core.filters import type_names_text
-        from ..discovery import discover
-
-        values = textwrap.fill(
-            f"[possible values: {type_names_text(discover(None))}]",
-            width=80,
-            break_on_hyphens=False,
-        )
-        more = ALL_NOTE if self._what == "programs" else ""
-        return f"{PROGRAM_TYPE_HELP.format(what=self._what, more=more)}\n\n{values}"
-
-    @help.setter
-    def help(self, value: str | None) -> None:
-        """Set by click's constructor; the text above is what is shown."""
-
-
 pass_app = click.make_pass_decorator(App)
 
 
@@ -134,13 +47,10 @@ class AttachGroup(BpfmanGroup):
     """``attach <PROGRAM_ID> <TYPE>``: one subcommand per installed plugin type."""
 
     def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
-        plugins = self._plugins(ctx)
-        found: dict[str, click.Command] = {}
-        for name, ptype in sorted(plugins.types.items()):
-            command = ptype.handler.command(name)
-            if command is not None:
-                found[name] = command
-        return found
+        from .attach import attach_command
+
+        types = self._plugins(ctx).types
+        return {name: attach_command(types[name]) for name in sorted(types)}
 
     def _plugins(self, ctx: click.Context) -> Plugins:
         app = ctx.find_object(App)
@@ -155,12 +65,13 @@ class AttachGroup(BpfmanGroup):
         """Only the named type's plugin is loaded to run its subcommand."""
         if cmd_name == "help":
             return super().get_command(ctx, cmd_name)
-        plugins = self._plugins(ctx)
+        from .attach import attach_command
+
         try:
-            handler = plugins.handler(cmd_name)
+            ptype = self._plugins(ctx).program_type(cmd_name)
         except InvalidInputError:
             return None
-        return handler.command(cmd_name)
+        return attach_command(ptype)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """``attach ID --output json TYPE ...`` works too: ``--output`` moves before ID."""
@@ -211,12 +122,6 @@ def _late(
     return callback
 
 
-ROOT_HELP = """State and bpffs root directory; --runtime-dir is the same option, as the
-reference's current CLI spells it [default: /run/bpfman; env BPFMAN_ROOT]."""
-LOCK_TIMEOUT_HELP = """Seconds a command that changes something waits for another one that holds
-the state lock before it gives up with exit status 10; after one second it says
-which process it waits for [default: forever; env BPFMAN_LOCK_TIMEOUT]."""
-VERBOSE_HELP = "Log debug messages (libbpf's too) to stderr."
 GLOBAL_NOTE = """Global options (--root/--runtime-dir, --lock-timeout, -v) may also follow the
 subcommand.
 
@@ -230,14 +135,15 @@ class RootGroup(BpfmanGroup):
     closed stdout get past click (which would print "Aborted!" or exit 1 silently)."""
 
     def late_params(self) -> list[click.Parameter]:
+        late = {
+            ROOT: _late(_root, App.set_root),
+            LOCK_TIMEOUT: _late(_lock_timeout, App.set_lock_timeout),
+            VERBOSE: _late(_verbose),
+        }
         return [
-            click.Option(["--root", "--runtime-dir", "root"], hidden=True, expose_value=False,
-                         callback=_late(_root, App.set_root)),
-            click.Option(["--lock-timeout"], hidden=True, expose_value=False,
-                         callback=_late(_lock_timeout, App.set_lock_timeout)),
-            click.Option(["-v", "--verbose"], is_flag=True, hidden=True, expose_value=False,
-                         callback=_late(_verbose)),
-        ]  # fmt: skip
+            flag_option(flag, hidden=True, expose_value=False, envvar=None, callback=late[flag])
+            for flag in GLOBAL
+        ]
 
     def make_context(
         self,
@@ -274,17 +180,9 @@ def _past_click() -> Iterator[None]:
 
 
 @click.group(cls=RootGroup, epilog=GLOBAL_NOTE)
-@click.option(
-    "--root", "--runtime-dir", "root", callback=_root, envvar="BPFMAN_ROOT", help=ROOT_HELP
+@flag_options(
+    *GLOBAL, callbacks={"root": _root, "lock_timeout": _lock_timeout, "verbose": _verbose}
 )
-@click.option(
-    "--lock-timeout",
-    callback=_lock_timeout,
-    envvar="BPFMAN_LOCK_TIMEOUT",
-    metavar="SECONDS",
-    help=LOCK_TIMEOUT_HELP,
-)
-@click.option("-v", "--verbose", is_flag=True, callback=_verbose, help=VERBOSE_HELP)
 @click.version_option(__version__, "-V", "--version", message="bpfman %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, lock_timeout: float | None, verbose: bool) -> None:
@@ -303,35 +201,8 @@ def load() -> None:
     """Load an eBPF program on the system."""
 
 
-def _load_options(fn: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option(
-                "--programs",
-                cls=MultiValueOption,
-                required=True,
-                help=PROGRAMS_HELP.format(types=BUILTIN_TYPES),
-            ),
-            click.option("-g", "--global", "global_", cls=MultiValueOption, help=GLOBAL_HELP),
-            click.option("-a", "--application", help=APPLICATION_HELP),
-            click.option("-m", "--metadata", multiple=True, help=LOAD_METADATA_HELP),
-            click.option("--map-owner-id", type=U32(), help=MAP_OWNER_HELP),
-            output_option,
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
 @load.command("file", cls=BpfmanCommand)
-@_load_options
-@click.option(
-    "-p",
-    "--path",
-    required=True,
-    help="Required: Location of local bytecode file\n"
-    "Example: --path /run/bpfman/examples/go-xdp-counter/bpf_x86_bpfel.o",
-)
+@flag_options(*LOAD_FILE)
 @pass_app
 def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **load: Any) -> None:
     """Load an eBPF program from a local .o file."""
@@ -340,7 +211,7 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
 
 
 @load.command("image", cls=BpfmanCommand)
-@_load_options
+@flag_options(*LOAD)
 @click.option(
     "-i",
     "--image-url",
@@ -359,7 +230,7 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
 @click.option(
     "-p",
     "--pull-policy",
-    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+    type=click.Choice(PULL_POLICIES),
     default="IfNotPresent",
     show_default=True,
     help="Optional: Pull policy for remote images.",
@@ -432,50 +303,8 @@ def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
 
-SELECTOR_L_HELP = """Optional: List programs whose metadata matches a label selector, as
-Kubernetes writes them: <KEY>=<VALUE> and <KEY>!=<VALUE> (which also
-matches programs without the key), <KEY> (has it), !<KEY> (lacks it),
-separated by commas; all must hold.
-Example: -l owner=acme,env!=dev"""
-
-
-def _list_filters(what: str) -> Callable[[Any], Any]:
-    def decorate(fn: Any) -> Any:
-        for decorator in reversed(
-            [
-                click.option(
-                    "-p",
-                    "--program-type",
-                    cls=ProgramTypeOption,
-                    what="programs" if what == "programs" else "links of programs",
-                ),
-                click.option(
-                    "--application",
-                    help=f"Optional: List {what} loaded under the same application tag.\n"
-                    "Example: --application go-app",
-                ),
-                click.option("-m", "--metadata-selector", multiple=True, help=SELECTOR_HELP),
-                output_option,
-                click.option(
-                    "-q",
-                    "--quiet",
-                    is_flag=True,
-                    help=f"Optional: Print only the {what[:-1]} ids, one a line.",
-                ),
-            ]
-        ):
-            fn = decorator(fn)
-        return fn
-
-    return decorate
-
-
 @list_.command("programs", cls=BpfmanCommand)
-@_list_filters("programs")
-@click.option("-l", "--selector", multiple=True, help=SELECTOR_L_HELP)
-@click.option("--attached", is_flag=True, help="Optional: List only programs with links.")
-@click.option("--unattached", is_flag=True, help="Optional: List only programs without links.")
-@click.option("-a", "--all", "all_", is_flag=True, help="Optional: List all programs.")
+@flag_options(*LIST_PROGRAMS)
 @pass_app
 def list_programs(app: App, /, output: str, **filters: Any) -> None:
     """List all loaded eBPF programs."""
@@ -484,14 +313,7 @@ def list_programs(app: App, /, output: str, **filters: Any) -> None:
 
 
 @list_.command("links", cls=BpfmanCommand)
-@_list_filters("links")
-@click.option("--program-id", type=U32(), help="Optional: List the links of this program.")
-@click.option(
-    "--kind",
-    multiple=True,
-    help="Optional: List links of these types (the attach subcommands' names),\n"
-    "comma-separated or repeated.\nExample: --kind xdp,tcx",
-)
+@flag_options(*LIST_LINKS)
 @pass_app
 def list_links(app: App, /, output: str, **filters: Any) -> None:
     """List all program attachments."""

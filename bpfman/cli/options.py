@@ -1,20 +1,14 @@
-"""Shared click plumbing: multi-value options, common flags, attach commands.
-
-Plugins build their ``attach`` subcommands with :func:`attach_command`, which
-supplies the program id, ``--metadata`` and output handling, so a plugin only
-turns its own flags into the parameters it records.
-"""
+"""Shared click plumbing: multi-value options, clap-style help, common flags."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 
-from ..core.contract import AttachParams
-from ..inputs import parse_key_values
-from .app import App
+from .grammar import OUTPUT, Flag
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -305,88 +299,97 @@ class BpfmanGroup(ClapHelp, click.Group):
         return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
 
-METADATA_HELP = (
-    "Optional: Specify Key/Value metadata to be attached to a link when it\n"
-    "is loaded by bpfman.\nFormat: <KEY>=<VALUE>\n\n"
-    "This can later be used to list a certain subset of links which contain\n"
-    "the specified metadata.\nExample: --metadata owner=acme"
-)
-NETNS_HELP = (
-    "Optional: The file path of the target network namespace.\n"
-    "Example: -n /var/run/netns/bpfman-test"
-)
-PRIORITY_HELP = (
-    "Required: Priority to run program in chain. Lower value runs first.\n[possible values: 1-1000]"
-)
+class FlagOption(click.Option):
+    """An option built from a :class:`~bpfman.cli.grammar.Flag`; the ``{types}`` and
+    ``{program_types}`` in its help are filled in when the help is shown."""
+
+    _template = ""
+
+    @property
+    def help(self) -> str | None:
+        return _filled(self._template) if self._template else None
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._template = value or ""
 
 
-def output_option(fn: F) -> F:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="Optional: Output format; json is for scripts.",
-    )(fn)
+class MultiFlagOption(FlagOption, MultiValueOption):
+    pass
 
 
-def priority_option(fn: F) -> F:
-    return click.option(
-        "-p", "--priority", required=True, type=click.IntRange(1, 1000), help=PRIORITY_HELP
-    )(fn)
+def _filled(text: str) -> str:
+    if "{types}" in text:
+        text = text.replace("{types}", ", ".join(installed_types()))
+    if "{program_types}" in text:
+        import textwrap
+
+        from ..core.filters import type_names_text
+
+        values = f"[possible values: {type_names_text(installed_types())}]"
+        text = text.replace(
+            "{program_types}", textwrap.fill(values, width=80, break_on_hyphens=False)
+        )
+    return text
 
 
-def netns_option(fn: F) -> F:
-    return click.option("-n", "--netns", help=NETNS_HELP)(fn)
+def installed_types() -> list[str]:
+    """Every installed program type, third-party ones too: the plugins' entry points.
+
+    Read from the root's cache, as commands find them, so help stays cheap.
+    """
+    from ..config import default_root
+    from ..discovery import discover
+
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().params.get("root") if ctx is not None else None
+    return sorted(discover(Path(root or default_root()) / "plugins.cache"))
 
 
-def iface_option(fn: F) -> F:
-    return click.option(
-        "-i", "--iface", required=True, help="Required: Interface to load program on."
-    )(fn)
+def flag_option(flag: Flag, **overrides: Any) -> click.Option:
+    """The click option of ``flag`` (``overrides`` as click takes them: callbacks...)."""
+    cls, kwargs = _option_args(flag, overrides)
+    return cls([*flag.opts, flag.dest], **kwargs)
 
 
-def direction_option(fn: F) -> F:
-    return click.option(
-        "-d",
-        "--direction",
-        required=True,
-        type=click.Choice(["ingress", "egress"]),
-        help="Required: Direction to apply program.",
-    )(fn)
+def flag_options(
+    *flags: Flag, callbacks: Mapping[str, Callable[..., Any]] | None = None
+) -> Callable[[F], F]:
+    """A decorator adding the click options of ``flags``, listed in their order.
 
-
-def attach_command(name: str, help: str) -> Callable[[Callable[..., AttachParams]], click.Command]:
-    """Turn ``fn(**flags) -> params`` into ``bpfman attach <ID> <name>``.
-
-    ``fn`` carries its own ``@click.option`` decorators; it returns the
-    type's :class:`~bpfman.core.contract.AttachParams`, which the core hands
-    to the type's handler.
+    :param callbacks: click callbacks by the flags' ``dest``.
     """
 
-    def decorator(fn: Callable[..., AttachParams]) -> click.Command:
-        def callback(metadata: tuple[str, ...], output: str | None, **flags: Any) -> None:
-            ctx = click.get_current_context()
-            params = fn(**flags)
-            parent = ctx.parent
-            assert parent is not None
-            app = ctx.find_object(App)
-            assert app is not None
-            if output is not None:
-                app.output = output
-            app.attach(parent.params["program_id"], params, parse_key_values(metadata))
-
-        params: list[click.Parameter] = list(reversed(getattr(fn, "__click_params__", [])))
-        params.append(click.Option(["-m", "--metadata"], multiple=True, help=METADATA_HELP))
-        # Long form only: -o is --offset for the probe types.
-        params.append(
-            click.Option(
-                ["--output"],
-                type=click.Choice(["table", "json"]),
-                help="Optional: Output format of the new link; json is for scripts.",
-            )
-        )
-        return BpfmanCommand(name, callback=callback, params=params, help=help)
+    def decorator(fn: F) -> F:
+        for flag in reversed(flags):
+            callback = (callbacks or {}).get(flag.dest)
+            cls, kwargs = _option_args(flag, {"callback": callback} if callback else {})
+            fn = click.option(*flag.opts, flag.dest, cls=cls, **kwargs)(fn)
+        return fn
 
     return decorator
+
+
+def _option_args(flag: Flag, overrides: dict[str, Any]) -> tuple[type[FlagOption], dict[str, Any]]:
+    """The option class and click's keywords for ``flag`` (only what it sets: click
+    reads an explicit ``is_flag=False`` as a value that may be left out)."""
+    kwargs: dict[str, Any] = {"help": flag.help, "required": flag.required}
+    if flag.envvar:
+        kwargs["envvar"] = flag.envvar
+    if flag.metavar:
+        kwargs["metavar"] = flag.metavar
+    if flag.takes == "flag":
+        kwargs["is_flag"] = True
+    if flag.takes == "each":
+        kwargs["multiple"] = True
+    if flag.kind == "id":
+        kwargs["type"] = U32()
+    if flag.choices:
+        kwargs["type"] = click.Choice(flag.choices)
+    if flag.default is not None:
+        kwargs.update(default=flag.default, show_default=True)
+    kwargs.update(overrides)
+    return (MultiFlagOption if flag.takes == "many" else FlagOption), kwargs
+
+
+output_option = flag_options(OUTPUT)

@@ -4,20 +4,23 @@ A plugin declares :class:`ProgramType` objects; each carries the
 :class:`TypeHandler` that serves it, and the core calls that handler
 directly (a registry keyed by type name, as pyroute2 keys tc kinds), loading
 only the plugin that owns the type. Attach options are a frozen dataclass
-per type (:class:`AttachParams`): the CLI, the library and the service all
-build the same object, so each option is validated once, in one place.
+per type (:class:`AttachParams`) whose fields declare each option once
+(:mod:`bpfman.core.fields`): the CLI's subcommand, the service's mapping and
+the docs are derived from it, and all three build the same object, so each
+option is validated once, in one place. A type hands the front-ends data;
+it never imports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar
 
+from . import fields
 from .errors import InvalidInputError, PluginError
 
 # Recorded values the core reads on every path, kept in .model (free of dataclasses);
@@ -27,8 +30,6 @@ from .model import Resource as Resource
 from .model import plain_view as plain_view
 
 if TYPE_CHECKING:
-    import click
-
     from .context import AttachContext, DetachContext, LoadContext, RecoverContext
     from .model import ProgramRecord
 
@@ -40,16 +41,32 @@ P = TypeVar("P", bound="AttachParams")
 class AttachParams:
     """A program type's attach options; subclass as a frozen dataclass.
 
-    Validate each field in ``__post_init__`` with the shared validators
-    (:mod:`bpfman.validate`) and raise :class:`InvalidInputError`.
+    Declare each field with ``field(metadata=option(...))``
+    (:func:`bpfman.core.fields.option`) and give choices as a ``Literal``
+    type. Choices and declared ranges are checked here; check the rest in
+    ``__post_init__`` (calling ``super().__post_init__()`` first) with the
+    shared validators (:mod:`bpfman.validate`), raising :class:`InvalidInputError`.
     """
 
     type_name: ClassVar[str] = ""
+    #: The order ``bpfman attach ID TYPE --help`` lists the options in, when
+    #: not the fields' order (which is the order of positional arguments).
+    cli_order: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Append the options section, from the declarations, to the class docstring."""
+        super().__init_subclass__(**kwargs)
+        written = cls.__dict__.get("__doc__") or f"The {cls.type_name} type's attach options."
+        section = fields.document(cls)
+        cls.__doc__ = f"{written.rstrip()}\n\n{section}\n" if section else written
+
+    def __post_init__(self) -> None:
+        fields.check(self)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> Self:
         """Build from a mapping (library and service callers), checking names and types."""
-        hints = typing.get_type_hints(cls)
+        hints = fields.hints(cls)
         known = {
             f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("resolved")
         }
@@ -79,8 +96,12 @@ def resolved(default: Any) -> Any:
 
 
 def _typed(type_name: str, name: str, hint: Any, value: object) -> Any:
-    """``value`` if it fits ``hint`` (int, str, bool, tuple[str, ...], optionals)."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    """``value`` if it fits ``hint`` (int, str, bool, Literal, tuple[str, ...], optionals).
+
+    A Literal's values are checked when the params are built.
+    """
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
     for option in options:
         if option is type(None) and value is None:
             return None
@@ -88,7 +109,7 @@ def _typed(type_name: str, name: str, hint: Any, value: object) -> Any:
             return value
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return value
-        if option is str and isinstance(value, str):
+        if (option is str or typing.get_origin(option) is Literal) and isinstance(value, str):
             return value
         if (
             typing.get_origin(option) is tuple
@@ -105,6 +126,8 @@ def _type_text(hint: Any) -> str:
         return "None"
     if typing.get_origin(hint) is tuple:
         return "a list of strings"
+    if typing.get_origin(hint) is Literal:
+        return "a string"
     return {int: "an integer", str: "a string", bool: "a boolean"}.get(hint, str(hint))
 
 
@@ -116,11 +139,9 @@ class TypeHandler(Generic[P]):
     pinned bpf_links.
     """
 
-    #: The options class (unless set, the subscript: ``TypeHandler[TcxParams]``).
+    #: The options class (unless set, the subscript: ``TypeHandler[TcxParams]``;
+    #: a handler class serving several types sets it per instance).
     params: type[P]
-    #: The module (relative to the handler's package) whose ``command`` is the
-    #: ``attach`` subcommand; imported on first use, so click stays unloaded.
-    command_module: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,18 +150,6 @@ class TypeHandler(Generic[P]):
                 given = typing.get_args(base)
                 if given and isinstance(given[0], type):
                     cls.params = given[0]
-
-    def params_for(self, program: ProgramRecord) -> type[P]:
-        """The options class of ``program``'s type (a handler may serve several types)."""
-        return self.params
-
-    def command(self, name: str) -> click.Command | None:
-        """The ``bpfman attach <ID> <name>`` subcommand, from :attr:`command_module`."""
-        if not self.command_module:
-            return None
-        package = type(self).__module__.rpartition(".")[0]
-        found: click.Command = importlib.import_module(self.command_module, package).command
-        return found
 
     def prepare_load(self, ctx: LoadContext) -> None:
         """Check or adjust a program before load (``ctx.obj``); record data with ``ctx.keep``."""
@@ -197,7 +206,16 @@ class ProgramType:
     :param section_labels: ``(prefix, label)`` pairs: how a program in such a
         section is named in an image's ``io.ebpf.programs`` label when that is
         not the type name (``kretprobe`` for a kprobe type, as the reference writes).
-    :param handler: the object that serves the type.
+    :param handler: the object that serves the type; its ``params`` class
+        declares the attach options every front-end takes.
+    :param attach_help: what ``bpfman attach ID NAME`` does, in one line.
+    :param attach_info: the gRPC ``AttachInfo`` field the type is attached
+        through (``"tracepoint_attach_info"``); empty: not through gRPC. The
+        message's fields become the params as the params' options declare.
+    :param attach_command: ``module:attr`` of a click command that replaces
+        the ``attach ID NAME`` subcommand built from the options, for a type
+        whose CLI needs more; its callback returns the params, and the CLI
+        adds ``--metadata`` and ``--output`` and attaches.
     """
 
     name: str
@@ -209,6 +227,15 @@ class ProgramType:
     handler: TypeHandler[Any] = field(kw_only=True)
     section_labels: tuple[tuple[str, str], ...] = ()
     plugin: str = ""
+    attach_help: str = ""
+    attach_info: str = ""
+    attach_command: str = ""
+
+    @property
+    def params(self) -> type[AttachParams]:
+        """The type's attach options."""
+        found: type[AttachParams] = self.handler.params
+        return found
 
     def matches_section(self, section: str) -> bool:
         return any(_in_section(section, p) for p in self.section_prefixes)

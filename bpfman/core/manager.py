@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman import kernel
 from bpfman.config import Config, default_root, load_config, require_privilege
@@ -543,9 +543,9 @@ class Bpfman:
         program: ProgramRecord,
         params: AttachParams | Mapping[str, object],
     ) -> AttachParams:
-        wanted = ptype.handler.params_for(program)
+        wanted = ptype.params
         if isinstance(params, Mapping):
-            return cast("AttachParams", wanted.from_mapping(params))
+            return wanted.from_mapping(params)
         if type(params) is not wanted:
             given = params.type_name or type(params).__name__
             raise InvalidInputError(

@@ -20,8 +20,9 @@ from bpfman.discovery import discover
 from bpfman.logs import get_logger
 
 from . import hookspecs
-from .contract import ProgramType, Resource, TypeHandler
+from .contract import AttachParams, ProgramType, Resource, TypeHandler
 from .errors import InvalidInputError, PluginError
+from .fields import check_declarations
 
 log = get_logger(__name__)
 
@@ -49,6 +50,16 @@ class Plugins:
                     )
                 if not isinstance(ptype.handler, TypeHandler):
                     raise PluginError(f"plugin {name}: type {ptype.name!r} has no handler")
+                params = getattr(ptype.handler, "params", None)
+                if not (isinstance(params, type) and issubclass(params, AttachParams)):
+                    raise PluginError(
+                        f"plugin {name}: type {ptype.name!r}: its handler names no AttachParams"
+                        " class (subclass TypeHandler[YourParams])"
+                    )
+                try:
+                    check_declarations(ptype.params, ptype.params.cli_order)
+                except PluginError as exc:
+                    raise PluginError(f"plugin {name}: type {ptype.name!r}: {exc}") from None
                 self._types[ptype.name] = replace(ptype, plugin=name)
 
     def _load(self, name: str) -> None:
@@ -92,11 +103,6 @@ class Plugins:
             raise InvalidInputError(
                 f"unknown program type {name!r} (possible values: {known})"
             ) from None
-
-    def objects(self) -> list[object]:
-        """Every plugin object (loads every plugin), for what they declare besides types."""
-        self.types  # noqa: B018 -- loads the pending entry points
-        return list(self._pm.get_plugins())
 
     def handler(self, name: str) -> TypeHandler[Any]:
         return self.program_type(name).handler

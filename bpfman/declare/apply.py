@@ -210,7 +210,7 @@ def _load(bm: Bpfman, entry: ProgramEntry, ids: dict[str, int]) -> ProgramRecord
 
 def _reattach(bm: Bpfman, link: LinkRecord, program: ProgramRecord) -> None:
     """Attach a detached link again with its recorded options and metadata."""
-    cls = bm.plugins.handler(program.type).params_for(program)
+    cls = bm.plugins.program_type(program.type).params
     options = {k: v for k, v in recorded_options(cls, link.params).items() if v is not None}
     bm.attach(program.id, options, metadata=link.metadata)
 

@@ -142,7 +142,7 @@ def check(declaration: Declaration, plugins: Plugins) -> Checked:
                 f"{link.where()}: type {link.type!r}, but the program is a {program.type} program"
             )
         ptype = types[program.name]
-        cls = ptype.handler.params_for(stub_record(program, ptype))
+        cls = ptype.params
         with naming(link.where()):
             params.append(cls.from_mapping(link.options))
             checked_metadata(link.metadata)

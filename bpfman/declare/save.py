@@ -56,7 +56,7 @@ def save(bm: Bpfman) -> Declaration:
     for link in every:
         program = by_id[link.program_id]
         try:
-            cls = bm.plugins.handler(program.type).params_for(program)
+            cls = bm.plugins.program_type(program.type).params
         except BpfmanError as exc:
             raise PluginError(f"cannot save link {link.id} of program {program.id}: {exc}") from exc
         options: dict[str, OptionValue] = {

@@ -19,10 +19,9 @@ from typing import Any
 
 from bpfman.core.errors import InvalidInputError, NotFoundError
 from bpfman.inputs import parse_global
-from bpfman.validate import text
+from bpfman.validate import PULL_POLICIES, text
 
 VERSION = 1
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TOP_KEYS = ("version", "program", "link")
 _PROGRAM_KEYS = (

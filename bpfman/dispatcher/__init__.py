@@ -8,7 +8,15 @@ for freplace and how to build, swap and drop dispatcher revisions; the
 plugins only supply how a revision is hooked to an interface.
 """
 
-from bpfman.dispatcher.flavours import TC, XDP, Flavour
-from bpfman.dispatcher.proceed_on import proceed_on_mask
+from bpfman.dispatcher.flavours import TC, XDP, Flavour, TcProceedOn, XdpProceedOn
+from bpfman.dispatcher.proceed_on import proceed_on_mask, proceed_on_option
 
-__all__ = ["TC", "XDP", "Flavour", "proceed_on_mask"]
+__all__ = [
+    "TC",
+    "XDP",
+    "Flavour",
+    "TcProceedOn",
+    "XdpProceedOn",
+    "proceed_on_mask",
+    "proceed_on_option",
+]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Literal, get_args
 
 MAX_PROGRAMS = 10
 # The compiled dispatchers ship as package data (built from bpf/dispatchers/).
@@ -14,6 +15,14 @@ OBJECTS = files("bpfman.dispatcher") / "objects"
 
 XDP_MAGIC = 236
 XDP_VERSION = 2
+
+#: The proceed-on names of each flavour, in verdict order (typed, so a type
+#: checker catches a misspelt one in the library's calls).
+XdpProceedOn = Literal["aborted", "drop", "pass", "tx", "redirect", "dispatcher_return"]
+TcProceedOn = Literal[
+    "unspec", "ok", "reclassify", "shot", "pipe", "stolen", "queued", "repeat", "redirect",
+    "trap", "dispatcher_return",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ XDP = Flavour(
     function="xdp_dispatcher",
     retval=31,
     bit_offset=0,
-    actions={"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31},
+    actions=dict(zip(get_args(XdpProceedOn), (0, 1, 2, 3, 4, 31), strict=True)),
     default_proceed_on=("pass", "dispatcher_return"),
     pass_verdict=2,
     header=lambda enabled: struct.pack("<BBBB", XDP_MAGIC, XDP_VERSION, enabled, 0),
@@ -92,19 +101,7 @@ TC = Flavour(
     function="tc_dispatcher",
     retval=30,
     bit_offset=1,
-    actions={
-        "unspec": -1,
-        "ok": 0,
-        "reclassify": 1,
-        "shot": 2,
-        "pipe": 3,
-        "stolen": 4,
-        "queued": 5,
-        "repeat": 6,
-        "redirect": 7,
-        "trap": 8,
-        "dispatcher_return": 30,
-    },
+    actions=dict(zip(get_args(TcProceedOn), (-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 30), strict=True)),
     default_proceed_on=("ok", "pipe", "dispatcher_return"),
     pass_verdict=0,
     header=lambda enabled: struct.pack("<B3x", enabled),

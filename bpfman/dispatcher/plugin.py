@@ -21,7 +21,7 @@ the same namespace), which starts the hook afresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -34,7 +34,6 @@ from bpfman.core.errors import ConflictError, NotFoundError
 from bpfman.core.model import LinkRecord
 from bpfman.kernel.namespaces import NetnsRef
 from bpfman.logs import get_logger
-from bpfman.service.attachinfo import AttachMapping, chain, codes_to_names, default_priority
 
 from .flavours import Flavour, Slot
 from .hook import HookOps
@@ -45,33 +44,9 @@ from .revisions import DIR_PREFIX, Context, apply_chain, install_direct, remove_
 FREPLACE = "freplace"
 DIRECT = "direct"
 P = TypeVar("P", bound=AttachParams)
-F = TypeVar("F", bound=Callable[..., Any])
 log = get_logger(__name__)
 
 _templates: dict[str, kernel.BpfObject] = {}
-
-
-def proceed_on_option(flavour: Flavour, example: str) -> Callable[[F], F]:
-    """The ``--proceed-on`` option of ``attach xdp|tc``, from the flavour's own table."""
-    import click
-
-    from bpfman.cli.options import MultiValueOption
-
-    return click.option(
-        "--proceed-on",
-        "proceed_on",
-        cls=MultiValueOption,
-        shell_complete=lambda ctx, param, incomplete: [
-            name for name in flavour.actions if name.startswith(incomplete)
-        ],
-        help=(
-            "Optional: Proceed to call other programs in chain on this exit code.\n"
-            "Multiple values supported by repeating the parameter.\n"
-            f"Example: {example}\n\n"
-            f"[possible values: {', '.join(flavour.actions)}]\n\n"
-            f"[default: {', '.join(flavour.default_proceed_on)}]"
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -87,16 +62,6 @@ class FoundHook:
     where: dict[str, Any]
     attach: dict[str, Any]
     running: int
-
-
-def dispatcher_attach_mapping(kind: str, flavour: Flavour, direction: bool) -> AttachMapping:
-    """How the gRPC service's AttachInfo reaches a dispatcher type."""
-    fields = ("iface", "priority", "proceed_on", "netns")
-    return AttachMapping(
-        kind,
-        ("direction", *fields) if direction else fields,
-        chain(default_priority, codes_to_names(flavour.name, lambda: flavour.actions)),
-    )
 
 
 class DispatcherHandler(TypeHandler[P]):

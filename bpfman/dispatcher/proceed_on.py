@@ -1,12 +1,28 @@
-"""Proceed-on names to chain-call masks, with the documented defaults."""
+"""Proceed-on names to chain-call masks, with the documented defaults, and the option."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bpfman.core.errors import InvalidInputError
+from bpfman.core.fields import GrpcField, OptionSpec, option
 
 from .flavours import Flavour
+
+
+def proceed_on_option(flavour: Flavour, example: str) -> Mapping[str, OptionSpec]:
+    """``--proceed-on`` of ``attach xdp|tc``, from the flavour's own table.
+
+    The gRPC messages send the names as their verdict numbers.
+    """
+    return option(
+        "Optional: Proceed to call other programs in chain on this exit code.\n"
+        "Multiple values supported by repeating the parameter.\n"
+        f"Example: {example}\n\n"
+        f"[possible values: {', '.join(flavour.actions)}]\n\n"
+        f"[default: {', '.join(flavour.default_proceed_on)}]",
+        grpc=GrpcField(codes=flavour.actions),
+    )
 
 
 def normalise(flavour: Flavour, names: Iterable[str]) -> list[str]:

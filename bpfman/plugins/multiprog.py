@@ -15,12 +15,14 @@ import errno
 import platform
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from bpfman.core import liveness
-from bpfman.kernel.links import is_detached
 from bpfman.plugin import (
+    DIRECTION,
+    IFACE,
+    NETNS,
+    PRIORITY,
     AttachContext,
     AttachParams,
     KernelError,
@@ -28,7 +30,9 @@ from bpfman.plugin import (
     LinkView,
     NotFoundError,
     TypeHandler,
+    is_detached,
     kernel,
+    liveness,
     shown,
     validate,
 )
@@ -113,17 +117,17 @@ def kernel_older_than(major: int, minor: int) -> bool:
 
 @dataclass(frozen=True)
 class InterfaceHookParams(AttachParams):
-    """The options of an interface's multi-program hook: tcx and netkit take the same."""
+    """The options of an interface's multi-program hook: tcx and netkit take the same
+    (each narrows ``direction`` to its own ``Literal``)."""
 
-    directions: ClassVar[tuple[str, ...]] = ()
-    direction: str
-    iface: str
-    priority: int
-    netns: str | None = None
+    direction: str = field(metadata=DIRECTION)
+    iface: str = field(metadata=IFACE)
+    priority: int = field(metadata=PRIORITY)
+    netns: str | None = field(default=None, metadata=NETNS)
 
     def __post_init__(self) -> None:
-        validate.choice(self.type_name, "direction", self.direction, self.directions)
-        validate.interface_hook(self.type_name, self.iface, self.priority, self.netns)
+        super().__post_init__()
+        validate.interface_hook(self.type_name, self.iface, self.netns)
 
 
 P = TypeVar("P", bound=InterfaceHookParams)

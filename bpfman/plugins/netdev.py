@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.kernel.namespaces import NetnsRef
-from bpfman.plugin import NotFoundError
+from bpfman.plugin import NetnsRef, NotFoundError
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Every RPC is a function of (core, request) -> response here, and every core
 exception becomes a gRPC status code with the one-line message the CLI
-prints. Nothing in this module knows a program type: attach parameters come
-from the mappings plugins declare (:mod:`bpfman.service.attachinfo`).
+prints. Nothing in this module knows a program type: each type declares the
+``AttachInfo`` field it is attached through (``ProgramType.attach_info``) and
+its params' options say which message field each is read from
+(:class:`~bpfman.core.fields.GrpcField`).
 """
 
 from __future__ import annotations
@@ -27,17 +29,19 @@ from bpfman.core.errors import (
     NotFoundError,
     NotManagedError,
     PermissionDeniedError,
+    PluginError,
     StateError,
     UnsupportedError,
 )
+from bpfman.core.fields import declared
 from bpfman.inputs import ProgramRequest
 
 from . import bpfman_pb2 as pb
-from .attachinfo import AttachMapping, collect
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
+    from bpfman.core.contract import ProgramType
     from bpfman.core.manager import Bpfman, ProgramDetails
     from bpfman.core.model import ProgramRecord
 
@@ -142,6 +146,64 @@ def message_fields(message: Message) -> dict[str, Any]:
             value = list(value)
         out[fd.name] = value
     return out
+
+
+def attach_params(ptype: ProgramType, message: Mapping[str, Any]) -> dict[str, Any]:
+    """The params ``ptype`` declares, read from its AttachInfo message's fields.
+
+    An option is read from the field its declaration names; a zero or unset
+    field stands for the declared ``unset`` value, and names sent as numbers
+    are turned back into names.
+    """
+    params: dict[str, Any] = {}
+    for option in declared(ptype.params):
+        grpc = option.spec.grpc if option.spec is not None else None
+        if grpc is None:
+            continue
+        value = message.get(grpc.name or option.name)
+        if grpc.codes is not None:
+            value = [_named(ptype.name, option.name, code, grpc.codes) for code in value or []]
+        if not value and grpc.unset is not None:
+            value = grpc.unset
+        params[option.name] = value
+    return params
+
+
+def _named(type_name: str, name: str, code: int, codes: Mapping[str, int]) -> str:
+    by_code = {number: text for text, number in codes.items()}
+    if code not in by_code:
+        known = ", ".join(f"{c} ({n})" for c, n in sorted(by_code.items()))
+        raise InvalidInputError(
+            f"{type_name}: invalid {name} value {code} (possible values: {known})"
+        )
+    return by_code[code]
+
+
+def check_attach_info(types: Mapping[str, ProgramType]) -> None:
+    """Refuse, when the service starts, a type whose gRPC declaration names no field.
+
+    A misspelt ``attach_info`` or message field would otherwise only show on
+    the first attach.
+    """
+    kinds = pb.AttachInfo.DESCRIPTOR.fields_by_name
+    for ptype in types.values():
+        if not ptype.attach_info:
+            continue
+        where = f"plugin {ptype.plugin}: type {ptype.name!r}"
+        if ptype.attach_info not in kinds:
+            raise PluginError(
+                f"{where}: attach_info {ptype.attach_info!r} is no AttachInfo field"
+                f" (fields: {', '.join(kinds)})"
+            )
+        fields = kinds[ptype.attach_info].message_type.fields_by_name  # type: ignore[union-attr]
+        for option in declared(ptype.params):
+            grpc = option.spec.grpc if option.spec is not None else None
+            if grpc is not None and (grpc.name or option.name) not in fields:
+                raise PluginError(
+                    f"{where}: option {option.name!r} is read from"
+                    f" {ptype.attach_info}.{grpc.name or option.name}, which does not exist"
+                    " (declare grpc=GrpcField(name=...), or grpc=None)"
+                )
 
 
 def _registry_auth(image: pb.BytecodeImage) -> str | None:
@@ -275,9 +337,8 @@ class Translator:
 
     def __init__(self, bpfman: Bpfman) -> None:
         self.bpfman = bpfman
-        plugins = bpfman.plugins
-        self.types = plugins.types
-        self.attach_mappings: dict[str, AttachMapping] = collect(plugins.objects(), plugins.types)
+        self.types = bpfman.plugins.types
+        check_attach_info(self.types)
         self.kernel_infos = KernelInfoCache()
 
     def load(self, request: pb.LoadRequest) -> pb.LoadResponse:
@@ -333,18 +394,19 @@ class Translator:
         record = self.bpfman.get_program(request.id).record
         if record is None:
             raise unmanaged(request.id)
-        mapping = self.attach_mappings.get(record.type)
-        if mapping is None:
+        ptype = self.types.get(record.type)
+        if ptype is None or not ptype.attach_info:
             raise NotServedError(
                 f"program {request.id} is a {record.type} program and its plugin declares"
                 " no gRPC attach mapping"
             )
-        if mapping.kind != kind:
+        if ptype.attach_info != kind:
             raise RequestError(
-                f"program {request.id} is a {record.type} program: send {mapping.kind}, not {kind}"
+                f"program {request.id} is a {record.type} program:"
+                f" send {ptype.attach_info}, not {kind}"
             )
         message = getattr(request.attach, kind)
-        params = mapping.params(message_fields(message))
+        params = attach_params(ptype, message_fields(message))
         link = self.bpfman.attach(request.id, params, metadata=dict(message.metadata))
         return pb.AttachResponse(link_id=link.id)
 

@@ -115,6 +115,5 @@ def test_program_type_matches_sections() -> None:
 
 def test_handler_defaults() -> None:
     handler: TypeHandler[Sample] = TypeHandler()
-    assert handler.command("sample") is None
     with pytest.raises(PluginError, match="no way to release a 'qdisc' resource"):
         handler.release(Resource("qdisc", {}))

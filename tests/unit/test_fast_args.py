@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
-from bpfman.cli.fast import _COMMANDS, _LIST_LINKS, _LIST_PROGRAMS, _LOAD_FILE, parse, run
+from bpfman.cli.fast import _COMMANDS, _GLOBAL, _LIST_LINKS, _LIST_PROGRAMS, _LOAD_FILE, parse, run
 
 
 def test_plain_invocations_parse() -> None:
@@ -26,7 +27,7 @@ def test_plain_invocations_parse() -> None:
     }
     args = ["--program-id", "7", "--kind", "xdp,tc", "--kind", "tcx", "--quiet"]
     assert parse(args, _LIST_LINKS) == {
-        "program_id": "7",
+        "program_id": 7,
         "kind": ["xdp,tc", "tcx"],
         "quiet": True,
     }
@@ -76,3 +77,27 @@ def test_a_flag_takes_no_value() -> None:
 )
 def test_run_leaves_these_to_the_full_cli(argv: list[str]) -> None:
     assert run(argv) is None
+
+
+@pytest.mark.parametrize("path", sorted(_COMMANDS))
+def test_the_fast_path_takes_exactly_the_full_clis_flags(path: tuple[str, ...]) -> None:
+    """Both parsers are built from bpfman/cli/grammar.py: same spellings, same destinations."""
+    from bpfman.cli.main import cli
+
+    command: click.Command | None = cli
+    for word in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), word)
+    assert command is not None
+    root = [p for p in cli.params if isinstance(p, click.Option) and p.opts[0] != "-V"]
+    full = {
+        opt: (param.name, param.is_flag, param.multiple)
+        for param in [*command.params, *root]
+        if isinstance(param, click.Option) and not param.hidden
+        for opt in param.opts
+    }
+    fast = {
+        opt: (flag.dest, flag.takes == "flag", flag.takes in ("each", "many"))
+        for opt, flag in {**_COMMANDS[path], **_GLOBAL}.items()
+    }
+    assert full == fast

@@ -6,12 +6,16 @@ message here is what a user sees, whichever way the value came in.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bpfman.core.contract import AttachParams
 from bpfman.core.errors import UnsupportedError
+from bpfman.core.plugins import get_plugin_manager
 from bpfman.plugins.fentry.options import FentryParams, FexitParams
 from bpfman.plugins.kprobe.options import KprobeParams
 from bpfman.plugins.tc.options import TcParams
@@ -22,6 +26,7 @@ from bpfman.plugins.xdp.options import XdpParams
 from tests.helpers.raises import refused
 
 NETNS = "/var/run/netns/blue"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -170,8 +175,9 @@ def test_kprobe_in_a_container_is_unsupported() -> None:
 
 
 def test_proceed_on_is_checked_but_kept_as_given() -> None:
-    """Names are validated (case, commas) but recorded as the caller wrote them."""
-    params = XdpParams("eth0", 5, ("PASS,drop",))
+    """Names are validated (case, commas) but recorded as the caller wrote them
+    (a type checker takes only the names themselves)."""
+    params = XdpParams("eth0", 5, ("PASS,drop",))  # type: ignore[arg-type]
     assert params.proceed_on == ("PASS,drop",)
 
 
@@ -193,3 +199,37 @@ def test_tracepoint_split(tracepoint: str, parts: tuple[str, str]) -> None:
 def test_tracepoint_split_refuses(bad: str) -> None:
     with refused(f"invalid tracepoint {bad!r}: expected CATEGORY/NAME"):
         split(bad)
+
+
+def test_every_type_exports_its_options_from_bpfman() -> None:
+    """All 14 built-in types' options classes, documented from their declarations."""
+    import bpfman
+
+    exported = [getattr(bpfman, n) for n in bpfman.__all__ if n.endswith("Params")]
+    names = sorted(cls.type_name for cls in exported if cls is not AttachParams)
+    assert names == sorted(get_plugin_manager().types)
+    assert "Required: Direction to apply program." in (bpfman.TcxParams.__doc__ or "")
+    assert "[possible values: ingress, egress]" in (bpfman.TcxParams.__doc__ or "")
+
+
+def test_a_type_checker_catches_a_misspelt_choice(tmp_path: Path) -> None:
+    """Directions and proceed-on names are ``Literal`` types (issue 19: ``"ingres"``)."""
+    source = tmp_path / "caller.py"
+    source.write_text(
+        "import bpfman\n"
+        'bpfman.TcxParams("ingres", "eth0", 5)\n'
+        'bpfman.XdpParams("eth0", 5, ("pas",))\n'
+        'bpfman.TcParams("egress", "eth0", 5, ("ok", "pipe"))\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(source)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    errors = [
+        line.split(": error: ")[1] for line in proc.stdout.splitlines() if ": error: " in line
+    ]
+    assert len(errors) == 2, proc.stdout
+    assert "\"Literal['ingres']\"; expected \"Literal['ingress', 'egress']\"" in errors[0]
+    assert "\"tuple[Literal['pas']]\"" in errors[1]

@@ -19,13 +19,13 @@ def test_text() -> None:
 
 @pytest.mark.parametrize("value", [1, 500, 1000])
 def test_priority_in_range(value: int) -> None:
-    assert validate.priority("tcx", value) == value
+    assert validate.within("tcx", "priority", value, validate.PRIORITY_RANGE) == value
 
 
 @pytest.mark.parametrize("value", [0, -1, 1001])
 def test_priority_out_of_range(value: int) -> None:
     with refused(f"tcx: priority {value} is out of range 1-1000"):
-        validate.priority("tcx", value)
+        validate.within("tcx", "priority", value, validate.PRIORITY_RANGE)
 
 
 def test_choice() -> None:
@@ -73,3 +73,10 @@ def test_path() -> None:
         validate.path("tc", "netns", "")
     with refused("tc: netns contains a NUL byte"):
         validate.path("tc", "netns", "/x\0")
+
+
+def test_the_pull_policy_names_are_the_image_stores() -> None:
+    """The CLI's and the declarations' choices, typed for the library, match the store's enum."""
+    from bpfman.images import PullPolicy
+
+    assert tuple(p.value for p in PullPolicy) == validate.PULL_POLICIES

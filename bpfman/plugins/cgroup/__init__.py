@@ -24,5 +24,7 @@ def bpfman_program_types() -> list[ProgramType]:
             kernel.PROG_TYPE.CGROUP_SKB,
             section_prefixes=("cgroup_skb", "cgroup"),
             handler=Cgroup(),
+            attach_help="Install an eBPF program on a cgroup v2 hook; "
+            "the attach type comes from its section.",
         )
     ]

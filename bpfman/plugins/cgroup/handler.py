@@ -23,7 +23,6 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
-from bpfman.core import liveness
 from bpfman.plugin import (
     AttachContext,
     InvalidInputError,
@@ -33,6 +32,7 @@ from bpfman.plugin import (
     TypeHandler,
     UnsupportedError,
     kernel,
+    liveness,
 )
 from bpfman.plugins.limits import CGROUP_MAX, hook_limit
 from bpfman.plugins.multiprog import attach_ordered, kernel_older_than, runs_last
@@ -43,8 +43,6 @@ from .sections import SECTIONS, Hook
 
 
 class Cgroup(TypeHandler[CgroupParams]):
-    command_module = ".command"
-
     def prepare_load(self, ctx: LoadContext) -> None:
         hook = SECTIONS.get(ctx.section)
         if hook is None:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches these types.
-grpc_attach_info = {
-    "fentry": AttachMapping("fentry_attach_info"),
-    "fexit": AttachMapping("fexit_attach_info"),
-}
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
 @hookimpl
 def bpfman_program_types() -> list[ProgramType]:
     from .handler import Fentry
+    from .options import FentryParams, FexitParams
 
-    handler = Fentry()
     return [
         ProgramType(
             name,
@@ -23,10 +17,12 @@ def bpfman_program_types() -> list[ProgramType]:
             attach_type,
             needs_attach_func=True,
             section_prefixes=(name,),
-            handler=handler,
+            handler=Fentry(params),
+            attach_help=f"Install a {name} eBPF probe",
+            attach_info=f"{name}_attach_info",
         )
-        for name, attach_type in (
-            ("fentry", kernel.ATTACH_TYPE.TRACE_FENTRY),
-            ("fexit", kernel.ATTACH_TYPE.TRACE_FEXIT),
+        for name, attach_type, params in (
+            ("fentry", kernel.ATTACH_TYPE.TRACE_FENTRY, FentryParams),
+            ("fexit", kernel.ATTACH_TYPE.TRACE_FEXIT, FexitParams),
         )
     ]

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bpfman.plugin import (
     AttachContext,
     AttachParams,
     LinkView,
     LoadContext,
-    ProgramRecord,
     TypeHandler,
     kernel,
 )
 
-from .options import FentryParams, FexitParams
-
-if TYPE_CHECKING:
-    import click
-
-PARAMS: dict[str, type[AttachParams]] = {"fentry": FentryParams, "fexit": FexitParams}
-
 
 class Fentry(TypeHandler[AttachParams]):
-    params = AttachParams
+    """Serves fentry and fexit alike: one instance per type, with its options class."""
 
-    def command(self, name: str) -> click.Command:
-        from .command import fentry, fexit
-
-        return fentry if name == "fentry" else fexit
-
-    def params_for(self, program: ProgramRecord) -> type[AttachParams]:
-        return PARAMS[program.type]
+    def __init__(self, params: type[AttachParams]) -> None:
+        self.params = params
 
     def prepare_load(self, ctx: LoadContext) -> None:
         assert ctx.attach_func is not None  # the core insists on TYPE:FUNC:ATTACH_FUNC

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type.
-grpc_attach_info = {
-    "kprobe": AttachMapping("kprobe_attach_info", ("fn_name", "offset", "container_pid"))
-}
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
 @hookimpl
@@ -21,5 +16,7 @@ def bpfman_program_types() -> list[ProgramType]:
             section_prefixes=("kprobe", "kretprobe"),
             section_labels=(("kretprobe", "kretprobe"),),
             handler=Kprobe(),
+            attach_help="Install a kprobe or kretprobe eBPF probe",
+            attach_info="kprobe_attach_info",
         )
     ]

@@ -14,8 +14,6 @@ from .options import KprobeParams
 class Kprobe(ProbeHandler[KprobeParams]):
     retprobe_prefix = "kretprobe"
 
-    command_module = ".command"
-
     def attach(self, ctx: AttachContext, params: KprobeParams) -> dict[str, Any]:
         retprobe = bool(ctx.program.plugin_data.get("retprobe"))
         if retprobe and params.offset:

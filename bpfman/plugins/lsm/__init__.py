@@ -22,5 +22,6 @@ def bpfman_program_types() -> list[ProgramType]:
             optional_attach_func=True,
             section_prefixes=("lsm", "lsm.s"),
             handler=Lsm(),
+            attach_help="Install an eBPF program on a BPF LSM hook, chosen at load time.",
         )
     ]

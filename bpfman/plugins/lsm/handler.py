@@ -21,8 +21,6 @@ class Lsm(BtfTargetHandler):
     btf_prefix = "bpf_lsm_"
     key = "hook"
 
-    command_module = ".command"
-
     def prepare_load(self, ctx: LoadContext) -> None:
         active = active_lsms()
         if active is not None and "bpf" not in active:

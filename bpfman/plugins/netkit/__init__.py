@@ -21,5 +21,7 @@ def bpfman_program_types() -> list[ProgramType]:
             kernel.PROG_TYPE.SCHED_CLS,
             section_prefixes=("netkit",),
             handler=Netkit(),
+            attach_help="Install an eBPF program on a netkit device pair, "
+            "on the primary or the peer side.",
         )
     ]

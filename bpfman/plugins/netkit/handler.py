@@ -23,8 +23,6 @@ class Netkit(InterfaceHookHandler[NetkitParams]):
         "peer": kernel.ATTACH_TYPE.NETKIT_PEER,
     }
 
-    command_module = ".command"
-
     def explain(self, exc: KernelError, device: Device) -> Exception:
         return _explain(exc, device)
 

@@ -20,5 +20,6 @@ def bpfman_program_types() -> list[ProgramType]:
             kernel.PROG_TYPE.PERF_EVENT,
             section_prefixes=("perf_event",),
             handler=PerfEvent(),
+            attach_help="Install an eBPF program on a hardware or software perf event (sampling).",
         )
     ]

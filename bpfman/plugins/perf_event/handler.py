@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bpfman.core import liveness
 from bpfman.plugin import (
     AttachContext,
     DetachContext,
@@ -25,6 +24,7 @@ from bpfman.plugin import (
     Resource,
     TypeHandler,
     kernel,
+    liveness,
     shown,
 )
 
@@ -35,8 +35,6 @@ PLUGIN_DIR = "perf_event"
 
 
 class PerfEvent(TypeHandler[PerfEventParams]):
-    command_module = ".command"
-
     def attach(self, ctx: AttachContext, params: PerfEventParams) -> dict[str, Any]:
         event = EVENTS[params.event]
         if params.pid is not None:

@@ -15,5 +15,6 @@ def bpfman_program_types() -> list[ProgramType]:
             kernel.PROG_TYPE.RAW_TRACEPOINT,
             section_prefixes=("raw_tracepoint", "raw_tp"),
             handler=RawTracepoint(),
+            attach_help="Install an eBPF program on a raw tracepoint (no category in its name).",
         )
     ]

@@ -10,8 +10,6 @@ from .options import RawTracepointParams
 
 
 class RawTracepoint(TypeHandler[RawTracepointParams]):
-    command_module = ".command"
-
     def attach(self, ctx: AttachContext, params: RawTracepointParams) -> dict[str, Any]:
         with (
             ctx.program_fd() as prog,

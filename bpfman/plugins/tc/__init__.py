@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.dispatcher import TC
-from bpfman.dispatcher.plugin import dispatcher_attach_mapping
 from bpfman.plugin import ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type (proceed_on comes as numbers).
-grpc_attach_info = {"tc": dispatcher_attach_mapping("tc_attach_info", TC, direction=True)}
 
 
 @hookimpl
@@ -16,6 +11,11 @@ def bpfman_program_types() -> list[ProgramType]:
 
     return [
         ProgramType(
-            "tc", kernel.PROG_TYPE.SCHED_CLS, section_prefixes=("classifier", "tc"), handler=Tc()
+            "tc",
+            kernel.PROG_TYPE.SCHED_CLS,
+            section_prefixes=("classifier", "tc"),
+            handler=Tc(),
+            attach_help="Install an eBPF program on the TC hook point for a given interface.",
+            attach_info="tc_attach_info",
         )
     ]

@@ -25,15 +25,16 @@ from bpfman.dispatcher import TC
 from bpfman.dispatcher.hook import Installed
 from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
-from bpfman.kernel.namespaces import NetnsRef, reachable_netns
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
     KernelError,
+    NetnsRef,
     NotFoundError,
     RecoverContext,
     Resource,
     kernel,
+    reachable_netns,
 )
 from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
 
@@ -54,8 +55,6 @@ _GONE = (errno.ENOENT, errno.EINVAL, errno.ENODEV)
 
 class Tc(DispatcherHandler[TcParams]):
     flavour = TC
-
-    command_module = ".command"
 
     def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, dict[str, Any], TcHook]:
         device = resolve_ifindex(params.iface, params.netns)

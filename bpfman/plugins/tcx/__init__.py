@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachMapping, ProgramType, default_priority, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type.
-grpc_attach_info = {
-    "tcx": AttachMapping(
-        "tcx_attach_info", ("direction", "iface", "priority", "netns"), default_priority
-    )
-}
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
 @hookimpl
@@ -17,5 +10,13 @@ def bpfman_program_types() -> list[ProgramType]:
     from .handler import Tcx
 
     return [
-        ProgramType("tcx", kernel.PROG_TYPE.SCHED_CLS, section_prefixes=("tcx",), handler=Tcx())
+        ProgramType(
+            "tcx",
+            kernel.PROG_TYPE.SCHED_CLS,
+            section_prefixes=("tcx",),
+            handler=Tcx(),
+            attach_help="Install an eBPF program on the TCX hook point for a given interface "
+            "and direction.",
+            attach_info="tcx_attach_info",
+        )
     ]

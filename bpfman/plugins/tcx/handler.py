@@ -23,8 +23,6 @@ class Tcx(InterfaceHookHandler[TcxParams]):
         "egress": kernel.ATTACH_TYPE.TCX_EGRESS,
     }
 
-    command_module = ".command"
-
     def explain(self, exc: KernelError, device: Device) -> Exception:
         if exc.errno == errno.EINVAL and kernel_older_than(6, 6):
             return UnsupportedError(

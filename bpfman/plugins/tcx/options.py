@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from bpfman.plugin import DIRECTION, Direction
 from bpfman.plugins.multiprog import InterfaceHookParams
 
 
 @dataclass(frozen=True)
 class TcxParams(InterfaceHookParams):
     type_name: ClassVar[str] = "tcx"
-    directions: ClassVar[tuple[str, ...]] = ("ingress", "egress")
+    direction: Direction = field(metadata=DIRECTION)

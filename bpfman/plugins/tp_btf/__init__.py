@@ -21,5 +21,7 @@ def bpfman_program_types() -> list[ProgramType]:
             optional_attach_func=True,
             section_prefixes=("tp_btf",),
             handler=TpBtf(),
+            attach_help="Install an eBPF program on a BTF-enabled tracepoint (tp_btf), "
+            "chosen at load time.",
         )
     ]

@@ -13,5 +13,3 @@ class TpBtf(BtfTargetHandler):
     label = "Tracepoint"
     btf_prefix = "btf_trace_"
     key = "tracepoint"
-
-    command_module = ".command"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type.
-grpc_attach_info = {"tracepoint": AttachMapping("tracepoint_attach_info", ("tracepoint",))}
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
 @hookimpl
@@ -18,5 +15,7 @@ def bpfman_program_types() -> list[ProgramType]:
             kernel.PROG_TYPE.TRACEPOINT,
             section_prefixes=("tracepoint", "tp"),
             handler=Tracepoint(),
+            attach_help="Install an eBPF program on a Tracepoint.",
+            attach_info="tracepoint_attach_info",
         )
     ]

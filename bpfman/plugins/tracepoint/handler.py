@@ -12,8 +12,6 @@ from .options import TracepointParams, split
 
 
 class Tracepoint(TypeHandler[TracepointParams]):
-    command_module = ".command"
-
     def attach(self, ctx: AttachContext, params: TracepointParams) -> dict[str, Any]:
         category, name = split(params.tracepoint)
         with (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from bpfman.plugin import AttachParams, InvalidInputError
+from bpfman.plugin import AttachParams, InvalidInputError, option
 
 _TRACEPOINT = re.compile(r"^([A-Za-z0-9_]+)/([A-Za-z0-9_]+)$")
 
@@ -25,7 +25,13 @@ def split(tracepoint: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class TracepointParams(AttachParams):
     type_name: ClassVar[str] = "tracepoint"
-    tracepoint: str
+    tracepoint: str = field(
+        metadata=option(
+            'Required: The tracepoint to attach to.\nExample: --tracepoint "sched/sched_switch"',
+            short="-t",
+        )
+    )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         split(self.tracepoint)

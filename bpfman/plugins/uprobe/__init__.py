@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.plugin import AttachMapping, ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type.
-grpc_attach_info = {
-    "uprobe": AttachMapping(
-        "uprobe_attach_info", ("fn_name", "offset", "target", "pid", "container_pid")
-    )
-}
+from bpfman.plugin import ProgramType, hookimpl, kernel
 
 
 @hookimpl
@@ -23,5 +16,7 @@ def bpfman_program_types() -> list[ProgramType]:
             section_prefixes=("uprobe", "uretprobe"),
             section_labels=(("uretprobe", "uretprobe"),),
             handler=Uprobe(),
+            attach_help="Install a uprobe or uretprobe eBPF probe",
+            attach_info="uprobe_attach_info",
         )
     ]

@@ -19,15 +19,15 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from bpfman.core import liveness
-from bpfman.kernel.namespaces import in_mount_namespace
 from bpfman.plugin import (
     AttachContext,
     InvalidInputError,
     KernelError,
     LinkView,
     ProgramRecord,
+    in_mount_namespace,
     kernel,
+    liveness,
     shown,
 )
 from bpfman.plugins.probe import ProbeHandler
@@ -45,8 +45,6 @@ def _inside(container_pid: int | None, work: Callable[[], T]) -> T:
 
 class Uprobe(ProbeHandler[UprobeParams]):
     retprobe_prefix = "uretprobe"
-
-    command_module = ".command"
 
     def resolve(self, params: UprobeParams, program: ProgramRecord) -> UprobeParams:
         def find() -> tuple[str, int, int]:

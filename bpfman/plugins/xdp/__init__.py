@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from bpfman.dispatcher import XDP
-from bpfman.dispatcher.plugin import dispatcher_attach_mapping
 from bpfman.plugin import ProgramType, hookimpl, kernel
-
-# How the gRPC service's AttachInfo reaches this type (proceed_on comes as numbers).
-grpc_attach_info = {"xdp": dispatcher_attach_mapping("xdp_attach_info", XDP, direction=False)}
 
 
 @hookimpl
 def bpfman_program_types() -> list[ProgramType]:
     from .handler import Xdp
 
-    return [ProgramType("xdp", kernel.PROG_TYPE.XDP, section_prefixes=("xdp",), handler=Xdp())]
+    return [
+        ProgramType(
+            "xdp",
+            kernel.PROG_TYPE.XDP,
+            section_prefixes=("xdp",),
+            handler=Xdp(),
+            attach_help="Install an eBPF program on the XDP hook point for a given interface.",
+            attach_info="xdp_attach_info",
+        )
+    ]

@@ -16,21 +16,23 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from bpfman.core.bpffs import entries, is_pinned, unpin
 from bpfman.dispatcher import XDP
 from bpfman.dispatcher.hook import Installed
 from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
-from bpfman.kernel.links import is_detached
-from bpfman.kernel.namespaces import NetnsRef
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
     KernelError,
+    NetnsRef,
     NotFoundError,
     RecoverContext,
     Resource,
+    entries,
+    is_detached,
+    is_pinned,
     kernel,
+    unpin,
 )
 from bpfman.plugins.netdev import Device, device_by_index, recorded_device, resolve_ifindex
 
@@ -44,8 +46,6 @@ ALIASES = {"drv": "driver"}  # the reference bpfman's names: skb, drv, hw
 
 class Xdp(DispatcherHandler[XdpParams]):
     flavour = XDP
-
-    command_module = ".command"
 
     def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, dict[str, Any], XdpHook]:
         device = resolve_ifindex(params.iface, params.netns)

@@ -1,15 +1,17 @@
-"""The ``demo`` program type: a tracepoint program with its own attach subcommand.
+"""The ``demo`` program type: a tracepoint program under another name.
 
-Only bpfman's public plugin module, :mod:`bpfman.plugin`, is used.
+The plugin guide's example (README, "Writing a plugin"). It imports nothing
+of bpfman but :mod:`bpfman.plugin` and declares its one option once; from
+that, bpfman serves the type through the CLI (``bpfman attach ID demo -t
+CATEGORY/NAME``), the library (``DemoParams`` or ``{"tracepoint": ...}``) and
+gRPC (``AttachInfo.tracepoint_attach_info``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import click
 
 from bpfman.plugin import (
     AttachContext,
@@ -17,9 +19,10 @@ from bpfman.plugin import (
     LinkView,
     ProgramType,
     TypeHandler,
-    attach_command,
     hookimpl,
     kernel,
+    option,
+    validate,
 )
 
 NAME = "demo"
@@ -27,20 +30,23 @@ NAME = "demo"
 
 @dataclass(frozen=True)
 class DemoParams(AttachParams):
+    """Where a demo program runs."""
+
     type_name: ClassVar[str] = NAME
-    tracepoint: str
+    tracepoint: str = field(
+        metadata=option(
+            "Required: The tracepoint to attach to, as CATEGORY/NAME.\n"
+            "Example: --tracepoint syscalls/sys_enter_getppid",
+            short="-t",
+        )
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # the declared choices and ranges
+        validate.text("demo: tracepoint", self.tracepoint)
 
 
-@attach_command(NAME, help="Install a demo eBPF program on a Tracepoint")
-@click.option("-t", "--tracepoint", required=True, help="Required: CATEGORY/NAME to attach to.")
-def command(tracepoint: str) -> DemoParams:
-    return DemoParams(tracepoint)
-
-
-class Demo(TypeHandler[DemoParams]):
-    def command(self, name: str) -> click.Command:
-        return command
-
+class Demo(TypeHandler[DemoParams]):  # the subscript is the options class
     def attach(self, ctx: AttachContext, params: DemoParams) -> dict[str, Any]:
         category, _, name = params.tracepoint.partition("/")
         with (
@@ -48,8 +54,8 @@ class Demo(TypeHandler[DemoParams]):
             kernel.perf_event_tracepoint(category, name) as event,
             kernel.link_create_perf_event(prog.fd, event.fd) as link,
         ):
-            ctx.pin_link(link)  # pinned where the core chose, journaled
-        return params.to_record()
+            ctx.pin_link(link)  # journaled, pinned where the core chose
+        return params.to_record()  # recorded, shown as the link's params
 
     def describe(self, recorded: Mapping[str, Any]) -> LinkView:
         tracepoint = str(recorded["tracepoint"])
@@ -58,4 +64,12 @@ class Demo(TypeHandler[DemoParams]):
 
 @hookimpl
 def bpfman_program_types() -> list[ProgramType]:
-    return [ProgramType(NAME, kernel.PROG_TYPE.TRACEPOINT, handler=Demo())]
+    return [
+        ProgramType(
+            NAME,
+            kernel.PROG_TYPE.TRACEPOINT,
+            handler=Demo(),
+            attach_help="Install a demo eBPF program on a Tracepoint.",
+            attach_info="tracepoint_attach_info",  # its `tracepoint` field is the option
+        )
+    ]

@@ -1,0 +1,49 @@
+"""The demo plugin (tests/plugins/bpfman_demo_plugin): in this process, or pip-installed.
+
+It is the plugin guide's example; the tests reach its type through each face:
+the CLI (installed, so a new ``bpfman`` process discovers it), the library
+and gRPC (registered in this process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "bpfman_demo_plugin"
+DIST = "bpfman-demo-plugin"
+
+
+def module() -> ModuleType:
+    """The plugin's module, imported from its source (to register with ``extra=``)."""
+    if str(PLUGIN_DIR) not in sys.path:
+        sys.path.insert(0, str(PLUGIN_DIR))
+    return importlib.import_module("bpfman_demo_plugin")
+
+
+def _pip(*args: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@contextlib.contextmanager
+def installed(workdir: Path) -> Iterator[None]:
+    """The plugin, pip-installed for the block and always uninstalled after it."""
+    # Build from a copy, so no build/ or egg-info lands in the source tree.
+    source = workdir / "src"
+    shutil.copytree(PLUGIN_DIR, source)
+    _pip("install", "--no-deps", "--no-build-isolation", str(source))
+    try:
+        yield
+    finally:
+        _pip("uninstall", "-y", DIST)
