@@ -15,11 +15,13 @@ from typing import Any
 
 import click
 
+from bpfman.cli.attach import attach_options
 from bpfman.cli.options import BpfmanCommand, BpfmanGroup, ClapHelp, MultiValueOption
+from bpfman.core.contract import AttachParams
 from bpfman.dispatcher import TC, XDP, Flavour
-from bpfman.plugins.kprobe.command import command as kprobe_attach
-from bpfman.plugins.tracepoint.command import command as tracepoint_attach
-from bpfman.plugins.uprobe.command import command as uprobe_attach
+from bpfman.plugins.kprobe.options import KprobeParams
+from bpfman.plugins.tracepoint.options import TracepointParams
+from bpfman.plugins.uprobe.options import UprobeParams
 
 from .backends import Client
 from .model import Hook, Load
@@ -132,14 +134,17 @@ def guide_hook(name: str, help: str) -> Callable[[Callable[..., Hook]], click.Co
     return decorator
 
 
-def bpfman_hook(name: str, help: str, attach: click.Command, retprobe: str = "") -> click.Command:
-    """:func:`hook_command` with the options of ``bpfman attach ID <name>`` (less its
-    metadata and output flags), and ``-r`` for the probe types.
+def bpfman_hook(
+    name: str, help: str, declared: type[AttachParams], retprobe: str = ""
+) -> click.Command:
+    """:func:`hook_command` with the options of ``bpfman attach ID <name>`` (its type's
+    declared ones, without ``attach``'s metadata and output flags), and ``-r`` for the
+    probe types.
 
     The flags are the type's attach options under their own names; unset ones
     keep the type's defaults.
     """
-    params = [p for p in attach.params if p.name not in ("metadata", "output")]
+    params = attach_options(declared)
     if retprobe:
         help_text = (
             f"Optional: Whether the program is a {retprobe}.\n"
@@ -195,7 +200,7 @@ def tc(direction: str, iface: str, priority: int, proceed_on: tuple[str, ...]) -
     return Hook("tc", {**params, "proceed_on": list(proceed_on)})
 
 
-tracepoint = bpfman_hook("tracepoint", "Install an eBPF program on a Tracepoint", tracepoint_attach)
-kprobe = bpfman_hook("kprobe", "Install an eBPF kprobe or kretprobe", kprobe_attach, "kretprobe")
-uprobe = bpfman_hook("uprobe", "Install an eBPF uprobe or uretprobe", uprobe_attach, "uretprobe")
+tracepoint = bpfman_hook("tracepoint", "Install an eBPF program on a Tracepoint", TracepointParams)
+kprobe = bpfman_hook("kprobe", "Install an eBPF kprobe or kretprobe", KprobeParams, "kretprobe")
+uprobe = bpfman_hook("uprobe", "Install an eBPF uprobe or uretprobe", UprobeParams, "uretprobe")
 HOOK_COMMANDS = (xdp, tc, tracepoint, kprobe, uprobe)

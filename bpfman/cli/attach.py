@@ -39,7 +39,7 @@ def attach_command(ptype: ProgramType) -> click.Command:
         assert custom.callback is not None  # checked by _custom
         options, build, text = list(custom.params), custom.callback, custom.help
     else:
-        options, text = _options(ptype.params), ptype.attach_help
+        options, text = attach_options(ptype.params), ptype.attach_help
 
         def build(**flags: Any) -> AttachParams:
             given = {name: value for name, value in flags.items() if value not in (None, ())}
@@ -67,8 +67,9 @@ def attach_command(ptype: ProgramType) -> click.Command:
     return BpfmanCommand(ptype.name, callback=callback, params=options, help=text)
 
 
-def _options(params: type[AttachParams]) -> list[click.Parameter]:
-    """A click option per declared field, in the order ``--help`` lists them."""
+def attach_options(params: type[AttachParams]) -> list[click.Parameter]:
+    """A click option per declared field, in the order ``--help`` lists them (bpfctl's
+    probe subcommands take them too)."""
     by_name = {option.name: option for option in declared(params)}
     order = params.cli_order or tuple(by_name)
     return [_option(by_name[name]) for name in order]
