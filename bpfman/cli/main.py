@@ -25,6 +25,8 @@ from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
 from .lazy import lazy_commands
 from .options import (
+    IMAGE_URL_HELP,
+    REGISTRY_AUTH_HELP,
     U32,
     BpfmanCommand,
     BpfmanGroup,
@@ -63,12 +65,12 @@ Format: <NAME>=<Hex Value>
 
 This is a very low level primitive. The caller is responsible for formatting
 the byte string appropriately considering such things as size, endianness,
-alignment and packing of data structures. Multiple values can be enter by
+alignment and packing of data structures. Multiple values can be entered by
 separating each <NAME>=<Hex Value> pair with a space.
 Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D"""
 APPLICATION_HELP = """Optional: Application is used to group multiple programs that are loaded together
 under the same load command. This actually creates a special <KEY>=<VALUE> in the
-metadata parameter. It can be used to filer on list commands.
+metadata parameter. It can be used to filter on list commands.
 Example: --application TestEbpfApp"""
 LOAD_METADATA_HELP = """Optional: Specify Key/Value metadata to be attached to a program when it
 is loaded by bpfman.
@@ -345,16 +347,12 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
     "-i",
     "--image-url",
     required=True,
-    help="Required: Container Image URL.\n"
-    "Example: --image-url quay.io/bpfman-bytecode/xdp_pass:latest",
+    help=IMAGE_URL_HELP,
 )
 @click.option(
     "-r",
     "--registry-auth",
-    help="Optional: Registry auth for authenticating with the specified image registry.\n"
-    "This should be base64 encoded from the '<username>:<password>' string just like\n"
-    "it's stored in the docker/podman host config.\n"
-    'Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"',
+    help=REGISTRY_AUTH_HELP,
 )
 @click.option(
     "-p",
@@ -375,7 +373,7 @@ def load_image(
     output: str,
     **load: Any,
 ) -> None:
-    """Load an eBPF program packaged in a OCI container image from a given registry."""
+    """Load an eBPF program packaged in an OCI container image from a given registry."""
     app.output = output
     load_image = partial(
         app.bpfman.load_image, image_url, pull_policy=pull_policy, registry_auth=registry_auth

@@ -305,6 +305,15 @@ class BpfmanGroup(ClapHelp, click.Group):
         return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
 
+IMAGE_URL_HELP = (
+    "Required: Container Image URL.\nExample: --image-url quay.io/bpfman-bytecode/xdp_pass:latest"
+)
+REGISTRY_AUTH_HELP = (
+    "Optional: Registry auth for authenticating with the specified image registry.\n"
+    "This should be base64 encoded from the '<username>:<password>' string just like\n"
+    "it's stored in the docker/podman host config.\n"
+    'Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2"'
+)
 METADATA_HELP = (
     "Optional: Specify Key/Value metadata to be attached to a link when it\n"
     "is loaded by bpfman.\nFormat: <KEY>=<VALUE>\n\n"
