@@ -572,13 +572,22 @@ def version(output: str) -> None:
         click.echo(f"{label.capitalize() + ':':<10}{value}")
 
 
+SOURCE_TREE_HELP = """Optional: The source tree whose CHANGELOG.md (this version's release date) or
+last commit dates the pages; SOURCE_DATE_EPOCH, if set, wins
+[default: the tree bpfman runs from, if it runs from one]."""
+
+
 @cli.command(hidden=True, cls=BpfmanCommand)
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-def man(out_dir: Path) -> None:
-    """Generate man pages for bpfman."""
+@click.option(
+    "--source-tree", type=click.Path(file_okay=False, path_type=Path), help=SOURCE_TREE_HELP
+)
+def man(out_dir: Path, source_tree: Path | None) -> None:
+    """Generate the man pages of bpfman and bpfctl."""
     from .docs import write_man_pages
 
-    for path in write_man_pages(cli, out_dir, click.get_current_context().find_root().obj):
+    obj = click.get_current_context().find_root().obj
+    for path in write_man_pages(out_dir, obj, source_tree):
         click.echo(path)
 
 
