@@ -13,6 +13,8 @@ DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping m
 	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
 	apache2-utils podman xdp-tools systemd strace debootstrap runc
 DEBIAN_PACKAGES += tmux
+# the man page tests render every page with groff and man
+DEBIAN_PACKAGES += groff-base man-db
 # The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
 KERNEL_612 := build/kernels/6.12
 
@@ -101,8 +103,9 @@ bench: venv bpf image
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman`, `bpfman-rpc` and `bpfctl` linked into $(BINDIR), the systemd
-# units in $(UNITDIR), the socket's group in $(SYSUSERSDIR), the man pages (generated
-# from the CLI) in $(MANDIR)/man1.
+# units in $(UNITDIR), the socket's group in $(SYSUSERSDIR), bpfman's and bpfctl's man pages
+# (generated from the CLI, dated by CHANGELOG.md or the last commit, or SOURCE_DATE_EPOCH)
+# in $(MANDIR)/man1.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
@@ -142,7 +145,7 @@ install:
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers > /dev/null; then \
 		systemd-sysusers "$(SYSUSERSDIR)/bpfman.conf"; \
 	fi
-	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man "$(DESTDIR)$(MANDIR)/man1" > /dev/null
+	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman man --source-tree "$(CURDIR)" "$(DESTDIR)$(MANDIR)/man1" > /dev/null
 	"$(DESTDIR)$(APPDIR)/bin/python" -I -m bpfman completions "$(DESTDIR)$(APPDIR)/completions" > /dev/null
 	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/bpfman.bash" "$(DESTDIR)$(BASHCOMPDIR)/bpfman"
 	install -D -m 0644 "$(DESTDIR)$(APPDIR)/completions/_bpfman" "$(DESTDIR)$(ZSHCOMPDIR)/_bpfman"
@@ -155,6 +158,7 @@ uninstall:
 	rm -f "$(DESTDIR)$(UNITDIR)/bpfman.service" "$(DESTDIR)$(UNITDIR)/bpfman.socket" \
 		"$(DESTDIR)$(UNITDIR)/bpfman-metrics.service" "$(DESTDIR)$(UNITDIR)/bpfman-restore.service"
 	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfman.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfman-*.1.gz
+	rm -f "$(DESTDIR)$(MANDIR)/man1/"bpfctl.1.gz "$(DESTDIR)$(MANDIR)/man1/"bpfctl-*.1.gz
 	rm -f "$(DESTDIR)$(BASHCOMPDIR)/bpfman" "$(DESTDIR)$(ZSHCOMPDIR)/_bpfman" "$(DESTDIR)$(FISHCOMPDIR)/bpfman.fish"
 	rm -rf "$(DESTDIR)$(APPDIR)"
 

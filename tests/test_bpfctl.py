@@ -405,6 +405,8 @@ def unload(bpfctl: Bpfctl, prog: int) -> None:
 
 
 # -- help ----------------------------------------------------------------------------
+# The guide's help, word for word (its "bpfd" and "a OCI" too), but for one fix: its
+# example `--registry_auth` names no flag (clap spells it --registry-auth).
 GUIDE_HELP = {
     ("--help",): """
 A client for working with bpfd
@@ -497,7 +499,7 @@ Options:
           Optional: Registry auth for authenticating with the specified image registry.
           This should be base64 encoded from the '<username>:<password>' string just like
           it's stored in the docker/podman host config.
-          Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"
+          Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2"
 
   -p, --pull-policy <PULL_POLICY>
           Optional: Pull policy for remote images.
@@ -609,7 +611,7 @@ Options:
           Optional: Registry auth for authenticating with the specified image registry.
           This should be base64 encoded from the '<username>:<password>' string just like
           it's stored in the docker/podman host config.
-          Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"
+          Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2"
 
   -p, --pull-policy <PULL_POLICY>
           Optional: Pull policy for remote images.

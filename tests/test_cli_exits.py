@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from bpfman.cli import roff
 from bpfman.cli.app import EXIT_STATUSES
 from bpfman.core.manager import Bpfman
 from tests.helpers.consistency import kernel_programs, problems
@@ -44,7 +45,7 @@ def test_exit_statuses_are_documented_alike(tmp_path: Path) -> None:
     readme = README.read_text()
     for row in EXIT_STATUSES:
         assert f"{row.code:>5}  {row.meaning}\n" in help_text
-        assert f".TP\n\\fB{row.code}\\fR\n{row.meaning}\n" in man_section
+        assert f".TP\n\\fB{row.code}\\fR\n{roff.words(row.meaning)}\n" in man_section
         assert f"| {row.code} | {row.meaning} |\n" in readme
     codes = [row.code for row in EXIT_STATUSES]
     assert codes == sorted(set(codes))

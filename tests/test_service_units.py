@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -117,6 +118,9 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
     assert "--socket-path" in version.stdout
     man1 = prefix / "share" / "man" / "man1"
     assert (man1 / "bpfman.1.gz").is_file() and (man1 / "bpfman-load-file.1.gz").is_file()
+    # bpfctl's too; dated from this tree though the installed bpfman runs from elsewhere
+    page = gzip.decompress((man1 / "bpfctl.1.gz").read_bytes()).decode()
+    assert re.match(r'\.TH BPFCTL 1 "\d{4}-\d\d-\d\d" "bpfman ', page), page[:80]
     for script in ("bash-completion/completions/bpfman", "zsh/site-functions/_bpfman",
                    "fish/vendor_completions.d/bpfman.fish"):  # fmt: skip
         assert "_BPFMAN_COMPLETE" in (prefix / "share" / script).read_text()

@@ -45,7 +45,7 @@ Example: --image-url quay.io/bpfd-bytecode/xdp_pass:latest"""
 REGISTRY_AUTH_HELP = """Optional: Registry auth for authenticating with the specified image registry.
 This should be base64 encoded from the '<username>:<password>' string just like
 it's stored in the docker/podman host config.
-Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2\""""
+Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2\""""
 SOCKET_HELP = f"The bpfman service's socket [default: {DEFAULT_SOCKET}; env {SOCKET_ENV}]."
 
 

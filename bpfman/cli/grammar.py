@@ -107,7 +107,7 @@ Format: <NAME>=<Hex Value>
 
 This is a very low level primitive. The caller is responsible for formatting
 the byte string appropriately considering such things as size, endianness,
-alignment and packing of data structures. Multiple values can be enter by
+alignment and packing of data structures. Multiple values can be entered by
 separating each <NAME>=<Hex Value> pair with a space.
 Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D""",
     ),
@@ -116,7 +116,7 @@ Example: -g GLOBAL_u8=01 GLOBAL_u32=0A0B0C0D""",
         "application",
         help="""Optional: Application is used to group multiple programs that are loaded together
 under the same load command. This actually creates a special <KEY>=<VALUE> in the
-metadata parameter. It can be used to filer on list commands.
+metadata parameter. It can be used to filter on list commands.
 Example: --application TestEbpfApp""",
     ),
     Flag(

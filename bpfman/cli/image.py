@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from bpfman.cli.app import App
-from bpfman.cli.options import BpfmanGroup, HelpArgument, output_option
+from bpfman.cli.options import (
+    IMAGE_URL_HELP,
+    REGISTRY_AUTH_HELP,
+    BpfmanGroup,
+    HelpArgument,
+    output_option,
+)
 from bpfman.cli.output import Value, block, dumps
 from bpfman.core.errors import InvalidInputError
 from bpfman.images import (
@@ -38,15 +44,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 InferType = Callable[[str], str | None]
 _PROGRESS_MIN_BYTES = 1 << 20
 
-IMAGE_URL_HELP = (
-    "Required: Container Image URL.\nExample: --image-url quay.io/bpfman-bytecode/xdp_pass:latest"
-)
-REGISTRY_AUTH_HELP = (
-    "Optional: Registry auth for authenticating with the specified image registry.\n"
-    "This should be base64 encoded from the '<username>:<password>' string just like\n"
-    "it's stored in the docker/podman host config.\n"
-    'Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"'
-)
 PULL_POLICY_HELP = (
     "Optional: Pull policy for remote images.\n\n[possible values: Always, IfNotPresent, Never]"
 )
@@ -59,28 +56,34 @@ CILIUM_HELP = (
     "where the bytecode files all contain a standard bpf_<GOARCH>_<(el/eb)>.o tag.\n"
     "Example: --cilium-ebpf-project ./examples/go-xdp-counter"
 )
-SOURCES_TEXT = """To use, the --container-file and --tag must be included, as well as a pointer to
-at least one bytecode file that can be passed in several ways. Use either:
-
-* --bytecode: for a single bytecode built for the host architecture.
+SOURCES_TEXT = """* --bytecode: for a single bytecode built for the host architecture.
 
 * --cilium-ebpf-project: for a cilium/ebpf project directory which contains
-multiple object files for different architectures.
+  multiple object files for different architectures.
 
 * --bc-386-el .. --bc-s390x-eb: to add one or more architecture specific bytecode files."""
 BUILD_HELP = f"""Build an eBPF bytecode image from local bytecode objects and push to a registry.
 
+To use, the --container-file (except with --runtime native) and --tag must be
+included, as well as a pointer to at least one bytecode file that can be passed
+in several ways. Use either:
+
 {SOURCES_TEXT}
 
 Examples:
-bpfman image build -f Containerfile.bytecode -t quay.io/<USER>/go-xdp-counter:test \\
--b ./examples/go-xdp-counter/bpf_x86_bpfel.o"""
+   bpfman image build -f Containerfile.bytecode \\
+     -t quay.io/<USER>/go-xdp-counter:test \\
+     -b ./examples/go-xdp-counter/bpf_x86_bpfel.o"""
 GENERATE_HELP = f"""Generate the OCI image labels for a given bytecode file.
 
+To use, include a pointer to at least one bytecode file, which can be passed in
+several ways. Use either:
+
 {SOURCES_TEXT}
 
 Examples:
-bpfman image generate-build-args --bc-amd64-el ./examples/go-xdp-counter/bpf_x86_bpfel.o"""
+   bpfman image generate-build-args \\
+     --bc-amd64-el ./examples/go-xdp-counter/bpf_x86_bpfel.o"""
 RUNTIME_HELP = (
     "Optional: Container runtime to use, works with docker or podman, defaults to docker\n"
     "Example: --runtime podman\n\n"
@@ -93,7 +96,7 @@ its labels and layers, read from the registry. Nothing is pulled or loaded.
 A multi-arch image shows the platforms it has and the entry for this host.
 
 Example:
-bpfman image inspect quay.io/bpfman-bytecode/go-xdp-counter:latest"""
+   bpfman image inspect quay.io/bpfman-bytecode/go-xdp-counter:latest"""
 VERIFY_HELP = """Check a bytecode image's signature (cosign's format) against a public key,
 as a pull with signing.verify_enabled does, and nothing else.
 
@@ -101,7 +104,8 @@ Exit status 0: the signature verifies (or, with --allow-unsigned, there is none)
 8: the image is not signed, or no signature verifies against the key.
 
 Example:
-bpfman image verify --public-key cosign.pub quay.io/<USER>/go-xdp-counter:test"""
+   bpfman image verify --public-key cosign.pub \\
+     quay.io/<USER>/go-xdp-counter:test"""
 PUBLIC_KEY_HELP = """Optional: PEM public key to verify with [default: signing.public_key of the config]
 Example: --public-key cosign.pub"""
 ALLOW_UNSIGNED_HELP = """Optional: Accept an image with no signature at all (one that does not verify
@@ -112,7 +116,8 @@ The signature is pushed next to the image under the tag sha256-<digest>.sig, so
 cosign and bpfman (signing.verify_enabled with signing.public_key) can verify it.
 
 Example:
-bpfman image sign --key signing.pem -i quay.io/<USER>/go-xdp-counter:test"""
+   bpfman image sign --key signing.pem \\
+     -i quay.io/<USER>/go-xdp-counter:test"""
 
 TAG_HELP = (
     "Required: Name and optionally a tag in the name:tag format.\n"
@@ -120,7 +125,7 @@ TAG_HELP = (
 )
 CONTAINER_FILE_HELP = (
     "Required: Dockerfile to use for building the image.\n"
-    "Example: --container_file Containerfile.bytecode\n\n"
+    "Example: --container-file Containerfile.bytecode\n\n"
     "Not used with --runtime native."
 )
 KEY_HELP = (
@@ -131,11 +136,10 @@ KEY_HELP = (
 
 
 def _arch_help(goarch: str, suffix: str) -> str:
-    described = "amd64" if goarch == "386" else goarch  # the reference CLI's wording
     filename = "x86" if goarch == "amd64" else goarch
     order = suffix.rsplit("-", 1)[1]
     return (
-        f"Optional: bytecode file to use for building the image assuming {described}"
+        f"Optional: bytecode file to use for building the image assuming {goarch}"
         f" architecture.\nExample: --bc-{suffix} ./examples/go-xdp-counter/"
         f"bpf_{filename}_bpf{order}.o"
     )

@@ -27,6 +27,8 @@ from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_lo
 from .grammar import GLOBAL, LIST_LINKS, LIST_PROGRAMS, LOAD, LOAD_FILE, LOCK_TIMEOUT, ROOT, VERBOSE
 from .lazy import lazy_commands
 from .options import (
+    IMAGE_URL_HELP,
+    REGISTRY_AUTH_HELP,
     BpfmanCommand,
     BpfmanGroup,
     flag_option,
@@ -216,16 +218,12 @@ def load_file(app: App, /, programs: tuple[str, ...], path: str, output: str, **
     "-i",
     "--image-url",
     required=True,
-    help="Required: Container Image URL.\n"
-    "Example: --image-url quay.io/bpfman-bytecode/xdp_pass:latest",
+    help=IMAGE_URL_HELP,
 )
 @click.option(
     "-r",
     "--registry-auth",
-    help="Optional: Registry auth for authenticating with the specified image registry.\n"
-    "This should be base64 encoded from the '<username>:<password>' string just like\n"
-    "it's stored in the docker/podman host config.\n"
-    'Example: --registry_auth "YnjrcKw63PhDcQodiU9hYxQ2"',
+    help=REGISTRY_AUTH_HELP,
 )
 @click.option(
     "-p",
@@ -246,7 +244,7 @@ def load_image(
     output: str,
     **load: Any,
 ) -> None:
-    """Load an eBPF program packaged in a OCI container image from a given registry."""
+    """Load an eBPF program packaged in an OCI container image from a given registry."""
     app.output = output
     load_image = partial(
         app.bpfman.load_image, image_url, pull_policy=pull_policy, registry_auth=registry_auth
@@ -396,13 +394,22 @@ def version(output: str) -> None:
         click.echo(f"{label.capitalize() + ':':<10}{value}")
 
 
+SOURCE_TREE_HELP = """Optional: The source tree whose CHANGELOG.md (this version's release date) or
+last commit dates the pages; SOURCE_DATE_EPOCH, if set, wins
+[default: the tree bpfman runs from, if it runs from one]."""
+
+
 @cli.command(hidden=True, cls=BpfmanCommand)
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-def man(out_dir: Path) -> None:
-    """Generate man pages for bpfman."""
+@click.option(
+    "--source-tree", type=click.Path(file_okay=False, path_type=Path), help=SOURCE_TREE_HELP
+)
+def man(out_dir: Path, source_tree: Path | None) -> None:
+    """Generate the man pages of bpfman and bpfctl."""
     from .docs import write_man_pages
 
-    for path in write_man_pages(cli, out_dir, click.get_current_context().find_root().obj):
+    obj = click.get_current_context().find_root().obj
+    for path in write_man_pages(out_dir, obj, source_tree):
         click.echo(path)
 
 

@@ -102,12 +102,24 @@ def cleandoc(text: str) -> str:
     return "\n".join([lines[0].strip(), *(line[indent:] for line in lines[1:])]).strip()
 
 
-def _metavar(param: click.Parameter) -> str:
+def metavar(param: click.Parameter) -> str:
+    """``<GLOBAL>...``: what an option takes, as ``--help`` and the man pages show it."""
     if isinstance(param, click.Option) and param.is_flag:
         return ""
     name = (param.name or "value").upper().rstrip("_")
     more = "..." if isinstance(param, MultiValueOption) else ""
     return f"<{name}>{more}"
+
+
+def option_help(param: click.Option) -> str:
+    """An option's help with its accepted values and default, as ``--help`` and the
+    man pages show it."""
+    lines = cleandoc(param.help or "").splitlines()
+    if isinstance(param.type, click.Choice) and "possible values" not in (param.help or ""):
+        lines += ["", f"[possible values: {', '.join(map(str, param.type.choices))}]"]
+    if param.show_default and param.default is not None and not param.is_flag:
+        lines += ["", f"[default: {param.default}]"]
+    return "\n".join(lines)
 
 
 class ClapHelp:
@@ -134,7 +146,7 @@ class ClapHelp:
         pieces = ["[OPTIONS]"]
         for param in self.params:
             if isinstance(param, click.Option) and param.required:
-                pieces.append(f"{param.opts[-1]} {_metavar(param)}")
+                pieces.append(f"{param.opts[-1]} {metavar(param)}")
         for param in self.params:
             if isinstance(param, click.Argument):
                 pieces.append(argument_name(param))
@@ -186,14 +198,9 @@ class ClapHelp:
             shorts = [o for o in param.opts if not o.startswith("--")]
             longs = [o for o in param.opts if o.startswith("--")]
             head = (shorts[0] + ", " if shorts else "    ") + ", ".join(longs)
-            metavar = _metavar(param)
-            formatter.write(f"  {head}{' ' + metavar if metavar else ''}\n")
-            lines = cleandoc(param.help or "").splitlines()
-            if isinstance(param.type, click.Choice) and "possible values" not in (param.help or ""):
-                lines += ["", f"[possible values: {', '.join(map(str, param.type.choices))}]"]
-            if param.show_default and param.default is not None and not param.is_flag:
-                lines += ["", f"[default: {param.default}]"]
-            for line in lines:
+            takes = metavar(param)
+            formatter.write(f"  {head}{' ' + takes if takes else ''}\n")
+            for line in option_help(param).splitlines():
                 formatter.write(f"          {line}".rstrip() + "\n")
             formatter.write("\n")
 
@@ -297,6 +304,17 @@ class BpfmanGroup(ClapHelp, click.Group):
         if cmd_name == "help":
             return HelpCommand()
         return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+
+IMAGE_URL_HELP = (
+    "Required: Container Image URL.\nExample: --image-url quay.io/bpfman-bytecode/xdp_pass:latest"
+)
+REGISTRY_AUTH_HELP = (
+    "Optional: Registry auth for authenticating with the specified image registry.\n"
+    "This should be base64 encoded from the '<username>:<password>' string just like\n"
+    "it's stored in the docker/podman host config.\n"
+    'Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2"'
+)
 
 
 class FlagOption(click.Option):
