@@ -23,7 +23,10 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from bpfman.core.contract import AttachParams, LinkView
-    from bpfman.core.errors import (
+    from bpfman.core.filters import Selector
+    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
+    from bpfman.core.model import LinkRecord, ProgramRecord
+    from bpfman.errors import (
         BpfmanError,
         ConflictError,
         CorruptStateError,
@@ -40,9 +43,6 @@ if TYPE_CHECKING:
         StateError,
         UnsupportedError,
     )
-    from bpfman.core.filters import Selector
-    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
-    from bpfman.core.model import LinkRecord, ProgramRecord
     from bpfman.inputs import ProgramRequest
     from bpfman.plugins.cgroup.options import CgroupParams
     from bpfman.plugins.fentry.options import FentryParams, FexitParams
@@ -101,7 +101,7 @@ __all__ = [
 ]
 
 _WHERE: dict[str, str] = {
-    **{name: "bpfman.core.errors" for name in __all__ if name.endswith("Error")},
+    **{name: "bpfman.errors" for name in __all__ if name.endswith("Error")},
     "AttachParams": "bpfman.core.contract",
     "LinkView": "bpfman.core.contract",
     "Selector": "bpfman.core.filters",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bpfman.core.errors import InvalidInputError, PermissionDeniedError
+from bpfman.errors import InvalidInputError, PermissionDeniedError
 
 DEFAULT_ROOT = Path("/run/bpfman")
 ROOT_ENV = "BPFMAN_ROOT"

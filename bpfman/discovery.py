@@ -19,7 +19,7 @@ from typing import Any, TypeGuard
 
 import msgpack
 
-from bpfman.core.errors import PluginError
+from bpfman.errors import PluginError
 from bpfman.logs import get_logger
 
 ENTRY_POINT_GROUP = "bpfman.program_types"

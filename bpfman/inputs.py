@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.model import APPLICATION_KEY, APPLICATION_KEYS
+from bpfman.errors import InvalidInputError
 from bpfman.validate import text
 
 

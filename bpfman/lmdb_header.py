@@ -11,7 +11,7 @@ import os
 import struct
 from pathlib import Path
 
-from bpfman.core.errors import CorruptStateError
+from bpfman.errors import CorruptStateError
 from bpfman.kernel.limits import FD_ERRNOS, fd_error
 
 _LMDB_MAGIC = 0xBEEFC0DE

@@ -28,17 +28,6 @@ from bpfman.core.contract import (
     TypeHandler,
     resolved,
 )
-from bpfman.core.errors import (
-    BpfmanError,
-    ConflictError,
-    InvalidInputError,
-    KernelError,
-    LimitExceededError,
-    NotFoundError,
-    PermissionDeniedError,
-    PluginError,
-    UnsupportedError,
-)
 from bpfman.core.fields import (
     DIRECTION,
     IFACE,
@@ -51,6 +40,17 @@ from bpfman.core.fields import (
 )
 from bpfman.core.hookspecs import hookimpl
 from bpfman.core.model import LinkRecord, ProgramRecord, shown
+from bpfman.errors import (
+    BpfmanError,
+    ConflictError,
+    InvalidInputError,
+    KernelError,
+    LimitExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+    PluginError,
+    UnsupportedError,
+)
 from bpfman.kernel.links import is_detached
 from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
 

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, TypeVar
 from bpfman import kernel
 from bpfman.core.bpffs import CORE_DIRS, KERNEL_ENTRIES, entries, holds_pins, is_pinned
 from bpfman.core.contract import Resource
-from bpfman.core.errors import (
+from bpfman.core.journal import Operation, replay
+from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.core.recovery import handlers, reconcile
+from bpfman.core.state import Store
+from bpfman.errors import (
     CorruptStateError,
     InvalidInputError,
     KernelError,
     NotFoundError,
     StateError,
 )
-from bpfman.core.journal import Operation, replay
-from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.recovery import handlers, reconcile
-from bpfman.core.state import Store
 from bpfman.logs import get_logger
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, get_args
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 
 #: When an image pull may use the network (Kubernetes' names; bpfman.images.PullPolicy).
 PullPolicyName = Literal["Always", "IfNotPresent", "Never"]

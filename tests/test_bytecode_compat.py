@@ -26,7 +26,7 @@ import grpc
 import pytest
 
 from bpfman import kernel
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.images import BytecodeSources, ImageSettings, ImageStore, PullPolicy
 from bpfman.images.build import build_native
 from bpfman.kernel.statics import globalize_static_programs

@@ -21,7 +21,7 @@ from typing import Any
 import click
 import pytest
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.images import BytecodeSources, ImageSettings, parse_reference
 from bpfman.images.build import build_native
 from bpfman.images.signing import load_private_key, sign_image

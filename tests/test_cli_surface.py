@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from bpfman.cli.entry import main
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.manager import Bpfman
 from bpfman.core.state import _OPEN
 from bpfman.discovery import discover
+from bpfman.errors import InvalidInputError
 from bpfman.kernel.names import PROG_TYPE_FILTERS, squash
 from tests.helpers import run
 from tests.helpers.bpftool import net_show

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bpfman.config import SCHEMA, Rule, load_config
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.images import ImageSettings
 from tests.helpers.root import Root, load_counter
 

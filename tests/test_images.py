@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images import (
     BytecodeSources,
     ImageSettings,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images import BytecodeSources, generate_build_args
 from bpfman.images.elf import check_bytecode
 from tests.helpers.registry import infer_type

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bpfman.cli.image import make_image_group
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images import ImageSettings, ImageStore, PullPolicy
 from tests.helpers.registry import Registry, infer_type, write_keypair
 

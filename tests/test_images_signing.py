@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bpfman.core.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, NotFoundError
 from bpfman.images import (
     BytecodeSources,
     ImageSettings,

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from bpfman import kernel as k
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
 from tests.helpers.bpftool import bpftool
 from tests.helpers.build import LazyObjects
 
@@ -372,7 +372,7 @@ def test_set_global_rejects_bad_input(main_obj: k.BpfObject) -> None:
 def test_malformed_object_is_invalid_input_and_libbpf_stays_quiet(tmp_path: Path) -> None:
     code = (
         "from bpfman.kernel import BpfObject\n"
-        "from bpfman.core.errors import InvalidInputError\n"
+        "from bpfman.errors import InvalidInputError\n"
         "try:\n"
         "    BpfObject.open_bytes(b'not an elf at all', 'junk')\n"
         "except InvalidInputError as e:\n"

@@ -20,8 +20,8 @@ from typing import IO
 
 import pytest
 
-from bpfman.core.errors import LockTimeoutError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import LockTimeoutError
 from tests.helpers.root import BPFMAN, REPO, Root, load_counter
 from tests.helpers.wait import eventually
 

@@ -27,11 +27,11 @@ import pytest
 import bpfman
 from bpfman.cli.attach import attach_command
 from bpfman.core.contract import AttachParams, LinkView, ProgramType, TypeHandler
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.fields import declared
 from bpfman.core.manager import Bpfman
 from bpfman.core.plugins import Plugins, get_plugin_manager
 from bpfman.discovery import ENTRY_POINT_GROUP
+from bpfman.errors import InvalidInputError
 from tests.helpers import demo
 from tests.helpers.bpftool import map_values
 from tests.helpers.raises import refused

@@ -20,8 +20,8 @@ from typing import Any
 import lmdb
 import pytest
 
-from bpfman.core.errors import StateError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import StateError
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids
 from tests.helpers.chains import load_chain

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import UnsupportedError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import UnsupportedError
 from bpfman.plugins.cgroup.cgroupfs import cgroup2_mounts
 from tests.helpers import run
 from tests.helpers.cgroup import Cgroup

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.plugins.fentry.options import FexitParams
 from tests.helpers.bpftool import map_values
 from tests.helpers.root import Root

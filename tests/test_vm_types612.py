@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import InvalidInputError
 from tests.helpers import shown_rows
 from tests.helpers.bpftool import link_infos, map_values, mprog_query
 from tests.helpers.net import VethPair, in_netns

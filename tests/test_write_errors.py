@@ -164,7 +164,7 @@ def test_a_failed_store_write_gets_an_honest_exit_status(
 # Loads twice in one process; the first load may fail, the second must not.
 TWICE = """
 import sys
-from bpfman.core.errors import StateError
+from bpfman.errors import StateError
 from bpfman.core.manager import Bpfman
 with Bpfman(sys.argv[1]) as mgr:
     try:

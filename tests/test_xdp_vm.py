@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bpfman import kernel
-from bpfman.core.errors import ConflictError
+from bpfman.errors import ConflictError
 from tests.helpers import run
 from tests.helpers.bpftool import net_show, prog_ids, prog_show
 from tests.helpers.chains import PACKETS, PORT, Chains

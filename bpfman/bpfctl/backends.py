@@ -14,7 +14,7 @@ import os
 import socket
 
 from bpfman.config import require_privilege
-from bpfman.core.errors import BpfmanError, PermissionDeniedError
+from bpfman.errors import BpfmanError, PermissionDeniedError
 
 from .transaction import Backend
 

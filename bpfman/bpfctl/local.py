@@ -6,8 +6,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bpfman import kernel
-from bpfman.core.errors import NotFoundError
 from bpfman.core.manager import Bpfman
+from bpfman.errors import NotFoundError
 
 from .model import (
     BpfdFacts,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bpfman.core.errors import InvalidInputError, NotFoundError
+from bpfman.errors import InvalidInputError, NotFoundError
 
 # The types the guide's load commands attach; each is the bpfman type of that name.
 HOOK_TYPES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe")

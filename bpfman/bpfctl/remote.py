@@ -20,7 +20,8 @@ from typing import Any
 
 import grpc
 
-from bpfman.core.errors import (
+from bpfman.dispatcher import TC, XDP, Flavour
+from bpfman.errors import (
     BpfmanError,
     ConflictError,
     ImageError,
@@ -29,7 +30,6 @@ from bpfman.core.errors import (
     PermissionDeniedError,
     UnsupportedError,
 )
-from bpfman.dispatcher import TC, XDP, Flavour
 from bpfman.kernel.names import prog_type_name, prog_types_named
 from bpfman.service import bpfman_pb2 as pb
 from bpfman.service import bpfman_pb2_grpc as pb_grpc

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Protocol
 
-from bpfman.core.errors import BpfmanError, InvalidInputError, StateError
+from bpfman.errors import BpfmanError, InvalidInputError, StateError
 
 from .model import RETPROBE_LABELS, Hook, ListRow, Load, Loaded, Shown
 

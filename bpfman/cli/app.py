@@ -13,8 +13,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..core import errors
-from ..core.errors import BpfmanError
+from .. import errors
+from ..errors import BpfmanError
 from ..inputs import parse_globals, parse_key_values, with_application
 from ..kernel.limits import FD_ERRNOS, fd_error
 

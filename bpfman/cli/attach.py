@@ -18,8 +18,8 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..core.contract import AttachParams, ProgramType
-from ..core.errors import PluginError
 from ..core.fields import Declared, declared
+from ..errors import PluginError
 from ..inputs import parse_key_values
 from .app import App
 from .options import BpfmanCommand, MultiValueOption

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..core.errors import InvalidInputError, NotFoundError
 from ..core.fields import KEY, NETNS
 from ..dispatcher.views import TYPES, DispatcherView, dispatcher_views
+from ..errors import InvalidInputError, NotFoundError
 from .app import App
 from .options import BpfmanGroup, HelpArgument, output_option
 from .output import Value, block, table

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..core.errors import InvalidInputError
+from ..errors import InvalidInputError
 from . import roff
 from .app import EXIT_STATUSES
 from .lazy import resolved

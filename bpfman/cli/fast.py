@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InvalidInputError
+from ..errors import InvalidInputError
 from . import grammar
 from .app import App, guarded, lock_timeout, verbose_logging
 from .grammar import Flag

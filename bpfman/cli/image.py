@@ -23,7 +23,7 @@ from bpfman.cli.options import (
     output_option,
 )
 from bpfman.cli.output import Value, block, dumps
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.images import (
     ARCHES,
     BytecodeSources,

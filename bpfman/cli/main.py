@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import __version__
-from ..core.errors import InvalidInputError
+from ..errors import InvalidInputError
 from ..validate import PULL_POLICIES
 from . import complete as completion
 from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging

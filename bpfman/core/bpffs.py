@@ -21,10 +21,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from bpfman.errors import BpfmanError, PermissionDeniedError, StateError
 from bpfman.kernel.mounts import ensure_mounted, is_mounted
 from bpfman.logs import get_logger
-
-from .errors import BpfmanError, PermissionDeniedError, StateError
 
 log = get_logger(__name__)
 PRIVATE = 0o700

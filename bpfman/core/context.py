@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfman import kernel
+from bpfman.errors import BpfmanError, NotFoundError
 from bpfman.logs import get_logger
 
 from .bpffs import Layout, private_dir
 from .contract import LinkView, Resource
-from .errors import BpfmanError, NotFoundError
 from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:

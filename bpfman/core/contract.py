@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar
 
+from bpfman.errors import InvalidInputError, PluginError
+
 from . import fields
-from .errors import InvalidInputError, PluginError
 
 # Recorded values the core reads on every path, kept in .model (free of dataclasses);
 # plugins find them here with the rest of the contract.

@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from bpfman import validate
-
-from .errors import PluginError
+from bpfman.errors import PluginError
 
 KEY = "bpfman.option"
 

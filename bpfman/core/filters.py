@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from bpfman.errors import InvalidInputError
 from bpfman.kernel.names import PROG_TYPE_FILTERS, kernel_types_named, squash
 
-from .errors import InvalidInputError
 from .model import APPLICATION_KEYS, ProgramRecord, application_of
 
 if TYPE_CHECKING:

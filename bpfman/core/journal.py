@@ -35,9 +35,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from bpfman.errors import StateError
 from bpfman.logs import get_logger
 
-from .errors import StateError
 from .model import Resource
 from .state import Store, Txn
 

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BpfmanError, NotFoundError
+from bpfman.errors import BpfmanError, NotFoundError
+
 from .model import LinkRecord
 
 if TYPE_CHECKING:

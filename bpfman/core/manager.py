@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman import kernel
 from bpfman.config import Config, default_root, load_config, require_privilege
+from bpfman.errors import (
+    ConflictError,
+    InvalidInputError,
+    KernelError,
+    LostStateError,
+    NotFoundError,
+    NotManagedError,
+)
 from bpfman.inputs import (
     ProgramRequest,
     checked_globals,
@@ -43,14 +51,6 @@ from .bpffs import (
     trusted_root,
     unpin,
     unpin_link,
-)
-from .errors import (
-    ConflictError,
-    InvalidInputError,
-    KernelError,
-    LostStateError,
-    NotFoundError,
-    NotManagedError,
 )
 from .filters import Selector, application_selector, link_kinds, type_filters
 from .journal import Operation, replay

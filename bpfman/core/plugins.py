@@ -17,11 +17,11 @@ from typing import Any, cast
 import pluggy
 
 from bpfman.discovery import discover
+from bpfman.errors import InvalidInputError, PluginError
 from bpfman.logs import get_logger
 
 from . import hookspecs
 from .contract import AttachParams, ProgramType, Resource, TypeHandler
-from .errors import InvalidInputError, PluginError
 from .fields import check_declarations
 
 log = get_logger(__name__)

@@ -16,11 +16,11 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bpfman.errors import StateError
 from bpfman.logs import get_logger
 
 from .bpffs import Layout, entries, is_pinned
 from .contract import Resource, TypeHandler
-from .errors import StateError
 from .journal import Operation
 from .liveness import Liveness
 

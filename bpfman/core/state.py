@@ -29,11 +29,11 @@ from typing import Any, TypeVar
 import lmdb
 import msgpack
 
+from bpfman.errors import CorruptStateError, LockTimeoutError, StateError
 from bpfman.kernel.limits import FD_ERRNOS, exhausted, fd_error
 from bpfman.lmdb_header import check_data_file, corrupt_message
 from bpfman.logs import get_logger
 
-from .errors import CorruptStateError, LockTimeoutError, StateError
 from .model import LinkRecord, ProgramRecord
 
 # 3: links record what they hang on (``anchor``); an older bpfman would read them as corrupt.
@@ -486,7 +486,7 @@ class Store:
         kernel depends on a lost one; records of another boot are cleared.
         """
         if not self.exists() and not fresh_ok():
-            from .errors import LostStateError
+            from bpfman.errors import LostStateError
 
             raise LostStateError(
                 f"state store {self.data_file} is missing or empty, but bpfman's bpffs still "

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from bpfman.core.errors import InvalidInputError, KernelError, PermissionDeniedError
+from bpfman.errors import InvalidInputError, KernelError, PermissionDeniedError
 from bpfman.logs import get_logger
 
 log = get_logger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.errors import InvalidInputError, UnsupportedError
+from bpfman.errors import InvalidInputError, UnsupportedError
 from bpfman.validate import text
 
 from . import DRIVER_NAME, MAPS_ATTRIBUTE, PROGRAM_ATTRIBUTE

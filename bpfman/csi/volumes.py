@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel
 from bpfman.core.bpffs import entries, is_pinned, private_dir
-from bpfman.core.errors import BpfmanError, ConflictError, NotFoundError, UnsupportedError
+from bpfman.errors import BpfmanError, ConflictError, NotFoundError, UnsupportedError
 from bpfman.logs import get_logger
 
 from . import PROGRAM_NAME_KEY

@@ -19,8 +19,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bpfman.config import require_privilege
-from bpfman.core.errors import BpfmanError, ImageError, InvalidInputError, NotFoundError
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.errors import BpfmanError, ImageError, InvalidInputError, NotFoundError
 from bpfman.inputs import HexValue, ProgramRequest
 from bpfman.logs import get_logger
 

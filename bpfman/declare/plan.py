@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bpfman.core.contract import AttachParams, ProgramType
-from bpfman.core.errors import BpfmanError, InvalidInputError
 from bpfman.core.model import LinkRecord, ProgramRecord
+from bpfman.errors import BpfmanError, InvalidInputError
 from bpfman.inputs import checked_metadata
 
 from .host import (

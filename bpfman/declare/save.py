@@ -14,8 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bpfman.core.errors import BpfmanError, PluginError
 from bpfman.core.model import ProgramRecord
+from bpfman.errors import BpfmanError, PluginError
 from bpfman.logs import get_logger
 
 from .host import Host, attach_func, link_metadata, recorded_options

@@ -17,7 +17,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from bpfman.core.errors import InvalidInputError, NotFoundError
+from bpfman.errors import InvalidInputError, NotFoundError
 from bpfman.inputs import parse_global
 from bpfman.validate import PULL_POLICIES, text
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from bpfman import kernel
-from bpfman.core.errors import KernelError
+from bpfman.errors import KernelError
 
 from .flavours import XDP, Flavour, Slot
 

@@ -30,8 +30,8 @@ from bpfman.core import liveness
 from bpfman.core.bpffs import entries, is_pinned
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import AttachParams, LinkView, Resource, TypeHandler
-from bpfman.core.errors import ConflictError, NotFoundError
 from bpfman.core.model import LinkRecord
+from bpfman.errors import ConflictError, NotFoundError
 from bpfman.kernel.namespaces import NetnsRef
 from bpfman.logs import get_logger
 

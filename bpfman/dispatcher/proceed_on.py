@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.fields import GrpcField, OptionSpec, option
+from bpfman.errors import InvalidInputError
 
 from .flavours import Flavour
 

@@ -27,8 +27,8 @@ from typing import Any
 from bpfman import kernel
 from bpfman.core.context import AttachContext, DetachContext, RecoverContext
 from bpfman.core.contract import Resource
-from bpfman.core.errors import ConflictError
 from bpfman.core.model import LinkRecord
+from bpfman.errors import ConflictError
 
 from .flavours import MAX_PROGRAMS, Flavour, Slot
 from .hook import HookOps, Installed

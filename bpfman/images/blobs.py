@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bpfman.core.errors import ImageError
+from bpfman.errors import ImageError
 from bpfman.images.oci import check_digest, sha256_digest
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bpfman.core.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, NotFoundError
 from bpfman.images.buildargs import (
     BytecodeSources,
     describe_object,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bpfman.core.errors import InvalidInputError, NotFoundError
+from bpfman.errors import InvalidInputError, NotFoundError
 from bpfman.images.elf import bpf_byteorder, check_bytecode
 
 

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 
 _MALFORMED = "registry auth must be base64 of 'user:password'"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from bpfman.core.errors import ImageError
+from bpfman.errors import ImageError
 
 _EM_BPF = 247
 ByteOrder = Literal["little", "big"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.errors import ImageError
+from bpfman.errors import ImageError
 
 PROGRAMS = "io.ebpf.programs"
 MAPS = "io.ebpf.maps"

@@ -13,7 +13,7 @@ import io
 import tarfile
 import zlib
 
-from bpfman.core.errors import ImageError
+from bpfman.errors import ImageError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 
 DEFAULT_REGISTRY = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from bpfman.config import validate
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 
 
 class PullPolicy(StrEnum):

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images.oci import (
     OCI_CONFIG,
     OCI_MANIFEST,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bpfman.core.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, NotFoundError
 from bpfman.images.blobs import BlobStore
 from bpfman.images.credentials import decode_auth
 from bpfman.images.elf import check_bytecode

@@ -18,7 +18,7 @@ from typing import Any
 import oras.auth
 import oras.provider
 
-from bpfman.core.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, NotFoundError
 from bpfman.images.credentials import decode_auth
 from bpfman.images.oci import (
     INDEX_TYPES,

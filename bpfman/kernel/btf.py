@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.errors import KernelError
+from bpfman.errors import KernelError
 from bpfman.kernel.fds import Closing
 from bpfman.kernel.lib import binding
 

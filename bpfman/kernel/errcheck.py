@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bpfman.core.errors import KernelError
+from bpfman.errors import KernelError
 from bpfman.kernel.lib import binding
 from bpfman.kernel.limits import FD_ERRNOS, fd_error
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-from bpfman.core.errors import NotFoundError
+from bpfman.errors import NotFoundError
 from bpfman.kernel.errcheck import check
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bpfman.core.errors import KernelError, NotFoundError
+from bpfman.errors import KernelError, NotFoundError
 from bpfman.kernel.btf import func_name
 from bpfman.kernel.errcheck import check, last_errno
 from bpfman.kernel.lib import binding

@@ -15,7 +15,7 @@ import errno
 import os
 import resource
 
-from bpfman.core.errors import KernelError
+from bpfman.errors import KernelError
 
 FD_ERRNOS = (errno.EMFILE, errno.ENFILE)
 

@@ -6,7 +6,7 @@ import errno
 import time
 from typing import NamedTuple
 
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.info import LinkInfo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bpfman.core.errors import KernelError, PermissionDeniedError
+from bpfman.errors import KernelError, PermissionDeniedError
 
 _MS_NOSUID = 2
 _MS_NODEV = 4

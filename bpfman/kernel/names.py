@@ -62,7 +62,7 @@ def kernel_types_named(name: str) -> set[int]:
 
 def prog_types_named(name: str) -> set[int]:
     """The kernel types a ``--program-type`` value selects; an unknown name is an error."""
-    from bpfman.core.errors import InvalidInputError
+    from bpfman.errors import InvalidInputError
 
     found = kernel_types_named(name)
     if not found:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, PermissionDeniedError
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError, PermissionDeniedError
 
 T = TypeVar("T")
 CLONE_FS = 0x00000200

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError
 from bpfman.kernel.errcheck import check, detail, last_errno
 from bpfman.kernel.fds import Closing
 from bpfman.kernel.lib import binding, capture_libbpf_messages

@@ -7,7 +7,7 @@ import os
 import re
 from typing import Any
 
-from bpfman.core.errors import InvalidInputError, NotFoundError, UnsupportedError
+from bpfman.errors import InvalidInputError, NotFoundError, UnsupportedError
 from bpfman.kernel.errcheck import check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.lib import binding

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 from typing import Any, NamedTuple
 
-from bpfman.core.errors import KernelError
+from bpfman.errors import KernelError
 from bpfman.kernel.errcheck import detail
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bpfman.core.errors import UnsupportedError
+from bpfman.errors import UnsupportedError
 from bpfman.kernel.lib import binding
 
 # (bpf, perf_event_open) syscall numbers per architecture.

@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 from typing import NamedTuple
 
-from bpfman.core.errors import ConflictError, PermissionDeniedError
+from bpfman.errors import ConflictError, PermissionDeniedError
 
 log = logging.getLogger("bpfman.service")
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from bpfman import kernel
-from bpfman.core.errors import (
+from bpfman.core.fields import declared
+from bpfman.errors import (
     BpfmanError,
     ConflictError,
     ImageError,
@@ -33,7 +34,6 @@ from bpfman.core.errors import (
     StateError,
     UnsupportedError,
 )
-from bpfman.core.fields import declared
 from bpfman.inputs import ProgramRequest
 
 from . import bpfman_pb2 as pb

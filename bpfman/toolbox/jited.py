@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bpfman.core.errors import UnsupportedError
+from bpfman.errors import UnsupportedError
 from bpfman.kernel.image import ProgImage
 from bpfman.toolbox.kallsyms import KernelSymbols
 from bpfman.toolbox.source import ProgramSource

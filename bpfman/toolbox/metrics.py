@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bpfman import __version__, kernel
-from bpfman.core.errors import BpfmanError, NotFoundError
+from bpfman.errors import BpfmanError, NotFoundError
 from bpfman.kernel.info import fdinfo_memlock
 from bpfman.kernel.stats import stats_sysctl
 from bpfman.logs import get_logger

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from bpfman import kernel
-from bpfman.core.errors import KernelError, UnsupportedError
+from bpfman.errors import KernelError, UnsupportedError
 from bpfman.kernel import maps
 from bpfman.kernel.image import prog_image
 from bpfman.kernel.perf import perf_event_counter

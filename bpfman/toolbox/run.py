@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bpfman import kernel
-from bpfman.core.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
+from bpfman.errors import InvalidInputError, KernelError, NotFoundError, UnsupportedError
 
 STDIO = "-"
 # Room for the output packet and context unless told otherwise (bpftool's default).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-from bpfman.core.errors import PermissionDeniedError, UnsupportedError
+from bpfman.errors import PermissionDeniedError, UnsupportedError
 from bpfman.kernel.mounts import ensure_mounted
 from bpfman.kernel.perf import tracefs_roots
 

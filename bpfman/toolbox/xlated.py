@@ -69,7 +69,7 @@ class KernelNames:
 
 def helper_names() -> dict[int, str]:
     """Helper id -> name (``bpf_map_lookup_elem``) from vmlinux's ``enum bpf_func_id``."""
-    from bpfman.core.errors import KernelError
+    from bpfman.errors import KernelError
     from bpfman.kernel.btf import Btf
 
     try:

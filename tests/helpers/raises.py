@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from bpfman.core.errors import BpfmanError, InvalidInputError
+from bpfman.errors import BpfmanError, InvalidInputError
 
 
 def refused(

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from bpfman.cli.app import App
 from bpfman.cli.attach import attach_command
 from bpfman.core.contract import AttachParams, ProgramType, TypeHandler
-from bpfman.core.errors import PluginError
 from bpfman.core.fields import option
+from bpfman.errors import PluginError
 from tests.helpers.raises import refused
 
 

@@ -15,7 +15,7 @@ from bpfman.core.contract import (
     TypeHandler,
     resolved,
 )
-from bpfman.core.errors import PluginError
+from bpfman.errors import PluginError
 from tests.helpers.raises import refused
 
 

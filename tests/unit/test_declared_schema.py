@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.model import ProgramRecord
 from bpfman.declare import Declaration, FileSource, ImageSource, LinkEntry, ProgramEntry, parse
 from bpfman.declare.save import entry_names
+from bpfman.errors import InvalidInputError
 
 
 def test_what_is_written_reads_back_the_same() -> None:

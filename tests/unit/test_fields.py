@@ -9,10 +9,10 @@ from typing import ClassVar, Literal
 import pytest
 
 from bpfman.core.contract import AttachParams, ProgramType, TypeHandler
-from bpfman.core.errors import PluginError
 from bpfman.core.fields import GrpcField, check_declarations, declared, option
 from bpfman.core.hookspecs import hookimpl
 from bpfman.core.plugins import get_plugin_manager
+from bpfman.errors import PluginError
 from tests.helpers.raises import refused
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.filters import Requirement, Selector, link_kinds, type_filter, type_names_text
 from bpfman.core.model import ProgramRecord
 from bpfman.core.plugins import Plugins, get_plugin_manager
+from bpfman.errors import InvalidInputError
 from bpfman.kernel import PROG_TYPE
 from bpfman.plugin import ProgramType, hookimpl
 from bpfman.plugins.tracepoint.handler import Tracepoint

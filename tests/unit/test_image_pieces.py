@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images import ImageSettings, PullPolicy
 from bpfman.images.buildargs import cilium_goarch
 from bpfman.images.credentials import decode_auth, login_auth

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.images import parse_reference
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError
+from bpfman.errors import InvalidInputError
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.names import (
     KERNEL_PROG_TYPES,

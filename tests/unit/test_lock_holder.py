@@ -11,8 +11,8 @@ import pytest
 
 from bpfman.cli.app import lock_timeout
 from bpfman.cli.fast import run
-from bpfman.core.errors import InvalidInputError
 from bpfman.core.state import _holder, _record_holder, _start_time
+from bpfman.errors import InvalidInputError
 
 
 @pytest.fixture

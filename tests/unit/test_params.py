@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bpfman.core.contract import AttachParams
-from bpfman.core.errors import UnsupportedError
 from bpfman.core.plugins import get_plugin_manager
+from bpfman.errors import UnsupportedError
 from bpfman.plugins.fentry.options import FentryParams, FexitParams
 from bpfman.plugins.kprobe.options import KprobeParams
 from bpfman.plugins.tc.options import TcParams

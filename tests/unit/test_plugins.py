@@ -11,8 +11,8 @@ import msgpack
 import pytest
 
 from bpfman import discovery
-from bpfman.core.errors import PluginError
 from bpfman.core.plugins import get_plugin_manager
+from bpfman.errors import PluginError
 from bpfman.kernel import PROG_TYPE
 from bpfman.plugin import ProgramType, hookimpl
 from bpfman.plugins.tracepoint.handler import Tracepoint

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.core.errors import InvalidInputError, NotFoundError
+from bpfman.errors import InvalidInputError, NotFoundError
 from bpfman.plugins.uprobe import resolve
 from bpfman.plugins.uprobe.resolve import ld_cache_entries, resolve_target
 from tests.helpers.raises import refused
