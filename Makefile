@@ -2,6 +2,8 @@
 #   make demo   - install what is needed, run the tutorial flow on a veth pair in a netns
 #   make test   - install what is needed, run lint, type checks and every test (host + VM lane)
 #   make test-unit - the pure-logic tests alone: no root, no kernel, no network (seconds)
+#   make install - bpfman, bpfctl and bpfman-rpc in /usr/local/bin, its units, man pages, completions
+#   make bpf    - the example and test programs, into build/bpf (installs only the compiler's packages)
 #   make image  - bpfman's container image for bpfman-operator (localhost/bpfman), see deploy/
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,25 +11,39 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-DEBIAN_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make \
-	python3-venv qemu-system-x86 linux-image-amd64 busybox-static kmod file docker-registry \
-	apache2-utils podman xdp-tools systemd strace debootstrap runc
-DEBIAN_PACKAGES += tmux
+# Debian packages, by who needs them: bpfman itself and `make install` (libbpf.so.1 is
+# its one native dependency at run time), `make bpf` (the example and test programs),
+# and only the tests and the demo (the VM lane's QEMU and kernel, podman, a registry...).
+# make install and make bpf install what they need when it is missing; make venv, test
+# and demo install all three lists.
+RUN_PACKAGES := libbpf1 python3-venv
+BUILD_PACKAGES := clang llvm libbpf-dev bpftool make
+TEST_PACKAGES := iproute2 iputils-ping qemu-system-x86 linux-image-amd64 busybox-static kmod \
+	file docker-registry apache2-utils podman xdp-tools systemd strace debootstrap runc tmux
 # the man page tests render every page with groff and man
-DEBIAN_PACKAGES += groff-base man-db
+TEST_PACKAGES += groff-base man-db
 # The VM lane's kernels beyond Debian 12's own (see tests/vm/runner.py).
 KERNEL_612 := build/kernels/6.12
 
-.PHONY: all deps kernels venv bpf ffi dispatchers profiler proto demo image test test-unit test-host test-vm lint bench clean install uninstall
+.PHONY: all deps deps-run deps-build kernels venv bpf ffi dispatchers profiler proto demo image test test-unit test-host test-vm lint bench clean install uninstall
 
 all: venv bpf
 
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+# apt-get runs only when a package is missing (and then updates its lists first).
+apt_install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+deps:
+	@$(call apt_install,$(RUN_PACKAGES) $(BUILD_PACKAGES) $(TEST_PACKAGES))
+
+deps-run:
+	@$(call apt_install,$(RUN_PACKAGES))
+
+deps-build:
+	@$(call apt_install,$(BUILD_PACKAGES))
 
 # Debian's bookworm-backports 6.12 kernel, unpacked for the VM lane; the machine's apt
 # sources stay as they are. Fetched once: a complete copy is kept (make clean drops it).
@@ -42,7 +58,7 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)
 
-bpf: deps
+bpf: deps-build
 	$(MAKE) -s -C bpf
 
 # Regenerate the pre-parsed C declarations of the kernel binding (commit the result).
@@ -50,7 +66,7 @@ ffi: venv
 	$(PY) -m bpfman.kernel.build_ffi
 
 # Rebuild the dispatcher objects shipped in the package (commit the result).
-dispatchers: deps
+dispatchers: deps-build
 	$(MAKE) -C bpf/dispatchers
 
 # Regenerate the committed gRPC modules from their .proto files (commit the result).
@@ -58,7 +74,7 @@ PROTOS := bpfman/service/bpfman.proto bpfman/csi/csi.proto
 proto: venv
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 # Rebuild the profiler object shipped in the package (commit the result).
-profiler: deps
+profiler: deps-build
 	$(MAKE) -C bpf/profiler
 
 demo: venv
@@ -121,7 +137,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_PYTHON ?= /usr/bin/python3
 APPDIR := $(LIBDIR)/bpfman
 
-install:
+# On this machine (no DESTDIR) it first installs what it needs to run; a staged install
+# for a package leaves the machine's packages alone.
+install: $(if $(DESTDIR),,deps-run)
 	rm -rf "$(DESTDIR)$(APPDIR)"
 	$(INSTALL_PYTHON) -m venv "$(DESTDIR)$(APPDIR)"
 	"$(DESTDIR)$(APPDIR)/bin/python" -m pip install -q --upgrade pip
