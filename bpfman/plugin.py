@@ -10,8 +10,8 @@ group, one entry point per type it serves) implements
 A type is one declaration: its params dataclass declares each attach option
 once (``field(metadata=option(...))``), and the CLI, the library, the gRPC
 service and the docs are derived from it. A plugin imports this module and
-nothing else of bpfman; it never imports the front-ends. See the README's
-plugin guide and its complete example, ``tests/plugins/bpfman_demo_plugin``.
+nothing else of bpfman; it never imports the front-ends. See the plugin guide,
+docs/plugins.md, and its complete example, ``tests/plugins/bpfman_demo_plugin``.
 """
 
 from __future__ import annotations

@@ -947,7 +947,7 @@ def test_a_signal_between_load_and_attach_waits_for_the_step(
 def test_sigkill_between_load_and_attach_leaves_an_ordinary_program(
     root: Root, objects: Path
 ) -> None:
-    """What the README says SIGKILL leaves: the program loaded, not attached, listed by
+    """What docs/service.md says SIGKILL leaves: the program loaded, not attached, listed by
     bpfctl and bpfman alike, and removed by ``bpfctl unload``."""
     bpfctl = Bpfctl(root)
     proc, pid, loaded = _delayed_attach(bpfctl, objects)

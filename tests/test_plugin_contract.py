@@ -5,10 +5,10 @@ after it that points at the plugin declaring it; have an options class whose
 ``from_mapping`` and ``to_record`` round-trip and whose every option is declared
 once, with its help in the class docstring and in the ``attach`` subcommand of
 its own name; describe a recorded link as text; own its ELF section prefixes
-alone; and have a row in the README's type table. A type added without a sample
+alone; and have a row in the user guide's type table (docs/user-guide.md). A type added without a sample
 below fails here, which is the point: a new type says how its records look.
 
-The demo plugin (the plugin guide's example) is reached through the library here,
+The demo plugin (the plugin guide's example, docs/plugins.md) is reached through the library here,
 through the CLI in test_cli_plugins.py and through gRPC in test_service_plugins.py.
 """
 
@@ -37,7 +37,7 @@ from tests.helpers.bpftool import map_values
 from tests.helpers.raises import refused
 from tests.helpers.root import Root
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "user-guide.md"
 
 # Per type: attach options as a library caller passes them, and a link record as
 # the type's attach returns it (what `list`/`get` later describe).
@@ -150,9 +150,9 @@ def test_type_contract(name: str) -> None:
         inferred = PLUGINS.infer_type(f"{prefix}/x")
         assert inferred is not None and inferred.name == name
 
-    # The README's type table has a row naming it.
-    table = [line for line in README.read_text().splitlines() if line.startswith("| `")]
-    assert any(f"`{name}`" in line.split("|")[1] for line in table), f"README: no row for {name}"
+    # The user guide's type table has a row naming it.
+    table = [line for line in GUIDE.read_text().splitlines() if line.startswith("| `")]
+    assert any(f"`{name}`" in line.split("|")[1] for line in table), f"{GUIDE}: no row for {name}"
 
 
 def test_the_demo_plugin_through_the_library(root: Root, objects: Path) -> None:

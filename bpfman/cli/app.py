@@ -243,7 +243,7 @@ class ExitStatus(NamedTuple):
     meaning: str
 
 
-# Shown by --help, the man page and the README (a test keeps the README in step).
+# Shown by --help, the man page and the user guide (a test keeps the guide in step).
 EXIT_STATUSES = (
     ExitStatus(0, None, "success (also when a reader such as head stops reading early)"),
     ExitStatus(1, None, "any other failure"),

@@ -1,7 +1,7 @@
 """What the man pages say beyond ``--help``: environment, files, examples, see also.
 
 Everything else on a page is rendered from the command tree (:mod:`.docs`).
-The examples are the README's usage tour; each one is filed under the command
+The examples are the user guide's CLI tour; each one is filed under the command
 it runs, so ``bpfman-attach-tcx(1)`` shows the tcx attach and ``bpfman(1)`` all.
 """
 
@@ -196,7 +196,7 @@ BPFMAN_EXAMPLES = (
 BPFMAN_MORE = (
     "bpfman.socket starts bpfman.service (bpfman system service) on the first "
     "connection; bpfman-restore.service applies /etc/bpfman/programs.d at boot; "
-    "bpfman-metrics.service serves the metrics. See systemctl(1) and the README."
+    "bpfman-metrics.service serves the metrics. See systemctl(1), and docs/service.md in bpfman's source."
 )
 
 BPFCTL_ENVIRONMENT = (

@@ -1,6 +1,6 @@
 """The ``demo`` program type: a tracepoint program under another name.
 
-The plugin guide's example (README, "Writing a plugin"). It imports nothing
+The plugin guide's example (docs/plugins.md, "The demo plugin"). It imports nothing
 of bpfman but :mod:`bpfman.plugin` and declares its one option once; from
 that, bpfman serves the type through the CLI (``bpfman attach ID demo -t
 CATEGORY/NAME``), the library (``DemoParams`` or ``{"tracepoint": ...}``) and
