@@ -10,6 +10,7 @@
 - container: a process with files only its mount namespace sees
 - registry: a real OCI registry, signing keys and small image objects
 - raises: bpfman's one-line errors expected by their exact text
+- sandbox: a shell whose file changes vanish with it (make install, default root)
 - agent, pod: bpfman's image under podman as bpfman-operator's pod runs it, and a
   client in its agent's place
 
