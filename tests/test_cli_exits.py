@@ -2,7 +2,7 @@
 global options wherever they are given.
 
 - The exit statuses are one table (``EXIT_STATUSES``), printed by ``--help``,
-  the man page and the user guide (docs/user-guide.md) alike.
+  the man page, the README and the user guide (docs/user-guide.md) alike.
 - ``bpfman ... | head -1`` exits 0 every time, with nothing on stderr, on the
   click-free fast path and in the full CLI.
 - Ctrl-C at any point of a load, attach or detach ends with the one line
@@ -42,11 +42,12 @@ def test_exit_statuses_are_documented_alike(tmp_path: Path) -> None:
     subprocess.run([*BPFMAN, "man", tmp_path], cwd=REPO, check=True, capture_output=True)
     man = gzip.decompress((tmp_path / "bpfman.1.gz").read_bytes()).decode()
     man_section = man.split(".SH EXIT STATUS\n", 1)[1]
-    guide = GUIDE.read_text()
+    guide, readme = GUIDE.read_text(), (REPO / "README.md").read_text()
     for row in EXIT_STATUSES:
         assert f"{row.code:>5}  {row.meaning}\n" in help_text
         assert f".TP\n\\fB{row.code}\\fR\n{roff.words(row.meaning)}\n" in man_section
         assert f"| {row.code} | {row.meaning} |\n" in guide
+        assert f"| {row.code} | {row.meaning} |\n" in readme
     codes = [row.code for row in EXIT_STATUSES]
     assert codes == sorted(set(codes))
 
