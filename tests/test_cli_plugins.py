@@ -1,8 +1,9 @@
 """Plugin discovery: a program type installed later appears in the CLI, no edit needed.
 
 The demo plugin (tests/plugins/bpfman_demo_plugin, the plugin guide's example) is
-pip-installed into the test venv for the duration of one test and always
-uninstalled afterwards. Its ``attach`` subcommand is built from its declaration.
+pip-installed into a directory of its own that the test's commands find on
+PYTHONPATH, for the duration of one test (never into the venv, which the VM
+lane's guests share). Its ``attach`` subcommand is built from its declaration.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ TRACEPOINT = "syscalls/sys_enter_getppid"
 
 
 @pytest.fixture
-def demo_plugin(tmp_path: Path) -> Iterator[None]:
-    with demo.installed(tmp_path):
+def demo_plugin(root: Root, tmp_path: Path) -> Iterator[None]:
+    with demo.installed(tmp_path, root.env):
         yield
 
 
@@ -90,7 +91,7 @@ def test_installed_plugin_adds_a_type_and_an_attach_subcommand(
 def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     root: Root, objects: Path, tmp_path: Path
 ) -> None:
-    with demo.installed(tmp_path):
+    with demo.installed(tmp_path, root.env):
         prog = root.load_id(
             objects / "tracepoint_counter.bpf.o", "--programs", "demo:tracepoint_counter"
         )

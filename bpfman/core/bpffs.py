@@ -30,6 +30,12 @@ PRIVATE = 0o700
 MAX_SYMLINKS = 40  # as the kernel's path walk
 # Subdirectories of the bpffs the core pins into; plugins add their own.
 CORE_DIRS = ("links", "maps")
+# What a root holds (bpfman's own entries): the store, the bpffs, the image cache, the
+# plugin cache, the config file, the CSI driver's sockets and volumes, the relays.
+ROOT_ENTRIES = frozenset(
+    {"db", "fs", "images", "plugins.cache", "bpfman.toml", "csi", "csi-volumes", "csi-grpc",
+     "relay"}
+)  # fmt: skip
 # What the kernel itself pins in every new bpffs (bpf_preload's iterators).
 KERNEL_ENTRIES = ("maps.debug", "progs.debug")
 
@@ -243,14 +249,16 @@ def _refuse_foreign_root(layout: Layout) -> None:
     """Refuse to make someone else's directory private (``--root /etc`` must not chmod /etc).
 
     ``private_dir`` narrows an existing root to 0700; that is only right for a
-    directory that is empty or already a bpfman root (it has ``db/``).
+    directory holding nothing but what a bpfman root holds (an older bpfman's root,
+    or entries another user planted there, which the checks of each refuse).
     """
     mode = stat.S_IMODE(os.lstat(layout.root).st_mode)
-    if not mode & 0o077 or layout.db.is_dir() or not any(entries(layout.root)):
+    foreign = sorted(e.name for e in entries(layout.root) if e.name not in ROOT_ENTRIES)
+    if not mode & 0o077 or not foreign:
         return
     raise PermissionDeniedError(
-        f"refusing root {layout.root}: it holds other files and others may read it "
-        f"(mode {mode:o}); choose an empty directory, or one of bpfman's own"
+        f"refusing root {layout.root}: it holds other files ({', '.join(foreign[:3])}) and "
+        f"others may read it (mode {mode:o}); choose an empty directory, or one of bpfman's own"
     )
 
 

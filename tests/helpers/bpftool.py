@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import time
 from typing import Any
 
 from tests.helpers import run
@@ -30,7 +31,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def bpftool(*args: str, netns: str | None = None) -> Any:
     """Run `bpftool -j ARGS` (inside netns if given) and return the parsed JSON."""
     prefix = ["ip", "netns", "exec", os.path.basename(netns)] if netns else []
-    out = run([*prefix, "bpftool", "-j", *args])
+    for attempt in range(5):
+        try:
+            out = run([*prefix, "bpftool", "-j", *args])
+            break
+        except AssertionError as exc:
+            # Walking every link or program races with one the kernel is freeing
+            # (another process's): "can't get link by id (N): Resource temporarily
+            # unavailable". Walk again.
+            if "Resource temporarily unavailable" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.05)
     try:
         return json.loads(out)
     except json.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from pathlib import Path
 from types import ModuleType
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "bpfman_demo_plugin"
-DIST = "bpfman-demo-plugin"
 
 
 def module() -> ModuleType:
@@ -37,13 +37,21 @@ def _pip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def installed(workdir: Path) -> Iterator[None]:
-    """The plugin, pip-installed for the block and always uninstalled after it."""
-    # Build from a copy, so no build/ or egg-info lands in the source tree.
-    source = workdir / "src"
+def installed(workdir: Path, env: dict[str, str]) -> Iterator[None]:
+    """The plugin, pip-installed for the block into a directory of its own that ``env``
+    (a process environment) puts on PYTHONPATH, so processes started with ``env``
+    discover it; taken off when the block ends (as an uninstall). Never into the venv:
+    the VM lane's guests share it, and run while the host tests do."""
+    source = workdir / "src"  # built from a copy: no build/ or egg-info in the source tree
     shutil.copytree(PLUGIN_DIR, source)
-    _pip("install", "--no-deps", "--no-build-isolation", str(source))
+    site = workdir / "site"
+    _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(source))
+    before = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), before]))
     try:
         yield
     finally:
-        _pip("uninstall", "-y", DIST)
+        if before is None:
+            env.pop("PYTHONPATH", None)
+        else:
+            env["PYTHONPATH"] = before

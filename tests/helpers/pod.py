@@ -113,6 +113,9 @@ def podman_run_command(name: str, volumes: dict[Path, str], objects: Path) -> li
 def running_pod(objects: Path, args: Sequence[str] = ("--csi-support",)) -> Iterator[Pod]:
     """bpfman's container with the operator's volumes; ``objects`` at :data:`BYTECODE`."""
     top = Path(tempfile.mkdtemp(prefix="bpfman-pod-"))
+    # The agent reaches the socket volume from the host here (through top), as in a
+    # pod it reaches its own mount of it: top must let it pass.
+    top.chmod(0o711)
     name = f"bpfman-test-{uuid.uuid4().hex[:12]}"
     with contextlib.ExitStack() as undo:
         undo.callback(shutil.rmtree, top, ignore_errors=True)
