@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from bpfman.bpfctl.backends import answers
-from bpfman.bpfctl.remote import FILE_HINT, NAME_NEEDED
+from bpfman.bpfctl.remote import FILE_HINT
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native
 from tests.helpers import shown_rows
@@ -729,18 +729,8 @@ def test_image_examples(
     xdp = ("xdp", "--iface", pair.if_b, "--priority", 100)
     probes: dict[str, tuple[str, ...]] = {"uprobe": ("uprobe", "-f", "malloc", "-t", "libc")}
     probes["uretprobe"] = (*probes["uprobe"], "-r")
-    if bpfctl.over_socket:  # bpfman.v1's Load names the function: the one-line refusal
-        line = bpfctl.fail("load-from-image", "--image-url", images["xdp_pass"], *xdp, netns=where)
-        assert line == f"Error: {NAME_NEEDED}"
-        named: dict[str, tuple[str, ...]] = {
-            "xdp_pass": ("--name", "pass"),
-            "uprobe": ("-n", "my_uprobe"),
-        }
-        named["uretprobe"] = ("-n", "my_uretprobe")
-    else:
-        named = {name: () for name in images}
 
-    prog = bpfctl.load("load-from-image", "--image-url", images["xdp_pass"], *named["xdp_pass"], *xdp, netns=where)  # fmt: skip
+    prog = bpfctl.load("load-from-image", "--image-url", images["xdp_pass"], *xdp, netns=where)
     assert xdp_ids(pair) == [prog] and delivered(pair) == PACKETS
     rows = check_attachment(bpfctl, prog, {"Priority": "100", "Position": "0"})
     assert (rows["Name"], rows["Image URL"], rows["Pull Policy"]) == (
@@ -751,7 +741,7 @@ def test_image_examples(
     unload(bpfctl, prog)
 
     for kind, attach in probes.items():
-        prog = bpfctl.load("load-from-image", "--image-url", images[kind], *named[kind], *attach)
+        prog = bpfctl.load("load-from-image", "--image-url", images[kind], *attach)
         subprocess.run(["true"], check=True)  # a process start calls malloc
         assert eventually(partial(fired, bpfctl.root, prog))
         check_attachment(
@@ -766,7 +756,7 @@ def test_image_examples(
     )
     prog = bpfctl.load(
         "load-from-image", "--image-url", images["xdp_pass"], "--pull-policy", "IfNotPresent",
-        *named["xdp_pass"], *xdp, netns=where,
+        *xdp, netns=where,
     )  # fmt: skip
     assert xdp_ids(pair) == [prog] and delivered(pair) == PACKETS
     unload(bpfctl, prog)
@@ -824,9 +814,8 @@ def test_list_get_and_unload_examples(
         "load-from-file", "-p", objects / "tracepoint_counter.bpf.o", "-n", "tracepoint_counter",
         "tracepoint", "-t", TRACEPOINT,
     )  # fmt: skip
-    name = () if not bpfctl.over_socket else ("-n", "stats")
     stats = bpfctl.load(
-        "load-from-image", "--image-url", images["go-tc-counter"], *name,
+        "load-from-image", "--image-url", images["go-tc-counter"],
         "tc", "-d", "egress", "-i", pair.if_a, "-p", 100, netns=pair.netns_path_a,
     )  # fmt: skip
 

@@ -76,9 +76,8 @@ def test_xdp_examples_share_one_interface(
         "load-from-file", "--path", obj, "--name", "pass",
         "xdp", "--iface", pair.if_b, "--priority", 100, netns=where,
     )  # fmt: skip
-    name = ("--name", "pass") if bpfctl.over_socket else ()
     image = bpfctl.load(
-        "load-from-image", "--image-url", images["xdp_pass"], *name,
+        "load-from-image", "--image-url", images["xdp_pass"],
         "xdp", "--iface", pair.if_b, "--priority", 100, netns=where,
     )  # fmt: skip
     p35 = bpfctl.load(
@@ -143,9 +142,8 @@ def test_tc_examples_share_one_interface(bpfctl: Bpfctl, examples: Path, pair: V
 def test_kprobe_examples(bpfctl: Bpfctl, registry: Registry, images: dict[str, str]) -> None:
     bpfctl.cache(registry, images["kprobe"], images["kretprobe"])
     for kind, retprobe in (("kprobe", ()), ("kretprobe", ("-r",))):
-        name = ("-n", f"my_{kind}") if bpfctl.over_socket else ()
         prog = bpfctl.load(
-            "load-from-image", "--image-url", images[kind], *name,
+            "load-from-image", "--image-url", images[kind],
             "kprobe", "-f", "try_to_wake_up", *retprobe,
         )  # fmt: skip
         assert eventually(partial(fired, bpfctl.root, prog), timeout=30)

@@ -7,7 +7,6 @@ group). What bpfman.v1 carries limits what this backend can do:
   rights (root without CAP_DAC_OVERRIDE under the shipped unit).
 - ``Get`` names a program's links but not what they attach, so ``get`` shows
   their ids instead of the priority, iface and position rows.
-- ``Load`` takes a function by name: ``load-from-image`` needs ``--name``.
 - An image's ELF sections stay with the service: ``-r`` is checked for files only.
 """
 
@@ -65,10 +64,6 @@ FILE_HINT = (
     " readable by root without CAP_DAC_OVERRIDE (owned by root, or readable by all,"
     " its directories too)"
 )
-NAME_NEEDED = (
-    "load-from-image through the bpfman service needs --name: bpfman.v1's Load takes the"
-    " function by name (run as root without the service to take it from the image's labels)"
-)
 POLICY_NUMBERS = {name: number for number, name in PULL_POLICIES.items()}
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
@@ -102,9 +97,7 @@ class Remote:
         source = load.source
         if isinstance(source, FileSource):
             location = pb.BytecodeLocation(file=source.path)
-        elif not load.name:
-            raise InvalidInputError(NAME_NEEDED)
-        else:
+        else:  # an empty name: the service takes the image's program of the type (its label)
             location = pb.BytecodeLocation(image=bytecode_image(source))
         request = pb.LoadRequest(
             bytecode=location,

@@ -234,8 +234,6 @@ def _program_request(info: pb.LoadInfo, types: Mapping[str, object]) -> ProgramR
             f"program {info.name!r}: {name} programs are not supported yet"
             f" (no installed plugin provides the {name} type)"
         )
-    if not info.name:
-        raise RequestError("a LoadInfo has no name: give the function to load")
     attach_func: str | None = None
     if info.HasField("info"):
         which = info.info.WhichOneof("info")
