@@ -20,6 +20,7 @@ from .model import (
     Load,
     Loaded,
     Shown,
+    global_pairs,
     pairs,
     retprobe_of,
 )
@@ -77,7 +78,7 @@ class Local:
             map_owner_id=load.map_owner_id,
         )
         retprobe = retprobe_of(record.plugin_data) if hook.retprobe is not None else None
-        return Loaded(record.id, retprobe)
+        return Loaded(record.id, record.name, retprobe)
 
     def attach(self, program_id: int, hook: Hook) -> None:
         self.bpfman.attach(program_id, hook.params)
@@ -115,7 +116,7 @@ class Local:
             bpfd = BpfdFacts(
                 name=record.name,
                 source=rows,
-                globals=pairs(record.globals),
+                globals=global_pairs({k: bytes.fromhex(v) for k, v in record.globals.items()}),
                 metadata=pairs(dict(sorted(record.metadata.items()))),
                 map_pin_path=record.map_pin_path,
                 map_owner_id=record.map_owner_id,

@@ -61,9 +61,11 @@ class Hook:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A program a backend loaded; ``retprobe`` is what its ELF section says, if known."""
+    """A program a backend loaded: its id, its function (an image's label may have
+    named it) and, if known, whether its ELF section makes it a return probe."""
 
     id: int
+    name: str
     retprobe: bool | None = None
 
 
@@ -132,6 +134,12 @@ class Shown:
 
 def pairs(mapping: Mapping[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in mapping.items()]
+
+
+def global_pairs(values: Mapping[str, bytes]) -> list[str]:
+    """Globals as both backends show them: by name, in lowercase hex (bpfman.v1 carries
+    their bytes, not the text a user wrote)."""
+    return [f"{name}={value.hex()}" for name, value in sorted(values.items())]
 
 
 def retprobe_of(plugin_data: Mapping[str, Any]) -> bool | None:
