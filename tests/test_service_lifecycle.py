@@ -261,6 +261,33 @@ def test_csi_support_is_accepted_and_verbose_logs_debug(root: Root) -> None:
     assert "DEBUG bpfman.service: List from uid=0" in logs
 
 
+@pytest.mark.parametrize(
+    ("rust_log", "config", "args", "debug", "info"),
+    [
+        ("debug", None, (), True, True),  # as bpfman-operator passes it
+        ("bpfman=debug,warn", "error", (), True, True),  # over the config file
+        ("warn", "debug", (), False, False),
+        ("bpfman.csi=debug", None, (), False, False),  # the rest is off
+        ("warn", None, ("-v",), True, True),  # -v wins
+        (None, "debug", (), True, True),
+    ],
+)
+def test_rust_log_sets_the_level_between_v_and_the_config_file(
+    root: Root, rust_log: str | None, config: str | None, args: tuple[str, ...], debug: bool,
+    info: bool,
+) -> None:  # fmt: skip
+    if config is not None:
+        root.path.mkdir(parents=True, exist_ok=True)
+        (root.path / "bpfman.toml").write_text(f'[logging]\nlevel = "{config}"\n')
+    env = {"RUST_LOG": rust_log} if rust_log is not None else {}
+    with running_service(root.path, *args, env=env) as svc:
+        svc.stub.List(pb.ListRequest())
+        assert svc.terminate() == 0
+        logs = svc.logs()
+    assert ("DEBUG bpfman.service: List from uid=0" in logs) is debug, logs
+    assert ("INFO bpfman.service: serving on" in logs) is info, logs
+
+
 def test_bpfman_rpc_is_the_same_service(root: Root) -> None:
     command = [sys.executable, "-m", "bpfman.service.rpc"]
     with running_service(root.path, command=command) as svc:

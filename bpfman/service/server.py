@@ -34,6 +34,7 @@ from bpfman.csi.server import CsiServer
 
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
+from . import levels
 from .admission import NotStarted, Outcomes, Turns
 from .listen import Credentials, activated_socket, bind_socket
 from .relay import Limits, Relay, connection_cap
@@ -286,21 +287,6 @@ def _sock_name(sock: socket.socket) -> str:
     return name if isinstance(name, str) and name else repr(name)
 
 
-LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
-              "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}  # fmt: skip
-
-
-def _config_log_level(bpfman: Bpfman) -> None:
-    """``[logging] level`` of the config file (as the reference's), unless -v."""
-    level = bpfman.config.table("logging").get("level")
-    if level is None:
-        return
-    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
-        log.warning("config logging.level %r is not one of %s", level, ", ".join(LOG_LEVELS))
-        return
-    logging.getLogger().setLevel(LOG_LEVELS[level.lower()])
-
-
 def serve(
     socket_path: Path = DEFAULT_SOCKET,
     timeout: float = DEFAULT_TIMEOUT,
@@ -322,8 +308,7 @@ def serve(
     limits = dataclasses.replace(limits, max_connections=connection_cap(limits.max_connections))
 
     bpfman = Bpfman(root)
-    if not verbose:
-        _config_log_level(bpfman)
+    levels.apply(verbose, os.environ.get("RUST_LOG"), bpfman.config.table("logging").get("level"))
     bpfman.plugins  # noqa: B018 -- load the plugins now, not on the first request
     # A crashed predecessor's work is finished before the first request, and
     # records whose kernel objects vanished meanwhile are dropped.
