@@ -22,8 +22,7 @@ import signal
 import socket
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,10 +34,11 @@ from bpfman.csi.server import CsiServer
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
 from . import levels
-from .admission import NotStarted, Outcomes, Turns
+from .admission import Outcomes, Turns
+from .calls import Activity, Calls
 from .listen import Credentials, activated_socket, bind_socket
 from .relay import Limits, Relay, connection_cap
-from .translate import Translator, status_of, summary
+from .translate import Translator, summary
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -61,36 +61,13 @@ STATELESS = frozenset({"PullBytecode"})
 
 
 class Servicer:
-    """The seven RPCs: bookkeeping, turns and error mapping around :class:`Translator`."""
+    """The seven RPCs: turns, request ids and summaries around :class:`Translator`."""
 
-    def __init__(self, translator: Translator, relay: Relay | None = None) -> None:
+    def __init__(self, translator: Translator, calls: Calls) -> None:
         self.translator = translator
-        self.relay = relay
+        self.calls = calls
         self.turns = Turns(translator.bpfman.store, MUTATION_SLOTS)
         self.outcomes = Outcomes()
-        self._state = threading.Lock()
-        self._in_flight = 0
-        self.last_activity = time.monotonic()
-
-    @property
-    def in_flight(self) -> int:
-        with self._state:
-            return self._in_flight
-
-    @contextlib.contextmanager
-    def _busy(self, peer: str) -> Iterator[None]:
-        with self._state:
-            self._in_flight += 1
-        if self.relay is not None:
-            self.relay.call_started(peer)
-        try:
-            yield
-        finally:
-            if self.relay is not None:
-                self.relay.call_ended(peer)
-            with self._state:
-                self._in_flight -= 1
-                self.last_activity = time.monotonic()
 
     def _serve(
         self,
@@ -100,33 +77,15 @@ class Servicer:
         request: Message,
         context: grpc.ServicerContext,
     ) -> Message:
-        peer = context.peer()
-        with self._busy(peer):
-            caller = self.relay.credentials(peer) if self.relay else None
-            who = str(caller) if caller else f"peer {peer}"
-            if mutating:
-                log.info("%s from %s: %s", method, who, summary(method, request))
-            else:
-                log.debug("%s from %s", method, who)
-            started = time.monotonic()
-            try:
-                if not mutating:
-                    return handler(request)
-                response = self._mutate(method, handler, request, context, caller)
-                elapsed = (time.monotonic() - started) * 1000
-                log.info("%s from %s: done in %.0f ms", method, who, elapsed)
-                return response
-            except NotStarted as exc:
-                code, message = exc.code, str(exc)
-                log.info("%s from %s: %s: %s", method, who, code.name, message)
-            except Exception as exc:
-                code, message = status_of(exc)
-                if code is grpc.StatusCode.INTERNAL:
-                    log.error("%s from %s failed: %s", method, who, message, exc_info=exc)
-                else:
-                    log.info("%s from %s: %s: %s", method, who, code.name, message)
-            # outside the except block: abort raises, and must not chain the cause
-            context.abort(code, message)
+        if not mutating:
+            return self.calls.answer(method, context, lambda _caller: handler(request))
+        return self.calls.answer(
+            method,
+            context,
+            lambda caller: self._mutate(method, handler, request, context, caller),
+            level=logging.INFO,
+            about=summary(method, request),
+        )
 
     def _mutate(
         self,
@@ -203,7 +162,8 @@ class Service:
         self._stop.set()
 
     def run(self) -> None:
-        csi = CsiServer(self.bpfman, self.csi_socket) if self.csi_support else None
+        activity = Activity()  # both servers' calls: what keeps the service from idling out
+        csi = CsiServer(self.bpfman, self.csi_socket, activity) if self.csi_support else None
         translator = Translator(self.bpfman)
         public = activated_socket()
         owned_path: Path | None = None
@@ -220,15 +180,15 @@ class Service:
             maximum_concurrent_rpcs=MAX_RPCS,
         )
         relay = Relay(public, upstream, private, self.limits, lambda: self.stop("the relay failed"))
-        servicer = Servicer(translator, relay)
+        servicer = Servicer(translator, Calls(log, relay, activity))
         pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         try:
             server.add_insecure_port(f"unix:{upstream}")
             server.start()
             relay.start()
-            self._wait(servicer)
+            self._wait(activity)
             log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
-            self._shut_down(server, relay, servicer)
+            self._shut_down(server, relay, servicer.turns, activity)
         finally:
             relay.close()
             server.stop(0)
@@ -242,7 +202,7 @@ class Service:
         log.info("stopped")
 
     @staticmethod
-    def _shut_down(server: grpc.Server, relay: Relay, servicer: Servicer) -> None:
+    def _shut_down(server: grpc.Server, relay: Relay, turns: Turns, activity: Activity) -> None:
         """Requests that arrived finish, within the grace period; no connection holds the exit up.
 
         gRPC's graceful stop waits until every connection has closed, which a
@@ -256,12 +216,12 @@ class Service:
         relay.drain()
         if stopped.wait(SHUTDOWN_GRACE):
             return
-        servicer.turns.stopping.set()
+        turns.stopping.set()
         if not stopped.wait(5):
-            log.warning("%d requests still running after %g s", servicer.in_flight, SHUTDOWN_GRACE)
+            log.warning("%d requests still running after %g s", activity.in_flight, SHUTDOWN_GRACE)
 
-    def _wait(self, servicer: Servicer) -> None:
-        """Until :meth:`stop`, or idle for ``timeout`` seconds.
+    def _wait(self, activity: Activity) -> None:
+        """Until :meth:`stop`, or idle (no call on either server) for ``timeout`` seconds.
 
         Never blocks longer than ``SIGNAL_POLL`` at a time: the kernel may hand
         SIGTERM to another thread (it does while the main thread sits in a ptrace
@@ -271,8 +231,8 @@ class Service:
         while not self._stop.is_set():
             pause = SIGNAL_POLL
             if self.timeout > 0:
-                idle = time.monotonic() - servicer.last_activity
-                if servicer.in_flight == 0 and idle >= self.timeout:
+                idle = activity.idle_for()
+                if idle >= self.timeout:
                     self.stop(f"idle for {self.timeout:g} s")
                     return
                 pause = min(pause, max(0.05, self.timeout - idle))
