@@ -196,11 +196,7 @@ def program(root: Root, objects: Path) -> int:
 def csi_service(root: Root, pods: Path, *args: str, **kwargs: Any) -> Iterator[Kubelet]:
     """The service with --csi-support, and kubelet's client of it."""
     socket = root.path / "csi" / "csi.sock"  # where it is by default: <root>/csi/csi.sock
-    # The service's own temporary files go in the root, which the test removes even
-    # after the service was killed.
-    tmp = root.path / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env = {"NODE_NAME": "node-7", "TMPDIR": str(tmp)}
+    env = {"NODE_NAME": "node-7"}
     args = ("--csi-support", "--csi-socket-path", str(socket), *args)
     with running_service(root.path, *args, env=env, **kwargs) as service:
         kubelet = Kubelet(service, socket, pods)

@@ -228,6 +228,51 @@ def test_a_directory_everyone_may_write_is_served_with_a_warning(root: Root, wor
     assert "impostor" in warning
 
 
+def private_dirs(root: Root) -> list[str]:
+    relay = root.path / "relay"
+    return sorted(p.name for p in relay.iterdir()) if relay.exists() else []
+
+
+def test_a_killed_services_private_directories_go_with_its_successor(root: Root) -> None:
+    """gRPC's private sockets live under the root (<root>/relay/<server>-*, 0700), never in
+    /tmp: a SIGKILLed service leaves its directories there, and the next one removes them,
+    but not those of a service still running on the same root."""
+    before = set(Path(tempfile.gettempdir()).glob("bpfman-rpc-*"))
+    with running_service(root.path, "--csi-support") as killed:
+        dead = private_dirs(root)
+        assert [name.split("-")[0] for name in dead] == ["csi", "rpc"], dead
+        assert all(stat.S_IMODE((root.path / "relay" / n).stat().st_mode) == 0o700 for n in dead)
+        assert stat.S_IMODE((root.path / "relay").stat().st_mode) == 0o700
+        os.kill(killed.pid(), signal.SIGKILL)
+        killed.proc.wait(timeout=30)
+    assert private_dirs(root) == dead
+    assert set(Path(tempfile.gettempdir()).glob("bpfman-rpc-*")) == before
+
+    with running_service(root.path) as first:
+        [live] = private_dirs(root)
+        assert live not in dead
+        other = root.path / "other.sock"
+        with running_service(root.path, socket=other) as second:
+            assert second.stub.List(pb.ListRequest()).results is not None
+            assert live in private_dirs(root) and len(private_dirs(root)) == 2
+            assert first.stub.List(pb.ListRequest()).results is not None  # untouched
+        assert private_dirs(root) == [live]
+    assert private_dirs(root) == []
+
+
+def test_a_root_too_long_for_the_private_sockets_is_refused_in_one_line(workdir: Path) -> None:
+    """A Unix socket's path holds 107 bytes: the service says so and leaves nothing."""
+    root = Root(workdir / ("r" * 90))
+    sock = workdir / "bpfman.sock"
+    try:
+        error = one_error_line(run_service(root, "--socket-path", str(sock)))
+        assert "is too long for the service's private sockets" in error, error
+        assert error.endswith("at most 107): choose a shorter root")
+        assert not sock.exists() and private_dirs(root) == []
+    finally:
+        root.cleanup()
+
+
 def test_sigterm_with_an_idle_connection_open_still_exits(root: Root) -> None:
     """gRPC's graceful stop waits for every connection to go: one that sends nothing
     and never closes held the service up for ever after SIGTERM."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import socket
 from collections.abc import Callable
 from concurrent import futures
@@ -27,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
-from bpfman.core.bpffs import private_dir
 from bpfman.service.calls import Activity, Calls
 from bpfman.service.listen import bind_socket
+from bpfman.service.private import PrivateDir
 from bpfman.service.relay import Relay
 
 from . import DRIVER_NAME, SOCKET, request
@@ -130,19 +129,17 @@ class CsiServer:
     ) -> None:
         self.socket_path = socket_path or bpfman.layout.root / SOCKET
         self.public = bind_socket(self.socket_path)  # first: a live CSI service here is refused
-        # gRPC's own socket, in bpfman's private root: a crashed run's is replaced
-        self.private = Path(os.path.realpath(bpfman.layout.root)) / "csi-grpc"
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="csi")
         )
+        self.private: PrivateDir | None = None
         try:
-            shutil.rmtree(self.private, ignore_errors=True)
-            private_dir(self.private)
+            self.private = PrivateDir(bpfman.layout.root, "csi")  # gRPC's own socket
             volumes = Volumes(bpfman)
             for line in volumes.reconcile():
                 log.warning("csi recovery: %s", line)
-            upstream = str(self.private / "grpc.sock")
-            self.relay = Relay(self.public, upstream, self.private)
+            upstream = str(self.private.path / "grpc.sock")
+            self.relay = Relay(self.public, upstream, self.private.path)
             servicer = Servicer(volumes, Calls(log, self.relay, activity or Activity()))
             pb_grpc.add_IdentityServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
             pb_grpc.add_NodeServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
@@ -168,4 +165,5 @@ class CsiServer:
         self.public.close()
         with contextlib.suppress(OSError):
             self.socket_path.unlink()
-        shutil.rmtree(self.private, ignore_errors=True)
+        if self.private is not None:
+            self.private.close()

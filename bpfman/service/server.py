@@ -17,10 +17,8 @@ import dataclasses
 import functools
 import logging
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -37,6 +35,7 @@ from . import levels
 from .admission import Outcomes, Turns
 from .calls import Activity, Calls
 from .listen import Credentials, activated_socket, bind_socket
+from .private import PrivateDir
 from .relay import Limits, Relay, connection_cap
 from .translate import Translator, summary
 
@@ -163,43 +162,44 @@ class Service:
 
     def run(self) -> None:
         activity = Activity()  # both servers' calls: what keeps the service from idling out
-        csi = CsiServer(self.bpfman, self.csi_socket, activity) if self.csi_support else None
-        translator = Translator(self.bpfman)
-        public = activated_socket()
-        owned_path: Path | None = None
-        if public is not None:
-            log.info("serving on the socket systemd passed (%s)", _sock_name(public))
-        else:
-            public = bind_socket(self.socket_path)
-            owned_path = self.socket_path
-            log.info("serving on %s", self.socket_path)
-        private = Path(tempfile.mkdtemp(prefix="bpfman-rpc-"))  # 0700
-        upstream = str(private / "grpc.sock")
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
-            maximum_concurrent_rpcs=MAX_RPCS,
-        )
-        relay = Relay(public, upstream, private, self.limits, lambda: self.stop("the relay failed"))
-        servicer = Servicer(translator, Calls(log, relay, activity))
-        pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
-        try:
+        with contextlib.ExitStack() as undo:  # whatever fails, what was made is released
+            if self.csi_support:
+                undo.callback(CsiServer(self.bpfman, self.csi_socket, activity).stop)
+            translator = Translator(self.bpfman)
+            public = self._public_socket(undo)
+            private = PrivateDir(self.bpfman.layout.root, "rpc")
+            undo.callback(private.close)
+            upstream = str(private.path / "grpc.sock")
+            server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
+                maximum_concurrent_rpcs=MAX_RPCS,
+            )
+            undo.callback(server.stop, 0)
+            relay = Relay(
+                public, upstream, private.path, self.limits, lambda: self.stop("the relay failed")
+            )
+            undo.callback(relay.close)
+            servicer = Servicer(translator, Calls(log, relay, activity))
+            pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
             server.add_insecure_port(f"unix:{upstream}")
             server.start()
             relay.start()
             self._wait(activity)
             log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
             self._shut_down(server, relay, servicer.turns, activity)
-        finally:
-            relay.close()
-            server.stop(0)
-            public.close()
-            if owned_path is not None:
-                with contextlib.suppress(OSError):
-                    owned_path.unlink()
-            shutil.rmtree(private, ignore_errors=True)
-            if csi is not None:
-                csi.stop()
         log.info("stopped")
+
+    def _public_socket(self, undo: contextlib.ExitStack) -> socket.socket:
+        """The socket systemd passed, or ours at ``socket_path`` (removed when done)."""
+        public = activated_socket()
+        if public is not None:
+            log.info("serving on the socket systemd passed (%s)", _sock_name(public))
+        else:
+            public = bind_socket(self.socket_path)
+            undo.callback(_remove, self.socket_path)
+            log.info("serving on %s", self.socket_path)
+        undo.callback(public.close)
+        return public
 
     @staticmethod
     def _shut_down(server: grpc.Server, relay: Relay, turns: Turns, activity: Activity) -> None:
@@ -237,6 +237,11 @@ class Service:
                     return
                 pause = min(pause, max(0.05, self.timeout - idle))
             self._stop.wait(pause)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _sock_name(sock: socket.socket) -> str:
