@@ -213,6 +213,43 @@ def test_the_socket_path_refuses_what_others_could_tamper_with(root: Root, workd
     assert "symlink" in error
 
 
+def test_the_directories_above_the_socket_are_checked_as_a_roots(root: Root, workdir: Path) -> None:
+    """Whoever owns or may write to a directory above the socket's could rename the socket
+    directory away and put their own in its place: refused, and nothing made there."""
+    workdir.chmod(0o755)
+    writable = workdir / "writable"
+    writable.mkdir(mode=0o777)
+    writable.chmod(0o777)
+    error = one_error_line(run_service(root, "--socket-path", str(writable / "s" / "bpfman.sock")))
+    assert error == (
+        f"Error: refusing socket directory {writable}/s: {writable} is writable by group or"
+        " others (mode 777), who could move what bpfman keeps there"
+    )
+    theirs = workdir / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    error = one_error_line(run_service(root, "--socket-path", str(theirs / "s" / "bpfman.sock")))
+    assert f"{theirs} belongs to uid 65534, who could move what bpfman keeps there" in error
+    planted = workdir / "planted"
+    planted.symlink_to(workdir / "elsewhere")
+    os.lchown(planted, 65534, 65534)
+    error = one_error_line(run_service(root, "--socket-path", str(planted / "s" / "bpfman.sock")))
+    assert f"{planted} belongs to uid 65534, who could point it elsewhere" in error
+    assert sorted(os.listdir(writable)) == sorted(os.listdir(theirs)) == []
+    assert not (workdir / "elsewhere").exists()
+
+    # a sticky directory above (/tmp), and a trusted symlink, will do; what is missing is
+    # made 0755, for the socket's group to reach it
+    sticky = workdir / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    (workdir / "via").symlink_to(sticky)
+    with running_service(root.path, socket=workdir / "via" / "a" / "b" / "bpfman.sock") as svc:
+        assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
+        for made in (sticky / "a", sticky / "a" / "b"):
+            assert stat.S_IMODE(os.lstat(made).st_mode) == 0o755
+
+
 def test_a_directory_everyone_may_write_is_served_with_a_warning(root: Root, workdir: Path) -> None:
     shared = workdir / "shared"
     shared.mkdir()
