@@ -112,10 +112,8 @@ bench: venv bpf image
 	$(PY) -m bench.image
 	$(PY) -m bench.dispatcher
 	$(PY) -m bench.service
-	$(PY) -m bench.csi
 	$(PY) -m bench.metrics
 	$(PY) -m bench.declared
-	$(PY) -m bench.container
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_PYTHON=/usr/bin/python3]: bpfman in its own virtualenv under
 # $(LIBDIR)/bpfman, `bpfman`, `bpfman-rpc` and `bpfctl` linked into $(BINDIR), the systemd

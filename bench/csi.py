@@ -67,10 +67,8 @@ def publish_request(volume: str, target: Path) -> csi.NodePublishVolumeRequest:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=51)
-    args = parser.parse_args()
+def measure(runs: int) -> tuple[float, float]:
+    """Median seconds per call: (a CSI publish of MAPS, a plain bpffs pin of them)."""
     root = Path(tempfile.mkdtemp(prefix="bpfman-bench-csi-"))
     pods = Path(tempfile.mkdtemp(prefix="bpfman-bench-pods-"))
     peer = Path(tempfile.mkdtemp(prefix="bpfman-bench-pins-"))
@@ -107,19 +105,28 @@ def main() -> None:
                 for name in MAPS:
                     os.unlink(peer / f"{name}-{i}")
 
-            csi_time = median(publish, unpublish, args.runs)
-            pin_time = median(pin, unpin, args.runs)
+            return median(publish, unpublish, runs), median(pin, unpin, runs)
     finally:
         subprocess.run(["umount", str(peer)], check=False)
         peer.rmdir()
         unload_all(root)
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(pods, ignore_errors=True)
-    print(f"{'figure (median per call)':<44}{'CSI':>12}{'pin':>12}{'ratio':>9}")
-    print(
+
+
+def report(csi_time: float, pin_time: float) -> str:
+    return (
+        f"{'figure (median per call)':<44}{'CSI':>12}{'pin':>12}{'ratio':>9}\n"
         f"{f'publish of {len(MAPS)} map(s) vs a plain bpffs pin':<44}"
         f"{csi_time * 1000:>10.2f}ms{pin_time * 1000:>10.3f}ms{csi_time / pin_time:>8.0f}x"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=51)
+    args = parser.parse_args()
+    print(report(*measure(args.runs)))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,16 @@
 - the service's fds and threads with 400 idle connections open, at the common
   fd limit of 1,024 (the service runs under it throughout); target: bounded by
   the connection cap, and ``List`` from a fresh client still answers.
+- issue 17's two figures, from the modules that measure them (each also runs
+  alone): the container's cold start to its first answered request, against
+  the service started on the host (bench/container.py; needs ``make image``,
+  skipped with a line saying so without it), and a CSI publish against a plain
+  bpffs pin of the same maps (bench/csi.py).
 
 The service is a subprocess on a temporary socket; the client runs here, so a
 gRPC figure includes the client's serialisation and the socket.
 
-    python -m bench.service [--runs N] [--cycles N]
+    python -m bench.service [--runs N] [--cycles N] [--starts N] [--publishes N]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import container, csi  # noqa: E402
 from bench.cli_latency import BPFMAN, unload_all  # noqa: E402
 from bench.metrics import load_programs  # noqa: E402
 from tests.helpers.build import bpf_object  # noqa: E402
@@ -167,6 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--starts", type=int, default=5, help="cold starts (bench.container)")
+    parser.add_argument("--publishes", type=int, default=51, help="CSI publishes (bench.csi)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bpfman-bench-svc-"))
     env = {**os.environ, "BPFMAN_ROOT": str(root)}
@@ -210,6 +218,13 @@ def main() -> None:
         f" (bound {base_fds + FDS_PER_CONNECTION * cap}), threads {base_threads} -> {threads},"
         f" a fresh List {fresh * 1000:.1f} ms"
     )
+    print()
+    if container.image_built():
+        print(container.report(*container.measure(args.starts)))
+    else:
+        print(f"container cold start: skipped, no image {container.IMAGE} (make image)")
+    print()
+    print(csi.report(*csi.measure(args.publishes)))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def program_requests(programs: Sequence[ProgramRequest | str]) -> list[ProgramRe
         raise InvalidInputError("no program given: use --programs <TYPE>:<FUNC_NAME>")
     seen: set[str] = set()
     for req in requests:
-        if req.function in seen:
+        if req.function and req.function in seen:  # an empty one (image labels) is named later
             raise InvalidInputError(f"function {req.function} is listed twice")
         seen.add(req.function)
     return requests

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from bpfman.bpfctl.backends import answers
-from bpfman.bpfctl.remote import FILE_HINT, NAME_NEEDED
+from bpfman.bpfctl.remote import FILE_HINT
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native
 from tests.helpers import shown_rows
@@ -389,13 +389,10 @@ def fired(root: Root, prog: int) -> bool:
 
 
 def check_attachment(bpfctl: Bpfctl, prog: int, expected: dict[str, str]) -> dict[str, str]:
-    """get's Bpfd State: the attachment's rows merged in; over the socket, the link's
-    id instead (bpfman.v1's Get carries no attachment details)."""
+    """get's Bpfd State: the attachment's rows merged in (over the socket from bpfman.v1's
+    link_details extension)."""
     rows = bpfctl.get(prog)
-    if bpfctl.over_socket:
-        assert rows["Links"].isdigit() and not set(expected) & set(rows), rows
-    else:
-        assert {k: rows.get(k) for k in expected} == expected, rows
+    assert {k: rows.get(k) for k in expected} == expected, rows
     return rows
 
 
@@ -729,18 +726,8 @@ def test_image_examples(
     xdp = ("xdp", "--iface", pair.if_b, "--priority", 100)
     probes: dict[str, tuple[str, ...]] = {"uprobe": ("uprobe", "-f", "malloc", "-t", "libc")}
     probes["uretprobe"] = (*probes["uprobe"], "-r")
-    if bpfctl.over_socket:  # bpfman.v1's Load names the function: the one-line refusal
-        line = bpfctl.fail("load-from-image", "--image-url", images["xdp_pass"], *xdp, netns=where)
-        assert line == f"Error: {NAME_NEEDED}"
-        named: dict[str, tuple[str, ...]] = {
-            "xdp_pass": ("--name", "pass"),
-            "uprobe": ("-n", "my_uprobe"),
-        }
-        named["uretprobe"] = ("-n", "my_uretprobe")
-    else:
-        named = {name: () for name in images}
 
-    prog = bpfctl.load("load-from-image", "--image-url", images["xdp_pass"], *named["xdp_pass"], *xdp, netns=where)  # fmt: skip
+    prog = bpfctl.load("load-from-image", "--image-url", images["xdp_pass"], *xdp, netns=where)
     assert xdp_ids(pair) == [prog] and delivered(pair) == PACKETS
     rows = check_attachment(bpfctl, prog, {"Priority": "100", "Position": "0"})
     assert (rows["Name"], rows["Image URL"], rows["Pull Policy"]) == (
@@ -751,7 +738,7 @@ def test_image_examples(
     unload(bpfctl, prog)
 
     for kind, attach in probes.items():
-        prog = bpfctl.load("load-from-image", "--image-url", images[kind], *named[kind], *attach)
+        prog = bpfctl.load("load-from-image", "--image-url", images[kind], *attach)
         subprocess.run(["true"], check=True)  # a process start calls malloc
         assert eventually(partial(fired, bpfctl.root, prog))
         check_attachment(
@@ -761,12 +748,18 @@ def test_image_examples(
         )
         unload(bpfctl, prog)
 
+    # -r must agree with the program's ELF section, from an image as from a file
+    line = bpfctl.fail("load-from-image", "--image-url", images["uprobe"], *probes["uretprobe"])
+    assert line.endswith("uprobe -r: my_uprobe is a uprobe, not a uretprobe: its ELF section"
+                         " decides (a uretprobe/... section makes a uretprobe)"), line  # fmt: skip
+    assert bpfctl.ok("list") == " Program ID  Name  Type  Load Time\n"
+
     assert bpfctl.ok("pull-bytecode", "--image-url", images["xdp_pass"]) == (
         "Successfully downloaded bytecode\n"
     )
     prog = bpfctl.load(
         "load-from-image", "--image-url", images["xdp_pass"], "--pull-policy", "IfNotPresent",
-        *named["xdp_pass"], *xdp, netns=where,
+        *xdp, netns=where,
     )  # fmt: skip
     assert xdp_ids(pair) == [prog] and delivered(pair) == PACKETS
     unload(bpfctl, prog)
@@ -824,9 +817,8 @@ def test_list_get_and_unload_examples(
         "load-from-file", "-p", objects / "tracepoint_counter.bpf.o", "-n", "tracepoint_counter",
         "tracepoint", "-t", TRACEPOINT,
     )  # fmt: skip
-    name = () if not bpfctl.over_socket else ("-n", "stats")
     stats = bpfctl.load(
-        "load-from-image", "--image-url", images["go-tc-counter"], *name,
+        "load-from-image", "--image-url", images["go-tc-counter"],
         "tc", "-d", "egress", "-i", pair.if_a, "-p", 100, netns=pair.netns_path_a,
     )  # fmt: skip
 
@@ -876,6 +868,55 @@ def test_list_get_and_unload_examples(
     assert [row.split()[0] for row in bpfctl.ok("list").splitlines()[1:]] == [str(tracepoint)]
     assert tc_ids(pair, at_b=False) == []
     unload(bpfctl, tracepoint)
+
+
+def test_get_over_the_socket_prints_what_it_prints_in_process(
+    root: Root, registry: Registry, images: dict[str, str], examples: Path, objects: Path,
+    pair: VethPair,
+) -> None:  # fmt: skip
+    """The same programs (xdp, tc with globals, tracepoint, uprobe and uretprobe, loaded
+    by either side), shown by root in-process and by nobody over the socket."""
+    use_registry(root, registry)
+    local = Bpfctl(root)
+    local.cache(registry, images["uprobe"], images["uretprobe"])
+    where = pair.netns_path_b
+    with socket_service(root) as remote:
+        progs = [
+            local.load(
+                "load-from-file", "-p", examples / "xdp_pass_kern.o", "-n", "pass",
+                "xdp", "-i", pair.if_b, "-p", 50, "--proceed-on", "pass", "drop", netns=where,
+            ),
+            remote.load(
+                "load-from-file", "-p", examples / "accept-all.o", "-g", "GLOBAL_2=0A0B0C0D",
+                "-g", "GLOBAL_1=01020304", "-m", "owner=acme", "-m", "app=guide",
+                "-n", "accept", "tc", "-d", "egress", "-i", pair.if_b, "-p", 40, netns=where,
+            ),
+            remote.load(
+                "load-from-file", "-p", objects / "tracepoint_counter.bpf.o",
+                "-n", "tracepoint_counter", "tracepoint", "-t", TRACEPOINT,
+            ),
+            local.load("load-from-image", "--image-url", images["uprobe"], "uprobe", "-f", "malloc", "-t", "libc"),
+            remote.load(
+                "load-from-image", "--image-url", images["uretprobe"],
+                "uprobe", "-f", "malloc", "-t", "libc", "-r",
+            ),
+        ]  # fmt: skip
+        try:
+            for prog in progs:
+                shown = local.ok("get", prog)
+                assert remote.ok("get", prog) == shown
+                assert "Links:" not in shown
+            rows = [shown_rows(local.ok("get", prog)) for prog in progs]
+            assert (rows[0]["Iface"], rows[0]["Position"], rows[0]["Proceed On"]) == (
+                pair.if_b, "0", "pass, drop",
+            )  # fmt: skip
+            assert (rows[1]["Direction"], rows[1]["Priority"]) == ("eg", "40")
+            assert rows[2]["Tracepoint"] == TRACEPOINT
+            assert [r["Probe Type"] for r in rows[3:]] == ["uprobe", "uretprobe"]
+            assert remote.ok("list") == local.ok("list")
+        finally:
+            for prog in progs:
+                local.run("unload", prog, check=False)
 
 
 # -- all or nothing ---------------------------------------------------------------------

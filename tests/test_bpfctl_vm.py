@@ -32,7 +32,9 @@ from tests.test_bpfctl import (
     delivered,
     fired,
     push_images,
+    socket_service,
     unload,
+    use_registry,
     xdp_ids,
 )
 
@@ -76,9 +78,8 @@ def test_xdp_examples_share_one_interface(
         "load-from-file", "--path", obj, "--name", "pass",
         "xdp", "--iface", pair.if_b, "--priority", 100, netns=where,
     )  # fmt: skip
-    name = ("--name", "pass") if bpfctl.over_socket else ()
     image = bpfctl.load(
-        "load-from-image", "--image-url", images["xdp_pass"], *name,
+        "load-from-image", "--image-url", images["xdp_pass"],
         "xdp", "--iface", pair.if_b, "--priority", 100, netns=where,
     )  # fmt: skip
     p35 = bpfctl.load(
@@ -92,9 +93,8 @@ def test_xdp_examples_share_one_interface(
     )  # fmt: skip
     [dispatcher] = xdp_ids(pair)
     assert prog_show(dispatcher)["name"] == "xdp_dispatcher"
-    if not bpfctl.over_socket:  # bpfman.v1's Get carries no positions
-        assert positions(bpfctl, p30, p35, p100, image) == ["0", "1", "2", "3"]
-        assert bpfctl.get(p30)["Proceed On"] == "drop, pass, dispatcher_return"
+    assert positions(bpfctl, p30, p35, p100, image) == ["0", "1", "2", "3"]
+    assert bpfctl.get(p30)["Proceed On"] == "drop, pass, dispatcher_return"
 
     assert delivered(pair) == PACKETS  # p30 drops, but drop is one of its proceed-on codes
     assert counts(bpfctl.root, p30)[1] == PACKETS
@@ -102,8 +102,7 @@ def test_xdp_examples_share_one_interface(
         assert counts(bpfctl.root, prog)[0] == PACKETS
 
     unload(bpfctl, p30)
-    if not bpfctl.over_socket:
-        assert positions(bpfctl, p35, p100, image) == ["0", "1", "2"]
+    assert positions(bpfctl, p35, p100, image) == ["0", "1", "2"]
     strict = bpfctl.load(
         "load-from-file", "-p", obj, "-n", "xdp", "xdp", "-i", pair.if_b, "-p", 30, netns=where
     )
@@ -126,10 +125,9 @@ def test_tc_examples_share_one_interface(bpfctl: Bpfctl, examples: Path, pair: V
         "-g", "GLOBAL_1=01020304", "GLOBAL_2=0A0B0C0D",
         "-n", "accept", "tc", "-d", "ingress", "-i", pair.if_b, "-p", 40, netns=where,
     )  # fmt: skip
-    if not bpfctl.over_socket:
-        assert positions(bpfctl, first, with_globals, filtering) == ["0", "1", "2"]
-        rows = bpfctl.get(with_globals)
-        assert (rows["Direction"], rows["Proceed On"]) == ("in", "ok, pipe, dispatcher_return")
+    assert positions(bpfctl, first, with_globals, filtering) == ["0", "1", "2"]
+    rows = bpfctl.get(with_globals)
+    assert (rows["Direction"], rows["Proceed On"]) == ("in", "ok, pipe, dispatcher_return")
     assert delivered(pair) == 0  # both accepts go on (ok), the filter's shot ends it
     assert counts(bpfctl.root, first)[0] == PACKETS
     assert counts(bpfctl.root, filtering)[0] == PACKETS
@@ -143,22 +141,40 @@ def test_tc_examples_share_one_interface(bpfctl: Bpfctl, examples: Path, pair: V
 def test_kprobe_examples(bpfctl: Bpfctl, registry: Registry, images: dict[str, str]) -> None:
     bpfctl.cache(registry, images["kprobe"], images["kretprobe"])
     for kind, retprobe in (("kprobe", ()), ("kretprobe", ("-r",))):
-        name = ("-n", f"my_{kind}") if bpfctl.over_socket else ()
         prog = bpfctl.load(
-            "load-from-image", "--image-url", images[kind], *name,
+            "load-from-image", "--image-url", images[kind],
             "kprobe", "-f", "try_to_wake_up", *retprobe,
         )  # fmt: skip
         assert eventually(partial(fired, bpfctl.root, prog), timeout=30)
         rows = bpfctl.get(prog)
-        if not bpfctl.over_socket:
-            assert (rows["Probe Type"], rows["Function Name"]) == (kind, "try_to_wake_up")
+        assert (rows["Probe Type"], rows["Function Name"]) == (kind, "try_to_wake_up")
         unload(bpfctl, prog)
-    # -r must agree with the program: an image's kprobe is no kretprobe
-    name = ("-n", "my_kprobe") if bpfctl.over_socket else ()
-    args = ("load-from-image", "--image-url", images["kprobe"], *name, "kprobe", "-f", "try_to_wake_up", "-r")  # fmt: skip
-    if bpfctl.over_socket:  # bpfman.v1 carries no ELF sections: the section decides alone
-        prog = bpfctl.load(*args)
-        unload(bpfctl, prog)
-    else:
-        assert "is a kprobe, not a kretprobe" in bpfctl.fail(*args)
+    # -r must agree with the program: an image's kprobe is no kretprobe (over the socket
+    # too: the Load answer's plugin_data says what the section made of it)
+    args = ("load-from-image", "--image-url", images["kprobe"], "kprobe", "-f", "try_to_wake_up", "-r")  # fmt: skip
+    assert "my_kprobe is a kprobe, not a kretprobe" in bpfctl.fail(*args)
     assert bpfctl.ok("list") == " Program ID  Name  Type  Load Time\n"
+
+
+def test_kprobe_get_over_the_socket_prints_what_it_prints_in_process(
+    root: Root, registry: Registry, images: dict[str, str]
+) -> None:
+    """tests/test_bpfctl.py compares the host's types; kprobes need the VM."""
+    use_registry(root, registry)
+    local = Bpfctl(root)
+    local.cache(registry, images["kprobe"], images["kretprobe"])
+    with socket_service(root) as remote:
+        progs = [
+            local.load("load-from-image", "--image-url", images["kprobe"], "kprobe", "-f", "try_to_wake_up"),
+            remote.load(
+                "load-from-image", "--image-url", images["kretprobe"],
+                "kprobe", "-f", "try_to_wake_up", "-r",
+            ),
+        ]  # fmt: skip
+        try:
+            for prog in progs:
+                assert remote.ok("get", prog) == local.ok("get", prog)
+            assert [local.get(p)["Probe Type"] for p in progs] == ["kprobe", "kretprobe"]
+        finally:
+            for prog in progs:
+                local.run("unload", prog, check=False)

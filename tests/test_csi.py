@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -195,12 +196,8 @@ def program(root: Root, objects: Path) -> int:
 def csi_service(root: Root, pods: Path, *args: str, **kwargs: Any) -> Iterator[Kubelet]:
     """The service with --csi-support, and kubelet's client of it."""
     socket = root.path / "csi" / "csi.sock"  # where it is by default: <root>/csi/csi.sock
-    # The service's own temporary files go in the root, which the test removes even
-    # after the service was killed.
-    tmp = root.path / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env = {"NODE_NAME": "node-7", "TMPDIR": str(tmp)}
-    args = ("--csi-support", "--csi-socket-path", str(socket))
+    env = {"NODE_NAME": "node-7"}
+    args = ("--csi-support", "--csi-socket-path", str(socket), *args)
     with running_service(root.path, *args, env=env, **kwargs) as service:
         kubelet = Kubelet(service, socket, pods)
         try:
@@ -223,6 +220,25 @@ def no_mounts_left(root: Root, pods: Path) -> Iterator[None]:
     finally:
         for point in reversed(points(root.path.resolve(), pods)):
             subprocess.run(["umount", "-l", point], check=False)
+
+
+def test_csi_calls_keep_the_service_from_idling_out(root: Root, pods: Path) -> None:
+    """kubelet's calls count as the agent's do: a service with an idle timeout (the
+    operator gives --timeout=0, but a plain --csi-support keeps the default) stays up
+    while kubelet uses it, then idles out as usual."""
+    with no_mounts_left(root, pods), csi_service(root, pods, "--timeout", "2") as kubelet:
+        service = kubelet.service
+        calls = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 6:  # three times the idle timeout
+            assert kubelet.identity.Probe(csi.ProbeRequest(), timeout=10).ready.value
+            calls += 1
+            time.sleep(0.2)
+        assert service.alive(), service.logs()
+        assert service.proc.wait(timeout=30) == 0, service.logs()
+        logs = service.logs()
+    assert "shutting down (idle for 2 s)" in logs
+    assert calls > 10
 
 
 def new_pod(request: pytest.FixtureRequest) -> Pod:

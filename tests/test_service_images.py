@@ -88,3 +88,43 @@ def test_pull_fills_the_cache_auth_failures_are_refused_credentials_never_stored
     with pytest.raises(grpc.RpcError) as caught:
         pull(svc, f"{registry.host}/bpfman/absent:v1", NEVER)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_image_load_without_a_name_takes_the_programs_label(
+    svc: Service, registry: Registry, image: str, objects: Path
+) -> None:
+    """An empty LoadInfo.name loads the image's one program labelled with the type
+    (io.ebpf.programs), as bpfctl's load-from-image without --name; several or none are
+    refused, and so is an empty name for a file, whose programs carry no labels."""
+    pull(svc, image, ALWAYS, registry.user, registry.password)
+    source = pb.BytecodeLocation(image=pb.BytecodeImage(url=image, image_pull_policy=NEVER))
+
+    def load(*types: int) -> pb.LoadResponse:
+        info = [pb.LoadInfo(name="", program_type=t) for t in types]  # type: ignore[arg-type]
+        response: pb.LoadResponse = svc.stub.Load(pb.LoadRequest(bytecode=source, info=info))
+        return response
+
+    xdp, tracepoint = load(pb.XDP, pb.TRACEPOINT).programs
+    assert (xdp.info.name, tracepoint.info.name) == ("xdp_stats", "tracepoint_kill_recorder")
+    assert tracepoint.info.map_owner_id == xdp.kernel_info.id
+    for program in (tracepoint, xdp):
+        svc.stub.Unload(pb.UnloadRequest(id=program.kernel_info.id))
+
+    for ptype, code, fragment in (
+        (pb.TC, grpc.StatusCode.INVALID_ARGUMENT, "has several tc programs (stats, tcx_stats)"),
+        (pb.TCX, grpc.StatusCode.NOT_FOUND, "has no tcx program (it has: kprobe_counter (kprobe)"),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            load(ptype)
+        assert caught.value.code() == code and fragment in (caught.value.details() or ""), (
+            caught.value.details()
+        )
+    file_request = pb.LoadRequest(
+        bytecode=pb.BytecodeLocation(file=str(objects / "app_counter.bpf.o")),
+        info=[pb.LoadInfo(name="", program_type=pb.XDP)],
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        svc.stub.Load(file_request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no function named for the xdp program" in (caught.value.details() or "")
+    assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []

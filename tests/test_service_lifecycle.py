@@ -213,6 +213,43 @@ def test_the_socket_path_refuses_what_others_could_tamper_with(root: Root, workd
     assert "symlink" in error
 
 
+def test_the_directories_above_the_socket_are_checked_as_a_roots(root: Root, workdir: Path) -> None:
+    """Whoever owns or may write to a directory above the socket's could rename the socket
+    directory away and put their own in its place: refused, and nothing made there."""
+    workdir.chmod(0o755)
+    writable = workdir / "writable"
+    writable.mkdir(mode=0o777)
+    writable.chmod(0o777)
+    error = one_error_line(run_service(root, "--socket-path", str(writable / "s" / "bpfman.sock")))
+    assert error == (
+        f"Error: refusing socket directory {writable}/s: {writable} is writable by group or"
+        " others (mode 777), who could move what bpfman keeps there"
+    )
+    theirs = workdir / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    error = one_error_line(run_service(root, "--socket-path", str(theirs / "s" / "bpfman.sock")))
+    assert f"{theirs} belongs to uid 65534, who could move what bpfman keeps there" in error
+    planted = workdir / "planted"
+    planted.symlink_to(workdir / "elsewhere")
+    os.lchown(planted, 65534, 65534)
+    error = one_error_line(run_service(root, "--socket-path", str(planted / "s" / "bpfman.sock")))
+    assert f"{planted} belongs to uid 65534, who could point it elsewhere" in error
+    assert sorted(os.listdir(writable)) == sorted(os.listdir(theirs)) == []
+    assert not (workdir / "elsewhere").exists()
+
+    # a sticky directory above (/tmp), and a trusted symlink, will do; what is missing is
+    # made 0755, for the socket's group to reach it
+    sticky = workdir / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    (workdir / "via").symlink_to(sticky)
+    with running_service(root.path, socket=workdir / "via" / "a" / "b" / "bpfman.sock") as svc:
+        assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
+        for made in (sticky / "a", sticky / "a" / "b"):
+            assert stat.S_IMODE(os.lstat(made).st_mode) == 0o755
+
+
 def test_a_directory_everyone_may_write_is_served_with_a_warning(root: Root, workdir: Path) -> None:
     shared = workdir / "shared"
     shared.mkdir()
@@ -226,6 +263,51 @@ def test_a_directory_everyone_may_write_is_served_with_a_warning(root: Root, wor
     [warning] = [line for line in logs.splitlines() if "WARNING" in line]
     assert f"{shared} is writable by everyone (mode 777)" in warning
     assert "impostor" in warning
+
+
+def private_dirs(root: Root) -> list[str]:
+    relay = root.path / "relay"
+    return sorted(p.name for p in relay.iterdir()) if relay.exists() else []
+
+
+def test_a_killed_services_private_directories_go_with_its_successor(root: Root) -> None:
+    """gRPC's private sockets live under the root (<root>/relay/<server>-*, 0700), never in
+    /tmp: a SIGKILLed service leaves its directories there, and the next one removes them,
+    but not those of a service still running on the same root."""
+    before = set(Path(tempfile.gettempdir()).glob("bpfman-rpc-*"))
+    with running_service(root.path, "--csi-support") as killed:
+        dead = private_dirs(root)
+        assert [name.split("-")[0] for name in dead] == ["csi", "rpc"], dead
+        assert all(stat.S_IMODE((root.path / "relay" / n).stat().st_mode) == 0o700 for n in dead)
+        assert stat.S_IMODE((root.path / "relay").stat().st_mode) == 0o700
+        os.kill(killed.pid(), signal.SIGKILL)
+        killed.proc.wait(timeout=30)
+    assert private_dirs(root) == dead
+    assert set(Path(tempfile.gettempdir()).glob("bpfman-rpc-*")) == before
+
+    with running_service(root.path) as first:
+        [live] = private_dirs(root)
+        assert live not in dead
+        other = root.path / "other.sock"
+        with running_service(root.path, socket=other) as second:
+            assert second.stub.List(pb.ListRequest()).results is not None
+            assert live in private_dirs(root) and len(private_dirs(root)) == 2
+            assert first.stub.List(pb.ListRequest()).results is not None  # untouched
+        assert private_dirs(root) == [live]
+    assert private_dirs(root) == []
+
+
+def test_a_root_too_long_for_the_private_sockets_is_refused_in_one_line(workdir: Path) -> None:
+    """A Unix socket's path holds 107 bytes: the service says so and leaves nothing."""
+    root = Root(workdir / ("r" * 90))
+    sock = workdir / "bpfman.sock"
+    try:
+        error = one_error_line(run_service(root, "--socket-path", str(sock)))
+        assert "is too long for the service's private sockets" in error, error
+        assert error.endswith("at most 107): choose a shorter root")
+        assert not sock.exists() and private_dirs(root) == []
+    finally:
+        root.cleanup()
 
 
 def test_sigterm_with_an_idle_connection_open_still_exits(root: Root) -> None:
@@ -259,6 +341,33 @@ def test_csi_support_is_accepted_and_verbose_logs_debug(root: Root) -> None:
         logs = svc.logs()
     assert f"serving CSI driver csi.bpfman.io on {root.path}/csi/csi.sock" in logs
     assert "DEBUG bpfman.service: List from uid=0" in logs
+
+
+@pytest.mark.parametrize(
+    ("rust_log", "config", "args", "debug", "info"),
+    [
+        ("debug", None, (), True, True),  # as bpfman-operator passes it
+        ("bpfman=debug,warn", "error", (), True, True),  # over the config file
+        ("warn", "debug", (), False, False),
+        ("bpfman.csi=debug", None, (), False, False),  # the rest is off
+        ("warn", None, ("-v",), True, True),  # -v wins
+        (None, "debug", (), True, True),
+    ],
+)
+def test_rust_log_sets_the_level_between_v_and_the_config_file(
+    root: Root, rust_log: str | None, config: str | None, args: tuple[str, ...], debug: bool,
+    info: bool,
+) -> None:  # fmt: skip
+    if config is not None:
+        root.path.mkdir(parents=True, exist_ok=True)
+        (root.path / "bpfman.toml").write_text(f'[logging]\nlevel = "{config}"\n')
+    env = {"RUST_LOG": rust_log} if rust_log is not None else {}
+    with running_service(root.path, *args, env=env) as svc:
+        svc.stub.List(pb.ListRequest())
+        assert svc.terminate() == 0
+        logs = svc.logs()
+    assert ("DEBUG bpfman.service: List from uid=0" in logs) is debug, logs
+    assert ("INFO bpfman.service: serving on" in logs) is info, logs
 
 
 def test_bpfman_rpc_is_the_same_service(root: Root) -> None:

@@ -12,8 +12,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from bpfman.csi import csi_pb2
 from bpfman.service import bpfman_pb2
@@ -111,3 +113,59 @@ def test_the_csi_wire_contract() -> None:
     assert csi_pb2.VolumeCapability.AccessMode.Mode.Value("SINGLE_NODE_SINGLE_WRITER") == 6
     ready = csi_pb2.ProbeResponse.DESCRIPTOR.fields_by_name["ready"].message_type
     assert ready is not None and ready.full_name == "google.protobuf.BoolValue"
+
+
+EXTENSIONS_FROM = 1000
+EXTENSION_MESSAGES = {"LinkInfo", "LinkRow"}
+
+
+def _without_extensions() -> Any:
+    """GetResponse as the reference's clients know it: bpfman.v1 without this project's
+    extensions (fields numbered 1000 and above, LinkInfo, LinkRow), in a pool of its own."""
+    proto = descriptor_pb2.FileDescriptorProto()
+    bpfman_pb2.DESCRIPTOR.CopyToProto(proto)
+    kept = [m for m in proto.message_type if m.name not in EXTENSION_MESSAGES]
+    del proto.message_type[:]
+    proto.message_type.extend(kept)
+    for message in proto.message_type:
+        fields = [f for f in message.field if f.number < EXTENSIONS_FROM]
+        del message.field[:]
+        message.field.extend(fields)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("bpfman.v1.GetResponse"))
+
+
+def test_the_extensions_are_invisible_to_the_references_clients() -> None:
+    """ProgramInfo keeps the reference's fields 1-8; what this project adds is numbered
+    from 1000 and skipped, as unknown fields, by a client built without it."""
+    program_info = bpfman_pb2.ProgramInfo.DESCRIPTOR
+    assert {f.number for f in program_info.fields if f.number < EXTENSIONS_FROM} == set(range(1, 9))
+    assert {f.name for f in program_info.fields if f.number >= EXTENSIONS_FROM} == {
+        "link_details",
+        "plugin_data",
+    }
+    link = bpfman_pb2.LinkInfo(
+        id=7, type="xdp", attachment="veth0 pos-0", position=0, params={"priority": "50"}
+    )
+    link.rows.add(key="Priority", value="50")
+    ours = bpfman_pb2.GetResponse(
+        info=bpfman_pb2.ProgramInfo(
+            name="pass", links=[7], metadata={"a": "b"}, link_details=[link],
+            plugin_data={"retprobe": "false"},
+        ),
+        kernel_info=bpfman_pb2.KernelProgramInfo(id=42, name="pass"),
+    )  # fmt: skip
+    theirs = _without_extensions().FromString(ours.SerializeToString())
+    assert (theirs.info.name, list(theirs.info.links), dict(theirs.info.metadata)) == (
+        "pass", [7], {"a": "b"},
+    )  # fmt: skip
+    assert theirs.kernel_info.id == 42
+    theirs.DiscardUnknownFields()
+    plain = bpfman_pb2.GetResponse()
+    plain.CopyFrom(ours)
+    plain.info.ClearField("link_details")
+    plain.info.ClearField("plugin_data")
+    assert theirs.SerializeToString(deterministic=True) == plain.SerializeToString(
+        deterministic=True
+    )

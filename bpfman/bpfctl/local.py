@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bpfman import kernel
 from bpfman.core.manager import Bpfman
 from bpfman.errors import NotFoundError
+from bpfman.inputs import ProgramRequest
 
 from .model import (
     BpfdFacts,
@@ -19,8 +20,9 @@ from .model import (
     Load,
     Loaded,
     Shown,
-    image_function,
+    global_pairs,
     pairs,
+    retprobe_of,
 )
 
 if TYPE_CHECKING:
@@ -59,29 +61,24 @@ class Local:
 
     def load(self, load: Load, hook: Hook) -> Loaded:
         source = load.source
-        name = load.name
         if isinstance(source, FileSource):
             load_source = partial(self.bpfman.load_file, source.path)
         else:
-            if not name:
-                pulled = self.bpfman.images.pull(
-                    source.url, _policy(source.pull_policy), source.registry_auth
-                )
-                name = image_function(source.url, pulled.programs, hook)
             load_source = partial(
                 self.bpfman.load_image,
                 source.url,
                 pull_policy=source.pull_policy,
                 registry_auth=source.registry_auth,
             )
+        # An empty name loads the image's program of the hook's type (its label).
         [record] = load_source(
-            [f"{hook.type}:{name}"],
+            [ProgramRequest(hook.type, load.name)],
             globals=load.globals,
             metadata=load.metadata,
             map_owner_id=load.map_owner_id,
         )
-        retprobe = record.plugin_data.get("retprobe") if hook.retprobe is not None else None
-        return Loaded(record.id, None if retprobe is None else bool(retprobe))
+        retprobe = retprobe_of(record.plugin_data) if hook.retprobe is not None else None
+        return Loaded(record.id, record.name, retprobe)
 
     def attach(self, program_id: int, hook: Hook) -> None:
         self.bpfman.attach(program_id, hook.params)
@@ -119,7 +116,7 @@ class Local:
             bpfd = BpfdFacts(
                 name=record.name,
                 source=rows,
-                globals=pairs(record.globals),
+                globals=global_pairs({k: bytes.fromhex(v) for k, v in record.globals.items()}),
                 metadata=pairs(dict(sorted(record.metadata.items()))),
                 map_pin_path=record.map_pin_path,
                 map_owner_id=record.map_owner_id,

@@ -10,11 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bpfman.errors import InvalidInputError, NotFoundError
-
 # The types the guide's load commands attach; each is the bpfman type of that name.
 HOOK_TYPES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe")
-# Image labels (io.ebpf.programs) that name a return probe of a probe type.
+# What a return probe of each probe type is called (sections, image labels, the guide).
 RETPROBE_LABELS = {"kprobe": "kretprobe", "uprobe": "uretprobe"}
 
 
@@ -35,7 +33,8 @@ class Load:
     """One program to load.
 
     :param name: the function; empty for an image means the image's own
-        program of the hook's type (its ``io.ebpf.programs`` label).
+        program of the hook's type (its ``io.ebpf.programs`` label), which the
+        core finds (:meth:`bpfman.images.store.Bytecode.function_for`).
     """
 
     source: FileSource | ImageSource
@@ -62,9 +61,11 @@ class Hook:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A program a backend loaded; ``retprobe`` is what its ELF section says, if known."""
+    """A program a backend loaded: its id, its function (an image's label may have
+    named it) and, if known, whether its ELF section makes it a return probe."""
 
     id: int
+    name: str
     retprobe: bool | None = None
 
 
@@ -135,19 +136,14 @@ def pairs(mapping: Mapping[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in mapping.items()]
 
 
-def image_function(url: str, programs: Mapping[str, str], hook: Hook) -> str:
-    """The function of an image to load when no ``--name`` was given.
+def global_pairs(values: Mapping[str, bytes]) -> list[str]:
+    """Globals as both backends show them: by name, in lowercase hex (bpfman.v1 carries
+    their bytes, not the text a user wrote)."""
+    return [f"{name}={value.hex()}" for name, value in sorted(values.items())]
 
-    It is the image's one program whose label is the hook's type (or its
-    return-probe label): several are ambiguous, none is an error.
-    """
-    labels = {hook.type, RETPROBE_LABELS.get(hook.type, hook.type)}
-    found = sorted(name for name, label in programs.items() if label in labels)
-    if len(found) == 1:
-        return found[0]
-    have = ", ".join(f"{n} ({t})" for n, t in sorted(programs.items())) or "none"
-    if not found:
-        raise NotFoundError(f"image {url} has no {hook.type} program (it has: {have})")
-    raise InvalidInputError(
-        f"image {url} has several {hook.type} programs ({', '.join(found)}): choose one with --name"
-    )
+
+def retprobe_of(plugin_data: Mapping[str, Any]) -> bool | None:
+    """Whether a loaded kprobe or uprobe is a return probe, as its plugin recorded it
+    from the ELF section; None where nothing says."""
+    value = plugin_data.get("retprobe")
+    return None if value is None else bool(value)

@@ -1,14 +1,12 @@
 """The backend that asks the bpfman service over its socket (bpfman.v1 gRPC).
 
 The service runs as root; the caller needs only access to the socket (its
-group). What bpfman.v1 carries limits what this backend can do:
-
-- Bytecode files are read by the service itself, by path, with its own
-  rights (root without CAP_DAC_OVERRIDE under the shipped unit).
-- ``Get`` names a program's links but not what they attach, so ``get`` shows
-  their ids instead of the priority, iface and position rows.
-- ``Load`` takes a function by name: ``load-from-image`` needs ``--name``.
-- An image's ELF sections stay with the service: ``-r`` is checked for files only.
+group). Bytecode files are read by the service itself, by path, with its own
+rights (root without CAP_DAC_OVERRIDE under the shipped unit). What ``get``
+shows of each link and what ``-r`` is checked against (the plugin's record of
+the program's ELF section) come from this project's extensions of bpfman.v1
+(``ProgramInfo.link_details`` and ``plugin_data``), so both read as they do
+in-process.
 """
 
 from __future__ import annotations
@@ -33,11 +31,10 @@ from bpfman.errors import (
 from bpfman.kernel.names import prog_type_name, prog_types_named
 from bpfman.service import bpfman_pb2 as pb
 from bpfman.service import bpfman_pb2_grpc as pb_grpc
-from bpfman.service.translate import PULL_POLICIES
+from bpfman.service.translate import PULL_POLICIES, from_json_values
 
 from .backends import answers
 from .model import (
-    RETPROBE_LABELS,
     BpfdFacts,
     FileSource,
     Hook,
@@ -48,7 +45,9 @@ from .model import (
     Load,
     Loaded,
     Shown,
+    global_pairs,
     pairs,
+    retprobe_of,
 )
 
 # How the service's status codes come back as bpfman's errors (and exit statuses).
@@ -64,10 +63,6 @@ FILE_HINT = (
     "the bpfman service reads bytecode files itself: the file must exist where it runs and be"
     " readable by root without CAP_DAC_OVERRIDE (owned by root, or readable by all,"
     " its directories too)"
-)
-NAME_NEEDED = (
-    "load-from-image through the bpfman service needs --name: bpfman.v1's Load takes the"
-    " function by name (run as root without the service to take it from the image's labels)"
 )
 POLICY_NUMBERS = {name: number for number, name in PULL_POLICIES.items()}
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
@@ -102,9 +97,7 @@ class Remote:
         source = load.source
         if isinstance(source, FileSource):
             location = pb.BytecodeLocation(file=source.path)
-        elif not load.name:
-            raise InvalidInputError(NAME_NEEDED)
-        else:
+        else:  # an empty name: the service takes the image's program of the type (its label)
             location = pb.BytecodeLocation(image=bytecode_image(source))
         request = pb.LoadRequest(
             bytecode=location,
@@ -120,11 +113,10 @@ class Remote:
             if isinstance(source, FileSource) and not service_may_read(source.path):
                 raise type(exc)(f"{exc}; {FILE_HINT}") from None
             raise
-        program_id = int(response.programs[0].kernel_info.id)
-        retprobe = None
-        if isinstance(source, FileSource) and hook.retprobe is not None:
-            retprobe = section_retprobe(source.path, load.name, hook.type)
-        return Loaded(program_id, retprobe)
+        [loaded] = response.programs
+        plugin_data = from_json_values(loaded.info.plugin_data)
+        retprobe = retprobe_of(plugin_data) if hook.retprobe is not None else None
+        return Loaded(int(loaded.kernel_info.id), loaded.info.name, retprobe)
 
     def attach(self, program_id: int, hook: Hook) -> None:
         build = ATTACH_INFO[hook.type]
@@ -177,6 +169,7 @@ def bytecode_image(source: ImageSource) -> pb.BytecodeImage:
 
 
 def program_facts(info: pb.ProgramInfo) -> BpfdFacts:
+    described = {link.id: link for link in info.link_details}
     location = info.bytecode
     if location.WhichOneof("location") == "image":
         policy = PULL_POLICIES.get(location.image.image_pull_policy, "IfNotPresent")
@@ -186,13 +179,21 @@ def program_facts(info: pb.ProgramInfo) -> BpfdFacts:
     return BpfdFacts(
         name=info.name,
         source=source,
-        globals=[f"{k}={v.hex()}" for k, v in sorted(info.global_data.items())],
+        globals=global_pairs(info.global_data),
         metadata=pairs(dict(sorted(info.metadata.items()))),
         map_pin_path=info.map_pin_path,
         map_owner_id=info.map_owner_id if info.HasField("map_owner_id") else None,
         map_used_by=[int(i) for i in info.map_used_by],
-        links=[LinkFacts(link_id) for link_id in info.links],
+        links=[link_facts(described.get(link_id), link_id) for link_id in info.links],
     )
+
+
+def link_facts(info: pb.LinkInfo | None, link_id: int) -> LinkFacts:
+    """A link as the service described it; its id alone if it did not (an older service)."""
+    if info is None:
+        return LinkFacts(link_id)
+    position = info.position if info.HasField("position") else None
+    return LinkFacts(info.id, info.type, from_json_values(info.params), position, info.attachment)
 
 
 def kernel_facts(kinfo: pb.KernelProgramInfo) -> KernelFacts:
@@ -316,16 +317,3 @@ def service_may_read(path: str) -> bool:
         if not (stat.S_IMODE(st.st_mode) >> shift) & want:
             return False
     return True
-
-
-def section_retprobe(path: str, name: str, hook_type: str) -> bool | None:
-    """Whether ``name``'s ELF section in ``path`` makes a return probe; None if unreadable."""
-    from bpfman import kernel
-
-    try:
-        with kernel.BpfObject.open_file(path) as obj:
-            sections = {spec.name: spec.section for spec in obj.programs()}
-    except BpfmanError:
-        return None
-    section = sections.get(name)
-    return None if section is None else section.startswith(RETPROBE_LABELS[hook_type])

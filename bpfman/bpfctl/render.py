@@ -51,7 +51,7 @@ def bpfd_rows(facts: BpfdFacts) -> list[tuple[str, Value]]:
     for link in facts.links:
         if link.params is not None:
             rows += link_rows(link)
-    if unseen:  # the service's API carries link ids, not what they attach
+    if unseen:  # a service without bpfman.v1's link_details extension names ids only
         rows.append(("Links", unseen))
     return rows
 

@@ -73,19 +73,18 @@ def held_signals() -> Iterator[None]:
         signal.raise_signal(caught[0])
 
 
-def check_retprobe(hook: Hook, loaded: Loaded, name: str) -> None:
+def check_retprobe(hook: Hook, loaded: Loaded) -> None:
     """``-r`` must say what the program's section says: the section decides, -r confirms."""
     if hook.retprobe is None or loaded.retprobe is None or hook.retprobe == loaded.retprobe:
         return
     kind = RETPROBE_LABELS[hook.type]
-    what = name or f"program {loaded.id}"
     if hook.retprobe:
         raise InvalidInputError(
-            f"{hook.type} -r: {what} is a {hook.type}, not a {kind}: its ELF section "
+            f"{hook.type} -r: {loaded.name} is a {hook.type}, not a {kind}: its ELF section "
             f"decides (a {kind}/... section makes a {kind})"
         )
     raise InvalidInputError(
-        f"{hook.type}: {what} is a {kind} (its ELF section says so): add -r to attach it"
+        f"{hook.type}: {loaded.name} is a {kind} (its ELF section says so): add -r to attach it"
     )
 
 
@@ -93,7 +92,7 @@ def load_and_attach(backend: Backend, load: Load, hook: Hook) -> int:
     """Load, check, attach; on any failure after the load, unload. Returns the id."""
     loaded = backend.load(load, hook)
     try:
-        check_retprobe(hook, loaded, load.name)
+        check_retprobe(hook, loaded)
         backend.attach(loaded.id, hook)
     except BaseException as exc:
         try:

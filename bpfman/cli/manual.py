@@ -54,6 +54,9 @@ BPFMAN_ENVIRONMENT = (
      "--key."),
     ("NODE_NAME, KUBE_NODE_NAME", "The node name the CSI node plugin of system service "
      "--csi-support reports [default: the host name]."),
+    ("RUST_LOG", "The log level of system service, as bpfman-operator passes it: "
+     "env_logger's directives (info, debug, bpfman=debug,info); -v wins over it, and it "
+     "over the configuration's [logging] level."),
     ("_BPFMAN_COMPLETE", "Set by the completion scripts (bpfman completions) to ask "
      "bpfman for the candidates of a Tab; bpfman then runs no command. Never set it "
      "otherwise."),
@@ -70,6 +73,8 @@ BPFMAN_FILES = (
      "discovery; rebuilt when the installed packages change."),
     ("/run/bpfman/csi/csi.sock", "The CSI node plugin's socket (system service "
      "--csi-support)."),
+    ("/run/bpfman/relay/", "Private directories (0700) of system service's gRPC "
+     "sockets, one per server; a killed service's are removed by the next."),
     ("/run/bpfman/bpfman.toml, /etc/bpfman/bpfman.toml", "The configuration: the first "
      "of the two that exists."),
     ("/etc/bpfman/programs.d/", "Declarations (TOML, as system save writes them) that "

@@ -20,6 +20,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from bpfman.errors import BpfmanError, PermissionDeniedError, StateError
 from bpfman.kernel.mounts import ensure_mounted, is_mounted
@@ -120,40 +121,63 @@ def trusted_root(given: Path | str, create: bool = False) -> Path:
     directories are made (0700), each checked like the others; without it
     (a reader) nothing is created and the missing rest is returned as is.
     """
+    return trusted_path(given, Trust("root"), create)
+
+
+class Trust(NamedTuple):
+    """What a checked path is for, as :func:`trusted_path` reads and reports it.
+
+    :param what: its name in messages (``root``, ``socket directory``).
+    :param mode: the mode of directories made on the way.
+    :param leave_last: the last component is the caller's to check (the socket
+        directory, which may be a pod's shared emptyDir): it is neither checked,
+        followed nor made, only put after the checked path above it.
+    """
+
+    what: str
+    mode: int = PRIVATE
+    leave_last: bool = False
+
+
+def trusted_path(given: Path | str, trust: Trust, create: bool = False) -> Path:
+    """:func:`trusted_root`'s walk, for any directory bpfman keeps something in."""
+    what = trust.what
     try:
         pending = _components(os.path.join(os.getcwd(), given))
     except OSError as exc:
-        raise StateError(f"cannot use root {given}: {exc.strerror}") from None
+        raise StateError(f"cannot use {what} {given}: {exc.strerror}") from None
     current = Path("/")
-    _check_component(given, current, os.lstat(current), last=False)
+    _check_component(given, trust, current, os.lstat(current), last=False)
     followed = 0
     while pending:
+        if trust.leave_last and len(pending) == 1 and pending[0] != "..":
+            return current / pending[0]
         name = pending.pop()
         if name == "..":
             current = current.parent
             continue
         here = current / name
         try:
-            st = _lstat_or_create(given, here, pending, create)
+            st = _lstat_or_create(given, trust, here, pending, create)
         except FileNotFoundError:
             return here.joinpath(*reversed(pending))
         if stat.S_ISLNK(st.st_mode):
-            _check_component(given, here, st, last=False)
+            _check_component(given, trust, here, st, last=False)
             followed += 1
             if followed > MAX_SYMLINKS:
-                raise StateError(f"cannot use root {given}: too many levels of symbolic links")
+                raise StateError(f"cannot use {what} {given}: too many levels of symbolic links")
             target = os.readlink(here)
             pending += _components(target)
             if target.startswith("/"):
                 current = Path("/")
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise StateError(f"cannot use root {given}: {here} is not a directory")
-        _check_component(given, here, st, last=not pending)
+            raise StateError(f"cannot use {what} {given}: {here} is not a directory")
+        _check_component(given, trust, here, st, last=not pending)
         current = here
     if current == Path("/"):
-        raise StateError("cannot use / as bpfman's root: choose a directory of its own")
-    _check_component(given, current, os.lstat(current), last=True)  # reached through ".."?
+        raise StateError(f"cannot use / as bpfman's {what}: choose a directory of its own")
+    _check_component(given, trust, current, os.lstat(current), last=True)  # reached through ".."?
     return current
 
 
@@ -163,46 +187,50 @@ def _components(path: str) -> list[str]:
 
 
 def _lstat_or_create(
-    given: Path | str, here: Path, pending: list[str], create: bool
+    given: Path | str, trust: Trust, here: Path, pending: list[str], create: bool
 ) -> os.stat_result:
     """``here``'s lstat; a missing directory is made with ``create`` (FileNotFoundError without)."""
+    what = trust.what
     try:
         return os.lstat(here)
     except FileNotFoundError:
         if ".." in pending:  # "missing/.." names nothing that exists or can be made
-            raise StateError(f"cannot use root {given}: {here} does not exist") from None
+            raise StateError(f"cannot use {what} {given}: {here} does not exist") from None
         if not create:
             raise
     except OSError as exc:
-        raise StateError(f"cannot use root {given}: {here}: {exc.strerror}") from None
+        raise StateError(f"cannot use {what} {given}: {here}: {exc.strerror}") from None
     try:
         with contextlib.suppress(FileExistsError):
-            os.mkdir(here, PRIVATE)
+            os.mkdir(here, trust.mode)
         return os.lstat(here)
     except OSError as exc:
-        raise StateError(f"cannot create root {given}: {here}: {exc.strerror}") from None
+        raise StateError(f"cannot create {what} {given}: {here}: {exc.strerror}") from None
 
 
-def _check_component(given: Path | str, path: Path, st: os.stat_result, last: bool) -> None:
-    """Refuse a component of the root's path that another user could change."""
+def _check_component(
+    given: Path | str, trust: Trust, path: Path, st: os.stat_result, last: bool
+) -> None:
+    """Refuse a component of the path that another user could change."""
+    what = trust.what
     link = stat.S_ISLNK(st.st_mode)
     if st.st_uid not in (0, os.geteuid()):
         could = "point it elsewhere" if link else "move what bpfman keeps there"
         raise PermissionDeniedError(
-            f"refusing root {given}: {path} belongs to uid {st.st_uid}, who could {could}; "
-            "choose a root whose every directory belongs to root"
+            f"refusing {what} {given}: {path} belongs to uid {st.st_uid}, who could {could}; "
+            f"choose a {what} whose every directory belongs to root"
         )
     mode = stat.S_IMODE(st.st_mode)
     if link or not mode & 0o022:
         return
     if last and mode & stat.S_ISVTX:
         raise PermissionDeniedError(
-            f"refusing root {given}: {path} is a shared directory (mode {mode:o}); "
+            f"refusing {what} {given}: {path} is a shared directory (mode {mode:o}); "
             "choose a directory of bpfman's own"
         )
     if not last and not mode & stat.S_ISVTX:
         raise PermissionDeniedError(
-            f"refusing root {given}: {path} is writable by group or others (mode {mode:o}), "
+            f"refusing {what} {given}: {path} is writable by group or others (mode {mode:o}), "
             "who could move what bpfman keeps there"
         )
 

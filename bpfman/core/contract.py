@@ -245,6 +245,11 @@ class ProgramType:
         """The image label for a program of this type in ``section``."""
         return next((lbl for p, lbl in self.section_labels if _in_section(section, p)), self.name)
 
+    @property
+    def labels(self) -> frozenset[str]:
+        """Every image label that names a program of this type."""
+        return frozenset((self.name, *(lbl for _, lbl in self.section_labels)))
+
 
 def _in_section(section: str, prefix: str) -> bool:
     return section == prefix or section.startswith(prefix + "/")

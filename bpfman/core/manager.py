@@ -319,7 +319,11 @@ class Bpfman:
         metadata: Mapping[str, str] | None = None,
         map_owner_id: int | None = None,
     ) -> list[ProgramRecord]:
-        """Pull (per ``pull_policy``) a bytecode image and load programs from it."""
+        """Pull (per ``pull_policy``) a bytecode image and load programs from it.
+
+        A request whose function is empty (``ProgramRequest("xdp", "")``) loads
+        the image's one program its ``io.ebpf.programs`` label gives that type.
+        """
         from bpfman.images import PullPolicy
 
         require_privilege()
@@ -327,10 +331,14 @@ class Bpfman:
             pull_policy if isinstance(pull_policy, PullPolicy) else PullPolicy.parse(pull_policy)
         )
         requests = program_requests(programs)
-        self._program_types(requests)  # refuse bad requests before any download
+        ptypes = self._program_types(requests)  # refuse bad requests before any download
         bytecode = self.images.pull(text("image url", url), policy, registry_auth)
+        requests = [
+            r if r.function else r._replace(function=bytecode.function_for(r.type, t.labels))
+            for r, t in zip(requests, ptypes, strict=True)
+        ]
         bytecode.require(r.function for r in requests)
-        for req, ptype in zip(requests, self._program_types(requests), strict=True):
+        for req, ptype in zip(requests, ptypes, strict=True):
             labelled = bytecode.programs.get(req.function)
             known = self.plugins.types.get(labelled) if labelled else None
             if known is not None and known.kernel_type != ptype.kernel_type:
@@ -375,6 +383,12 @@ class Bpfman:
         map_owner_id: int | None,
     ) -> list[ProgramRecord]:
         requests = program_requests(programs)
+        unnamed = [req.type for req in requests if not req.function]
+        if unnamed:
+            raise InvalidInputError(
+                f"no function named for the {unnamed[0]} program: give the function to load"
+                " (only an image's program is found by its label)"
+            )
         ptypes = self._program_types(requests)
         values = checked_globals(globals)
         tags = checked_metadata(metadata)

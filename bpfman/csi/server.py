@@ -4,7 +4,9 @@ kubelet and csi-node-driver-registrar (root on the node) call this socket;
 it is created as the bpfman.v1 socket is (:func:`~bpfman.service.listen.bind_socket`:
 mode 0660, a directory nobody else may write to, a stale socket replaced, a
 live one refused) and relayed to a gRPC server of its own in the service's
-process, so each call is logged with the caller's credentials. Volumes
+process. Its calls are answered as bpfman.v1's are (:class:`~bpfman.service.calls.Calls`):
+logged with the caller's credentials, counted on their connection and in the
+service's activity, so kubelet's calls keep an idle timeout from firing. Volumes
 recorded before a restart or a crash are reconciled with the mounts before
 the socket opens.
 """
@@ -14,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import socket
-import time
 from collections.abc import Callable
 from concurrent import futures
 from importlib import metadata
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
-from bpfman.core.bpffs import private_dir
+from bpfman.service.calls import Activity, Calls
 from bpfman.service.listen import bind_socket
+from bpfman.service.private import PrivateDir
 from bpfman.service.relay import Relay
-from bpfman.service.translate import status_of
 
 from . import DRIVER_NAME, SOCKET, request
 from . import csi_pb2 as pb
@@ -60,54 +60,45 @@ def _version() -> str:
 
 
 class Servicer:
-    """Identity and Node: error mapping and logging around :class:`Volumes`."""
+    """Identity and Node around :class:`Volumes`, each call answered through :class:`Calls`."""
 
-    def __init__(self, volumes: Volumes, relay: Relay) -> None:
+    def __init__(self, volumes: Volumes, calls: Calls) -> None:
         self.volumes = volumes
-        self.relay = relay
+        self.calls = calls
         self.node_id = node_id()
         self.version = _version()
 
     def _serve(
         self, method: str, work: Callable[[Any], Message], req: Any, context: grpc.ServicerContext
     ) -> Message:
-        caller = self.relay.credentials(context.peer())
-        started = time.monotonic()
-        try:
-            response = work(req)
-        except Exception as exc:
-            code, message = status_of(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.error("%s from %s failed: %s", method, caller, message, exc_info=exc)
-            else:
-                log.info("%s from %s: %s: %s", method, caller, code.name, message)
-        else:
-            elapsed = (time.monotonic() - started) * 1000
-            log.debug("%s from %s: done in %.1f ms", method, caller, elapsed)
-            return response
-        context.abort(code, message)  # outside the except block: no chained cause
+        return self.calls.answer(method, context, lambda _caller: work(req))
 
     # -- Identity -----------------------------------------------------------
     def GetPluginInfo(self, req: pb.GetPluginInfoRequest, context: grpc.ServicerContext) -> Message:
-        return pb.GetPluginInfoResponse(name=DRIVER_NAME, vendor_version=self.version)
+        info = pb.GetPluginInfoResponse(name=DRIVER_NAME, vendor_version=self.version)
+        return self._serve("GetPluginInfo", lambda _: info, req, context)
 
     def GetPluginCapabilities(
         self, req: pb.GetPluginCapabilitiesRequest, context: grpc.ServicerContext
     ) -> Message:
-        return pb.GetPluginCapabilitiesResponse()  # Node service only: no capability to claim
+        none = pb.GetPluginCapabilitiesResponse()  # Node service only: no capability to claim
+        return self._serve("GetPluginCapabilities", lambda _: none, req, context)
 
     def Probe(self, req: pb.ProbeRequest, context: grpc.ServicerContext) -> Message:
-        return pb.ProbeResponse(ready=BoolValue(value=True))
+        ready = pb.ProbeResponse(ready=BoolValue(value=True))
+        return self._serve("Probe", lambda _: ready, req, context)
 
     # -- Node -----------------------------------------------------------------
     def NodeGetInfo(self, req: pb.NodeGetInfoRequest, context: grpc.ServicerContext) -> Message:
-        return pb.NodeGetInfoResponse(node_id=self.node_id)
+        info = pb.NodeGetInfoResponse(node_id=self.node_id)
+        return self._serve("NodeGetInfo", lambda _: info, req, context)
 
     def NodeGetCapabilities(
         self, req: pb.NodeGetCapabilitiesRequest, context: grpc.ServicerContext
     ) -> Message:
         group = NodeCapability(rpc=NodeCapability.RPC(type=NodeCapability.RPC.VOLUME_MOUNT_GROUP))
-        return pb.NodeGetCapabilitiesResponse(capabilities=[group])
+        capabilities = pb.NodeGetCapabilitiesResponse(capabilities=[group])
+        return self._serve("NodeGetCapabilities", lambda _: capabilities, req, context)
 
     def NodePublishVolume(
         self, req: pb.NodePublishVolumeRequest, context: grpc.ServicerContext
@@ -131,25 +122,25 @@ class Servicer:
 
 class CsiServer:
     """Reconcile the recorded volumes, then serve CSI on ``socket_path`` (by default
-    ``<root>/csi/csi.sock``) until :meth:`stop`."""
+    ``<root>/csi/csi.sock``) until :meth:`stop`; its calls count in ``activity``."""
 
-    def __init__(self, bpfman: Bpfman, socket_path: Path | None = None) -> None:
+    def __init__(
+        self, bpfman: Bpfman, socket_path: Path | None = None, activity: Activity | None = None
+    ) -> None:
         self.socket_path = socket_path or bpfman.layout.root / SOCKET
         self.public = bind_socket(self.socket_path)  # first: a live CSI service here is refused
-        # gRPC's own socket, in bpfman's private root: a crashed run's is replaced
-        self.private = Path(os.path.realpath(bpfman.layout.root)) / "csi-grpc"
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="csi")
         )
+        self.private: PrivateDir | None = None
         try:
-            shutil.rmtree(self.private, ignore_errors=True)
-            private_dir(self.private)
+            self.private = PrivateDir(bpfman.layout.root, "csi")  # gRPC's own socket
             volumes = Volumes(bpfman)
             for line in volumes.reconcile():
                 log.warning("csi recovery: %s", line)
-            upstream = str(self.private / "grpc.sock")
-            self.relay = Relay(self.public, upstream, self.private)
-            servicer = Servicer(volumes, self.relay)
+            upstream = str(self.private.path / "grpc.sock")
+            self.relay = Relay(self.public, upstream, self.private.path)
+            servicer = Servicer(volumes, Calls(log, self.relay, activity or Activity()))
             pb_grpc.add_IdentityServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
             pb_grpc.add_NodeServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
             self.server.add_insecure_port(f"unix:{upstream}")
@@ -174,4 +165,5 @@ class CsiServer:
         self.public.close()
         with contextlib.suppress(OSError):
             self.socket_path.unlink()
-        shutil.rmtree(self.private, ignore_errors=True)
+        if self.private is not None:
+            self.private.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bpfman.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, InvalidInputError, NotFoundError
 from bpfman.images.blobs import BlobStore
 from bpfman.images.credentials import decode_auth
 from bpfman.images.elf import check_bytecode
@@ -55,6 +55,24 @@ class Bytecode:
             raise NotFoundError(
                 f"image {self.url} has no function {', '.join(missing)} (it has: {have})"
             )
+
+    def function_for(self, type_name: str, labels: Collection[str]) -> str:
+        """The function to load as a ``type_name`` program when the request names none.
+
+        It is the image's one program whose ``io.ebpf.programs`` label is one of
+        ``labels`` (the type's name, and what the type's other sections are
+        labelled: ``kretprobe`` for a kprobe): several are ambiguous, none is an error.
+        """
+        found = sorted(name for name, label in self.programs.items() if label in labels)
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            have = ", ".join(f"{n} ({t})" for n, t in sorted(self.programs.items())) or "none"
+            raise NotFoundError(f"image {self.url} has no {type_name} program (it has: {have})")
+        raise InvalidInputError(
+            f"image {self.url} has several {type_name} programs ({', '.join(found)}):"
+            " name the function to load"
+        )
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class KernelProgramInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., program_type: _Optional[int] = ..., loaded_at: _Optional[str] = ..., tag: _Optional[str] = ..., gpl_compatible: _Optional[bool] = ..., map_ids: _Optional[_Iterable[int]] = ..., btf_id: _Optional[int] = ..., bytes_xlated: _Optional[int] = ..., jited: _Optional[bool] = ..., bytes_jited: _Optional[int] = ..., bytes_memlock: _Optional[int] = ..., verified_insns: _Optional[int] = ...) -> None: ...
 
 class ProgramInfo(_message.Message):
-    __slots__ = ("name", "bytecode", "links", "global_data", "map_owner_id", "map_pin_path", "map_used_by", "metadata")
+    __slots__ = ("name", "bytecode", "links", "global_data", "map_owner_id", "map_pin_path", "map_used_by", "metadata", "link_details", "plugin_data")
     class GlobalDataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,13 @@ class ProgramInfo(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class PluginDataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     BYTECODE_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +109,8 @@ class ProgramInfo(_message.Message):
     MAP_PIN_PATH_FIELD_NUMBER: _ClassVar[int]
     MAP_USED_BY_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    LINK_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_DATA_FIELD_NUMBER: _ClassVar[int]
     name: str
     bytecode: BytecodeLocation
     links: _containers.RepeatedScalarFieldContainer[int]
@@ -110,7 +119,40 @@ class ProgramInfo(_message.Message):
     map_pin_path: str
     map_used_by: _containers.RepeatedScalarFieldContainer[str]
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., bytecode: _Optional[_Union[BytecodeLocation, _Mapping]] = ..., links: _Optional[_Iterable[int]] = ..., global_data: _Optional[_Mapping[str, bytes]] = ..., map_owner_id: _Optional[int] = ..., map_pin_path: _Optional[str] = ..., map_used_by: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    link_details: _containers.RepeatedCompositeFieldContainer[LinkInfo]
+    plugin_data: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., bytecode: _Optional[_Union[BytecodeLocation, _Mapping]] = ..., links: _Optional[_Iterable[int]] = ..., global_data: _Optional[_Mapping[str, bytes]] = ..., map_owner_id: _Optional[int] = ..., map_pin_path: _Optional[str] = ..., map_used_by: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., link_details: _Optional[_Iterable[_Union[LinkInfo, _Mapping]]] = ..., plugin_data: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LinkInfo(_message.Message):
+    __slots__ = ("id", "type", "attachment", "rows", "position", "params")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    type: str
+    attachment: str
+    rows: _containers.RepeatedCompositeFieldContainer[LinkRow]
+    position: int
+    params: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[str] = ..., attachment: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[LinkRow, _Mapping]]] = ..., position: _Optional[int] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LinkRow(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class XDPAttachInfo(_message.Message):
     __slots__ = ("priority", "iface", "position", "proceed_on", "netns", "metadata")

@@ -19,6 +19,7 @@ import struct
 from pathlib import Path
 from typing import NamedTuple
 
+from bpfman.core.bpffs import Trust, trusted_path
 from bpfman.errors import ConflictError, PermissionDeniedError
 
 log = logging.getLogger("bpfman.service")
@@ -78,13 +79,19 @@ def activated_socket() -> socket.socket | None:
 def _socket_directory(path: Path) -> os.stat_result:
     """Create the socket directory as needed; refuse one another user could tamper with.
 
-    A symlink, or a directory another non-root user owns, is refused: that
-    user could swap the socket for their own. A directory its group or
-    everyone may write to is served with a warning: bpfman-operator's socket
-    volume is an emptyDir that kubelet makes 2777 and gives the pod's fsGroup.
+    The directories above it are checked as a root's are (every one root's or
+    ours, none writable by others unless sticky: :func:`trusted_path`), as
+    their owners or writers could rename the socket directory away and put
+    their own in its place. Missing ones are made 0755, for the socket's group
+    to reach it. The directory itself is refused when it is a symlink, or
+    when another non-root user owns it: that user could swap the socket for
+    their own. One its group or everyone may write to is served with a
+    warning: bpfman-operator's socket volume is an emptyDir that kubelet makes
+    2777 and gives the pod's fsGroup.
     """
+    path = trusted_path(path, Trust("socket directory", mode=0o755, leave_last=True), create=True)
     with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o755, parents=True)
+        path.mkdir(mode=0o755)
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise PermissionDeniedError(f"{path} is not a directory (a symlink?): refusing to use it")

@@ -17,13 +17,10 @@ import dataclasses
 import functools
 import logging
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +31,13 @@ from bpfman.csi.server import CsiServer
 
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
-from .admission import NotStarted, Outcomes, Turns
+from . import levels
+from .admission import Outcomes, Turns
+from .calls import Activity, Calls
 from .listen import Credentials, activated_socket, bind_socket
+from .private import PrivateDir
 from .relay import Limits, Relay, connection_cap
-from .translate import Translator, status_of, summary
+from .translate import Translator, summary
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -60,36 +60,13 @@ STATELESS = frozenset({"PullBytecode"})
 
 
 class Servicer:
-    """The seven RPCs: bookkeeping, turns and error mapping around :class:`Translator`."""
+    """The seven RPCs: turns, request ids and summaries around :class:`Translator`."""
 
-    def __init__(self, translator: Translator, relay: Relay | None = None) -> None:
+    def __init__(self, translator: Translator, calls: Calls) -> None:
         self.translator = translator
-        self.relay = relay
+        self.calls = calls
         self.turns = Turns(translator.bpfman.store, MUTATION_SLOTS)
         self.outcomes = Outcomes()
-        self._state = threading.Lock()
-        self._in_flight = 0
-        self.last_activity = time.monotonic()
-
-    @property
-    def in_flight(self) -> int:
-        with self._state:
-            return self._in_flight
-
-    @contextlib.contextmanager
-    def _busy(self, peer: str) -> Iterator[None]:
-        with self._state:
-            self._in_flight += 1
-        if self.relay is not None:
-            self.relay.call_started(peer)
-        try:
-            yield
-        finally:
-            if self.relay is not None:
-                self.relay.call_ended(peer)
-            with self._state:
-                self._in_flight -= 1
-                self.last_activity = time.monotonic()
 
     def _serve(
         self,
@@ -99,33 +76,15 @@ class Servicer:
         request: Message,
         context: grpc.ServicerContext,
     ) -> Message:
-        peer = context.peer()
-        with self._busy(peer):
-            caller = self.relay.credentials(peer) if self.relay else None
-            who = str(caller) if caller else f"peer {peer}"
-            if mutating:
-                log.info("%s from %s: %s", method, who, summary(method, request))
-            else:
-                log.debug("%s from %s", method, who)
-            started = time.monotonic()
-            try:
-                if not mutating:
-                    return handler(request)
-                response = self._mutate(method, handler, request, context, caller)
-                elapsed = (time.monotonic() - started) * 1000
-                log.info("%s from %s: done in %.0f ms", method, who, elapsed)
-                return response
-            except NotStarted as exc:
-                code, message = exc.code, str(exc)
-                log.info("%s from %s: %s: %s", method, who, code.name, message)
-            except Exception as exc:
-                code, message = status_of(exc)
-                if code is grpc.StatusCode.INTERNAL:
-                    log.error("%s from %s failed: %s", method, who, message, exc_info=exc)
-                else:
-                    log.info("%s from %s: %s: %s", method, who, code.name, message)
-            # outside the except block: abort raises, and must not chain the cause
-            context.abort(code, message)
+        if not mutating:
+            return self.calls.answer(method, context, lambda _caller: handler(request))
+        return self.calls.answer(
+            method,
+            context,
+            lambda caller: self._mutate(method, handler, request, context, caller),
+            level=logging.INFO,
+            about=summary(method, request),
+        )
 
     def _mutate(
         self,
@@ -202,46 +161,48 @@ class Service:
         self._stop.set()
 
     def run(self) -> None:
-        csi = CsiServer(self.bpfman, self.csi_socket) if self.csi_support else None
-        translator = Translator(self.bpfman)
+        activity = Activity()  # both servers' calls: what keeps the service from idling out
+        with contextlib.ExitStack() as undo:  # whatever fails, what was made is released
+            if self.csi_support:
+                undo.callback(CsiServer(self.bpfman, self.csi_socket, activity).stop)
+            translator = Translator(self.bpfman)
+            public = self._public_socket(undo)
+            private = PrivateDir(self.bpfman.layout.root, "rpc")
+            undo.callback(private.close)
+            upstream = str(private.path / "grpc.sock")
+            server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
+                maximum_concurrent_rpcs=MAX_RPCS,
+            )
+            undo.callback(server.stop, 0)
+            relay = Relay(
+                public, upstream, private.path, self.limits, lambda: self.stop("the relay failed")
+            )
+            undo.callback(relay.close)
+            servicer = Servicer(translator, Calls(log, relay, activity))
+            pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+            server.add_insecure_port(f"unix:{upstream}")
+            server.start()
+            relay.start()
+            self._wait(activity)
+            log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
+            self._shut_down(server, relay, servicer.turns, activity)
+        log.info("stopped")
+
+    def _public_socket(self, undo: contextlib.ExitStack) -> socket.socket:
+        """The socket systemd passed, or ours at ``socket_path`` (removed when done)."""
         public = activated_socket()
-        owned_path: Path | None = None
         if public is not None:
             log.info("serving on the socket systemd passed (%s)", _sock_name(public))
         else:
             public = bind_socket(self.socket_path)
-            owned_path = self.socket_path
+            undo.callback(_remove, self.socket_path)
             log.info("serving on %s", self.socket_path)
-        private = Path(tempfile.mkdtemp(prefix="bpfman-rpc-"))  # 0700
-        upstream = str(private / "grpc.sock")
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
-            maximum_concurrent_rpcs=MAX_RPCS,
-        )
-        relay = Relay(public, upstream, private, self.limits, lambda: self.stop("the relay failed"))
-        servicer = Servicer(translator, relay)
-        pb_grpc.add_BpfmanServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
-        try:
-            server.add_insecure_port(f"unix:{upstream}")
-            server.start()
-            relay.start()
-            self._wait(servicer)
-            log.info("shutting down (%s): letting in-flight requests finish", self.stop_reason)
-            self._shut_down(server, relay, servicer)
-        finally:
-            relay.close()
-            server.stop(0)
-            public.close()
-            if owned_path is not None:
-                with contextlib.suppress(OSError):
-                    owned_path.unlink()
-            shutil.rmtree(private, ignore_errors=True)
-            if csi is not None:
-                csi.stop()
-        log.info("stopped")
+        undo.callback(public.close)
+        return public
 
     @staticmethod
-    def _shut_down(server: grpc.Server, relay: Relay, servicer: Servicer) -> None:
+    def _shut_down(server: grpc.Server, relay: Relay, turns: Turns, activity: Activity) -> None:
         """Requests that arrived finish, within the grace period; no connection holds the exit up.
 
         gRPC's graceful stop waits until every connection has closed, which a
@@ -255,12 +216,12 @@ class Service:
         relay.drain()
         if stopped.wait(SHUTDOWN_GRACE):
             return
-        servicer.turns.stopping.set()
+        turns.stopping.set()
         if not stopped.wait(5):
-            log.warning("%d requests still running after %g s", servicer.in_flight, SHUTDOWN_GRACE)
+            log.warning("%d requests still running after %g s", activity.in_flight, SHUTDOWN_GRACE)
 
-    def _wait(self, servicer: Servicer) -> None:
-        """Until :meth:`stop`, or idle for ``timeout`` seconds.
+    def _wait(self, activity: Activity) -> None:
+        """Until :meth:`stop`, or idle (no call on either server) for ``timeout`` seconds.
 
         Never blocks longer than ``SIGNAL_POLL`` at a time: the kernel may hand
         SIGTERM to another thread (it does while the main thread sits in a ptrace
@@ -270,12 +231,17 @@ class Service:
         while not self._stop.is_set():
             pause = SIGNAL_POLL
             if self.timeout > 0:
-                idle = time.monotonic() - servicer.last_activity
-                if servicer.in_flight == 0 and idle >= self.timeout:
+                idle = activity.idle_for()
+                if idle >= self.timeout:
                     self.stop(f"idle for {self.timeout:g} s")
                     return
                 pause = min(pause, max(0.05, self.timeout - idle))
             self._stop.wait(pause)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _sock_name(sock: socket.socket) -> str:
@@ -284,21 +250,6 @@ def _sock_name(sock: socket.socket) -> str:
     except OSError:
         return "?"
     return name if isinstance(name, str) and name else repr(name)
-
-
-LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
-              "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}  # fmt: skip
-
-
-def _config_log_level(bpfman: Bpfman) -> None:
-    """``[logging] level`` of the config file (as the reference's), unless -v."""
-    level = bpfman.config.table("logging").get("level")
-    if level is None:
-        return
-    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
-        log.warning("config logging.level %r is not one of %s", level, ", ".join(LOG_LEVELS))
-        return
-    logging.getLogger().setLevel(LOG_LEVELS[level.lower()])
 
 
 def serve(
@@ -322,8 +273,7 @@ def serve(
     limits = dataclasses.replace(limits, max_connections=connection_cap(limits.max_connections))
 
     bpfman = Bpfman(root)
-    if not verbose:
-        _config_log_level(bpfman)
+    levels.apply(verbose, os.environ.get("RUST_LOG"), bpfman.config.table("logging").get("level"))
     bpfman.plugins  # noqa: B018 -- load the plugins now, not on the first request
     # A crashed predecessor's work is finished before the first request, and
     # records whose kernel objects vanished meanwhile are dropped.

@@ -11,8 +11,9 @@ its params' options say which message field each is read from
 from __future__ import annotations
 
 import errno
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from bpfman.core.contract import ProgramType
-    from bpfman.core.manager import Bpfman, ProgramDetails
+    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails
     from bpfman.core.model import ProgramRecord
 
 # BytecodeImage.image_pull_policy numbers, as the reference defines them.
@@ -234,8 +235,6 @@ def _program_request(info: pb.LoadInfo, types: Mapping[str, object]) -> ProgramR
             f"program {info.name!r}: {name} programs are not supported yet"
             f" (no installed plugin provides the {name} type)"
         )
-    if not info.name:
-        raise RequestError("a LoadInfo has no name: give the function to load")
     attach_func: str | None = None
     if info.HasField("info"):
         which = info.info.WhichOneof("info")
@@ -267,7 +266,36 @@ def _kernel_info(info: kernel.ProgInfo, record: ProgramRecord | None) -> pb.Kern
     )
 
 
-def _program_info(record: ProgramRecord, links: list[int], used_by: list[int]) -> pb.ProgramInfo:
+def json_values(values: Mapping[str, Any]) -> dict[str, str]:
+    """Recorded values (msgpack's types) as the extensions carry them: each as JSON."""
+    return {key: json.dumps(value, default=str) for key, value in values.items()}
+
+
+def from_json_values(values: Mapping[str, str]) -> dict[str, Any]:
+    return {key: json.loads(value) for key, value in values.items()}
+
+
+def _link_info(details: LinkDetails) -> pb.LinkInfo:
+    link, view = details.link, details.view
+    info = pb.LinkInfo(
+        id=link.id,
+        type=link.type,
+        attachment=view.attachment,
+        rows=[pb.LinkRow(key=key, value=value) for key, value in view.rows],
+        params=json_values(link.params),
+    )
+    if details.position is not None:
+        info.position = details.position
+    return info
+
+
+def _program_info(
+    record: ProgramRecord,
+    links: list[int],
+    used_by: list[int],
+    described: Sequence[LinkDetails] = (),
+) -> pb.ProgramInfo:
+    """bpfman's record; with ``described`` (Get, Load), what each link attaches."""
     source = record.source
     if "image_url" in source:
         policy = {v: k for k, v in PULL_POLICIES.items()}.get(source.get("pull_policy", ""), 1)
@@ -284,6 +312,8 @@ def _program_info(record: ProgramRecord, links: list[int], used_by: list[int]) -
         map_pin_path=record.map_pin_path,
         map_used_by=[str(i) for i in used_by],
         metadata=record.metadata,
+        link_details=[_link_info(d) for d in described],
+        plugin_data=json_values(record.plugin_data),
     )
     if record.map_owner_id is not None:
         info.map_owner_id = record.map_owner_id
@@ -324,8 +354,9 @@ class KernelInfoCache:
 def _fill_details(message: pb.LoadResponseInfo | pb.GetResponse, details: ProgramDetails) -> None:
     """Set ``info`` (bpfman's record) and ``kernel_info`` of a Load or Get answer."""
     if details.record is not None:
+        links = [d.link.id for d in details.links]
         message.info.CopyFrom(
-            _program_info(details.record, [d.link.id for d in details.links], details.maps_used_by)
+            _program_info(details.record, links, details.maps_used_by, details.links)
         )
     if details.kernel is not None:
         message.kernel_info.CopyFrom(_kernel_info(details.kernel, details.record))

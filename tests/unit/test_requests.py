@@ -52,6 +52,9 @@ def test_program_requests() -> None:
         program_requests([])
     with refused("function pass is listed twice"):
         program_requests(["xdp:pass", "tc:pass"])
+    # Empty functions (an image's programs, found by their labels) are checked once named.
+    unnamed = [ProgramRequest("xdp", ""), ProgramRequest("tracepoint", "")]
+    assert program_requests(unnamed) == unnamed
 
 
 @pytest.mark.parametrize(
