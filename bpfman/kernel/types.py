@@ -1,12 +1,8 @@
-"""Kernel program, attach and map type numbers, and their bpfman names."""
+"""Kernel program, attach and link type numbers."""
 
 from __future__ import annotations
 
 import enum
-
-from bpfman.kernel.errcheck import check
-from bpfman.kernel.lib import binding
-from bpfman.kernel.names import prog_type_name
 
 
 class PROG_TYPE(enum.IntEnum):
@@ -101,8 +97,3 @@ BPF_F_AFTER = 1 << 4
 BPF_F_ID = 1 << 5
 BPF_F_LINK = 1 << 13
 
-
-def probe_prog_type(prog_type: int) -> bool:
-    """Whether this kernel loads programs of ``prog_type`` (loads a trivial one)."""
-    rc = binding().bpf.libbpf_probe_bpf_prog_type(prog_type, binding().ffi.NULL)
-    return check(rc, f"probe program type {prog_type_name(prog_type)}") == 1
