@@ -51,6 +51,7 @@ from bpfman.errors import (
     PluginError,
     UnsupportedError,
 )
+from bpfman.kernel import features
 from bpfman.kernel.links import is_detached
 from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
 
@@ -83,6 +84,7 @@ __all__ = [
     "TypeHandler",
     "UnsupportedError",
     "entries",
+    "features",
     "hookimpl",
     "in_mount_namespace",
     "is_detached",

@@ -64,6 +64,6 @@ def test_append_only_rule_before_6_16(root: Root, objects: Path, cgroup: Cgroup)
         assert [d.position for d in mgr.list_links()] == [0, 1]
     # The CLI says it in one line; a later priority is still fine.
     message = root.fail("attach", progs[2], "cgroup", "-c", cgroup.path, "-p", "5")
-    assert "needs >= 6.16" in message
+    assert "requires >= 6.16" in message
     root.run("attach", progs[2], "cgroup", "-c", cgroup.path)
     assert kernel_order(cgroup) == progs

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bpfman.core.contract import Resource
 
-
-@dataclass(frozen=True)
-class Installed:
-    """What runs on a hook now: the plugin's attach record and the program's pin."""
-
-    attach: dict[str, Any]
-    prog_pin: str
+from .state import HookState
 
 
 class HookOps(Protocol):
     """Kernel operations on one hook (an XDP interface, a TC interface+direction)."""
 
-    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
-        """Run the program on the hook: attach it, or atomically replace ``previous``.
+    def install(self, prog_fd: int, prog_pin: str, previous: HookState | None) -> dict[str, Any]:
+        """Run the program on the hook: attach it, or atomically replace what
+        ``previous`` runs there.
 
         Journals (``ctx.intend``) every kernel object before creating it, and
         retires what the replaced program leaves behind (an old TC filter).
 
-        :returns: what :meth:`removal` needs later (recorded in the state).
+        :returns: the flavour's record of the hook (:attr:`HookState.attach`): what
+            :meth:`removal` needs later, and what the links on the hook show.
         """
 
     def removal(self, attach: dict[str, Any]) -> list[Resource]:

@@ -1,13 +1,12 @@
-"""Loading dispatcher revisions, and probing once whether freplace works here."""
+"""Loading dispatcher revisions, and probing whether freplace works here."""
 
 from __future__ import annotations
 
-import functools
 import os
-from dataclasses import dataclass
 
 from bpfman import kernel
 from bpfman.errors import KernelError
+from bpfman.kernel.features import Feature, Support
 
 from .flavours import XDP, Flavour, Slot
 
@@ -41,29 +40,29 @@ def load_dispatcher(flavour: Flavour, slots: list[Slot]) -> kernel.BpfObject:
     return obj
 
 
-@dataclass(frozen=True)
-class FreplaceSupport:
-    """Whether this kernel loads BPF_PROG_TYPE_EXT programs, and if not, why."""
-
-    supported: bool
-    refusal: str = ""
-
-
-@functools.cache
-def freplace_support() -> FreplaceSupport:
-    """Probe once per process by loading a dispatcher as an extension of another.
-
-    ``BPFMAN_FREPLACE=0`` forces the direct (one program per hook) mode.
-    """
-    if os.environ.get("BPFMAN_FREPLACE") == "0":
-        return FreplaceSupport(False, "freplace disabled by BPFMAN_FREPLACE=0")
+def _probe_freplace() -> Support:
+    """Load a dispatcher as an extension of another's stub, as a program is loaded."""
     try:
         with load_template(XDP) as target, open_object(XDP) as ext:
             ext.set_type(XDP.function, kernel.PROG_TYPE.EXT, 0)
             ext.set_attach_target(XDP.function, "prog0", target.program_fd(XDP.function))
             ext.load()
     except KernelError as exc:
-        return FreplaceSupport(
-            False, f"the kernel refuses freplace (BPF_PROG_TYPE_EXT): {os.strerror(exc.errno)}"
-        )
-    return FreplaceSupport(True)
+        raise KernelError("load a BPF_PROG_TYPE_EXT program", exc.errno) from exc
+    return Support(True)
+
+
+#: Programs loaded as extensions of a dispatcher's stubs, each linked into a slot of
+#: every revision (the same extension attached to several targets: Linux 5.10).
+FREPLACE = Feature("freplace", (5, 10), _probe_freplace)
+
+
+def freplace_support() -> Support:
+    """Whether xdp and tc programs go through a dispatcher here (:data:`FREPLACE`).
+
+    ``BPFMAN_FREPLACE=0`` forces the direct (one program per hook) mode; it is
+    read on every call, since it is a setting and no answer of the kernel's.
+    """
+    if os.environ.get("BPFMAN_FREPLACE") == "0":
+        return Support(False, "freplace disabled by BPFMAN_FREPLACE=0")
+    return FREPLACE.check()

@@ -40,9 +40,8 @@ from .hook import HookOps
 from .loader import freplace_support, load_template
 from .proceed_on import normalise, proceed_on_mask, proceed_on_names
 from .revisions import DIR_PREFIX, Context, apply_chain, install_direct, remove_hook
+from .state import DIRECT, FREPLACE, HookState, Where, hook_state, hook_states, put_hook_state
 
-FREPLACE = "freplace"
-DIRECT = "direct"
 P = TypeVar("P", bound=AttachParams)
 log = get_logger(__name__)
 
@@ -54,12 +53,12 @@ class FoundHook:
     """A hook bpfman runs something on, found in the kernel (lost-store recovery).
 
     :param where: the interface and namespace, as :meth:`DispatcherHandler.hook_of`
-        records them (plus ``direction`` for tc).
+        gives them (plus the direction for tc).
     :param attach: the hook's record (what :meth:`HookOps.removal` needs).
     :param running: the id of the program the hook runs.
     """
 
-    where: dict[str, Any]
+    where: Where
     attach: dict[str, Any]
     running: int
 
@@ -70,11 +69,11 @@ class DispatcherHandler(TypeHandler[P]):
     flavour: ClassVar[Flavour]
 
     # -- what a flavour's plugin supplies ---------------------------------------
-    def hook_of(self, ctx: AttachContext, params: P) -> tuple[str, dict[str, Any], HookOps]:
+    def hook_of(self, ctx: AttachContext, params: P) -> tuple[str, Where, HookOps]:
         """The hook key, the identity recorded with it, and its kernel operations."""
         raise NotImplementedError
 
-    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[HookOps, bool]:
+    def ops_for(self, ctx: Context, state: HookState) -> tuple[HookOps, bool]:
         """A recorded hook's operations, and whether its interface still exists."""
         raise NotImplementedError
 
@@ -82,7 +81,7 @@ class DispatcherHandler(TypeHandler[P]):
         """Release one of the flavour's own resource kinds."""
         raise NotImplementedError
 
-    def hook_key(self, where: Mapping[str, Any]) -> str:
+    def hook_key(self, where: Where) -> str:
         """The state key of the hook ``where`` names."""
         raise NotImplementedError
 
@@ -90,8 +89,9 @@ class DispatcherHandler(TypeHandler[P]):
         """Hooks running one of the programs ``ours`` (bpfman's pins), found in the kernel."""
         raise NotImplementedError
 
-    def found_extras(self, found: FoundHook) -> dict[str, Any]:
-        """What the flavour records with each adopted link besides the shared params."""
+    def extras(self, attach: Mapping[str, Any]) -> dict[str, Any]:
+        """What the flavour records with each link besides the shared params, from the
+        hook's record (:attr:`HookState.attach`)."""
         return {}
 
     def held_by(self, attach: Mapping[str, Any]) -> str | None:
@@ -123,9 +123,9 @@ class DispatcherHandler(TypeHandler[P]):
         ctx.priority = int(recorded["priority"])
         mode = ctx.program.plugin_data.get("dispatch", DIRECT)
         recorded["dispatch"] = mode
-        state = ctx.plugin_get(flavour.name, hook)
-        if state is not None:
-            old, alive = self._recorded_hook(ctx, state)
+        previous = hook_state(ctx, flavour.name, hook)
+        if previous is not None:
+            old, alive = self._recorded_hook(ctx, previous)
             if not alive:  # the same interface key, but what bpfman ran there went with it
                 self._drop_hook(ctx, hook, old, ctx.hook_links(hook), now=True)
         existing = ctx.hook_links(hook)
@@ -134,7 +134,7 @@ class DispatcherHandler(TypeHandler[P]):
             links = sorted([*existing, new], key=lambda ln: ln.order_key)
             proceed_on = {ln.id: list(ln.params.get("proceed_on", [])) for ln in existing}
             proceed_on[new.id] = recorded["proceed_on"]
-            apply_chain(ctx, flavour, hook, links, ops, where, proceed_on)
+            state = apply_chain(ctx, flavour, hook, links, ops, where, proceed_on)
         elif existing:
             raise ConflictError(
                 f"{flavour.name}: {_hook_text(recorded)} already runs program "
@@ -143,10 +143,9 @@ class DispatcherHandler(TypeHandler[P]):
                 "detach it first"
             )
         else:
-            install_direct(ctx, flavour, hook, ops, where)
-        attach = ctx.plugin_get(flavour.name, hook)["attach"]
-        ctx.anchor = liveness.interface(where["netns"], where["ifindex"], self.held_by(attach))
-        return recorded
+            state = install_direct(ctx, flavour, hook, ops, where)
+        ctx.anchor = liveness.interface(where.netns, where.ifindex, self.held_by(state.attach))
+        return {**recorded, **self.extras(state.attach)}
 
     def detach(self, ctx: DetachContext) -> None:
         """Remove the link from its hook, rebuilding the chain without it.
@@ -157,7 +156,7 @@ class DispatcherHandler(TypeHandler[P]):
         """
         flavour = self.flavour
         hook = ctx.link.hook or ""
-        state = ctx.plugin_get(flavour.name, hook)
+        state = hook_state(ctx, flavour.name, hook)
         if state is None:
             return
         ops, alive = self._recorded_hook(ctx, state)
@@ -165,12 +164,11 @@ class DispatcherHandler(TypeHandler[P]):
         if not alive or ops is None:
             self._drop_hook(ctx, hook, ops, remaining, now=False)
             return
-        if state["mode"] == DIRECT or not remaining:
+        if state.mode == DIRECT or not remaining:
             remove_hook(ctx, flavour, hook, ops)
             return
-        where = {k: v for k, v in state.items() if k in ("ifindex", "iface", "netns", "direction")}
         proceed_on = {ln.id: list(ln.params.get("proceed_on", [])) for ln in remaining}
-        apply_chain(ctx, flavour, hook, remaining, ops, where, proceed_on)
+        apply_chain(ctx, flavour, hook, remaining, ops, state.where, proceed_on)
 
     def describe(self, recorded: Mapping[str, Any]) -> LinkView:
         """``IFACE [DIRECTION]`` and the ``get link`` rows (the core adds the position)."""
@@ -193,13 +191,13 @@ class DispatcherHandler(TypeHandler[P]):
         """Drop hooks whose dispatcher or attachment is gone; remove unrecorded pins."""
         flavour = self.flavour
         live: set[str] = set()
-        for hook, state in ctx.plugin_items(flavour.name):
+        for hook, state in hook_states(ctx, flavour.name):
             ops, alive = self._recorded_hook(ctx, state)
             if not alive:
                 self._drop_hook(ctx, hook, ops, ctx.hook_links(hook), now=False)
                 continue
-            live.add(str(state.get("dir")))
-            live.update(str(v) for v in state["attach"].values())
+            live.add(state.dir)
+            live.update(str(v) for v in state.attach.values())
         for entry in entries(ctx.plugin_dir(flavour.name)):
             if entry.path in live:
                 continue
@@ -239,39 +237,30 @@ class DispatcherHandler(TypeHandler[P]):
                 program.plugin_data["dispatch"] = mode
                 prog_pin = prog_pin or program.pin
                 ctx.put_program(program)
-                recorded: dict[str, Any] = {
-                    "iface": found.where["iface"],
+                params: dict[str, Any] = {
+                    "iface": found.where.iface,
                     "priority": slot.priority,
                     "proceed_on": proceed_on_names(flavour, slot.mask),
-                    "netns": NetnsRef.from_record(found.where["netns"]).path,
+                    "netns": NetnsRef.from_record(found.where.netns).path,
                     "dispatch": mode,
-                    **{k: found.where[k] for k in ("direction",) if k in found.where},
-                    **self.found_extras(found),
+                    **({"direction": found.where.direction} if found.where.direction else {}),
+                    **self.extras(found.attach),
                 }
                 link = ctx.adopt_link(
                     program,
-                    recorded,
-                    self.describe(recorded),
+                    params,
+                    self.describe(params),
                     hook=hook,
                     priority=slot.priority,
                     anchor=liveness.interface(
-                        found.where["netns"], found.where["ifindex"], self.held_by(found.attach)
+                        found.where.netns, found.where.ifindex, self.held_by(found.attach)
                     ),
                 )
                 link_ids.append(link.id)
-            ctx.plugin_put(
-                flavour.name,
-                hook,
-                {
-                    **found.where,
-                    "mode": mode,
-                    "revision": 1,
-                    "dir": pin_dir,
-                    "prog_pin": prog_pin,
-                    "attach": found.attach,
-                    "links": link_ids,
-                },
+            state = HookState(
+                mode, 1, pin_dir, prog_pin, found.attach, tuple(link_ids), found.where
             )
+            put_hook_state(ctx, flavour.name, hook, state)
             lines.append(f"adopted the {flavour.name} hook {hook} ({len(link_ids)} program(s))")
         return lines
 
@@ -279,15 +268,15 @@ class DispatcherHandler(TypeHandler[P]):
         """An unrecorded entry in the plugin's directory (the flavour may know it)."""
         log.warning("%s: ignoring %s: not something bpfman made", self.flavour.name, path)
 
-    def _recorded_hook(self, ctx: Context, state: dict[str, Any]) -> tuple[HookOps | None, bool]:
+    def _recorded_hook(self, ctx: Context, state: HookState) -> tuple[HookOps | None, bool]:
         """A recorded hook's operations (None: its namespace is gone), and whether it
         still runs what bpfman put there."""
         try:
             ops, alive = self.ops_for(ctx, state)
         except NotFoundError:
             return None, False
-        if alive and is_pinned(state["prog_pin"]):
-            alive = ops.alive(state["attach"])
+        if alive and is_pinned(state.prog_pin):
+            alive = ops.alive(state.attach)
         return ops, alive
 
     def _drop_hook(

@@ -1,6 +1,6 @@
 """What runs on each XDP and TC hook, read from the records (``bpfman dispatcher``).
 
-Read-only: each hook's record (:mod:`.revisions` describes it) and the links
+Read-only: each hook's record (:class:`~.state.HookState`) and the links
 in its slots, as one snapshot shows them. Types are named as the reference
 names its dispatchers: ``xdp``, ``tc-ingress``, ``tc-egress``.
 """
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .flavours import MAX_PROGRAMS, TC, XDP
 from .revisions import DIR_PREFIX
+from .state import FREPLACE, HookState
 
 if TYPE_CHECKING:
     from bpfman.core.state import Txn
@@ -54,7 +55,7 @@ class DispatcherView:
 
     @property
     def capacity(self) -> int:
-        return MAX_PROGRAMS if self.mode == "freplace" else 1
+        return MAX_PROGRAMS if self.mode == FREPLACE else 1
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "capacity": self.capacity}
@@ -65,16 +66,19 @@ def dispatcher_views(txn: Txn) -> list[DispatcherView]:
     and interface index."""
     views = []
     for flavour in (XDP, TC):
-        for _, state in txn.plugin_items(flavour.name):
-            if isinstance(state, dict) and isinstance(state.get("links"), list):
-                views.append(_view(txn, flavour.name, state))
+        for _, record in txn.plugin_items(flavour.name):
+            try:
+                state = HookState.from_record(record)
+            except ValueError:
+                continue  # not a hook's record: nothing to show
+            views.append(_view(txn, flavour.name, state))
     return sorted(views, key=lambda v: (TYPES.index(v.type), v.nsid, v.ifindex))
 
 
-def _view(txn: Txn, flavour: str, state: dict[str, Any]) -> DispatcherView:
+def _view(txn: Txn, flavour: str, state: HookState) -> DispatcherView:
     slots = []
-    for slot, link_id in enumerate(state["links"]):
-        link = txn.get_link(int(link_id))
+    for slot, link_id in enumerate(state.links):
+        link = txn.get_link(link_id)
         program = txn.get_program(link.program_id) if link is not None else None
         if link is None:
             continue  # a record the snapshot lacks: the hook is being changed
@@ -88,29 +92,28 @@ def _view(txn: Txn, flavour: str, state: dict[str, Any]) -> DispatcherView:
                 list(link.params.get("proceed_on", [])),
             )
         )
-    netns = state.get("netns")
+    where = state.where
+    netns = where.netns
     path, inode = (netns.get("path"), netns.get("inode")) if isinstance(netns, dict) else (netns, 0)
-    mode = str(state.get("mode", "direct"))
-    attach = state.get("attach")
     return DispatcherView(
-        type=flavour if flavour == "xdp" else f"{flavour}-{state.get('direction')}",
-        iface=str(state.get("iface", "")),
-        ifindex=int(state.get("ifindex", 0)),
+        type=flavour if where.direction is None else f"{flavour}-{where.direction}",
+        iface=where.iface,
+        ifindex=where.ifindex,
         netns=str(path or f"net:[{inode}]"),
         nsid=int(inode or 0),
-        mode=mode,
-        revision=int(state.get("revision", 0)),
-        program_id=_running(mode, state, slots),
-        xdp_mode=attach.get("xdp_mode") if isinstance(attach, dict) else None,
+        mode=state.mode,
+        revision=state.revision,
+        program_id=_running(state, slots),
+        xdp_mode=state.attach.get("xdp_mode"),
         slots=slots,
     )
 
 
-def _running(mode: str, state: dict[str, Any], slots: list[Slot]) -> int | None:
+def _running(state: HookState, slots: list[Slot]) -> int | None:
     """The program on the hook: the dispatcher's id is in its revision's directory name
     (``dispatch-<ifindex>-<id>``); in direct mode it is the one member's program."""
-    if mode != "freplace":
+    if state.mode != FREPLACE:
         return slots[0].program_id if slots else None
-    name = str(state.get("dir", "")).rsplit("/", 1)[-1]
+    name = state.dir.rsplit("/", 1)[-1]
     number = name.removeprefix(DIR_PREFIX).rpartition("-")[2]
     return int(number) if name.startswith(DIR_PREFIX) and number.isdigit() else None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         obj_pin,
         prog_fd_by_id,
     )
+    from bpfman.kernel.features import probe_prog_type
     from bpfman.kernel.info import (
         LinkInfo,
         MapInfo,
@@ -74,7 +75,6 @@ if TYPE_CHECKING:
         BPF_F_REPLACE,
         LINK_TYPE,
         PROG_TYPE,
-        probe_prog_type,
     )
 
 _WHERE: dict[str, str] = {
@@ -120,7 +120,7 @@ _WHERE: dict[str, str] = {
     "perf_event_sampling": "bpfman.kernel.perf",
     "perf_event_tracepoint": "bpfman.kernel.perf",
     "perf_event_uprobe": "bpfman.kernel.perf",
-    "probe_prog_type": "bpfman.kernel.types",
+    "probe_prog_type": "bpfman.kernel.features",
     "prog_fd_by_id": "bpfman.kernel.fds",
     "prog_func_btf_id": "bpfman.kernel.info",
     "prog_info": "bpfman.kernel.info",

@@ -10,6 +10,7 @@ from typing import Any
 from bpfman.errors import InvalidInputError, NotFoundError, UnsupportedError
 from bpfman.kernel.errcheck import check_syscall
 from bpfman.kernel.fds import Fd
+from bpfman.kernel.features import KPROBES, PMU_ROOT, UPROBES, Feature
 from bpfman.kernel.lib import binding
 from bpfman.kernel.mounts import ensure_mounted
 from bpfman.kernel.syscalls import perf_event_open
@@ -22,7 +23,6 @@ _EXCLUDE_USER = 1 << 4  # perf_event_attr flag bit: count kernel-mode work only
 _FLAG_FREQ = 1 << 10
 _MAX_SAMPLE_RATE = "/proc/sys/kernel/perf_event_max_sample_rate"
 _TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
-_PMU_ROOT = "/sys/bus/event_source/devices"
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -40,7 +40,7 @@ def perf_event_tracepoint(category: str, name: str) -> Fd:
 
 def perf_event_kprobe(func: str, offset: int, retprobe: bool) -> Fd:
     """Open a k(ret)probe on kernel function ``func`` + ``offset``."""
-    pmu = _pmu_type("kprobe", "kprobes are not supported by this kernel (CONFIG_KPROBES)")
+    pmu = _pmu_type("kprobe", KPROBES)
     attr = _new_attr(pmu)
     name = binding().ffi.new("char[]", func.encode())
     attr.config1 = int(binding().ffi.cast("uintptr_t", name))
@@ -58,7 +58,7 @@ def perf_event_uprobe(path: str, offset: int, retprobe: bool, pid: int = -1) -> 
     """Open a u(ret)probe at file offset ``offset`` of ``path`` (all processes if pid < 0)."""
     if not os.path.exists(path):
         raise NotFoundError(f"uprobe target {path} not found")
-    pmu = _pmu_type("uprobe", "uprobes are not supported by this kernel (CONFIG_UPROBES)")
+    pmu = _pmu_type("uprobe", UPROBES)
     attr = _new_attr(pmu)
     c_path = binding().ffi.new("char[]", os.fsencode(path))
     attr.config1 = int(binding().ffi.cast("uintptr_t", c_path))
@@ -197,17 +197,16 @@ def _tracepoint_id(category: str, name: str) -> int:
     raise NotFoundError(f"tracepoint {category}/{name} not found")
 
 
-def _pmu_type(pmu: str, missing: str) -> int:
-    try:
-        with open(f"{_PMU_ROOT}/{pmu}/type") as f:
-            return int(f.read())
-    except FileNotFoundError:
-        raise UnsupportedError(missing) from None
+def _pmu_type(pmu: str, feature: Feature) -> int:
+    """The perf type number of ``pmu``, which the kernel registers with ``feature``."""
+    feature.require()
+    with open(f"{PMU_ROOT}/{pmu}/type") as f:
+        return int(f.read())
 
 
 def _retprobe_bit(pmu: str) -> int:
     """The config bit that makes a probe a return probe ("config:N")."""
-    with open(f"{_PMU_ROOT}/{pmu}/format/retprobe") as f:
+    with open(f"{PMU_ROOT}/{pmu}/format/retprobe") as f:
         text = f.read().strip()
     _, _, bit = text.partition(":")
     return int(bit)

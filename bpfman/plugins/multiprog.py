@@ -12,7 +12,6 @@ misplaces a link.
 from __future__ import annotations
 
 import errno
-import platform
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from bpfman.plugin import (
     LinkView,
     NotFoundError,
     TypeHandler,
+    features,
     is_detached,
     kernel,
     liveness,
@@ -106,15 +106,6 @@ def _ordered(ctx: AttachContext) -> tuple[list[LinkRecord], int]:
     return ordered, ordered.index(new)
 
 
-def kernel_older_than(major: int, minor: int) -> bool:
-    """Whether the running kernel is older than ``major.minor`` (False if unknown)."""
-    release = platform.release().split("-")[0].split(".")
-    try:
-        return (int(release[0]), int(release[1])) < (major, minor)
-    except (IndexError, ValueError):
-        return False
-
-
 @dataclass(frozen=True)
 class InterfaceHookParams(AttachParams):
     """The options of an interface's multi-program hook: tcx and netkit take the same
@@ -136,11 +127,13 @@ P = TypeVar("P", bound=InterfaceHookParams)
 class InterfaceHookHandler(TypeHandler[P]):
     """A type whose links the kernel orders on an interface's hook (tcx, netkit).
 
-    Subclasses name their attach type per direction and may explain the
-    kernel's refusals in the user's terms.
+    Subclasses name their attach type per direction and the kernel feature the
+    hook is (whose refusal explains an EINVAL of an older kernel), and may explain
+    more of the kernel's refusals in the user's terms.
     """
 
     attach_types: ClassVar[dict[str, int]]
+    feature: ClassVar[features.Feature]
 
     def attach(self, ctx: AttachContext, params: P) -> dict[str, Any]:
         device = resolve_ifindex(params.iface, params.netns)
@@ -158,8 +151,9 @@ class InterfaceHookHandler(TypeHandler[P]):
         return params.to_record()
 
     def explain(self, exc: KernelError, device: Device) -> Exception:
-        """The error to show for a refused attach (by default the kernel's own)."""
-        return exc
+        """The error to show for a refused attach (by default the kernel's own, or the
+        feature's refusal)."""
+        return self.feature.explain(exc)
 
     def describe(self, recorded: Mapping[str, Any]) -> LinkView:
         return LinkView(

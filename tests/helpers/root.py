@@ -71,20 +71,17 @@ class Root:
         process per command (exit codes and crashes are tested there).
         """
         from bpfman.cli.entry import main
-        from bpfman.dispatcher.loader import freplace_support
 
         out, err = io.StringIO(), io.StringIO()
         saved = dict(os.environ)
         os.environ.clear()
         os.environ.update(self.env)
-        freplace_support.cache_clear()  # BPFMAN_FREPLACE may differ from the last command
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main(argv)
         finally:
             os.environ.clear()
             os.environ.update(saved)
-            freplace_support.cache_clear()
         return subprocess.CompletedProcess([*BPFMAN, *argv], code, out.getvalue(), err.getvalue())
 
     def json(self, *args: Arg) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import os
 
 import pytest
 
 from bpfman.errors import InvalidInputError
+from bpfman.kernel.btf import Btf
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.names import (
     KERNEL_PROG_TYPES,
@@ -15,7 +17,37 @@ from bpfman.kernel.names import (
     prog_type_name,
     prog_types_named,
 )
-from bpfman.kernel.types import PROG_TYPE
+from bpfman.kernel.types import ATTACH_TYPE, LINK_TYPE, PROG_TYPE
+
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
+
+
+@pytest.mark.parametrize(
+    ("enum_class", "c_enum", "prefix"),
+    [
+        (PROG_TYPE, "bpf_prog_type", "BPF_PROG_TYPE_"),
+        (ATTACH_TYPE, "bpf_attach_type", "BPF_"),
+        (LINK_TYPE, "bpf_link_type", "BPF_LINK_TYPE_"),
+    ],
+)
+def test_the_enums_are_the_running_kernels(
+    enum_class: type[enum.IntEnum], c_enum: str, prefix: str
+) -> None:
+    """Every value the running kernel's BTF has, with its number (a kernel newer than
+    the enums fails here: add what it brought)."""
+    if not os.path.exists(VMLINUX_BTF):
+        pytest.skip(f"no {VMLINUX_BTF}: this kernel has no BTF to compare with")
+    with Btf.vmlinux() as btf:
+        kernel = {
+            name.removeprefix(prefix): value
+            for name, value in btf.enum_values(c_enum).items()
+            if not name.startswith("__")
+        }
+    assert kernel, f"no enum {c_enum} in the kernel's BTF"
+    ours = {member.name: member.value for member in enum_class}
+    assert {name: ours.get(name) for name in kernel} == kernel
+    # Ours may know types newer than the running kernel; never a number it gives another.
+    assert not {v for n, v in ours.items() if n not in kernel} & set(kernel.values())
 
 
 @pytest.mark.parametrize(

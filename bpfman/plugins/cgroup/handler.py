@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,11 +30,12 @@ from bpfman.plugin import (
     LoadContext,
     TypeHandler,
     UnsupportedError,
+    features,
     kernel,
     liveness,
 )
 from bpfman.plugins.limits import CGROUP_MAX, hook_limit
-from bpfman.plugins.multiprog import attach_ordered, kernel_older_than, runs_last
+from bpfman.plugins.multiprog import attach_ordered, runs_last
 
 from .cgroupfs import open_cgroup
 from .options import CgroupParams
@@ -73,7 +73,7 @@ class Cgroup(TypeHandler[CgroupParams]):
                 try:
                     attach_ordered(ctx, fd, attach_type)
                 except KernelError as exc:
-                    if exc.errno != errno.EINVAL or not kernel_older_than(6, 16):
+                    if exc.errno != errno.EINVAL or features.CGROUP_PLACEMENT.supported():
                         raise
                     _append(ctx, fd, attach_type)  # no relative placement before 6.16
         finally:
@@ -96,9 +96,9 @@ def _append(ctx: AttachContext, fd: int, attach_type: int) -> None:
     """Attach at the end of the hook, on kernels that cannot place a link elsewhere."""
     if not runs_last(ctx):
         raise UnsupportedError(
-            f"cgroup: kernel {platform.release()} runs cgroup links in attach order and "
-            "cannot place one before another (needs >= 6.16): detach the links that must "
-            "run after this one, or give this one a higher priority"
+            f"cgroup: {features.CGROUP_PLACEMENT.check().refusal}: the kernel runs cgroup "
+            "links in attach order and cannot place one before another: detach the links "
+            "that must run after this one, or give this one a higher priority"
         )
     with ctx.program_fd() as prog, kernel.link_create(prog.fd, fd, attach_type) as link:
         ctx.pin_link(link)

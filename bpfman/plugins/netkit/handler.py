@@ -7,11 +7,10 @@ attach type says which side's chain the link joins. Detaching is unpinning.
 from __future__ import annotations
 
 import errno
-import platform
 from typing import ClassVar
 
-from bpfman.plugin import InvalidInputError, KernelError, UnsupportedError, kernel
-from bpfman.plugins.multiprog import InterfaceHookHandler, kernel_older_than
+from bpfman.plugin import InvalidInputError, KernelError, UnsupportedError, features, kernel
+from bpfman.plugins.multiprog import InterfaceHookHandler
 from bpfman.plugins.netdev import Device
 
 from .options import NetkitParams
@@ -22,6 +21,7 @@ class Netkit(InterfaceHookHandler[NetkitParams]):
         "primary": kernel.ATTACH_TYPE.NETKIT_PRIMARY,
         "peer": kernel.ATTACH_TYPE.NETKIT_PEER,
     }
+    feature: ClassVar[features.Feature] = features.NETKIT
 
     def explain(self, exc: KernelError, device: Device) -> Exception:
         return _explain(exc, device)
@@ -39,10 +39,8 @@ def _explain(exc: KernelError, device: Device) -> Exception:
     if exc.errno == errno.EOPNOTSUPP:
         return UnsupportedError(f"netkit: {iface} has no peer device (a single netkit device)")
     if exc.errno == errno.EINVAL:
-        if kernel_older_than(6, 7):
-            return UnsupportedError(
-                f"netkit is not supported by kernel {platform.release()} (requires >= 6.7)"
-            )
+        if not features.NETKIT.supported():
+            return features.NETKIT.error()
         if _link_kind(device) != "netkit":  # without CONFIG_NETKIT: EINVAL for any device
             return _not_netkit(device)
     return exc

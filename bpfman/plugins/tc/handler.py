@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bpfman.dispatcher import TC
-from bpfman.dispatcher.hook import Installed
 from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
+from bpfman.dispatcher.state import HookState, Where
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
@@ -56,20 +56,21 @@ _GONE = (errno.ENOENT, errno.EINVAL, errno.ENODEV)
 class Tc(DispatcherHandler[TcParams]):
     flavour = TC
 
-    def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, dict[str, Any], TcHook]:
+    def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, Where, TcHook]:
         device = resolve_ifindex(params.iface, params.netns)
-        where = {**device.to_record(), "direction": params.direction}
+        where = Where(**device.to_record(), direction=params.direction)
         hook = TcHook(ctx, device, params.direction, device.key())
         return f"{NAME}/{device.key()}/{params.direction}", where, hook
 
-    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[TcHook, bool]:
+    def ops_for(self, ctx: Context, state: HookState) -> tuple[TcHook, bool]:
+        where = state.where
         try:
-            device = recorded_device(state)
+            device = recorded_device(where.to_record())
         except NotFoundError as gone:
             ctx.note(f"tc: {gone}; its TC hook went with it")
             device = None
-        key = f"{NetnsRef.from_record(state['netns']).inode}/{state['ifindex']}"
-        return TcHook(ctx, device, state["direction"], key), device is not None
+        key = f"{NetnsRef.from_record(where.netns).inode}/{where.ifindex}"
+        return TcHook(ctx, device, _direction(where), key), device is not None
 
     def release_hook(self, resource: Resource) -> None:
         data = resource.data
@@ -91,15 +92,15 @@ class Tc(DispatcherHandler[TcParams]):
         else:
             super().release_hook(resource)
 
-    def hook_key(self, where: Any) -> str:
-        inode = NetnsRef.from_record(where["netns"]).inode
-        return f"{NAME}/{inode}/{where['ifindex']}/{where['direction']}"
+    def hook_key(self, where: Where) -> str:
+        inode = NetnsRef.from_record(where.netns).inode
+        return f"{NAME}/{inode}/{where.ifindex}/{_direction(where)}"
 
     def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
         """bpfman's filters running one of ``ours``, in every namespace that can be entered."""
         found = []
         for device, direction, handle, prog_id in _bpfman_filters(ours):
-            where = {**device.to_record(), "direction": direction}
+            where = Where(**device.to_record(), direction=direction)
             found.append(FoundHook(where, {"handle": handle}, prog_id))
             ctx.plugin_put(QDISC_NS, device.key(), True)  # who made it is lost: bpfman's now
         return found
@@ -137,7 +138,7 @@ class TcHook:
             kind, {**self.device.to_record(), "direction": self.direction, **extra}, NAME
         )
 
-    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
+    def install(self, prog_fd: int, prog_pin: str, previous: HookState | None) -> dict[str, Any]:
         device = self.device
         assert device is not None
         handle = previous.attach["handle"] % MAX_HANDLE + 1 if previous else 1
@@ -200,6 +201,13 @@ class TcHook:
         self.ctx.intend(self._resource("tc-clsact"))
         _tc(ipr, "add clsact qdisc", "add", "clsact", index=device.ifindex)
         self.ctx.plugin_put(QDISC_NS, self.qdisc_key, True)
+
+
+def _direction(where: Where) -> str:
+    """A tc hook's direction (every tc hook records one)."""
+    if where.direction not in PARENTS:
+        raise ValueError(f"a tc hook with no direction: {where}")
+    return str(where.direction)
 
 
 def _bpfman_filters(ours: set[int]) -> list[tuple[Device, str, int, int]]:

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bpfman.dispatcher import XDP
-from bpfman.dispatcher.hook import Installed
 from bpfman.dispatcher.plugin import DispatcherHandler, FoundHook
 from bpfman.dispatcher.revisions import Context
+from bpfman.dispatcher.state import HookState, Where
 from bpfman.plugin import (
     AttachContext,
     ConflictError,
@@ -47,28 +47,22 @@ ALIASES = {"drv": "driver"}  # the reference bpfman's names: skb, drv, hw
 class Xdp(DispatcherHandler[XdpParams]):
     flavour = XDP
 
-    def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, dict[str, Any], XdpHook]:
+    def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, Where, XdpHook]:
         device = resolve_ifindex(params.iface, params.netns)
         return (
             f"{NAME}/{device.key()}",
-            device.to_record(),
+            Where(**device.to_record()),
             XdpHook(ctx, device, _mode(ctx, device)),
         )
-
-    def attach(self, ctx: AttachContext, params: XdpParams) -> dict[str, Any]:
-        recorded = super().attach(ctx, params)
-        state = ctx.plugin_get(NAME, str(ctx.hook))
-        recorded["xdp_mode"] = state["attach"]["xdp_mode"]
-        return recorded
 
     def describe(self, recorded: Any) -> Any:
         view = super().describe(recorded)
         view.rows.append(("XDP Mode", str(recorded.get("xdp_mode", "None"))))
         return view
 
-    def ops_for(self, ctx: Context, state: dict[str, Any]) -> tuple[XdpHook, bool]:
+    def ops_for(self, ctx: Context, state: HookState) -> tuple[XdpHook, bool]:
         try:
-            device = recorded_device(state)
+            device = recorded_device(state.where.to_record())
         except NotFoundError as gone:
             ctx.note(f"xdp: {gone}; its XDP hook went with it")
             return XdpHook(ctx, None, "driver"), False
@@ -83,8 +77,8 @@ class Xdp(DispatcherHandler[XdpParams]):
         else:
             super().release_hook(resource)
 
-    def hook_key(self, where: Any) -> str:
-        return f"{NAME}/{NetnsRef.from_record(where['netns']).inode}/{where['ifindex']}"
+    def hook_key(self, where: Where) -> str:
+        return f"{NAME}/{NetnsRef.from_record(where.netns).inode}/{where.ifindex}"
 
     def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
         """The XDP links pinned in bpfman's directory: ``link-<netns inode>-<ifindex>``."""
@@ -102,15 +96,16 @@ class Xdp(DispatcherHandler[XdpParams]):
                 continue
             found.append(
                 FoundHook(
-                    device.to_record(),
+                    Where(**device.to_record()),
                     {"link_pin": entry.path, "xdp_mode": _attached_mode(device)},
                     info.prog_id,
                 )
             )
         return found
 
-    def found_extras(self, found: FoundHook) -> dict[str, Any]:
-        return {"xdp_mode": found.attach["xdp_mode"]}
+    def extras(self, attach: Mapping[str, Any]) -> dict[str, Any]:
+        """The mode the hook's XDP link runs in (driver, or skb after a fallback)."""
+        return {"xdp_mode": attach["xdp_mode"]}
 
     def held_by(self, attach: Mapping[str, Any]) -> str | None:
         return str(attach["link_pin"])
@@ -171,7 +166,8 @@ class XdpHook:
         self.device = device
         self.mode = mode
 
-    def install(self, prog_fd: int, prog_pin: str, previous: Installed | None) -> dict[str, Any]:
+    def install(self, prog_fd: int, prog_pin: str, previous: HookState | None) -> dict[str, Any]:
+        """Attach (or swap in) ``prog_fd``; the record says the XDP mode it runs in."""
         if previous is not None:
             link_pin = previous.attach["link_pin"]
             self.ctx.intend(
