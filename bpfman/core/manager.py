@@ -602,13 +602,13 @@ class Bpfman:
             ``"remove"`` to rebuild a lost or corrupt one from the pins.
         :returns: one line per action taken.
         """
-        from bpfman.rebuild import recover
+        from .rebuild import recover
 
         require_privilege()
         prepare_root(self.layout)
         with self.store.locked(timeout=self.lock_timeout):
             mount_bpffs(self.layout)
-            return recover(self, mode)
+            return recover(self, self._release, mode)
 
     # -- queries ------------------------------------------------------------
     def list_programs(
