@@ -27,7 +27,7 @@ EMFILE = "Too many open files"
 FLOOD = 420
 FD_LIMIT = 1024
 PRLIMIT = ["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"]
-SERVICE = [sys.executable, "-m", "bpfman.service.rpc"]  # the name the units and the operator run
+SERVICE = [sys.executable, "-m", "bpfman.cli.rpc"]  # the name the units and the operator run
 
 
 @contextlib.contextmanager

@@ -112,7 +112,7 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
         str(dest) in p.read_text(errors="ignore") for p in (app / "bin").iterdir() if p.is_file()
     )
     version = subprocess.run(
-        [str(app / "bin" / "python"), "-m", "bpfman.service.rpc", "--help"],
+        [str(app / "bin" / "python"), "-m", "bpfman.cli.rpc", "--help"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "--socket-path" in version.stdout
