@@ -142,7 +142,7 @@ def counts(pid: int) -> tuple[int, int]:
 def with_idle_connections(svc: Service) -> tuple[int, int, float]:
     """fds, threads and a fresh client's List time with IDLE idle connections open."""
     from bpfman.service.bpfman_pb2_grpc import BpfmanStub
-    from bpfman.service.relay import EVICT_AFTER
+    from bpfman.serving.relay import EVICT_AFTER
 
     socks = []
     try:
@@ -198,7 +198,7 @@ def main() -> None:
         f"{'load+attach+detach+unload (round trips/s)':<44}{grpc_rate:>12.1f}"
         f"{cli_rate:>12.2f}{grpc_rate / cli_rate:>8.1f}x  >= 5x"
     )
-    from bpfman.service.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
+    from bpfman.serving.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
 
     print(
         f"\n{'List, writer stopped, 20 Loads waiting':<44}{stalled_list * 1000:>10.2f}ms"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import grpc
 
-from bpfman.service.relay import EVICT_AFTER, FD_RESERVE, FDS_PER_CONNECTION
 from bpfman.service.server import WORKERS
+from bpfman.serving.relay import EVICT_AFTER, FD_RESERVE, FDS_PER_CONNECTION
 from tests.helpers.root import Root
 from tests.helpers.service import Service, pb, running_service
 from tests.helpers.wait import eventually

@@ -96,8 +96,8 @@ def run_service(
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
     require_privilege()
-    from ..service.relay import Limits
     from ..service.server import DEFAULT_SOCKET, serve
+    from ..serving.relay import Limits
 
     limits = Limits(max_connections, connection_idle_timeout)
     serve(

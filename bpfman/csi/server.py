@@ -1,7 +1,7 @@
 """The CSI Identity and Node services on their own Unix socket.
 
 kubelet and csi-node-driver-registrar (root on the node) call this socket;
-it is created as the bpfman.v1 socket is (:func:`~bpfman.service.listen.bind_socket`:
+it is created as the bpfman.v1 socket is (:func:`~bpfman.serving.listen.bind_socket`:
 mode 0660, a directory nobody else may write to, a stale socket replaced, a
 live one refused) and relayed to a gRPC server of its own in the service's
 process, so each call is logged with the caller's credentials. Volumes
@@ -27,9 +27,9 @@ import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
 from bpfman.core.bpffs import private_dir
-from bpfman.service.listen import bind_socket
-from bpfman.service.relay import Relay
-from bpfman.service.translate import status_of
+from bpfman.serving.listen import bind_socket
+from bpfman.serving.relay import Relay
+from bpfman.serving.status import status_of
 
 from . import DRIVER_NAME, SOCKET, request
 from . import csi_pb2 as pb

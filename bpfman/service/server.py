@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from bpfman.csi.server import CsiServer
+from bpfman.serving.listen import Credentials, activated_socket, bind_socket
+from bpfman.serving.relay import Limits, Relay, connection_cap
+from bpfman.serving.status import status_of
 
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
 from .admission import NotStarted, Outcomes, Turns
-from .listen import Credentials, activated_socket, bind_socket
-from .relay import Limits, Relay, connection_cap
-from .translate import Translator, status_of, summary
+from .translate import Translator, summary
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
