@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +89,15 @@ def test_pull_fills_the_cache_auth_failures_are_refused_credentials_never_stored
     with pytest.raises(grpc.RpcError) as caught:
         pull(svc, f"{registry.host}/bpfman/absent:v1", NEVER)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_unreachable_registry_is_unavailable(svc: Service) -> None:
+    """UNAVAILABLE: the registry, not the request, failed, and a retry may succeed."""
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{closed.getsockname()[1]}"
+        with pytest.raises(grpc.RpcError) as caught:
+            pull(svc, f"{host}/nothing/here:v1", ALWAYS)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert f"cannot reach registry {host}" in (caught.value.details() or "")
+    assert svc.alive()

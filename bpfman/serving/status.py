@@ -22,6 +22,8 @@ from bpfman.errors import (
     NotFoundError,
     NotManagedError,
     PermissionDeniedError,
+    RegistryAuthError,
+    RegistryUnreachableError,
     StateError,
     UnsupportedError,
 )
@@ -51,21 +53,17 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         code = grpc.StatusCode.PERMISSION_DENIED
     elif isinstance(exc, ConflictError):
         code = grpc.StatusCode.ALREADY_EXISTS
+    elif isinstance(exc, RegistryAuthError):
+        code = grpc.StatusCode.PERMISSION_DENIED
+    elif isinstance(exc, RegistryUnreachableError):
+        code = grpc.StatusCode.UNAVAILABLE
     elif isinstance(exc, ImageError):
-        code = _image_code(message)
+        code = grpc.StatusCode.FAILED_PRECONDITION
     elif isinstance(exc, KernelError):
         code = _kernel_code(exc)
     elif isinstance(exc, StateError):
         code = grpc.StatusCode.INTERNAL
     return code, message
-
-
-def _image_code(message: str) -> grpc.StatusCode:
-    if message.startswith("unauthorized:"):
-        return grpc.StatusCode.PERMISSION_DENIED
-    if message.startswith("cannot reach registry"):
-        return grpc.StatusCode.UNAVAILABLE
-    return grpc.StatusCode.FAILED_PRECONDITION
 
 
 def _kernel_code(exc: KernelError) -> grpc.StatusCode:
