@@ -35,7 +35,7 @@ from bpfman.service import bpfman_pb2 as pb
 from bpfman.service import bpfman_pb2_grpc as pb_grpc
 from bpfman.service.translate import PULL_POLICIES
 
-from .backends import answers
+from .listening import answers
 from .model import (
     RETPROBE_LABELS,
     BpfdFacts,
