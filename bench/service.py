@@ -108,9 +108,8 @@ def rate(cycle: object, cycles: int) -> float:
 def stopped_writer(root: Path) -> Iterator[None]:
     """A writer holding the state's writers' lock, as a stopped ``bpfman load`` would."""
     from bpfman.core.bpffs import Layout
-    from bpfman.core.state import Store
 
-    lock = Store(Layout(root).db).lock_file
+    lock = Layout(root).lock
     proc = subprocess.Popen(["flock", "--exclusive", "--no-fork", str(lock), "sleep", "600"])
     try:
         while subprocess.run(["flock", "--nonblock", str(lock), "true"]).returncode == 0:

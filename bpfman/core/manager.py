@@ -137,7 +137,7 @@ class Bpfman:
     ) -> None:
         self.lock_timeout = lock_timeout
         self.layout = Layout(trusted_root(root if root is not None else default_root()))
-        self.store = Store(self.layout.db)
+        self.store = Store(self.layout)
         self._plugins = plugins
         self._config: Config | None = None
         self._images: ImageStore | None = None
@@ -153,13 +153,13 @@ class Bpfman:
         if self._plugins is None:
             from .plugins import get_plugin_manager
 
-            self._plugins = get_plugin_manager(cache=self.layout.root / "plugins.cache")
+            self._plugins = get_plugin_manager(cache=self.layout.plugins_cache)
         return self._plugins
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.layout.root)
+            self._config = load_config(self.layout.config)
         return self._config
 
     @property
@@ -170,7 +170,7 @@ class Bpfman:
 
             require_privilege()
             self._images = ImageStore(
-                self.layout.root, ImageSettings.from_mapping(self.config.tables)
+                self.layout.images, ImageSettings.from_mapping(self.config.tables)
             )
         return self._images
 

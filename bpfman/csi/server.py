@@ -31,7 +31,7 @@ from bpfman.serving.listen import bind_socket
 from bpfman.serving.relay import Relay
 from bpfman.serving.status import status_of
 
-from . import DRIVER_NAME, SOCKET, request
+from . import DRIVER_NAME, request
 from . import csi_pb2 as pb
 from . import csi_pb2_grpc as pb_grpc
 from .volumes import Volumes
@@ -134,10 +134,10 @@ class CsiServer:
     ``<root>/csi/csi.sock``) until :meth:`stop`."""
 
     def __init__(self, bpfman: Bpfman, socket_path: Path | None = None) -> None:
-        self.socket_path = socket_path or bpfman.layout.root / SOCKET
+        self.socket_path = socket_path or bpfman.layout.csi_socket
         self.public = bind_socket(self.socket_path)  # first: a live CSI service here is refused
         # gRPC's own socket, in bpfman's private root: a crashed run's is replaced
-        self.private = Path(os.path.realpath(bpfman.layout.root)) / "csi-grpc"
+        self.private = bpfman.layout.resolved().csi_grpc
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="csi")
         )
