@@ -164,6 +164,10 @@ BPFMAN_EXAMPLES = (
     Example("The version and what bpfman runs on, for a bug report.", (
         "bpfman version -o json",
     ), tour=False),
+    Example("The plugins installed: each type's package, version and entry point, and "
+            "what is wrong with a broken one.", (
+        "bpfman system plugins",
+    ), tour=False),
 )  # fmt: skip
 BPFMAN_MORE = (
     "bpfman.socket starts bpfman.service (bpfman system service) on the first "

@@ -18,6 +18,9 @@ from types import ModuleType
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "bpfman_demo_plugin"
 DIST = "bpfman-demo-plugin"
+# Plugins broken each its own way, for `bpfman system plugins` to list.
+BROKEN_DIR = PLUGIN_DIR.parent / "bpfman_broken_plugin"
+BROKEN_DIST = "bpfman-broken-plugin"
 
 
 def module() -> ModuleType:
@@ -37,13 +40,14 @@ def _pip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def installed(workdir: Path) -> Iterator[None]:
-    """The plugin, pip-installed for the block and always uninstalled after it."""
+def installed(workdir: Path, plugin: Path = PLUGIN_DIR, dist: str = DIST) -> Iterator[None]:
+    """The plugin (or another of tests/plugins), pip-installed for the block and always
+    uninstalled after it."""
     # Build from a copy, so no build/ or egg-info lands in the source tree.
-    source = workdir / "src"
-    shutil.copytree(PLUGIN_DIR, source)
+    source = workdir / plugin.name
+    shutil.copytree(plugin, source)
     _pip("install", "--no-deps", "--no-build-isolation", str(source))
     try:
         yield
     finally:
-        _pip("uninstall", "-y", DIST)
+        _pip("uninstall", "-y", dist)
