@@ -114,9 +114,8 @@ def rate(cycle: object, cycles: int) -> float:
 def stopped_writer(root: Path) -> Iterator[None]:
     """A writer holding the state's writers' lock, as a stopped ``bpfman load`` would."""
     from bpfman.core.bpffs import Layout
-    from bpfman.core.state import Store
 
-    lock = Store(Layout(root).db).lock_file
+    lock = Layout(root).lock
     proc = subprocess.Popen(["flock", "--exclusive", "--no-fork", str(lock), "sleep", "600"])
     try:
         while subprocess.run(["flock", "--nonblock", str(lock), "true"]).returncode == 0:
@@ -148,7 +147,7 @@ def counts(pid: int) -> tuple[int, int]:
 def with_idle_connections(svc: Service) -> tuple[int, int, float]:
     """fds, threads and a fresh client's List time with IDLE idle connections open."""
     from bpfman.service.bpfman_pb2_grpc import BpfmanStub
-    from bpfman.service.relay import EVICT_AFTER
+    from bpfman.serving.relay import EVICT_AFTER
 
     socks = []
     try:
@@ -206,7 +205,7 @@ def main() -> None:
         f"{'load+attach+detach+unload (round trips/s)':<44}{grpc_rate:>12.1f}"
         f"{cli_rate:>12.2f}{grpc_rate / cli_rate:>8.1f}x  >= 5x"
     )
-    from bpfman.service.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
+    from bpfman.serving.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
 
     print(
         f"\n{'List, writer stopped, 20 Loads waiting':<44}{stalled_list * 1000:>10.2f}ms"

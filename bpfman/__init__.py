@@ -40,6 +40,8 @@ if TYPE_CHECKING:
         NotManagedError,
         PermissionDeniedError,
         PluginError,
+        RegistryAuthError,
+        RegistryUnreachableError,
         StateError,
         UnsupportedError,
     )
@@ -89,6 +91,8 @@ __all__ = [
     "ProgramRequest",
     "ProgramSummary",
     "RawTracepointParams",
+    "RegistryAuthError",
+    "RegistryUnreachableError",
     "Selector",
     "StateError",
     "TcParams",

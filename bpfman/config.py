@@ -46,10 +46,11 @@ class Config:
         return value
 
 
-def load_config(root: Path) -> Config:
+def load_config(own: Path) -> Config:
+    """The root's own configuration file ``own`` if it exists, else the system's."""
     import tomllib
 
-    for path in (root / "bpfman.toml", SYSTEM_CONFIG):
+    for path in (own, SYSTEM_CONFIG):
         if path.is_file():
             try:
                 with path.open("rb") as f:

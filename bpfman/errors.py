@@ -75,6 +75,14 @@ class ImageError(BpfmanError):
     """Pulling, verifying or unpacking a bytecode image failed."""
 
 
+class RegistryAuthError(ImageError):
+    """The registry wants credentials, or refused the ones given."""
+
+
+class RegistryUnreachableError(ImageError):
+    """The registry did not answer: no route, no name, no TLS handshake."""
+
+
 class KernelError(BpfmanError):
     """A syscall or a libbpf call failed.
 

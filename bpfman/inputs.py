@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from bpfman.core.model import APPLICATION_KEY, APPLICATION_KEYS
 from bpfman.errors import InvalidInputError
 from bpfman.validate import text
 
@@ -124,11 +123,3 @@ def checked_globals(globals: Mapping[str, bytes] | None) -> dict[str, bytes]:
             )
         result[text("global name", name)] = value if isinstance(value, bytes) else bytes(value)
     return result
-
-
-def with_application(metadata: dict[str, str], application: str | None) -> dict[str, str]:
-    """Record ``--application`` as metadata unless either key was given already."""
-    merged = dict(metadata)
-    if application and not any(key in merged for key in APPLICATION_KEYS):
-        merged[APPLICATION_KEY] = text("application", application)
-    return merged

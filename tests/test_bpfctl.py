@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfman.bpfctl.backends import answers
+from bpfman.bpfctl.listening import answers
 from bpfman.bpfctl.remote import FILE_HINT
 from bpfman.images import BytecodeSources, ImageSettings
 from bpfman.images.build import build_native

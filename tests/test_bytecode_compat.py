@@ -26,6 +26,7 @@ import grpc
 import pytest
 
 from bpfman import kernel
+from bpfman.core.bpffs import Layout
 from bpfman.errors import InvalidInputError
 from bpfman.images import BytecodeSources, ImageSettings, ImageStore, PullPolicy
 from bpfman.images.build import build_native
@@ -308,7 +309,9 @@ def test_malformed_registry_auth_is_refused_before_use(
     assert not _connected(listener)
 
     # The library refuses it the same way, cached image or not.
-    store = ImageStore(root.path, ImageSettings(insecure_registries=(registry.host,)))
+    store = ImageStore(
+        Layout(root.path).images, ImageSettings(insecure_registries=(registry.host,))
+    )
     with pytest.raises(InvalidInputError, match=MALFORMED):
         store.pull(counter_image, PullPolicy.IF_NOT_PRESENT, "Invalid")
     with root.manager() as mgr, pytest.raises(InvalidInputError, match=MALFORMED):

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import pytest
 
+from bpfman.core.bpffs import Layout
 from bpfman.core.plugins import get_plugin_manager
 from bpfman.core.state import Store, Txn
 from bpfman.dispatcher import TC, XDP
@@ -218,7 +219,7 @@ def test_nothing_is_printed_or_changed_and_nothing_heavy_is_imported(
 
     # a live root after a crashed writer: the same files, bytes and mounts afterwards
     prog = load_counter(root, objects)
-    store = Store(root.path / "db")
+    store = Store(Layout(root.path))
     with store.locked():
         crashed = Txn.staging_only()
         crashed.journal_put(1, {"op": "load", "phase": "pending", "resources": []})

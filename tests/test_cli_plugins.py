@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import bpfman
 from tests.helpers import demo
 from tests.helpers.bpftool import map_values, prog_ids
 from tests.helpers.root import Root, le32
@@ -117,3 +118,68 @@ def test_uninstalled_plugin_is_gone_and_its_records_still_show(
     root.run("unload", prog)
     assert eventually(lambda: prog not in prog_ids())
     assert root.json("list", "programs") == []
+
+
+def test_system_plugins_lists_every_plugin_and_why_one_is_broken(
+    root: Root, tmp_path: Path
+) -> None:
+    """Type, package, version and entry point of each, as `datasette plugins` shows its own;
+    a broken plugin is listed with its error and the status stays 0 unless --check."""
+    built_in: Any = root.json("system", "plugins")
+    assert {"tracepoint", "xdp", "tc", "fentry", "fexit", "cgroup"} <= {p["type"] for p in built_in}
+    for plugin in built_in:
+        assert (plugin["package"], plugin["version"], plugin["error"]) == (
+            "bpfman",
+            bpfman.__version__,
+            None,
+        )
+        assert plugin["entry_point"].startswith("bpfman.plugins.")
+        assert plugin["type"] in plugin["types"]
+    assert "Error" not in root.run("system", "plugins").stdout.splitlines()[0]
+    assert root.run("system", "plugins", "--check").returncode == 0
+
+    with demo.installed(tmp_path, root.env), demo.installed(tmp_path, root.env, demo.BROKEN_DIR):
+        proc = root.run("system", "plugins")  # status 0: listing is not checking
+        found: Any = root.json("system", "plugins")
+        message = root.fail("system", "plugins", "--check")
+        status = root.run("system", "plugins", "--check", check=False).returncode
+    rows = {(p["type"], p["entry_point"]): p for p in found}
+    assert len(rows) == len(found) == len(built_in) + 5
+    assert rows["demo", "bpfman_demo_plugin"] == {
+        "type": "demo",
+        "package": "bpfman-demo-plugin",
+        "version": "0.1.0",
+        "entry_point": "bpfman_demo_plugin",
+        "types": ["demo"],
+        "error": None,
+    }
+    errors = {key: row["error"] for key, row in rows.items() if row["error"]}
+    broken = "bpfman_broken_plugin"
+    assert errors == {
+        ("unimportable", f"{broken}.unimportable"): (
+            f"cannot load plugin unimportable ({broken}.unimportable): "
+            "No module named 'bpfman_no_such_dependency'"
+        ),
+        ("nameless", f"{broken}.nameless"): (
+            "the plugin registered as 'nameless' declares no type 'nameless'"
+        ),
+        # A type two plugins declare: commands loading every type refuse both.
+        ("clash", f"{broken}.clash"): "type 'xdp' is declared by bpfman.plugins.xdp too",
+        ("xdp", "bpfman.plugins.xdp"): f"type 'xdp' is declared by {broken}.clash too",
+        # An entry point name two distributions register: discovery refuses both.
+        ("tracepoint", "bpfman.plugins.tracepoint"): (
+            f"plugin name 'tracepoint' is registered by {broken}.nameless too"
+        ),
+        ("tracepoint", f"{broken}.nameless"): (
+            "plugin name 'tracepoint' is registered by bpfman.plugins.tracepoint too"
+        ),
+    }
+    assert rows["clash", f"{broken}.clash"]["types"] == ["clash", "xdp"]
+    assert rows["unimportable", f"{broken}.unimportable"]["package"] == "bpfman-broken-plugin"
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["Type", "Package", "Version", "Entry", "Point", "Error"]
+    assert any(line.split()[:4] == ["demo", "bpfman-demo-plugin", "0.1.0", "bpfman_demo_plugin"]
+               for line in lines)  # fmt: skip
+    assert message == f"Error: 6 of {len(found)} plugins are broken" and status == 1
+    # Uninstalled, they are gone from the list.
+    assert root.json("system", "plugins") == built_in

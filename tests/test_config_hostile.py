@@ -52,7 +52,7 @@ def test_every_known_key_of_the_wrong_type_is_named(tmp_path: Path, key: str, ru
     value, kind = wrong_value(rule)
     (tmp_path / "bpfman.toml").write_text(toml(key, value))
     with pytest.raises(InvalidInputError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path / "bpfman.toml")
     assert str(caught.value) == f"{tmp_path}/bpfman.toml: {key} must be {rule.expected}, not {kind}"
 
 
@@ -85,7 +85,7 @@ def test_hostile_values_are_one_line_naming_the_key(
     file = tmp_path / "bpfman.toml"
     file.write_text(text)
     with pytest.raises(InvalidInputError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path / "bpfman.toml")
     expected = message.format(file=file)
     assert str(caught.value) in (expected, f"{file}: {expected}")
     assert "\n" not in str(caught.value)
@@ -99,7 +99,7 @@ def test_unknown_keys_only_warn_and_good_values_load(
         "[images]\nmax_layer_bytes = 1024\n[telemetry]\ndepth = [[[1]]]\n"
     )
     with caplog.at_level(logging.WARNING, logger="bpfman.config"):
-        config = load_config(tmp_path)
+        config = load_config(tmp_path / "bpfman.toml")
     warnings = sorted(r.getMessage().split(": ", 1)[1] for r in caplog.records)
     assert warnings == [
         "unknown key xdp.colour ignored",

@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from bpfman.errors import ImageError, InvalidInputError, NotFoundError
+from bpfman.errors import (
+    ImageError,
+    InvalidInputError,
+    NotFoundError,
+    RegistryAuthError,
+    RegistryUnreachableError,
+)
 from bpfman.images import (
     BytecodeSources,
     ImageSettings,
@@ -181,7 +187,7 @@ def test_if_not_present_stays_offline_and_always_does_not(
     # The registry process is gone now.
     assert store.pull(url, PullPolicy.IF_NOT_PRESENT) == pulled
     assert store.pull(url, PullPolicy.NEVER) == pulled
-    with pytest.raises(ImageError, match=f"cannot reach registry {reg.host}"):
+    with pytest.raises(RegistryUnreachableError, match=f"cannot reach registry {reg.host}"):
         store.pull(url, PullPolicy.ALWAYS, reg.auth)
 
 
@@ -208,9 +214,11 @@ def test_wrong_or_missing_credentials(
 ) -> None:
     push(registry, "auth/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     url = f"{registry.host}/auth/xdp:v1"
-    with pytest.raises(ImageError, match=r"unauthorized: registry .* refused the credentials"):
+    with pytest.raises(
+        RegistryAuthError, match=r"unauthorized: registry .* refused the credentials"
+    ):
         store.pull(url, PullPolicy.ALWAYS, encode_auth(registry.user, "wrong"))
-    with pytest.raises(ImageError, match=r"unauthorized: .* requires credentials"):
+    with pytest.raises(RegistryAuthError, match=r"unauthorized: .* requires credentials"):
         store.pull(url, PullPolicy.ALWAYS)
     with pytest.raises(InvalidInputError, match="base64"):
         store.pull(url, PullPolicy.ALWAYS, "***")
@@ -228,7 +236,7 @@ def test_plain_http_only_when_listed(
 ) -> None:
     push(registry, "tls/xdp:v1", BytecodeSources(bytecode=str(image_objects["xdp"])))
     store = ImageStore(tmp_path, ImageSettings())
-    with pytest.raises(ImageError, match=r"over HTTPS .*insecure_registries"):
+    with pytest.raises(RegistryUnreachableError, match=r"over HTTPS .*insecure_registries"):
         store.pull(f"{registry.host}/tls/xdp:v1", PullPolicy.ALWAYS, registry.auth)
 
 
@@ -407,7 +415,7 @@ def test_bearer_token_registry(
     store = ImageStore(tmp_path, ImageSettings((reg.host,)))
     bytecode = store.pull(url, PullPolicy.ALWAYS, reg.auth)
     assert bytecode.digest == digest and bytecode.data == image_objects["xdp"].read_bytes()
-    with pytest.raises(ImageError, match="refused the credentials"):
+    with pytest.raises(RegistryAuthError, match="refused the credentials"):
         store.pull(url, PullPolicy.ALWAYS, encode_auth(reg.user, "wrong"))
-    with pytest.raises(ImageError, match="requires credentials"):
+    with pytest.raises(RegistryAuthError, match="requires credentials"):
         store.pull(url, PullPolicy.ALWAYS)

@@ -30,8 +30,9 @@ LOCK_TIMEOUT_EXIT = 10
 HOLDER = """
 import os, signal, sys
 from pathlib import Path
+from bpfman.core.bpffs import Layout
 from bpfman.core.state import Store
-store = Store(Path(sys.argv[1]) / "db")
+store = Store(Layout(Path(sys.argv[1])))
 with store.locked():
     print("locked", flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)

@@ -24,9 +24,9 @@ import pytest
 import bpfman
 from bpfman.bpfctl.main import cli as bpfctl_cli
 from bpfman.cli.app import App
+from bpfman.cli.docs import manuals
 from bpfman.cli.lazy import resolved
 from bpfman.cli.main import cli as bpfman_cli
-from bpfman.cli.manual import manuals
 from tests.helpers.root import REPO, Root, fresh_root
 
 ROOTS = {"bpfman": bpfman_cli, "bpfctl": bpfctl_cli}

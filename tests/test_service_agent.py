@@ -32,7 +32,7 @@ from tests.helpers.service import Service, file_load, pb, rpc_error, running_ser
 
 FS_GROUP = 2000
 AGENT = ["setpriv", "--reuid=65534", f"--regid={FS_GROUP}", "--clear-groups", "--"]
-RPC = [sys.executable, "-m", "bpfman.service.rpc"]
+RPC = [sys.executable, "-m", "bpfman.cli.rpc"]
 TRACEPOINT = "syscalls/sys_enter_getppid"
 UUID = "0b8c6f2e-5a43-4d1e-9d7e-2f0c1a3b4c5d"
 

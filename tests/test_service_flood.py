@@ -17,8 +17,8 @@ from pathlib import Path
 
 import grpc
 
-from bpfman.service.relay import EVICT_AFTER, FD_RESERVE, FDS_PER_CONNECTION
 from bpfman.service.server import WORKERS
+from bpfman.serving.relay import EVICT_AFTER, FD_RESERVE, FDS_PER_CONNECTION
 from tests.helpers.root import Root
 from tests.helpers.service import Service, pb, running_service
 from tests.helpers.wait import eventually
@@ -27,7 +27,7 @@ EMFILE = "Too many open files"
 FLOOD = 420
 FD_LIMIT = 1024
 PRLIMIT = ["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"]
-SERVICE = [sys.executable, "-m", "bpfman.service.rpc"]  # the name the units and the operator run
+SERVICE = [sys.executable, "-m", "bpfman.cli.rpc"]  # the name the units and the operator run
 
 
 @contextlib.contextmanager

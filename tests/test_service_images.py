@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,15 @@ def test_an_image_load_without_a_name_takes_the_programs_label(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "no function named for the xdp program" in (caught.value.details() or "")
     assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
+
+
+def test_an_unreachable_registry_is_unavailable(svc: Service) -> None:
+    """UNAVAILABLE: the registry, not the request, failed, and a retry may succeed."""
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{closed.getsockname()[1]}"
+        with pytest.raises(grpc.RpcError) as caught:
+            pull(svc, f"{host}/nothing/here:v1", ALWAYS)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert f"cannot reach registry {host}" in (caught.value.details() or "")
+    assert svc.alive()

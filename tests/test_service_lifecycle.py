@@ -328,7 +328,7 @@ def test_sigterm_with_an_idle_connection_open_still_exits(root: Root) -> None:
 def test_bad_options_are_one_line(root: Root) -> None:
     assert "--timeout" in one_error_line(run_service(root, "--timeout", "-3"))
     rpc = subprocess.run(
-        [sys.executable, "-m", "bpfman.service.rpc", "--timeout", "soon"],
+        [sys.executable, "-m", "bpfman.cli.rpc", "--timeout", "soon"],
         env=root.env, cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
     assert "--timeout" in one_error_line(rpc)
@@ -371,7 +371,7 @@ def test_rust_log_sets_the_level_between_v_and_the_config_file(
 
 
 def test_bpfman_rpc_is_the_same_service(root: Root) -> None:
-    command = [sys.executable, "-m", "bpfman.service.rpc"]
+    command = [sys.executable, "-m", "bpfman.cli.rpc"]
     with running_service(root.path, command=command) as svc:
         assert svc.stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
 

@@ -17,7 +17,6 @@ from typing import Any
 import grpc
 
 from bpfman.core.bpffs import Layout
-from bpfman.core.state import Store
 from bpfman.service.admission import REQUEST_ID
 from bpfman.service.server import MUTATION_SLOTS
 from tests.helpers.root import Root
@@ -36,7 +35,7 @@ def held(lock: Path) -> bool:
 @contextlib.contextmanager
 def stalled_writer(root: Path) -> Iterator[None]:
     """A writer that took the state's writers' lock and stopped."""
-    lock = Store(Layout(root).db).lock_file
+    lock = Layout(root).lock
     proc = subprocess.Popen(["flock", "--exclusive", "--no-fork", str(lock), "sleep", "600"])
     try:
         assert eventually(lambda: held(lock), timeout=10)

@@ -112,7 +112,7 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
         str(dest) in p.read_text(errors="ignore") for p in (app / "bin").iterdir() if p.is_file()
     )
     version = subprocess.run(
-        [str(app / "bin" / "python"), "-m", "bpfman.service.rpc", "--help"],
+        [str(app / "bin" / "python"), "-m", "bpfman.cli.rpc", "--help"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "--socket-path" in version.stdout
@@ -133,7 +133,7 @@ def test_make_install_and_uninstall_honour_destdir_and_prefix(tmp_dir: Path) -> 
 def test_the_unit_gives_the_service_fds_for_its_connections() -> None:
     """Three fds a connection at the default cap, plus room for loads: more than the
     usual soft limit of 1,024, at which a flood of idle connections used every fd."""
-    from bpfman.service.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
+    from bpfman.serving.relay import FD_RESERVE, FDS_PER_CONNECTION, Limits
 
     found = re.search(r"^LimitNOFILE=(\d+)$", (UNITS / "bpfman.service.in").read_text(), re.M)
     assert found, "the unit sets no LimitNOFILE"

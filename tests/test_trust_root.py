@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bpfman.core.bpffs import Layout
 from bpfman.core.contract import Resource
 from bpfman.core.model import ProgramRecord
 from bpfman.core.state import Store, Txn
@@ -78,7 +79,7 @@ def place() -> Iterator[Path]:
 
 def edit_program(root: Path, program_id: int, **fields: Any) -> None:
     """Rewrite a program's record as an older version (or a forger) would have written it."""
-    store = Store(root / "db")
+    store = Store(Layout(root))
     try:
         with store.locked(), store.snapshot() as txn:
             record = txn.get_program(program_id)
@@ -95,7 +96,7 @@ def journal_entry(root: Path, resource: Resource) -> None:
     side = Txn.staging_only()
     entry = {"op": "load", "phase": "pending", "resources": [resource.to_dict()]}
     side.journal_put(time.time_ns(), entry)
-    store = Store(root / "db")
+    store = Store(Layout(root))
     try:
         store.commit(side.staged)
     finally:
@@ -103,7 +104,7 @@ def journal_entry(root: Path, resource: Resource) -> None:
 
 
 def journal(root: Path) -> list[Any]:
-    store = Store(root / "db")
+    store = Store(Layout(root))
     try:
         with store.read() as txn:
             return [entry for _, entry in txn.journal()]

@@ -33,7 +33,7 @@ from bpfman.service import bpfman_pb2 as pb
 from bpfman.service import bpfman_pb2_grpc as pb_grpc
 from bpfman.service.translate import PULL_POLICIES, from_json_values
 
-from .backends import answers
+from .listening import answers
 from .model import (
     BpfdFacts,
     FileSource,

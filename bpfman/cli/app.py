@@ -13,9 +13,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .. import errors
+from .. import errors, validate
+from ..core.model import APPLICATION_KEY, APPLICATION_KEYS
 from ..errors import BpfmanError
-from ..inputs import parse_globals, parse_key_values, with_application
+from ..inputs import parse_globals, parse_key_values
 from ..kernel.limits import FD_ERRNOS, fd_error
 
 if TYPE_CHECKING:
@@ -215,6 +216,14 @@ class App:
             return 0
         error(f"{len(failures)} of {len(ids)} {what} were not {done}")
         return exit_status(failures[0])
+
+
+def with_application(metadata: dict[str, str], application: str | None) -> dict[str, str]:
+    """Record ``--application`` as metadata unless either key was given already."""
+    merged = dict(metadata)
+    if application and not any(key in merged for key in APPLICATION_KEYS):
+        merged[APPLICATION_KEY] = validate.text("application", application)
+    return merged
 
 
 def verbose_logging() -> None:

@@ -80,7 +80,7 @@ def _records(ctx: click.Context, links: bool) -> list[Any]:
     from ..core.bpffs import Layout, trusted_root
     from ..core.state import Store
 
-    store = Store(Layout(trusted_root(_root(ctx))).db)
+    store = Store(Layout(trusted_root(_root(ctx))))
     if not store.exists():
         return []
     try:

@@ -2,10 +2,16 @@
 
 Nothing here is a second copy of the help: every page is rendered from the
 same commands, options and help texts ``--help`` prints, so they cannot drift
-apart; :mod:`.manual` adds what help has no room for (environment, files,
-examples). Pages are gzipped roff, one per command and subcommand of bpfman
-and bpfctl (``bpfman.1.gz``, ``bpfman-load-file.1.gz``, ``bpfctl.1.gz``...),
-and reproducible: dated by the release or the last commit, never by the build.
+apart; each command's :class:`Manual` adds what help has no room for
+(environment, files, examples). Pages are gzipped roff, one per command and
+subcommand of bpfman and bpfctl (``bpfman.1.gz``, ``bpfman-load-file.1.gz``,
+``bpfctl.1.gz``...), and reproducible: dated by the release or the last
+commit, never by the build.
+
+Each command with pages names its manual under the ``bpfman.manuals`` entry
+points (bpfman's in :mod:`.manual`, bpfctl's in :mod:`bpfman.bpfctl.manual`),
+so the pages of a command built on this one are found without importing it
+from here.
 """
 
 from __future__ import annotations
@@ -23,15 +29,40 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, PluginError
 from . import roff
 from .app import EXIT_STATUSES
 from .lazy import resolved
-from .manual import Manual, manuals
 from .options import HelpArgument, argument_name, cleandoc, metavar, option_help
 
+MANUALS = "bpfman.manuals"  # the entry points naming each command's Manual
 SHELLS = ("bash", "zsh", "fish")
 _COMPLETION_FILES = {"bash": "bpfman.bash", "zsh": "_bpfman", "fish": "bpfman.fish"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """What the commands show, and the commands (a long one continues after ``\\``).
+
+    :param tour: shown on the root page too, not only on the pages of the commands.
+    """
+
+    what: str
+    commands: tuple[str, ...]
+    tour: bool = True
+
+
+@dataclass(frozen=True)
+class Manual:
+    """One command's pages: the root command, and what its pages add to ``--help``."""
+
+    name: str
+    command: click.Command
+    environment: tuple[tuple[str, str], ...]
+    files: tuple[tuple[str, str], ...]
+    examples: tuple[Example, ...]
+    see_also: tuple[str, ...]
+    more: str = ""  # a closing paragraph of the root page's SEE ALSO
 
 
 @dataclass(frozen=True)
@@ -264,6 +295,16 @@ def page(manual: Manual, entry: Entry, date: str, others: list[str], root: click
     if top and manual.more:
         out += [".PP", roff.words(manual.more)]
     return "\n".join(out) + "\n"
+
+
+def manuals() -> list[Manual]:
+    """The commands that have pages, bpfman's first: each names its own (:data:`MANUALS`)."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group=MANUALS)}
+    if "bpfman" not in found:
+        raise PluginError(f"no {MANUALS} entry points: bpfman's metadata is stale; reinstall it")
+    return [found[name].load()() for name in sorted(found, key=lambda n: (n != "bpfman", n))]
 
 
 def write_man_pages(out_dir: Path, obj: object = None, tree: Path | None = None) -> list[Path]:

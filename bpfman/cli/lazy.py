@@ -23,7 +23,11 @@ LAZY_COMMANDS = (
     ("run", "Run a loaded eBPF program on test input (BPF_PROG_TEST_RUN).", "toolbox"),
     ("profile", "Count CPU events of a loaded eBPF program while it runs.", "toolbox"),
     ("tracelog", "Stream the kernel trace pipe (bpf_printk output) until Ctrl-C.", "toolbox"),
-    ("system", "bpfman itself: the service, recovery, run statistics, metrics.", "system"),
+    (
+        "system",
+        "bpfman itself: the service, recovery, plugins, run statistics, metrics.",
+        "system",
+    ),
 )
 
 

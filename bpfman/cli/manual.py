@@ -1,4 +1,4 @@
-"""What the man pages say beyond ``--help``: environment, files, examples, see also.
+"""bpfman's man pages beyond ``--help``: environment, files, examples, see also.
 
 Everything else on a page is rendered from the command tree (:mod:`.docs`).
 The examples are the user guide's CLI tour; each one is filed under the command
@@ -7,35 +7,7 @@ it runs, so ``bpfman-attach-tcx(1)`` shows the tcx attach and ``bpfman(1)`` all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import click
-
-
-@dataclass(frozen=True)
-class Example:
-    """What the commands show, and the commands (a long one continues after ``\\``).
-
-    :param tour: shown on the root page too, not only on the pages of the commands.
-    """
-
-    what: str
-    commands: tuple[str, ...]
-    tour: bool = True
-
-
-@dataclass(frozen=True)
-class Manual:
-    """One command's pages: the root command, and what its pages add to ``--help``."""
-
-    name: str
-    command: click.Command
-    environment: tuple[tuple[str, str], ...]
-    files: tuple[tuple[str, str], ...]
-    examples: tuple[Example, ...]
-    see_also: tuple[str, ...]
-    more: str = ""  # a closing paragraph of the root page's SEE ALSO
-
+from .docs import Example, Manual
 
 BPFMAN_ENVIRONMENT = (
     ("BPFMAN_ROOT", "The state and bpffs root, as --root (or --runtime-dir) sets it; "
@@ -197,6 +169,10 @@ BPFMAN_EXAMPLES = (
     Example("The version and what bpfman runs on, for a bug report.", (
         "bpfman version -o json",
     ), tour=False),
+    Example("The plugins installed: each type's package, version and entry point, and "
+            "what is wrong with a broken one.", (
+        "bpfman system plugins",
+    ), tour=False),
 )  # fmt: skip
 BPFMAN_MORE = (
     "bpfman.socket starts bpfman.service (bpfman system service) on the first "
@@ -204,42 +180,10 @@ BPFMAN_MORE = (
     "bpfman-metrics.service serves the metrics. See systemctl(1), and docs/service.md in bpfman's source."
 )
 
-BPFCTL_ENVIRONMENT = (
-    ("BPFMAN_SOCKET_PATH", "The bpfman service's socket bpfctl sends its requests to "
-     "when something answers there [default: /run/bpfman-sock/bpfman.sock]."),
-    ("BPFMAN_ROOT", "Where nothing answers on the socket, bpfctl runs bpfman's core "
-     "itself, as root, on this root [default: /run/bpfman]."),
-)  # fmt: skip
-BPFCTL_FILES = (
-    ("/run/bpfman-sock/bpfman.sock", "The bpfman service's socket: members of its "
-     "group, bpfman, need no sudo."),
-)  # fmt: skip
-BPFCTL_EXAMPLES = (
-    Example("Load and attach in one step, from a file or an image.", (
-        "bpfctl load-from-file --path /srv/bpf/xdp_pass_kern.o --name pass \\\n"
-        "    xdp --iface eth0 --priority 100",
-        "bpfctl load-from-image \\\n"
-        "    --image-url quay.io/bpfd-bytecode/kretprobe:latest \\\n"
-        "    kprobe -f try_to_wake_up -r",
-    )),
-    Example("Inspect and remove.", (
-        "bpfctl list --program-type tc",
-        "bpfctl get 6371",
-        "bpfctl unload 6371",
-        "bpfctl pull-bytecode \\\n"
-        "    --image-url quay.io/bpfd-bytecode/xdp_pass:latest",
-    )),
-)  # fmt: skip
 
+def manual() -> Manual:
+    """bpfman's pages (its ``bpfman.manuals`` entry point)."""
+    from .main import cli
 
-def manuals() -> list[Manual]:
-    """The commands that have pages: bpfman and bpfctl."""
-    from ..bpfctl.main import cli as bpfctl
-    from .main import cli as bpfman
-
-    return [
-        Manual("bpfman", bpfman, BPFMAN_ENVIRONMENT, BPFMAN_FILES, BPFMAN_EXAMPLES,
-               ("bpfctl(1)", "bpftool(8)", "bpftool-prog(8)"), BPFMAN_MORE),
-        Manual("bpfctl", bpfctl, BPFCTL_ENVIRONMENT, BPFCTL_FILES, BPFCTL_EXAMPLES,
-               ("bpfman(1)",)),
-    ]  # fmt: skip
+    return Manual("bpfman", cli, BPFMAN_ENVIRONMENT, BPFMAN_FILES, BPFMAN_EXAMPLES,
+                  ("bpfctl(1)", "bpftool(8)", "bpftool-prog(8)"), BPFMAN_MORE)  # fmt: skip

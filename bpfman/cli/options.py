@@ -357,11 +357,12 @@ def installed_types() -> list[str]:
     Read from the root's cache, as commands find them, so help stays cheap.
     """
     from ..config import default_root
+    from ..core.bpffs import Layout
     from ..discovery import discover
 
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root().params.get("root") if ctx is not None else None
-    return sorted(discover(Path(root or default_root()) / "plugins.cache"))
+    return sorted(discover(Layout(Path(root or default_root())).plugins_cache))
 
 
 def flag_option(flag: Flag, **overrides: Any) -> click.Option:

@@ -1,6 +1,6 @@
 """``bpfman system``: bpfman itself rather than one program.
 
-The service, recovery, run statistics and metrics. Imported only when
+The service, recovery, plugins, run statistics and metrics. Imported only when
 ``system`` is used; each command imports its own stack (gRPC, prometheus)
 only when it runs.
 """
@@ -96,8 +96,8 @@ def run_service(
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, force=True)
     require_privilege()
-    from ..service.relay import Limits
     from ..service.server import DEFAULT_SOCKET, serve
+    from ..serving.relay import Limits
 
     limits = Limits(max_connections, connection_idle_timeout)
     serve(
@@ -116,7 +116,7 @@ pass_app = click.make_pass_decorator(App)
 
 @click.group("system", cls=BpfmanGroup)
 def system() -> None:
-    """bpfman itself: the service, recovery, run statistics, metrics."""
+    """bpfman itself: the service, recovery, plugins, run statistics, metrics."""
 
 
 @system.command(cls=BpfmanCommand)
@@ -148,6 +148,51 @@ def service(ctx: click.Context, /, **options: Any) -> None:
     """Serve the bpfman.v1 gRPC API on a Unix socket."""
     app = ctx.find_object(App)
     run_service(app.root if app else None, **options)
+
+
+@system.command("plugins", cls=BpfmanCommand)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Optional: Exit with status 1 when a plugin is broken (all are listed all the same).",
+)
+@output_option
+@pass_app
+def plugins(app: App, check: bool, output: str) -> None:
+    """List the installed program type plugins: type, package, version, entry point.
+
+    Each plugin is loaded as a command would load it. A broken one (it fails
+    to import, declares no type of its name, shares its name or a type with
+    another plugin) is listed with its error; the exit status is still 0
+    unless --check is given.
+    """
+    from bpfman.core.plugins import survey
+    from bpfman.errors import PluginError
+
+    from .output import table
+
+    app.output = output
+    found = survey()
+    headers = ["Type", "Package", "Version", "Entry Point"]
+    rows = [[p.name, p.package, p.version, p.entry_point] for p in found]
+    broken = [p for p in found if p.error]
+    if broken:
+        headers.append("Error")
+        rows = [[*row, p.error or ""] for row, p in zip(rows, found, strict=True)]
+    data = [
+        {
+            "type": p.name,
+            "package": p.package,
+            "version": p.version,
+            "entry_point": p.entry_point,
+            "types": list(p.types),
+            "error": p.error,
+        }
+        for p in found
+    ]
+    app.emit(table(headers, rows), data)
+    if check and broken:
+        raise PluginError(f"{len(broken)} of {len(found)} plugins are broken")
 
 
 @system.command("stats", cls=BpfmanCommand)

@@ -42,12 +42,31 @@ KERNEL_ENTRIES = ("maps.debug", "progs.debug")
 
 
 class Layout:
-    """Where state and pins live under a root directory."""
+    """Every path under a root directory: the one place their names are written.
+
+    ``fs/`` is bpfman's bpffs (its pins below); ``db/`` the LMDB store, with
+    the writers' lock ``db/writer.lock``; ``bpfman.toml`` the configuration;
+    ``plugins.cache`` the plugin entry points discovery found; ``images/`` the
+    image store; ``csi/csi.sock`` and ``csi-volumes/`` the CSI node plugin's
+    socket and volumes; ``relay/`` the gRPC servers' private socket directories.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.fs = root / "fs"
         self.db = root / "db"
+        self.lock = self.db / "writer.lock"
+        self.config = root / "bpfman.toml"
+        self.plugins_cache = root / "plugins.cache"
+        self.images = root / "images"
+        # bpfman-operator's DaemonSet mounts the registrar's socket directory at csi/.
+        self.csi_socket = root / "csi" / "csi.sock"
+        self.csi_volumes = root / "csi-volumes"
+        self.relay = root / "relay"
+
+    def resolved(self) -> Layout:
+        """This layout with the root's symlinks resolved, as mountinfo shows its paths."""
+        return Layout(Path(os.path.realpath(self.root)))
 
     def prog_pin(self, program_id: int) -> Path:
         return self.fs / f"prog_{program_id}"

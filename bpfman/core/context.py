@@ -20,8 +20,7 @@ from bpfman.errors import BpfmanError, NotFoundError
 from bpfman.logs import get_logger
 
 from .bpffs import Layout, private_dir
-from .contract import LinkView, Resource
-from .model import APPLICATION_KEY, LinkRecord, ProgramRecord
+from .model import APPLICATION_KEY, LinkRecord, LinkView, ProgramRecord, Resource
 
 if TYPE_CHECKING:
     from bpfman.config import Config

@@ -137,7 +137,7 @@ class Bpfman:
     ) -> None:
         self.lock_timeout = lock_timeout
         self.layout = Layout(trusted_root(root if root is not None else default_root()))
-        self.store = Store(self.layout.db)
+        self.store = Store(self.layout)
         self._plugins = plugins
         self._config: Config | None = None
         self._images: ImageStore | None = None
@@ -153,13 +153,13 @@ class Bpfman:
         if self._plugins is None:
             from .plugins import get_plugin_manager
 
-            self._plugins = get_plugin_manager(cache=self.layout.root / "plugins.cache")
+            self._plugins = get_plugin_manager(cache=self.layout.plugins_cache)
         return self._plugins
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.layout.root)
+            self._config = load_config(self.layout.config)
         return self._config
 
     @property
@@ -170,7 +170,7 @@ class Bpfman:
 
             require_privilege()
             self._images = ImageStore(
-                self.layout.root, ImageSettings.from_mapping(self.config.tables)
+                self.layout.images, ImageSettings.from_mapping(self.config.tables)
             )
         return self._images
 
@@ -616,13 +616,13 @@ class Bpfman:
             ``"remove"`` to rebuild a lost or corrupt one from the pins.
         :returns: one line per action taken.
         """
-        from bpfman.rebuild import recover
+        from .rebuild import recover
 
         require_privilege()
         prepare_root(self.layout)
         with self.store.locked(timeout=self.lock_timeout):
             mount_bpffs(self.layout)
-            return recover(self, mode)
+            return recover(self, self._release, mode)
 
     # -- queries ------------------------------------------------------------
     def list_programs(

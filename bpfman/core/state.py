@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import lmdb
 import msgpack
@@ -35,6 +35,9 @@ from bpfman.lmdb_header import check_data_file, corrupt_message
 from bpfman.logs import get_logger
 
 from .model import LinkRecord, ProgramRecord
+
+if TYPE_CHECKING:
+    from .bpffs import Layout
 
 # 3: links record what they hang on (``anchor``); an older bpfman would read them as corrupt.
 SCHEMA_VERSION = 3
@@ -319,12 +322,12 @@ _OPEN_LOCK = _thread.allocate_lock()  # threading's Lock, without importing thre
 
 
 class Store:
-    """The LMDB environment under ``<root>/db`` and the writers' lock beside it."""
+    """The LMDB environment under the root's ``db/`` and the writers' lock beside it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data_file = path / "data.mdb"
-        self.lock_file = path / "writer.lock"
+    def __init__(self, layout: Layout) -> None:
+        self.path = path = layout.db
+        self.data_file = path / "data.mdb"  # LMDB's name for its data file
+        self.lock_file = layout.lock
         self._key = os.path.realpath(path)
         self._shared: _Shared | None = None
 

@@ -17,12 +17,7 @@ This module imports nothing heavy: the CLI reads its constants for help texts.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 DRIVER_NAME = "csi.bpfman.io"
-# Under bpfman's root, as the state and the bpffs: /run/bpfman/csi/csi.sock by default,
-# where bpfman-operator's DaemonSet mounts the registrar's socket directory.
-SOCKET = Path("csi") / "csi.sock"
 PROGRAM_ATTRIBUTE = "csi.bpfman.io/program"
 MAPS_ATTRIBUTE = "csi.bpfman.io/maps"
 # The metadata bpfman-operator's agent gives every program it loads.

@@ -1,10 +1,10 @@
 """The CSI Identity and Node services on their own Unix socket.
 
 kubelet and csi-node-driver-registrar (root on the node) call this socket;
-it is created as the bpfman.v1 socket is (:func:`~bpfman.service.listen.bind_socket`:
+it is created as the bpfman.v1 socket is (:func:`~bpfman.serving.listen.bind_socket`:
 mode 0660, a directory nobody else may write to, a stale socket replaced, a
 live one refused) and relayed to a gRPC server of its own in the service's
-process. Its calls are answered as bpfman.v1's are (:class:`~bpfman.service.calls.Calls`):
+process. Its calls are answered as bpfman.v1's are (:class:`~bpfman.serving.calls.Calls`):
 logged with the caller's credentials, counted on their connection and in the
 service's activity, so kubelet's calls keep an idle timeout from firing. Volumes
 recorded before a restart or a crash are reconciled with the mounts before
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.wrappers_pb2 import BoolValue
 
-from bpfman.service.calls import Activity, Calls
-from bpfman.service.listen import bind_socket
-from bpfman.service.private import PrivateDir
-from bpfman.service.relay import Relay
+from bpfman.serving.calls import Activity, Calls
+from bpfman.serving.listen import bind_socket
+from bpfman.serving.private import PrivateDir
+from bpfman.serving.relay import Relay
 
-from . import DRIVER_NAME, SOCKET, request
+from . import DRIVER_NAME, request
 from . import csi_pb2 as pb
 from . import csi_pb2_grpc as pb_grpc
 from .volumes import Volumes
@@ -127,14 +127,14 @@ class CsiServer:
     def __init__(
         self, bpfman: Bpfman, socket_path: Path | None = None, activity: Activity | None = None
     ) -> None:
-        self.socket_path = socket_path or bpfman.layout.root / SOCKET
+        self.socket_path = socket_path or bpfman.layout.csi_socket
         self.public = bind_socket(self.socket_path)  # first: a live CSI service here is refused
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="csi")
         )
         self.private: PrivateDir | None = None
         try:
-            self.private = PrivateDir(bpfman.layout.root, "csi")  # gRPC's own socket
+            self.private = PrivateDir(bpfman.layout.relay, "csi")  # gRPC's own socket
             volumes = Volumes(bpfman)
             for line in volumes.reconcile():
                 log.warning("csi recovery: %s", line)

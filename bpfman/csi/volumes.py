@@ -53,7 +53,7 @@ class Volumes:
     def __init__(self, bpfman: Bpfman) -> None:
         self.bpfman = bpfman
         # mountinfo shows resolved paths: compare against the resolved root
-        self.dir = Path(os.path.realpath(bpfman.layout.root)) / "csi-volumes"
+        self.dir = bpfman.layout.resolved().csi_volumes
 
     def key(self, volume_id: str) -> str:
         """A volume's record key and directory name (any volume id fits)."""

@@ -4,8 +4,9 @@ The way nftables users keep a ruleset (``nft list ruleset > /etc/nftables.conf``
 restored at boot by ``nftables.service``): ``bpfman system save`` writes a
 declaration, ``bpfman system apply`` makes the host match it, and
 ``bpfman-restore.service`` applies ``/etc/bpfman/programs.d`` at boot. Built on
-the public operations of :class:`~bpfman.core.manager.Bpfman` only; the schema
-and the matching rule are in ``docs/declarations.md``.
+the public operations of :class:`~bpfman.core.manager.Bpfman` only, as
+:class:`.host.Manager` names them; the schema and the matching rule are in
+``docs/declarations.md``.
 """
 
 from __future__ import annotations

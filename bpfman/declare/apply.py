@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from bpfman.config import require_privilege
 from bpfman.core.model import LinkRecord, ProgramRecord
@@ -24,13 +23,10 @@ from bpfman.errors import BpfmanError, ImageError, InvalidInputError, NotFoundEr
 from bpfman.inputs import HexValue, ProgramRequest
 from bpfman.logs import get_logger
 
-from .host import Host, recorded_options
+from .host import Host, Manager, recorded_options
 from .plan import Action, Checked, Plan, Steps, check, make_plan, naming, program_text, stub_record
 from .save import file_sha256
 from .schema import Declaration, FileSource, ImageSource, ProgramEntry, merged, read
-
-if TYPE_CHECKING:
-    from bpfman.core.manager import Bpfman
 
 log = get_logger(__name__)
 Source = Declaration | str | os.PathLike[str]
@@ -51,7 +47,7 @@ class Applied:
     checked: bool
 
 
-def apply(bm: Bpfman, sources: Iterable[Source], *, check_only: bool, prune: bool) -> Applied:
+def apply(bm: Manager, sources: Iterable[Source], *, check_only: bool, prune: bool) -> Applied:
     require_privilege()  # before reading anything: the answer does not depend on the files
     declaration = _declaration(sources)
     checked = check(declaration, bm.plugins)
@@ -99,7 +95,7 @@ def _check_files(declaration: Declaration) -> None:
             )
 
 
-def _check_host(bm: Bpfman, checked: Checked, steps: Steps, *, pull: bool) -> None:
+def _check_host(bm: Manager, checked: Checked, steps: Steps, *, pull: bool) -> None:
     """What the host must offer before anything changes: images, interfaces, targets."""
     if pull:
         for entry in steps.loads:
@@ -120,7 +116,7 @@ def _check_host(bm: Bpfman, checked: Checked, steps: Steps, *, pull: bool) -> No
             checked.types[entry.name].handler.resolve(params, record)
 
 
-def _pull(bm: Bpfman, entry: ProgramEntry, source: ImageSource) -> None:
+def _pull(bm: Manager, entry: ProgramEntry, source: ImageSource) -> None:
     from bpfman.images import PullPolicy
 
     bytecode = bm.images.pull(source.url, PullPolicy.parse(source.pull_policy))
@@ -131,7 +127,7 @@ def _pull(bm: Bpfman, entry: ProgramEntry, source: ImageSource) -> None:
     bytecode.require([entry.function])
 
 
-def _run(bm: Bpfman, checked: Checked, steps: Steps) -> list[Action]:
+def _run(bm: Manager, checked: Checked, steps: Steps) -> list[Action]:
     """Execute the steps; undo them all if one fails (unloads excepted: they come last)."""
     done: list[Action] = []
     undo: list[tuple[str, Callable[[], object]]] = []
@@ -183,7 +179,7 @@ def _run(bm: Bpfman, checked: Checked, steps: Steps) -> list[Action]:
     return done
 
 
-def _load(bm: Bpfman, entry: ProgramEntry, ids: dict[str, int]) -> ProgramRecord:
+def _load(bm: Manager, entry: ProgramEntry, ids: dict[str, int]) -> ProgramRecord:
     request = [ProgramRequest(entry.type, entry.function, entry.attach_func)]
     values: dict[str, bytes] = {k: HexValue(v) for k, v in entry.globals.items()}
     owner = ids[entry.map_owner] if entry.map_owner else None
@@ -208,7 +204,7 @@ def _load(bm: Bpfman, entry: ProgramEntry, ids: dict[str, int]) -> ProgramRecord
     return record
 
 
-def _reattach(bm: Bpfman, link: LinkRecord, program: ProgramRecord) -> None:
+def _reattach(bm: Manager, link: LinkRecord, program: ProgramRecord) -> None:
     """Attach a detached link again with its recorded options and metadata."""
     cls = bm.plugins.program_type(program.type).params
     options = {k: v for k, v in recorded_options(cls, link.params).items() if v is not None}

@@ -8,15 +8,71 @@ and the attach function a program was loaded with.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bpfman.core.contract import AttachParams, ProgramType
 from bpfman.core.model import APPLICATION_KEYS, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
-    from bpfman.core.manager import Bpfman
+    from bpfman.core.plugins import Plugins
+    from bpfman.images import ImageStore
+    from bpfman.inputs import ProgramRequest
+
+
+class Listed(Protocol):
+    """A row of ``list_links``: the link's record is all a declaration reads."""
+
+    @property
+    def link(self) -> LinkRecord: ...
+
+
+class Manager(Protocol):
+    """The public operations declarations are built on.
+
+    :class:`~bpfman.core.manager.Bpfman` has them; its ``save`` and ``apply``
+    hand themselves to this package, which never imports the manager.
+    """
+
+    @property
+    def plugins(self) -> Plugins: ...
+
+    @property
+    def images(self) -> ImageStore: ...
+
+    def program_records(self) -> list[ProgramRecord]: ...
+
+    def list_links(self) -> Sequence[Listed]: ...
+
+    def load_file(
+        self,
+        path: str,
+        programs: Sequence[ProgramRequest],
+        *,
+        globals: Mapping[str, bytes],
+        metadata: Mapping[str, str],
+        map_owner_id: int | None,
+    ) -> list[ProgramRecord]: ...
+
+    def load_image(
+        self,
+        url: str,
+        programs: Sequence[ProgramRequest],
+        *,
+        pull_policy: str,
+        globals: Mapping[str, bytes],
+        metadata: Mapping[str, str],
+        map_owner_id: int | None,
+    ) -> list[ProgramRecord]: ...
+
+    def attach(
+        self, program_id: int, params: Mapping[str, object], *, metadata: Mapping[str, str]
+    ) -> LinkRecord: ...
+
+    def detach(self, link_id: int) -> None: ...
+
+    def unload(self, program_id: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +83,7 @@ class Host:
     links: dict[int, list[LinkRecord]]
 
     @classmethod
-    def read(cls, bm: Bpfman) -> Host:
+    def read(cls, bm: Manager) -> Host:
         programs = sorted(bm.program_records(), key=lambda r: r.id)
         links: dict[int, list[LinkRecord]] = {r.id: [] for r in programs}
         for details in sorted(bm.list_links(), key=lambda d: d.link.seq):

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bpfman.core.model import ProgramRecord
 from bpfman.errors import BpfmanError, PluginError
 from bpfman.logs import get_logger
 
-from .host import Host, attach_func, link_metadata, recorded_options
+from .host import Host, Manager, attach_func, link_metadata, recorded_options
 from .schema import Declaration, FileSource, ImageSource, LinkEntry, OptionValue, ProgramEntry
-
-if TYPE_CHECKING:
-    from bpfman.core.manager import Bpfman
 
 log = get_logger(__name__)
 OPERATOR_NAME_KEY = "bpfman.io/ProgramName"
 
 
-def save(bm: Bpfman) -> Declaration:
+def save(bm: Manager) -> Declaration:
     host = Host.read(bm)
     names = entry_names(host.programs)
     by_id = {r.id: r for r in host.programs}

@@ -86,11 +86,12 @@ class _Pulled:
 
 
 class ImageStore:
-    """Bytecode images under ``<root>/images``, content-addressed and verified on use."""
+    """Bytecode images under ``path`` (the root's ``images/``), content-addressed and
+    verified on use."""
 
-    def __init__(self, root: Path, settings: ImageSettings) -> None:
+    def __init__(self, path: Path, settings: ImageSettings) -> None:
         self.settings = settings
-        self.blobs = BlobStore(root / "images")
+        self.blobs = BlobStore(path)
 
     def pull(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 import oras.auth
 import oras.provider
 
-from bpfman.errors import ImageError, NotFoundError
+from bpfman.errors import ImageError, NotFoundError, RegistryAuthError, RegistryUnreachableError
 from bpfman.images.credentials import decode_auth
 from bpfman.images.oci import (
     INDEX_TYPES,
@@ -105,21 +105,23 @@ class RegistryClient:
         except (ValueError, AttributeError):  # oras-py could not answer the auth challenge
             raise self._unauthorized() from None
 
-    def _unauthorized(self, what: str = "") -> ImageError:
+    def _unauthorized(self, what: str = "") -> RegistryAuthError:
         registry = f"registry {self._ref.registry}"
         if self._creds is None:
-            return ImageError(
+            return RegistryAuthError(
                 f"unauthorized: {registry} requires credentials"
                 " (pass --registry-auth base64 user:password)"
             )
-        return ImageError(f"unauthorized: {registry} refused the credentials{what}")
+        return RegistryAuthError(f"unauthorized: {registry} refused the credentials{what}")
 
-    def _unreachable(self, error: OSError) -> ImageError:
+    def _unreachable(self, error: OSError) -> RegistryUnreachableError:
         hint = "" if self._insecure else " over HTTPS (images.insecure_registries allows HTTP)"
         # requests nests the cause in a long repr; the errno text is what matters.
         cause = re.search(r"\[Errno -?\d+\] [^'\")]+|\[SSL[^\]]*\][^'\"(]*", str(error))
         detail = cause.group(0).strip() if cause else str(error)
-        return ImageError(f"cannot reach registry {self._ref.registry}{hint}: {detail}")
+        return RegistryUnreachableError(
+            f"cannot reach registry {self._ref.registry}{hint}: {detail}"
+        )
 
     def _check(self, response: Any, what: str) -> None:
         code = response.status_code

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from bpfman.core.manager import before_start
+from bpfman.serving.calls import Refused
 
 from .translate import RequestError
 
@@ -48,12 +49,8 @@ CAPACITY = 4096
 POLL = 0.05  # how often a waiting mutation looks at its client, deadline and the lock
 
 
-class NotStarted(Exception):
+class NotStarted(Refused):
     """A mutation refused before it changed anything, with the status to answer."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Turns:

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from bpfman.csi.server import CsiServer
+from bpfman.serving.calls import Activity, Calls
+from bpfman.serving.listen import Credentials, activated_socket, bind_socket
+from bpfman.serving.private import PrivateDir
+from bpfman.serving.relay import Limits, Relay, connection_cap
 
 from . import bpfman_pb2 as pb
 from . import bpfman_pb2_grpc as pb_grpc
 from . import levels
 from .admission import Outcomes, Turns
-from .calls import Activity, Calls
-from .listen import Credentials, activated_socket, bind_socket
-from .private import PrivateDir
-from .relay import Limits, Relay, connection_cap
 from .translate import Translator, summary
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Service:
                 undo.callback(CsiServer(self.bpfman, self.csi_socket, activity).stop)
             translator = Translator(self.bpfman)
             public = self._public_socket(undo)
-            private = PrivateDir(self.bpfman.layout.root, "rpc")
+            private = PrivateDir(self.bpfman.layout.relay, "rpc")
             undo.callback(private.close)
             upstream = str(private.path / "grpc.sock")
             server = grpc.server(

@@ -1,41 +1,30 @@
 """The bpfman.v1 messages to and from bpfman's core: the one place that calls it.
 
-Every RPC is a function of (core, request) -> response here, and every core
-exception becomes a gRPC status code with the one-line message the CLI
-prints. Nothing in this module knows a program type: each type declares the
-``AttachInfo`` field it is attached through (``ProgramType.attach_info``) and
-its params' options say which message field each is read from
-(:class:`~bpfman.core.fields.GrpcField`).
+Every RPC is a function of (core, request) -> response here; every core
+exception becomes a gRPC status code (:mod:`bpfman.serving.status`) with the
+one-line message the CLI prints. Nothing in this module knows a program type:
+each type declares the ``AttachInfo`` field it is attached through
+(``ProgramType.attach_info``) and its params' options say which message field
+each is read from (:class:`~bpfman.core.fields.GrpcField`).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
 from bpfman import kernel
 from bpfman.core.fields import declared
 from bpfman.errors import (
-    BpfmanError,
-    ConflictError,
-    ImageError,
     InvalidInputError,
-    KernelError,
-    LimitExceededError,
-    LockTimeoutError,
     NotFoundError,
     NotManagedError,
-    PermissionDeniedError,
     PluginError,
-    StateError,
-    UnsupportedError,
 )
 from bpfman.inputs import ProgramRequest
+from bpfman.serving.status import NotServedError
 
 from . import bpfman_pb2 as pb
 
@@ -53,64 +42,6 @@ LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # as `bpfman get program` shows it
 
 class RequestError(InvalidInputError):
     """A request that is malformed at the API level (a missing oneof...)."""
-
-
-class NotServedError(BpfmanError):
-    """A valid request this bpfman cannot serve (no plugin for the type)."""
-
-
-# -- errors -----------------------------------------------------------------------
-def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The gRPC status for an exception raised while serving a request."""
-    if not isinstance(exc, BpfmanError):
-        return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
-    message = str(exc)
-    code = grpc.StatusCode.INTERNAL
-    if isinstance(exc, LimitExceededError):
-        code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    elif isinstance(exc, LockTimeoutError):
-        code = grpc.StatusCode.UNAVAILABLE  # nothing started: the client may retry
-    elif isinstance(exc, NotManagedError | NotServedError | UnsupportedError):
-        code = grpc.StatusCode.FAILED_PRECONDITION
-    elif isinstance(exc, NotFoundError):
-        code = grpc.StatusCode.NOT_FOUND
-    elif isinstance(exc, InvalidInputError):
-        code = grpc.StatusCode.INVALID_ARGUMENT
-    elif isinstance(exc, PermissionDeniedError):
-        code = grpc.StatusCode.PERMISSION_DENIED
-    elif isinstance(exc, ConflictError):
-        code = grpc.StatusCode.ALREADY_EXISTS
-    elif isinstance(exc, ImageError):
-        code = _image_code(message)
-    elif isinstance(exc, KernelError):
-        code = _kernel_code(exc)
-    elif isinstance(exc, StateError):
-        code = grpc.StatusCode.INTERNAL
-    return code, message
-
-
-def _image_code(message: str) -> grpc.StatusCode:
-    if message.startswith("unauthorized:"):
-        return grpc.StatusCode.PERMISSION_DENIED
-    if message.startswith("cannot reach registry"):
-        return grpc.StatusCode.UNAVAILABLE
-    return grpc.StatusCode.FAILED_PRECONDITION
-
-
-def _kernel_code(exc: KernelError) -> grpc.StatusCode:
-    if exc.verifier_log:
-        return grpc.StatusCode.INVALID_ARGUMENT  # the verifier refused the program
-    if exc.errno in (errno.EPERM, errno.EACCES):
-        return grpc.StatusCode.PERMISSION_DENIED
-    if exc.errno in (errno.ENOENT, errno.ENODEV, errno.ESRCH):
-        return grpc.StatusCode.NOT_FOUND
-    if exc.errno in (errno.EEXIST, errno.EBUSY):
-        return grpc.StatusCode.ALREADY_EXISTS
-    if exc.errno in (errno.EINVAL, errno.E2BIG):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    if exc.errno in (errno.EOPNOTSUPP, 524):  # 524: the kernel's ENOTSUPP
-        return grpc.StatusCode.FAILED_PRECONDITION
-    return grpc.StatusCode.INTERNAL
 
 
 def unmanaged(program_id: int) -> NotFoundError:

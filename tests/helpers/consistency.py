@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bpfman.core.bpffs import KERNEL_ENTRIES
+from bpfman.core.bpffs import KERNEL_ENTRIES, Layout
 from bpfman.core.state import Store
 from tests.helpers import run
 from tests.helpers.bpftool import bpftool, net_show
@@ -40,7 +40,7 @@ class Snapshot:
 
 def state(root: Path) -> Snapshot:
     """bpfman's records, read as any reader would (no lock)."""
-    store = Store(root / "db")
+    store = Store(Layout(root))
     snap = Snapshot()
     try:
         if not store.exists():

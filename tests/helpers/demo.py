@@ -18,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "bpfman_demo_plugin"
+# Plugins broken each its own way, for `bpfman system plugins` to list.
+BROKEN_DIR = PLUGIN_DIR.parent / "bpfman_broken_plugin"
 
 
 def module() -> ModuleType:
@@ -37,14 +39,16 @@ def _pip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def installed(workdir: Path, env: dict[str, str]) -> Iterator[None]:
-    """The plugin, pip-installed for the block into a directory of its own that ``env``
-    (a process environment) puts on PYTHONPATH, so processes started with ``env``
-    discover it; taken off when the block ends (as an uninstall). Never into the venv:
-    the VM lane's guests share it, and run while the host tests do."""
-    source = workdir / "src"  # built from a copy: no build/ or egg-info in the source tree
-    shutil.copytree(PLUGIN_DIR, source)
-    site = workdir / "site"
+def installed(workdir: Path, env: dict[str, str], plugin: Path = PLUGIN_DIR) -> Iterator[None]:
+    """The plugin (or another of tests/plugins), pip-installed for the block into a
+    directory of its own that ``env`` (a process environment) puts on PYTHONPATH, so
+    processes started with ``env`` discover it; taken off when the block ends (as an
+    uninstall). Never into the venv: the VM lane's guests share it, and run while the
+    host tests do."""
+    # Built from a copy, so no build/ or egg-info lands in the source tree.
+    source = workdir / plugin.name
+    shutil.copytree(plugin, source)
+    site = workdir / f"{plugin.name}-site"
     _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(source))
     before = env.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), before]))

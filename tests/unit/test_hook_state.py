@@ -13,6 +13,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from bpfman.core.bpffs import Layout
 from bpfman.core.state import Store
 from bpfman.dispatcher.state import (
     DIRECT,
@@ -54,9 +55,9 @@ LEGACY_TC: dict[str, Any] = {
 
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
-    db = tmp_path / "db"
-    db.mkdir()
-    store = Store(db)
+    layout = Layout(tmp_path)
+    layout.db.mkdir()
+    store = Store(layout)
     with store.locked():
         store.prepare(lambda: True)
     yield store

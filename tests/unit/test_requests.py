@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bpfman.cli.app import with_application
 from bpfman.inputs import (
     ProgramRequest,
     checked_globals,
@@ -14,7 +15,6 @@ from bpfman.inputs import (
     parse_globals,
     parse_key_values,
     program_requests,
-    with_application,
 )
 from tests.helpers.raises import refused
 

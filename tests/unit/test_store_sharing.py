@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bpfman.core.bpffs import Layout
 from bpfman.core.state import _OPEN, Store
 
 
@@ -13,7 +14,7 @@ def test_stores_share_and_a_forgotten_environment_is_reopened(tmp_path: Path) ->
     db = tmp_path / "db"
     db.mkdir()
     key = os.path.realpath(db)  # other tests' stores may be open in this process too
-    first, second = Store(db), Store(db)
+    first, second = Store(Layout(tmp_path)), Store(Layout(tmp_path))
     with first.locked():
         first.prepare(lambda: True)
     shared = first._open()

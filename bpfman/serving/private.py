@@ -23,7 +23,6 @@ from pathlib import Path
 from bpfman.core.bpffs import private_dir
 from bpfman.errors import StateError
 
-RELAY_DIR = "relay"
 # sun_path holds 108 bytes with its NUL; the relay's client sockets are c<number>.
 MAX_SOCKET_PATH = 107
 LONGEST_NAME = "c" + "9" * 12
@@ -32,8 +31,9 @@ LONGEST_NAME = "c" + "9" * 12
 class PrivateDir:
     """A directory for one server's sockets, held until :meth:`close`."""
 
-    def __init__(self, root: Path, server: str) -> None:
-        parent = Path(os.path.realpath(root)) / RELAY_DIR
+    def __init__(self, relay: Path, server: str) -> None:
+        parent = Path(os.path.realpath(relay))
+        root = parent.parent
         private_dir(parent)
         turn = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
         try:

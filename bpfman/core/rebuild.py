@@ -15,15 +15,9 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bpfman import kernel
-from bpfman.core.bpffs import CORE_DIRS, KERNEL_ENTRIES, entries, holds_pins, is_pinned
-from bpfman.core.contract import Resource
-from bpfman.core.journal import Operation, replay
-from bpfman.core.model import LinkRecord, ProgramRecord
-from bpfman.core.recovery import handlers, reconcile
-from bpfman.core.state import Store
 from bpfman.errors import (
     CorruptStateError,
     InvalidInputError,
@@ -33,19 +27,47 @@ from bpfman.errors import (
 )
 from bpfman.logs import get_logger
 
+from .bpffs import CORE_DIRS, KERNEL_ENTRIES, Layout, entries, holds_pins, is_pinned
+from .journal import Operation, Releaser, replay
+from .model import LinkRecord, ProgramRecord, Resource
+from .recovery import handlers, reconcile
+from .state import Store
+
 if TYPE_CHECKING:
-    from bpfman.core.manager import Bpfman
+    from bpfman.config import Config
+
+    from .plugins import Plugins
 
 log = get_logger(__name__)
 T = TypeVar("T")
 MODES = ("adopt", "remove")
 
 
-def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
-    """``bpfman system recover`` (call with the writers' lock held)."""
+class Parts(Protocol):
+    """What recovery works on (:class:`~bpfman.core.manager.Bpfman` has them): the
+    config and the plugins are read only when a step needs them."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def layout(self) -> Layout: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def plugins(self) -> Plugins: ...
+
+
+def recover(parts: Parts, release: Releaser, mode: str | None) -> list[str]:
+    """``bpfman system recover`` (call with the writers' lock held).
+
+    :param release: how a journaled kernel object is released (the manager's).
+    """
     if mode is not None and mode not in MODES:
         raise InvalidInputError(f"invalid recovery mode {mode!r}: use adopt or remove")
-    store, layout = bpfman.store, bpfman.layout
+    store, layout = parts.store, parts.layout
     corrupt = False
     try:
         usable = store.exists()
@@ -57,13 +79,11 @@ def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
         # A corrupt store that nothing pinned depends on is set aside, not rebuilt.
         lines = set_aside(store) if corrupt else []
         store.prepare(fresh_ok=lambda: True)
-        lines += [
-            f"finished {n} interrupted operation(s)" for n in [replay(store, bpfman._release)] if n
-        ]
+        lines += [f"finished {n} interrupted operation(s)" for n in [replay(store, release)] if n]
         with store.snapshot() as txn:
-            op = Operation(store, txn, bpfman._release, "reconcile")
-            lines += repair(op, bpfman)
-            lines += reconcile(op, layout, bpfman.config, bpfman.plugins)
+            op = Operation(store, txn, release, "reconcile")
+            lines += repair(op, parts)
+            lines += reconcile(op, layout, parts.config, parts.plugins)
             op.commit()
         return lines or ["state and kernel agree: nothing to do"]
     if mode is None:
@@ -71,11 +91,11 @@ def recover(bpfman: Bpfman, mode: str | None) -> list[str]:
             f"the state store {store.data_file} is lost or corrupt while bpffs holds pins: "
             "choose `--adopt` (record what is pinned) or `--remove` (unpin everything)"
         )
-    lines = set_aside(bpfman.store)
+    lines = set_aside(parts.store)
     store.prepare(fresh_ok=lambda: True)
     with store.snapshot() as txn:
-        op = Operation(store, txn, bpfman._release, f"recover --{mode}")
-        lines += adopt(op, bpfman) if mode == "adopt" else remove(op, bpfman)
+        op = Operation(store, txn, release, f"recover --{mode}")
+        lines += adopt(op, parts) if mode == "adopt" else remove(op, parts)
         op.commit()
     return lines
 
@@ -92,15 +112,15 @@ def set_aside(store: Store) -> list[str]:
     return [f"moved the unreadable store to {kept}"]
 
 
-def remove(op: Operation, bpfman: Bpfman) -> list[str]:
+def remove(op: Operation, parts: Parts) -> list[str]:
     """Release everything pinned on bpfman's bpffs; plugins first (TC filters...)."""
-    from bpfman.core.context import RecoverContext, Scope
+    from .context import RecoverContext, Scope
 
-    ctx = RecoverContext(Scope(op, bpfman.layout, bpfman.config))
+    ctx = RecoverContext(Scope(op, parts.layout, parts.config))
     lines = []
-    for handler in handlers(bpfman.plugins):
+    for handler in handlers(parts.plugins):
         lines += handler.sweep(ctx)
-    for entry in entries(bpfman.layout.fs):
+    for entry in entries(parts.layout.fs):
         if entry.name in KERNEL_ENTRIES:
             continue
         if entry.name in CORE_DIRS:
@@ -113,19 +133,19 @@ def remove(op: Operation, bpfman: Bpfman) -> list[str]:
     return lines
 
 
-def adopt(op: Operation, bpfman: Bpfman) -> list[str]:
+def adopt(op: Operation, parts: Parts) -> list[str]:
     """Record every pinned program, link and hook as if bpfman had just made them."""
-    layout = bpfman.layout
+    layout = parts.layout
     lines = []
     for entry in entries(layout.fs):
         if entry.name.startswith("prog_"):
-            lines += _adopt_program(op, bpfman, entry.path)
+            lines += _adopt_program(op, parts, entry.path)
     for entry in entries(layout.fs / "links"):
         lines += _adopt_link(op, entry.path)
-    from bpfman.core.context import RecoverContext, Scope
+    from .context import RecoverContext, Scope
 
-    ctx = RecoverContext(Scope(op, layout, bpfman.config))
-    for handler in handlers(bpfman.plugins):
+    ctx = RecoverContext(Scope(op, layout, parts.config))
+    for handler in handlers(parts.plugins):
         lines += handler.adopt(ctx)
     return lines
 
@@ -142,7 +162,7 @@ def _pinned_info(pin: str, read: Callable[[int], T]) -> T | None:
         return None
 
 
-def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
+def _adopt_program(op: Operation, parts: Parts, pin: str) -> list[str]:
     """A record for the program pinned at ``pin``, its type guessed from the kernel's.
 
     The kernel keeps 15 characters of the function name, the program's BTF
@@ -152,11 +172,11 @@ def _adopt_program(op: Operation, bpfman: Bpfman, pin: str) -> list[str]:
     info = _pinned_info(pin, partial(kernel.prog_info, full_name=True))
     if info is None:
         return []
-    types = bpfman.plugins.types
+    types = parts.plugins.types
     named = kernel.prog_type_name(info.type)
     guess = named if named in types else None
     guess = guess or next((t.name for t in types.values() if t.kernel_type == info.type), named)
-    map_dir = bpfman.layout.map_dir(info.id)
+    map_dir = parts.layout.map_dir(info.id)
     record = ProgramRecord(
         id=info.id,
         name=info.name,
@@ -199,7 +219,7 @@ def _adopt_link(op: Operation, pin: str) -> list[str]:
     return [f"adopted link {name} of program {program.id} ({kind})"]
 
 
-def repair(op: Operation, bpfman: Bpfman) -> list[str]:
+def repair(op: Operation, parts: Parts) -> list[str]:
     """Records that cannot be decoded: adopt what their pins hold, or drop them."""
     txn = op.txn
     txn.programs()
@@ -210,9 +230,9 @@ def repair(op: Operation, bpfman: Bpfman) -> list[str]:
         number = int.from_bytes(key, "big")
         lines.append(f"dropped the unreadable {db} record {number}")
         if db == "programs":
-            lines += _adopt_program(op, bpfman, str(bpfman.layout.prog_pin(number)))
+            lines += _adopt_program(op, parts, str(parts.layout.prog_pin(number)))
         elif db == "links":
-            lines += _adopt_link(op, str(bpfman.layout.link_pin(number)))
+            lines += _adopt_link(op, str(parts.layout.link_pin(number)))
     txn.corrupt.clear()
     return lines
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from bpfman.cli.app import error, guarded
-from bpfman.cli.options import BpfmanCommand
-from bpfman.cli.system import run_service, service_options
+from .app import error, guarded
+from .options import BpfmanCommand
+from .system import run_service, service_options
 
 
 @click.command("bpfman-rpc", cls=BpfmanCommand)

@@ -1,4 +1,4 @@
-"""The service's public Unix socket, and who is calling through it.
+"""The public Unix socket of a gRPC face (the service, the CSI plugin), and who calls in.
 
 grpcio can only serve on addresses it binds itself: it cannot adopt a
 listening socket handed over by systemd, and it does not expose the peer's

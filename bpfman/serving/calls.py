@@ -19,14 +19,22 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from .admission import NotStarted
-from .translate import status_of
+from .status import status_of
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from .listen import Credentials
     from .relay import Relay
+
+
+class Refused(Exception):
+    """A call refused before it did anything, with the status to answer (the service's
+    admission: a mutation whose turn never came)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Activity:
@@ -104,7 +112,7 @@ class Calls:
             started = time.monotonic()
             try:
                 response = work(caller)
-            except NotStarted as exc:
+            except Refused as exc:
                 code, message = exc.code, str(exc)
                 self.log.info("%s from %s: %s: %s", method, who, code.name, message)
             except Exception as exc:

@@ -1,0 +1,1 @@
+"""Broken bpfman plugins, one module each (see pyproject.toml)."""
