@@ -20,7 +20,6 @@ from typing import Any, NamedTuple, TypeGuard
 
 import msgpack
 
-from bpfman.errors import PluginError
 from bpfman.logs import get_logger
 
 ENTRY_POINT_GROUP = "bpfman.program_types"
@@ -171,6 +170,11 @@ def _write_cache(root: int, name: str, value: dict[str, Any]) -> None:
             os.unlink(tmp, dir_fd=root)
 
 
+# An entry point name two distributions claim maps to CLASH + why: no module is loaded
+# for it, and asking for its type says why (the other types stay usable).
+CLASH = "!"
+
+
 def _scan() -> dict[str, str]:
     from importlib.metadata import entry_points
 
@@ -178,8 +182,11 @@ def _scan() -> dict[str, str]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         other = seen.get(ep.name)
         if other is not None and other != ep.value:
-            raise PluginError(
-                f"plugin name {ep.name!r} is registered by both {other} and {ep.value}"
+            # Neither is loaded: which one a user meant is not bpfman's to guess.
+            first = other.removeprefix(CLASH).split(" and ")[0]
+            seen[ep.name] = (
+                f"{CLASH}plugin name {ep.name!r} is registered by both {first} and {ep.value}"
             )
+            continue
         seen[ep.name] = ep.value  # the same distribution seen twice on sys.path is fine
     return seen

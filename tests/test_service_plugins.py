@@ -165,3 +165,31 @@ def test_a_typo_in_a_declaration_stops_the_service_at_start(
     plugins = get_plugin_manager(extra=[Plugin(attach_info, params)])
     with Bpfman(root.path, plugins) as bpfman, refused(message, PluginError):
         Translator(bpfman)
+
+
+def test_a_broken_plugin_does_not_stop_the_service(
+    root: Root, objects: Path, tmp_path: Path
+) -> None:
+    """The service loads every plugin at start: broken third-party ones (one fails to
+    import, one declares nothing, one claims the tracepoint name) are left out with a
+    warning, and every other type is served (it was a service that would not start)."""
+    from tests.helpers.service import file_load, running_service
+
+    env: dict[str, str] = {}
+    with (
+        demo.installed(tmp_path, env, demo.BROKEN_DIR),
+        running_service(root.path, env=env) as svc,
+    ):
+        [prog] = svc.stub.Load(
+            file_load(objects / "kprobe_counter.bpf.o", (pb.KPROBE, "kprobe_counter"))
+        ).programs
+        svc.stub.Unload(pb.UnloadRequest(id=prog.kernel_info.id))
+        # Two distributions claim "tracepoint": neither is guessed, and the answer says so.
+        with pytest.raises(grpc.RpcError) as caught:
+            svc.stub.Load(
+                file_load(
+                    objects / "tracepoint_counter.bpf.o", (pb.TRACEPOINT, "tracepoint_counter")
+                )
+            )
+        assert "registered by both" in (caught.value.details() or "")
+        assert "left out" in svc.logs()

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pluggy
 
-from bpfman.discovery import discover, installed
+from bpfman.discovery import CLASH, discover, installed
 from bpfman.errors import BpfmanError, InvalidInputError, PluginError
 from bpfman.logs import get_logger
 
@@ -34,12 +34,15 @@ class Plugins:
         self._pm = pm
         self._pending = dict(entry_points)
         self._types: dict[str, ProgramType] = {}
+        self._broken: dict[str, PluginError] = {}
         self._collect()
 
-    def _collect(self) -> None:
-        """Record the types of every registered plugin not seen yet."""
+    def _collect(self, only: str | None = None) -> None:
+        """Record the types of the registered plugins (``only``: of that one)."""
         for impl in self._pm.hook.bpfman_program_types.get_hookimpls():
             name = impl.plugin_name
+            if only is not None and name != only:
+                continue
             for ptype in cast(list[ProgramType], impl.function()):
                 known = self._types.get(ptype.name)
                 if known is not None and known.plugin == name:
@@ -63,35 +66,62 @@ class Plugins:
                 self._types[ptype.name] = replace(ptype, plugin=name)
 
     def _load(self, name: str) -> None:
+        """Import and register one entry point; a broken one is remembered, and raised
+        whenever its type is asked for."""
         value = self._pending.pop(name)
+        if value.startswith(CLASH):
+            self._broken[name] = PluginError(value.removeprefix(CLASH))
+            raise self._broken[name]
         try:
             module, _, attr = value.split("[")[0].partition(":")  # "module:attr [extras]"
             plugin: object = importlib.import_module(module.strip())
             for part in filter(None, attr.strip().split(".")):
                 plugin = getattr(plugin, part)
         except Exception as exc:
-            raise PluginError(f"cannot load plugin {name} ({value}): {exc}") from exc
+            broken = PluginError(f"cannot load plugin {name} ({value}): {exc}")
+            self._broken[name] = broken
+            raise broken from exc
         log.debug("loaded plugin %s from %s", name, value)
-        if not self._pm.is_registered(plugin):
+        if self._pm.is_registered(plugin):
+            return
+        try:
             self._pm.register(plugin, name=value)
             self._pm.check_pending()
-        self._collect()
+            self._collect(only=value)
+        except Exception as exc:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)  # its other types must not stay half-recorded
+            for ptype in [t for t in self._types.values() if t.plugin == value]:
+                del self._types[ptype.name]
+            broken = exc if isinstance(exc, PluginError) else PluginError(f"plugin {name}: {exc}")
+            self._broken[name] = broken
+            raise broken from exc
 
     @property
     def types(self) -> dict[str, ProgramType]:
-        """Every installed type (loads every plugin)."""
+        """Every installed type that loads (loads every plugin).
+
+        A broken plugin does not take the others down: its types are left out, with
+        one warning, and asking for one of them raises its error; `bpfman system
+        plugins` lists it.
+        """
         for name in list(self._pending):
             if name in self._pending:
-                self._load(name)
+                try:
+                    self._load(name)
+                except PluginError as exc:
+                    log.warning("%s: its types are left out (see `bpfman system plugins`)", exc)
         return self._types
 
     @property
     def names(self) -> set[str]:
-        """The installed types' names, loading no plugin: those loaded, and the entry
-        points not loaded yet (each is named after the type it serves)."""
-        return set(self._types) | set(self._pending)
+        """The installed types' names, loading no plugin: those loaded, the entry points
+        not loaded yet (each is named after the type it serves) and the broken ones."""
+        return set(self._types) | set(self._pending) | set(self._broken)
 
     def program_type(self, name: str) -> ProgramType:
+        if name in self._broken:
+            raise self._broken[name]
         if name in self._pending:
             self._load(name)
             if name not in self._types:

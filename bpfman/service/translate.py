@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bpfman.core.contract import ProgramType
     from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails
     from bpfman.core.model import ProgramRecord
+    from bpfman.core.plugins import Plugins
 
 # BytecodeImage.image_pull_policy numbers, as the reference defines them.
 PULL_POLICIES = {0: "Always", 1: "IfNotPresent", 2: "Never"}
@@ -157,11 +158,13 @@ def _pull_policy(image: pb.BytecodeImage) -> str:
         ) from None
 
 
-def _program_request(info: pb.LoadInfo, types: Mapping[str, object]) -> ProgramRequest:
+def _program_request(info: pb.LoadInfo, plugins: Plugins) -> ProgramRequest:
     if info.program_type not in pb.BpfmanProgramType.values():
         raise RequestError(f"program {info.name!r}: unknown program_type {info.program_type}")
     name = pb.BpfmanProgramType.Name(info.program_type).lower()
-    if name not in types:
+    if name not in plugins.types:
+        if name in plugins.names:
+            plugins.program_type(name)  # a broken plugin's own error says what is wrong
         raise NotServedError(
             f"program {info.name!r}: {name} programs are not supported yet"
             f" (no installed plugin provides the {name} type)"
@@ -308,7 +311,7 @@ class Translator:
             raise RequestError("missing bytecode location: set bytecode.file or bytecode.image")
         if not request.info:
             raise RequestError("no program given: add at least one LoadInfo to info")
-        programs = [_program_request(info, self.types) for info in request.info]
+        programs = [_program_request(info, self.bpfman.plugins) for info in request.info]
         globals_ = dict(request.global_data)
         metadata = dict(request.metadata)
         owner = request.map_owner_id or None  # 0 is unset, as in the reference

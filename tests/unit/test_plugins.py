@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import msgpack
+import pluggy
 import pytest
 
 from bpfman import discovery
-from bpfman.core.plugins import get_plugin_manager
+from bpfman.core import hookspecs
+from bpfman.core.plugins import Plugins, get_plugin_manager
 from bpfman.errors import PluginError
 from bpfman.kernel import PROG_TYPE
 from bpfman.plugin import ProgramType, hookimpl
@@ -128,3 +130,16 @@ def test_a_scan_that_finds_nothing_is_not_cached(
     monkeypatch.setattr(discovery, "_scan", dict)
     assert get_plugin_manager(cache=cache).types == {}
     assert not cache.exists()
+
+
+def test_a_broken_plugin_leaves_the_others_usable() -> None:
+    """One entry point that cannot load must not take every type down (the service
+    loads them all at start); asking for its own type says what is wrong."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(pm, {"tracepoint": "bpfman.plugins.tracepoint", "ghost": "no_such_plugin"})
+    assert set(plugins.types) == {"tracepoint"}
+    with pytest.raises(PluginError, match="cannot load plugin ghost"):
+        plugins.program_type("ghost")
+    assert plugins.program_type("tracepoint").name == "tracepoint"
+    assert "ghost" not in plugins.types  # asked again: still left out, still no crash
