@@ -49,7 +49,7 @@ def test_reference_config_loads_with_warnings_for_unknown_keys_only(
 ) -> None:
     (tmp_path / "bpfman.toml").write_text(REFERENCE_CONFIG + '\n[images]\nspeed = "fast"\n')
     with caplog.at_level(logging.WARNING, logger="bpfman.config"):
-        config = load_config(tmp_path)
+        config = load_config(tmp_path / "bpfman.toml")
     warnings = [r.getMessage() for r in caplog.records]
     assert any("[telemetry]" in w for w in warnings)
     assert any("interfaces.eth1.colour" in w for w in warnings)

@@ -335,3 +335,30 @@ def test_an_untrusted_symlink_root_is_refused_by_every_command(place: Path, obje
     # A shared sticky directory itself is no root either.
     assert "shared directory" in one_line(bpfman(place, "list", "programs", root=str(sticky)))
     assert bpfman(place, "unload", str(prog), root=str(real)).returncode == 0
+
+
+def test_a_bpffs_hidden_by_a_later_mount_is_not_taken_for_the_roots(
+    tmp_path: Path, objects: Path
+) -> None:
+    """mountinfo still lists a bpffs that an overlay over a parent hides (the first-five-
+    minutes sandbox overlays /run); bpfman mounts its own there instead of pinning into
+    the overlay, which the kernel refuses with EPERM."""
+    require_root()
+    root = tmp_path / "root"
+    obj = objects / "tracepoint_counter.bpf.o"
+    cli = " ".join(BPFMAN)
+    script = f"""set -e
+        mkdir -m 0700 {root} {root}/fs
+        mount -t bpf bpf {root}/fs
+        mount -t tmpfs hide {tmp_path}
+        {cli} --root {root} load file -p {obj} --programs tracepoint:tracepoint_counter \\
+            -o json >{tmp_path}/loaded
+        stat -f -c %T {root}/fs
+        {cli} --root {root} unload "$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))[0]["id"])' {tmp_path}/loaded)"
+    """
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True, text=True, cwd=tmp_path.parent,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["bpf_fs"]

@@ -13,14 +13,23 @@ _MS_NOEXEC = 8
 
 
 def is_mounted(path: Path | str, fstype: str) -> bool:
+    """Whether ``path`` is the root of a visible ``fstype`` mount.
+
+    The mount's device must be the one ``path`` resolves to: a mount shadowed by a
+    later one over a parent (an overlay on /run in a private namespace) is still
+    listed in mountinfo but no longer reached through ``path``.
+    """
     target = os.path.realpath(path)
     try:
+        device = os.stat(target).st_dev
         with open("/proc/self/mountinfo") as f:
             for line in f:
                 left, _, right = line.partition(" - ")
                 fields = left.split()
                 if len(fields) > 4 and fields[4] == target and right.split()[0] == fstype:
-                    return True
+                    major, _, minor = fields[2].partition(":")
+                    if os.makedev(int(major), int(minor)) == device:
+                        return True
     except OSError:
         return False
     return False
