@@ -12,8 +12,6 @@ disturb each other.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import threading
@@ -32,15 +30,26 @@ _NS_GET_NSTYPE = 0xB703
 _KINDS = {CLONE_NEWNET: "network", CLONE_NEWNS: "mount"}
 _NAMED_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
-_libc: ctypes.CDLL | None = None
+_LIBC: Any = None
+
+
+def _libc_call(name: str, *args: int) -> int:
+    """libc's ``name`` through ctypes: 0, or the errno it failed with.
+
+    ctypes is imported on the first call (it and its helpers cost ``load`` more than
+    its own work), and libc is the one this process runs on: no library search.
+    """
+    import ctypes
+
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return 0 if getattr(_LIBC, name)(*args) == 0 else ctypes.get_errno()
 
 
 def _setns(fd: int, nstype: int, path: str) -> None:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if _libc.setns(fd, nstype) != 0:
-        err = ctypes.get_errno()
+    err = _libc_call("setns", fd, nstype)
+    if err:
         kind = _KINDS[nstype]
         if err == errno.EPERM:
             needs = "CAP_SYS_ADMIN and CAP_SYS_CHROOT" if kind == "mount" else "CAP_SYS_ADMIN"
@@ -234,11 +243,9 @@ def in_mount_namespace(pid: int, work: Callable[[], T]) -> T:
 
     def body() -> None:
         try:
-            global _libc
-            if _libc is None:
-                _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            if _libc.unshare(CLONE_FS) != 0:
-                raise KernelError("unshare CLONE_FS", ctypes.get_errno())
+            err = _libc_call("unshare", CLONE_FS)
+            if err:
+                raise KernelError("unshare CLONE_FS", err)
             fd = open_ns(path, "mount")
             try:
                 _setns(fd, CLONE_NEWNS, path)
