@@ -1,11 +1,15 @@
 """Everything a program-type plugin needs, in one place.
 
 A plugin module (registered under the ``bpfman.program_types`` entry-point
-group, one entry point per type it serves) implements
-:func:`~bpfman.core.hookspecs.bpfman_program_types` and returns
-:class:`ProgramType` objects whose :class:`TypeHandler` does the work::
+group, one entry point per type it serves) declares :class:`ProgramType`
+objects, whose :class:`TypeHandler` does the work, and returns them from its
+:func:`~bpfman.core.hookspecs.bpfman_program_types` hook, which
+:func:`program_types` writes::
 
-    from bpfman.plugin import AttachParams, ProgramType, TypeHandler, hookimpl, option
+    from bpfman.plugin import AttachParams, ProgramType, TypeHandler, option, program_types
+
+    DEMO = ProgramType("demo", kernel.PROG_TYPE.TRACEPOINT, handler=Demo())
+    bpfman_program_types = program_types(DEMO)
 
 A type is one declaration: its params dataclass declares each attach option
 once (``field(metadata=option(...))``), and the CLI, the library, the gRPC
@@ -38,7 +42,7 @@ from bpfman.core.fields import (
     option,
     priority_option,
 )
-from bpfman.core.hookspecs import hookimpl
+from bpfman.core.hookspecs import hookimpl, program_types
 from bpfman.core.model import LinkRecord, ProgramRecord, shown
 from bpfman.errors import (
     BpfmanError,
@@ -93,6 +97,7 @@ __all__ = [
     "liveness",
     "option",
     "priority_option",
+    "program_types",
     "reachable_netns",
     "resolved",
     "shown",

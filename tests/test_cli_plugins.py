@@ -164,14 +164,14 @@ def test_system_plugins_lists_every_plugin_and_why_one_is_broken(
             "the plugin registered as 'nameless' declares no type 'nameless'"
         ),
         # A type two plugins declare: commands loading every type refuse both.
-        ("clash", f"{broken}.clash"): "type 'xdp' is declared by bpfman.plugins.xdp too",
-        ("xdp", "bpfman.plugins.xdp"): f"type 'xdp' is declared by {broken}.clash too",
+        ("clash", f"{broken}.clash"): "type 'xdp' is declared by bpfman.plugins.xdp.handler too",
+        ("xdp", "bpfman.plugins.xdp.handler"): f"type 'xdp' is declared by {broken}.clash too",
         # An entry point name two distributions register: discovery refuses both.
-        ("tracepoint", "bpfman.plugins.tracepoint"): (
+        ("tracepoint", "bpfman.plugins.tracepoint.handler"): (
             f"plugin name 'tracepoint' is registered by {broken}.nameless too"
         ),
         ("tracepoint", f"{broken}.nameless"): (
-            "plugin name 'tracepoint' is registered by bpfman.plugins.tracepoint too"
+            "plugin name 'tracepoint' is registered by bpfman.plugins.tracepoint.handler too"
         ),
     }
     assert rows["clash", f"{broken}.clash"]["types"] == ["clash", "xdp"]

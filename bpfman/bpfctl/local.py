@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -11,10 +12,10 @@ from bpfman.errors import NotFoundError
 from bpfman.inputs import ProgramRequest
 
 from .model import (
+    LOADED_AT_FORMAT,
     BpfdFacts,
     FileSource,
     Hook,
-    KernelFacts,
     LinkFacts,
     ListRow,
     Load,
@@ -28,26 +29,12 @@ from .model import (
 if TYPE_CHECKING:
     from bpfman.images import PullPolicy
 
-LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
-
-def kernel_facts(info: kernel.ProgInfo, kernel_type: int | None) -> KernelFacts:
-    """``kernel_type``: the type bpfman recorded (an xdp program loaded as ext shows xdp)."""
-    return KernelFacts(
-        id=info.id,
-        name=info.name,
-        type=info.type_name if kernel_type is None else kernel.prog_type_name(kernel_type),
-        loaded_at=info.loaded_at.strftime(LOADED_AT_FORMAT),
-        tag=info.tag,
-        gpl_compatible=info.gpl_compatible,
-        map_ids=list(info.map_ids),
-        btf_id=info.btf_id,
-        xlated_len=info.xlated_len,
-        jited=info.jited,
-        jited_len=info.jited_len,
-        memlock=info.memlock,
-        verified_insns=info.verified_insns,
-    )
+def as_recorded(info: kernel.ProgInfo, kernel_type: int | None) -> kernel.ProgInfo:
+    """``info`` with the type bpfman recorded (an xdp program loaded as ext shows xdp)."""
+    if kernel_type is None:
+        return info
+    return replace(info, type=kernel_type, type_name=kernel.prog_type_name(kernel_type))
 
 
 class Local:
@@ -96,8 +83,9 @@ class Local:
                     info = kernel.prog_info(fd.fd)
             except NotFoundError:
                 continue  # unloaded meanwhile
-            facts = kernel_facts(info, recorded.get(row.id))
-            out.append(ListRow(row.id, row.name, facts.type, facts.loaded_at))
+            info = as_recorded(info, recorded.get(row.id))
+            loaded_at = info.loaded_at.strftime(LOADED_AT_FORMAT)
+            out.append(ListRow(row.id, row.name, info.type_name, loaded_at))
         return out
 
     def program(self, program_id: int) -> Shown:
@@ -128,7 +116,7 @@ class Local:
             )
         info = details.kernel
         kernel_type = None if record is None else record.kernel_type
-        return Shown(bpfd, None if info is None else kernel_facts(info, kernel_type))
+        return Shown(bpfd, None if info is None else as_recorded(info, kernel_type))
 
     def pull(self, url: str, pull_policy: str, registry_auth: str | None) -> None:
         self.bpfman.images.pull(url, _policy(pull_policy), registry_auth)

@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from bpfman import __version__
-from bpfman.cli.app import error, guarded
+from bpfman.cli.app import run_click
 from bpfman.cli.grammar import PROGRAM_TYPE
-from bpfman.cli.options import U32, MultiValueOption, flag_options, id_argument
+from bpfman.cli.options import U32, MultiValueOption, flag_options, id_argument, stacked
 from bpfman.inputs import parse_globals, parse_key_values
 
 from .backends import DEFAULT_SOCKET, SOCKET_ENV, Client
@@ -40,6 +40,9 @@ the specified metadata."""
 MAP_OWNER_HELP = """Optional: Program id of loaded eBPF program this eBPF program will share a map with.
 Only used when multiple eBPF programs need to share a map.
 Example: --map-owner-id 63178"""
+PATH_HELP = """Required: Location of local bytecode file
+Example: --path /run/bpfd/examples/go-xdp-counter/bpf_bpfel.o"""
+FUNCTION_HELP = "Required: The name of the function that is the entry point for the BPF program"
 IMAGE_URL_HELP = """Required: Container Image URL.
 Example: --image-url quay.io/bpfd-bytecode/xdp_pass:latest"""
 REGISTRY_AUTH_HELP = """Optional: Registry auth for authenticating with the specified image registry.
@@ -49,24 +52,15 @@ Example: --registry-auth "YnjrcKw63PhDcQodiU9hYxQ2\""""
 SOCKET_HELP = f"The bpfman service's socket [default: {DEFAULT_SOCKET}; env {SOCKET_ENV}]."
 
 
-def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def apply(fn: Any) -> Any:
-        for decorator in reversed(decorators):
-            fn = decorator(fn)
-        return fn
-
-    return apply
-
-
 def common_options(metadata_help: str) -> Callable[[Any], Any]:
-    return _options(
+    return stacked(
         click.option("-g", "--global", "global_", cls=MultiValueOption, help=GLOBAL_HELP),
         click.option("-m", "--metadata", multiple=True, help=metadata_help),
         click.option("--map-owner-id", type=U32(), help=MAP_OWNER_HELP),
     )
 
 
-image_options = _options(
+image_options = stacked(
     click.option("-i", "--image-url", required=True, help=IMAGE_URL_HELP),
     click.option("-r", "--registry-auth", help=REGISTRY_AUTH_HELP),
     click.option(
@@ -107,19 +101,8 @@ def _load(source: FileSource | ImageSource, name: str, load: dict[str, Any]) -> 
 
 
 @cli.group("load-from-file", cls=LoadGroup)
-@click.option(
-    "-p",
-    "--path",
-    required=True,
-    help="Required: Location of local bytecode file\n"
-    "Example: --path /run/bpfd/examples/go-xdp-counter/bpf_bpfel.o",
-)
-@click.option(
-    "-n",
-    "--name",
-    required=True,
-    help="Required: The name of the function that is the entry point for the BPF program",
-)
+@click.option("-p", "--path", required=True, help=PATH_HELP)
+@click.option("-n", "--name", required=True, help=FUNCTION_HELP)
 @common_options(METADATA_HELP)
 @click.pass_context
 def load_from_file(ctx: click.Context, /, path: str, name: str, **load: Any) -> None:
@@ -195,22 +178,12 @@ def pull_bytecode(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every failure becomes one stderr line and an exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    return run_click(cli, list(sys.argv[1:] if argv is None else argv), "bpfctl", no_args=_help)
 
-    def run() -> int:
-        try:
-            cli.main(args, prog_name="bpfctl", standalone_mode=False)
-        except click.exceptions.Exit as exc:
-            return int(exc.exit_code)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)  # as clap does
-            return 2
-        except click.ClickException as exc:
-            error(" ".join(exc.format_message().split()))
-            return exc.exit_code
-        return 0
 
-    return guarded(run, verbose="-v" in args or "--verbose" in args)
+def _help(exc: click.exceptions.NoArgsIsHelpError) -> int:
+    print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)  # as clap does
+    return 2
 
 
 if __name__ == "__main__":

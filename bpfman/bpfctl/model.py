@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from bpfman.kernel.info import ProgInfo
 
 # The types the guide's load commands attach; each is the bpfman type of that name.
 HOOK_TYPES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe")
 # What a return probe of each probe type is called (sections, image labels, the guide).
 RETPROBE_LABELS = {"kprobe": "kretprobe", "uprobe": "uretprobe"}
+# How a load time is written, as the service sends it (bpfman.service.translate).
+LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
 @dataclass(frozen=True)
@@ -77,25 +82,6 @@ class ListRow(NamedTuple):
 
 
 @dataclass(frozen=True)
-class KernelFacts:
-    """The kernel's view of a program (struct bpf_prog_info)."""
-
-    id: int
-    name: str
-    type: str
-    loaded_at: str
-    tag: str
-    gpl_compatible: bool
-    map_ids: list[int]
-    btf_id: int
-    xlated_len: int
-    jited: bool
-    jited_len: int
-    memlock: int
-    verified_insns: int
-
-
-@dataclass(frozen=True)
 class LinkFacts:
     """One attachment; ``params`` is None where the backend cannot see them.
 
@@ -126,10 +112,11 @@ class BpfdFacts:
 
 @dataclass(frozen=True)
 class Shown:
-    """What ``get`` shows: bpfman's record (None: not loaded by bpfman) and the kernel's."""
+    """What ``get`` shows: bpfman's record (None: not loaded by bpfman) and the kernel's
+    (its type as bpfman recorded it; no run statistics, which bpfman.v1 does not carry)."""
 
     bpfd: BpfdFacts | None
-    kernel: KernelFacts | None
+    kernel: ProgInfo | None
 
 
 def pairs(mapping: Mapping[str, str]) -> list[str]:

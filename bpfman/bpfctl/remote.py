@@ -31,7 +31,7 @@ from bpfman.errors import (
 from bpfman.kernel.names import prog_type_name, prog_types_named
 from bpfman.service import bpfman_pb2 as pb
 from bpfman.service import bpfman_pb2_grpc as pb_grpc
-from bpfman.service.translate import PULL_POLICIES, from_json_values
+from bpfman.service.translate import PULL_POLICIES, from_json_values, kernel_info
 
 from .listening import answers
 from .model import (
@@ -39,7 +39,6 @@ from .model import (
     FileSource,
     Hook,
     ImageSource,
-    KernelFacts,
     LinkFacts,
     ListRow,
     Load,
@@ -151,10 +150,10 @@ class Remote:
             # does; List of every kernel program still has its kernel info (bpfd: NONE).
             for result in self._call("List", pb.ListRequest(bpfman_programs_only=False)).results:
                 if result.kernel_info.id == program_id and not result.HasField("info"):
-                    return Shown(None, kernel_facts(result.kernel_info))
+                    return Shown(None, kernel_info(result.kernel_info))
             raise
         bpfd = program_facts(response.info) if response.HasField("info") else None
-        kernel = kernel_facts(response.kernel_info) if response.HasField("kernel_info") else None
+        kernel = kernel_info(response.kernel_info) if response.HasField("kernel_info") else None
         return Shown(bpfd, kernel)
 
 
@@ -194,24 +193,6 @@ def link_facts(info: pb.LinkInfo | None, link_id: int) -> LinkFacts:
         return LinkFacts(link_id)
     position = info.position if info.HasField("position") else None
     return LinkFacts(info.id, info.type, from_json_values(info.params), position, info.attachment)
-
-
-def kernel_facts(kinfo: pb.KernelProgramInfo) -> KernelFacts:
-    return KernelFacts(
-        id=kinfo.id,
-        name=kinfo.name,
-        type=prog_type_name(kinfo.program_type),
-        loaded_at=kinfo.loaded_at,
-        tag=kinfo.tag,
-        gpl_compatible=kinfo.gpl_compatible,
-        map_ids=list(kinfo.map_ids),
-        btf_id=kinfo.btf_id,
-        xlated_len=kinfo.bytes_xlated,
-        jited=kinfo.jited,
-        jited_len=kinfo.bytes_jited,
-        memlock=kinfo.bytes_memlock,
-        verified_insns=kinfo.verified_insns,
-    )
 
 
 # -- attach requests ----------------------------------------------------------------

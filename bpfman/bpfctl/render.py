@@ -8,9 +8,14 @@ bpfman's own (:mod:`bpfman.cli.output`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bpfman.cli.output import Value, block, table
 
-from .model import BpfdFacts, KernelFacts, LinkFacts, ListRow, Shown
+from .model import LOADED_AT_FORMAT, BpfdFacts, LinkFacts, ListRow, Shown
+
+if TYPE_CHECKING:
+    from bpfman.kernel.info import ProgInfo
 
 # The guide abbreviates a tc direction ("Direction:     eg").
 DIRECTIONS = {"ingress": "in", "egress": "eg"}
@@ -93,12 +98,12 @@ def link_rows(link: LinkFacts) -> list[tuple[str, Value]]:
     return rows.get(link.type) or [("Attachment", f"{link.type} {link.attachment}".strip())]
 
 
-def kernel_rows(info: KernelFacts) -> list[tuple[str, Value]]:
+def kernel_rows(info: ProgInfo) -> list[tuple[str, Value]]:
     return [
         ("ID", str(info.id)),
         ("Name", _or_none(info.name)),
-        ("Type", info.type),
-        ("Loaded At", info.loaded_at),
+        ("Type", info.type_name),
+        ("Loaded At", info.loaded_at.strftime(LOADED_AT_FORMAT)),
         ("Tag", info.tag),
         ("GPL Compatible", str(info.gpl_compatible).lower()),
         ("Map IDs", "[" + ", ".join(str(i) for i in info.map_ids) + "]"),

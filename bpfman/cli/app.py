@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,6 +20,8 @@ from ..inputs import parse_globals, parse_key_values
 from ..kernel.limits import FD_ERRNOS, fd_error
 
 if TYPE_CHECKING:
+    import click
+
     from ..core.contract import AttachParams
     from ..core.manager import Bpfman
     from ..core.model import ProgramRecord
@@ -328,6 +330,59 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
             error(str(failure))
             return exit_status(failure)
         return _internal(exc, verbose)
+
+
+def run_click(
+    command: click.Command,
+    args: list[str],
+    prog_name: str,
+    obj: object = None,
+    no_args: Callable[[click.exceptions.NoArgsIsHelpError], int] | None = None,
+) -> int:
+    """Run a click command of an entry point under :func:`guarded`, outside click's
+    standalone mode: a usage error is one stderr line and click's status (``no_args``
+    answers a group called bare), ``ctx.exit(CODE)`` exits CODE, and Ctrl-C and a
+    closed stdout carried past click (:func:`past_click`) are handled as anywhere."""
+    import click
+
+    def run() -> int:
+        try:
+            status = command.main(args, prog_name=prog_name, standalone_mode=False, obj=obj)
+            return status if isinstance(status, int) else 0
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.ClickException as exc:
+            if no_args is not None and isinstance(exc, click.exceptions.NoArgsIsHelpError):
+                return no_args(exc)
+            error(" ".join(exc.format_message().split()))
+            return exc.exit_code
+        except click.Abort as exc:  # Ctrl-C in click's own few lines, outside past_click
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            error("aborted")
+            return 1
+        except _Carried as exc:
+            raise exc.original from None
+
+    return guarded(run, verbose="-v" in args or "--verbose" in args)
+
+
+class _Carried(Exception):
+    """An exception on its way past click's handlers, re-raised by :func:`run_click`."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+@contextmanager
+def past_click() -> Iterator[None]:
+    """Carry Ctrl-C and a closed stdout past click, which would print "Aborted!" or
+    exit 1 silently, to :func:`guarded`."""
+    try:
+        yield
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        raise _Carried(exc) from exc
 
 
 def _internal(exc: Exception, verbose: bool) -> int:

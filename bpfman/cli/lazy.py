@@ -49,14 +49,8 @@ class LazyCommand(click.Command):
             self._command = getattr(module, str(self.name).replace("-", "_"))
         return self._command
 
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        return self.real().make_context(info_name, args, parent=parent, **extra)
+    def make_context(self, *args: Any, **extra: Any) -> click.Context:
+        return self.real().make_context(*args, **extra)
 
 
 def resolved(command: click.Command) -> click.Command:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +22,18 @@ from .. import __version__
 from ..errors import InvalidInputError
 from ..validate import PULL_POLICIES
 from . import complete as completion
-from .app import App, error, exit_status_text, guarded, lock_timeout, verbose_logging
-from .grammar import GLOBAL, LIST_LINKS, LIST_PROGRAMS, LOAD, LOAD_FILE, LOCK_TIMEOUT, ROOT, VERBOSE
+from .app import App, error, exit_status_text, lock_timeout, past_click, run_click, verbose_logging
+from .grammar import (
+    GLOBAL,
+    LIST_LINKS,
+    LIST_PROGRAMS,
+    LOAD,
+    LOAD_FILE,
+    LOCK_TIMEOUT,
+    ROOT,
+    VERBOSE,
+    Flag,
+)
 from .lazy import lazy_commands
 from .options import (
     IMAGE_URL_HELP,
@@ -35,6 +44,7 @@ from .options import (
     flag_options,
     id_argument,
     output_option,
+    stacked,
 )
 
 if TYPE_CHECKING:
@@ -147,38 +157,16 @@ class RootGroup(BpfmanGroup):
             for flag in GLOBAL
         ]
 
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        with _past_click():
-            return super().make_context(info_name, args, parent, **extra)
+    def make_context(self, *args: Any, **extra: Any) -> click.Context:
+        with past_click():
+            return super().make_context(*args, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _past_click():
+        with past_click():
             return super().invoke(ctx)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(f"{self.epilog}\n\nExit status:\n{exit_status_text()}\n")
-
-
-class _Carried(Exception):
-    """An exception on its way past click's handlers, re-raised by :func:`main`."""
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-@contextmanager
-def _past_click() -> Iterator[None]:
-    try:
-        yield
-    except (KeyboardInterrupt, BrokenPipeError) as exc:
-        raise _Carried(exc) from exc
 
 
 @click.group(cls=RootGroup, epilog=GLOBAL_NOTE)
@@ -261,10 +249,17 @@ IGNORE_MISSING_HELP = """Optional: Treat an id that does not exist as removed al
 for idempotent clean-up. A program bpfman does not manage is still an error."""
 
 
-@cli.command(cls=BpfmanCommand, epilog=REMOVAL_EPILOG)
-@id_argument("program_id", "Required: Program Id(s) to be unloaded.", many=True)
-@click.option("--ignore-missing", is_flag=True, help=IGNORE_MISSING_HELP)
-@pass_app
+def _removal(argument: str, help: str) -> Callable[[Any], click.Command]:
+    """``unload`` and ``detach``: several ids, each removed on its own, and --ignore-missing."""
+    return stacked(
+        cli.command(cls=BpfmanCommand, epilog=REMOVAL_EPILOG),
+        id_argument(argument, help, many=True),
+        click.option("--ignore-missing", is_flag=True, help=IGNORE_MISSING_HELP),
+        pass_app,
+    )
+
+
+@_removal("program_id", "Required: Program Id(s) to be unloaded.")
 def unload(app: App, program_id: tuple[int, ...], ignore_missing: bool) -> None:
     """Unload an eBPF program using the Program Id."""
     status = app.remove_each("programs", "unloaded", program_id, app.bpfman.unload, ignore_missing)
@@ -285,10 +280,7 @@ def attach(app: App, output: str, program_id: int) -> None:
     app.output = output
 
 
-@cli.command(cls=BpfmanCommand, epilog=REMOVAL_EPILOG)
-@id_argument("link_id", "Required: Link Id(s) to be detached.", many=True)
-@click.option("--ignore-missing", is_flag=True, help=IGNORE_MISSING_HELP)
-@pass_app
+@_removal("link_id", "Required: Link Id(s) to be detached.")
 def detach(app: App, link_id: tuple[int, ...], ignore_missing: bool) -> None:
     """Detach an eBPF program from a hook point using the Link Id."""
     status = app.remove_each("links", "detached", link_id, app.bpfman.detach, ignore_missing)
@@ -301,18 +293,19 @@ def list_() -> None:
     """List all loaded eBPF programs or attached links."""
 
 
-@list_.command("programs", cls=BpfmanCommand)
-@flag_options(*LIST_PROGRAMS)
-@pass_app
+def _listing(name: str, flags: tuple[Flag, ...]) -> Callable[[Any], click.Command]:
+    """``list programs`` and ``list links``: the flags the fast path parses too."""
+    return stacked(list_.command(name, cls=BpfmanCommand), flag_options(*flags), pass_app)
+
+
+@_listing("programs", LIST_PROGRAMS)
 def list_programs(app: App, /, output: str, **filters: Any) -> None:
     """List all loaded eBPF programs."""
     app.output = output
     app.list_programs(**filters)
 
 
-@list_.command("links", cls=BpfmanCommand)
-@flag_options(*LIST_LINKS)
-@pass_app
+@_listing("links", LIST_LINKS)
 def list_links(app: App, /, output: str, **filters: Any) -> None:
     """List all program attachments."""
     app.output = output
@@ -324,20 +317,24 @@ def get() -> None:
     """Get a loaded eBPF program or program attachment link."""
 
 
-@get.command("program", cls=BpfmanCommand)
-@id_argument("program_id", "Required: Program Id to get.")
-@output_option
-@pass_app
+def _shown(name: str, help: str) -> Callable[[Any], click.Command]:
+    """``get program`` and ``get link``: one id, and --output."""
+    return stacked(
+        get.command(name, cls=BpfmanCommand),
+        id_argument(f"{name}_id", help),
+        output_option,
+        pass_app,
+    )
+
+
+@_shown("program", "Required: Program Id to get.")
 def get_program(app: App, program_id: int, output: str) -> None:
     """Get a loaded eBPF program using the Program Id."""
     app.output = output
     app.show_program(program_id)
 
 
-@get.command("link", cls=BpfmanCommand)
-@id_argument("link_id", "Required: Link Id to get.")
-@output_option
-@pass_app
+@_shown("link", "Required: Link Id to get.")
 def get_link(app: App, link_id: int, output: str) -> None:
     """Get a loaded eBPF program's attachment using the Link Id."""
     app.output = output
@@ -433,32 +430,13 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     if completion.COMPLETE_VAR in os.environ:  # a shell's Tab (see complete.py)
         return completion.complete(cli, app)
     args = list(sys.argv[1:] if argv is None else argv)
+    return run_click(cli, args, "bpfman", obj=app, no_args=_missing_command)
 
-    def run() -> int:
-        try:
-            # Outside standalone mode click returns the code of a ctx.exit(CODE).
-            status = cli.main(args, prog_name="bpfman", standalone_mode=False, obj=app)
-            if isinstance(status, int):
-                return status
-        except click.exceptions.Exit as exc:
-            return int(exc.exit_code)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            path = exc.ctx.command_path if exc.ctx else "bpfman"
-            error(f"missing command: see '{path} --help'")
-            return exc.exit_code
-        except click.ClickException as exc:
-            error(" ".join(exc.format_message().split()))
-            return exc.exit_code
-        except click.Abort as exc:  # Ctrl-C in click's own few lines, outside RootGroup's
-            if isinstance(exc.__cause__, KeyboardInterrupt):
-                raise exc.__cause__ from None
-            error("aborted")
-            return 1
-        except _Carried as exc:
-            raise exc.original from None
-        return 0
 
-    return guarded(run, verbose="-v" in args or "--verbose" in args)
+def _missing_command(exc: click.exceptions.NoArgsIsHelpError) -> int:
+    path = exc.ctx.command_path if exc.ctx else "bpfman"
+    error(f"missing command: see '{path} --help'")
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -86,6 +86,17 @@ def id_argument(name: str, help: str, many: bool = False) -> Callable[[F], F]:
     )
 
 
+def stacked(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The decorators as one, applied as if written one above the other in this order."""
+
+    def apply(fn: Any) -> Any:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
 def argument_name(param: click.Argument) -> str:
     """``<PROGRAM_ID>``, and ``<PROGRAM_ID>...`` for one that takes several."""
     name = (param.name or "arg").upper().rstrip("_")

@@ -8,10 +8,13 @@ with stable keys and real types, for scripts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
 from ..core.model import shown
+
+if TYPE_CHECKING:
+    from ..kernel.info import ProgInfo
 
 Value = str | list[str]
 
@@ -167,29 +170,26 @@ def program_json(details: ProgramDetails) -> dict[str, Any]:
             "maps_used_by": details.maps_used_by,
             "links": [link_json(d) for d in details.links],
         }
-    info = details.kernel
-    if info is not None:
-        from ..kernel.stats import stats_sysctl
-
-        out["kernel"] = {
-            "id": info.id,
-            "name": info.name,
-            "type": info.type_name,
-            "loaded_at": info.loaded_at.isoformat(),
-            "tag": info.tag,
-            "gpl_compatible": info.gpl_compatible,
-            "map_ids": info.map_ids,
-            "btf_id": info.btf_id,
-            "bytes_xlated": info.xlated_len,
-            "jited": info.jited,
-            "bytes_jited": info.jited_len,
-            "bytes_memlock": info.memlock,
-            "verified_insns": info.verified_insns,
-            "run_cnt": info.run_cnt,
-            "run_time_ns": info.run_time_ns,
-            "bpf_stats_enabled": stats_sysctl(),
-        }
+    if details.kernel is not None:
+        out["kernel"] = kernel_json(details.kernel)
     return out
+
+
+def kernel_json(info: ProgInfo) -> dict[str, Any]:
+    """The kernel's view of a program under bpfman.v1's names, with its run statistics."""
+    from ..kernel.info import API_FIELDS
+    from ..kernel.stats import stats_sysctl
+
+    return {
+        "id": info.id,
+        "name": info.name,
+        "type": info.type_name,
+        "loaded_at": info.loaded_at.isoformat(),
+        **{name: getattr(info, attr) for name, attr in API_FIELDS.items()},
+        "run_cnt": info.run_cnt,
+        "run_time_ns": info.run_time_ns,
+        "bpf_stats_enabled": stats_sysctl(),
+    }
 
 
 def summary_json(row: ProgramSummary) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .app import error, guarded
+from .app import run_click
 from .options import BpfmanCommand
 from .system import run_service, service_options
 
@@ -28,19 +28,7 @@ def command(root: Path | None, **options: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-
-    def run() -> int:
-        try:
-            command.main(args, prog_name="bpfman-rpc", standalone_mode=False)
-        except click.exceptions.Exit as exc:
-            return int(exc.exit_code)
-        except click.ClickException as exc:
-            error(" ".join(exc.format_message().split()))
-            return exc.exit_code
-        return 0
-
-    return guarded(run, verbose="-v" in args or "--verbose" in args)
+    return run_click(command, list(sys.argv[1:] if argv is None else argv), "bpfman-rpc")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ type mine?".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -34,9 +35,26 @@ def bpfman_program_types() -> list[ProgramType]:
 
     :returns: a list of :class:`~bpfman.core.contract.ProgramType`.
 
-    Example::
+    Example (:func:`program_types` writes the same in one line)::
+
+        DEMO = ProgramType("demo", PROG_TYPE.TRACEPOINT, handler=DemoHandler())
 
         @hookimpl
         def bpfman_program_types():
-            return [ProgramType("demo", PROG_TYPE.TRACEPOINT, handler=DemoHandler())]
+            return [DEMO]
     """
+
+
+def program_types(*types: ProgramType) -> Callable[[], list[ProgramType]]:
+    """The :func:`bpfman_program_types` implementation of a plugin that declares ``types``.
+
+    A plugin module assigns it to the hook's name, next to its declarations::
+
+        bpfman_program_types = program_types(DEMO)
+    """
+
+    @hookimpl
+    def bpfman_program_types() -> list[ProgramType]:
+        return list(types)
+
+    return bpfman_program_types

@@ -39,7 +39,6 @@ class Flavour:
 
     :param bit_offset: bit ``r + bit_offset`` of a mask lets verdict ``r`` go
         on (TC verdicts start at -1, TC_ACT_UNSPEC).
-    :param retval: what a stub returns while no program replaces it.
     :param actions: proceed-on names and the verdicts they stand for.
     :param header: the config's leading bytes for a number of enabled slots.
     :param program_flags: the config ends with a per-slot flags array (libxdp).
@@ -47,9 +46,6 @@ class Flavour:
     """
 
     name: str
-    object_name: str
-    function: str
-    retval: int
     bit_offset: int
     actions: dict[str, int]
     default_proceed_on: tuple[str, ...]
@@ -57,6 +53,20 @@ class Flavour:
     header: Callable[[int], bytes]
     program_flags: bool
     enabled_at: int
+
+    @property
+    def function(self) -> str:
+        """The dispatcher's function; its object is named after it (bpf/dispatchers/)."""
+        return f"{self.name}_dispatcher"
+
+    @property
+    def retval(self) -> int:
+        """What a stub returns while no program replaces it: the dispatcher_return verdict."""
+        return self.actions["dispatcher_return"]
+
+    @property
+    def object_name(self) -> str:
+        return self.function
 
     @property
     def object(self) -> Traversable:
@@ -83,9 +93,6 @@ class Flavour:
 
 XDP = Flavour(
     name="xdp",
-    object_name="xdp_dispatcher",
-    function="xdp_dispatcher",
-    retval=31,
     bit_offset=0,
     actions=dict(zip(get_args(XdpProceedOn), (0, 1, 2, 3, 4, 31), strict=True)),
     default_proceed_on=("pass", "dispatcher_return"),
@@ -97,9 +104,6 @@ XDP = Flavour(
 
 TC = Flavour(
     name="tc",
-    object_name="tc_dispatcher",
-    function="tc_dispatcher",
-    retval=30,
     bit_offset=1,
     actions=dict(zip(get_args(TcProceedOn), (-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 30), strict=True)),
     default_proceed_on=("ok", "pipe", "dispatcher_return"),

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from bpfman.kernel.namespaces import NetnsRef
+
 Mode = Literal["freplace", "direct"]
 FREPLACE: Mode = "freplace"
 DIRECT: Mode = "direct"
@@ -46,6 +48,11 @@ class Where:
     ifindex: int
     netns: Any
     direction: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``<netns inode>/<ifindex>``, the interface's key (as a netdev ``Device`` has it)."""
+        return f"{NetnsRef.from_record(self.netns).inode}/{self.ifindex}"
 
     def to_record(self) -> dict[str, Any]:
         out = {"iface": self.iface, "ifindex": self.ifindex, "netns": self.netns}

@@ -71,25 +71,26 @@ def obj_pin(fd: int, path: str) -> None:
 def obj_get(path: str) -> Fd:
     """Open the object pinned at ``path``."""
     rc = binding().bpf.bpf_obj_get(os.fsencode(path))
-    if rc == -errno.ENOENT:
-        raise NotFoundError(f"nothing is pinned at {path}")
-    return Fd(check(rc, f"open pin {path}"))
+    return _opened(rc, f"nothing is pinned at {path}", f"open pin {path}")
 
 
 def prog_fd_by_id(prog_id: int) -> Fd:
     """A new fd for the loaded program with this kernel ID."""
     rc = binding().bpf.bpf_prog_get_fd_by_id(prog_id)
-    if rc == -errno.ENOENT:
-        raise NotFoundError(f"no program with id {prog_id}")
-    return Fd(check(rc, f"open program {prog_id}"))
+    return _opened(rc, f"no program with id {prog_id}", f"open program {prog_id}")
 
 
 def map_fd_by_id(map_id: int) -> Fd:
     """A new fd for the map with this kernel ID."""
     rc = binding().bpf.bpf_map_get_fd_by_id(map_id)
+    return _opened(rc, f"no map with id {map_id}", f"open map {map_id}")
+
+
+def _opened(rc: int, missing: str, doing: str) -> Fd:
+    """The fd libbpf returned; NotFoundError(``missing``) when there was nothing to open."""
     if rc == -errno.ENOENT:
-        raise NotFoundError(f"no map with id {map_id}")
-    return Fd(check(rc, f"open map {map_id}"))
+        raise NotFoundError(missing)
+    return Fd(check(rc, doing))
 
 
 def link_alive(link_id: int) -> bool:

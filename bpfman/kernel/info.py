@@ -42,6 +42,21 @@ class ProgInfo:
     run_time_ns: int
 
 
+#: The ProgInfo attributes bpfman's APIs carry as they are (bpfman.v1's KernelProgramInfo,
+#: and ``get program -o json`` in the same words), by the name they carry each under.
+API_FIELDS = {
+    "tag": "tag",
+    "gpl_compatible": "gpl_compatible",
+    "map_ids": "map_ids",
+    "btf_id": "btf_id",
+    "bytes_xlated": "xlated_len",
+    "jited": "jited",
+    "bytes_jited": "jited_len",
+    "bytes_memlock": "memlock",
+    "verified_insns": "verified_insns",
+}
+
+
 @dataclass(frozen=True)
 class MapInfo:
     """The parts of ``struct bpf_map_info`` bpfman uses."""

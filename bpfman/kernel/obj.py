@@ -276,23 +276,19 @@ class BpfObject(Closing):
         return self._ptr
 
     def _program(self, name: str) -> Any:
-        self._live()
-        try:
-            return self._programs[name]
-        except KeyError:
-            raise NotFoundError(
-                f"function {name} not found in {self._source}; "
-                f"it has: {', '.join(self._programs) or 'no programs'}"
-            ) from None
+        return self._named(self._programs, name, "function", "programs")
 
     def _map(self, name: str) -> Any:
+        return self._named(self._maps, name, "map", "maps")
+
+    def _named(self, found: dict[str, Any], name: str, kind: str, kinds: str) -> Any:
         self._live()
         try:
-            return self._maps[name]
+            return found[name]
         except KeyError:
             raise NotFoundError(
-                f"map {name} not found in {self._source}; "
-                f"it has: {', '.join(self._maps) or 'no maps'}"
+                f"{kind} {name} not found in {self._source}; "
+                f"it has: {', '.join(found) or f'no {kinds}'}"
             ) from None
 
     def _global_vars(self) -> dict[str, _Global]:

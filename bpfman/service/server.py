@@ -135,26 +135,18 @@ class Servicer:
         return self._serve("Get", False, self.translator.get, request, context)
 
 
+@dataclasses.dataclass(eq=False)
 class Service:
     """The running service: public socket, relay, gRPC server, idle timer."""
 
-    def __init__(
-        self,
-        bpfman: Bpfman,
-        socket_path: Path = DEFAULT_SOCKET,
-        timeout: float = DEFAULT_TIMEOUT,
-        csi_support: bool = False,
-        csi_socket: Path | None = None,
-        limits: Limits | None = None,
-    ) -> None:
-        self.bpfman = bpfman
-        self.socket_path = socket_path
-        self.timeout = timeout
-        self.csi_support = csi_support
-        self.csi_socket = csi_socket
-        self.limits = limits or Limits()
-        self._stop = threading.Event()
-        self.stop_reason = ""
+    bpfman: Bpfman
+    socket_path: Path = DEFAULT_SOCKET
+    timeout: float = DEFAULT_TIMEOUT
+    csi_support: bool = False
+    csi_socket: Path | None = None
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    stop_reason: str = dataclasses.field(default="", init=False)
+    _stop: threading.Event = dataclasses.field(default_factory=threading.Event, init=False)
 
     def stop(self, reason: str = "stop requested") -> None:
         self.stop_reason = reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel
@@ -24,6 +25,7 @@ from bpfman.errors import (
     PluginError,
 )
 from bpfman.inputs import ProgramRequest
+from bpfman.kernel.info import API_FIELDS
 from bpfman.serving.status import NotServedError
 
 from . import bpfman_pb2 as pb
@@ -182,21 +184,31 @@ def _program_request(info: pb.LoadInfo, plugins: Plugins) -> ProgramRequest:
 
 
 # -- responses --------------------------------------------------------------------
-def _kernel_info(info: kernel.ProgInfo, record: ProgramRecord | None) -> pb.KernelProgramInfo:
+def kernel_message(info: kernel.ProgInfo, record: ProgramRecord | None) -> pb.KernelProgramInfo:
+    """What bpfman.v1 says of a program the kernel holds; its type as bpfman recorded it
+    (an xdp program loaded as ext is an xdp program)."""
     return pb.KernelProgramInfo(
         id=info.id,
         name=info.name,
         program_type=record.kernel_type if record is not None else info.type,
         loaded_at=info.loaded_at.strftime(LOADED_AT_FORMAT),
-        tag=info.tag,
-        gpl_compatible=info.gpl_compatible,
-        map_ids=info.map_ids,
-        btf_id=info.btf_id,
-        bytes_xlated=info.xlated_len,
-        jited=info.jited,
-        bytes_jited=info.jited_len,
-        bytes_memlock=info.memlock,
-        verified_insns=info.verified_insns,
+        **{name: getattr(info, attr) for name, attr in API_FIELDS.items()},
+    )
+
+
+def kernel_info(message: pb.KernelProgramInfo) -> kernel.ProgInfo:
+    """The kernel's view of a program as bpfman.v1 carries it; the API carries no run
+    statistics (0 here)."""
+    carried = {attr: getattr(message, name) for name, attr in API_FIELDS.items()}
+    return kernel.ProgInfo(
+        id=message.id,
+        name=message.name,
+        type=message.program_type,
+        type_name=kernel.prog_type_name(message.program_type),
+        loaded_at=datetime.strptime(message.loaded_at, LOADED_AT_FORMAT),
+        run_cnt=0,
+        run_time_ns=0,
+        **carried | {"map_ids": list(message.map_ids)},
     )
 
 
@@ -293,7 +305,7 @@ def _fill_details(message: pb.LoadResponseInfo | pb.GetResponse, details: Progra
             _program_info(details.record, links, details.maps_used_by, details.links)
         )
     if details.kernel is not None:
-        message.kernel_info.CopyFrom(_kernel_info(details.kernel, details.record))
+        message.kernel_info.CopyFrom(kernel_message(details.kernel, details.record))
 
 
 # -- the RPCs ---------------------------------------------------------------------
@@ -411,7 +423,7 @@ class Translator:
                 result.info.CopyFrom(
                     _program_info(record, row.link_ids, used_by.get(record.map_pin_path, []))
                 )
-            result.kernel_info.CopyFrom(_kernel_info(kinfo, record))
+            result.kernel_info.CopyFrom(kernel_message(kinfo, record))
         return response
 
     def _records(self, ids: list[int]) -> tuple[dict[int, ProgramRecord], dict[str, list[int]]]:

@@ -24,7 +24,6 @@ from bpfman.errors import (
     PermissionDeniedError,
     RegistryAuthError,
     RegistryUnreachableError,
-    StateError,
     UnsupportedError,
 )
 
@@ -33,37 +32,32 @@ class NotServedError(BpfmanError):
     """A valid request this bpfman cannot serve (no plugin for the type)."""
 
 
+Code = grpc.StatusCode
+# The code of each error class, the first that matches (a subclass before its base);
+# kernel errors are told apart by their errno, and any other failure is INTERNAL.
+CODES: tuple[tuple[type[BpfmanError], Code], ...] = (
+    (LimitExceededError, Code.RESOURCE_EXHAUSTED),
+    (LockTimeoutError, Code.UNAVAILABLE),  # nothing started: the client may retry
+    (NotManagedError, Code.FAILED_PRECONDITION),
+    (NotServedError, Code.FAILED_PRECONDITION),
+    (UnsupportedError, Code.FAILED_PRECONDITION),
+    (NotFoundError, Code.NOT_FOUND),
+    (InvalidInputError, Code.INVALID_ARGUMENT),
+    (PermissionDeniedError, Code.PERMISSION_DENIED),
+    (ConflictError, Code.ALREADY_EXISTS),
+    (RegistryAuthError, Code.PERMISSION_DENIED),
+    (RegistryUnreachableError, Code.UNAVAILABLE),
+    (ImageError, Code.FAILED_PRECONDITION),
+)
+
+
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The gRPC status for an exception raised while serving a request."""
     if not isinstance(exc, BpfmanError):
-        return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
-    message = str(exc)
-    code = grpc.StatusCode.INTERNAL
-    if isinstance(exc, LimitExceededError):
-        code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    elif isinstance(exc, LockTimeoutError):
-        code = grpc.StatusCode.UNAVAILABLE  # nothing started: the client may retry
-    elif isinstance(exc, NotManagedError | NotServedError | UnsupportedError):
-        code = grpc.StatusCode.FAILED_PRECONDITION
-    elif isinstance(exc, NotFoundError):
-        code = grpc.StatusCode.NOT_FOUND
-    elif isinstance(exc, InvalidInputError):
-        code = grpc.StatusCode.INVALID_ARGUMENT
-    elif isinstance(exc, PermissionDeniedError):
-        code = grpc.StatusCode.PERMISSION_DENIED
-    elif isinstance(exc, ConflictError):
-        code = grpc.StatusCode.ALREADY_EXISTS
-    elif isinstance(exc, RegistryAuthError):
-        code = grpc.StatusCode.PERMISSION_DENIED
-    elif isinstance(exc, RegistryUnreachableError):
-        code = grpc.StatusCode.UNAVAILABLE
-    elif isinstance(exc, ImageError):
-        code = grpc.StatusCode.FAILED_PRECONDITION
-    elif isinstance(exc, KernelError):
-        code = _kernel_code(exc)
-    elif isinstance(exc, StateError):
-        code = grpc.StatusCode.INTERNAL
-    return code, message
+        return Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+    if isinstance(exc, KernelError):
+        return _kernel_code(exc), str(exc)
+    return next((code for kind, code in CODES if isinstance(exc, kind)), Code.INTERNAL), str(exc)
 
 
 def _kernel_code(exc: KernelError) -> grpc.StatusCode:

@@ -6,6 +6,7 @@ import stat
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import msgpack
 import pluggy
@@ -16,7 +17,7 @@ from bpfman.core import hookspecs
 from bpfman.core.plugins import Plugins, get_plugin_manager
 from bpfman.errors import PluginError
 from bpfman.kernel import PROG_TYPE
-from bpfman.plugin import ProgramType, hookimpl
+from bpfman.plugin import ProgramType, hookimpl, program_types
 from bpfman.plugins.tracepoint.handler import Tracepoint
 
 BUILT_IN = {"tracepoint", "kprobe", "uprobe", "fentry", "fexit", "tcx", "xdp", "tc"}
@@ -42,6 +43,15 @@ def test_duplicate_type_name_is_refused() -> None:
         get_plugin_manager(extra=[_DuplicateTracepoint()]).program_type("tracepoint")
     # Without the clash the same manager builds fine.
     assert "tracepoint" in get_plugin_manager().types
+
+
+def test_program_types_is_the_hook_returning_the_declarations() -> None:
+    """``bpfman_program_types = program_types(...)`` is a plugin module's whole hook."""
+    mine = ProgramType("mine", PROG_TYPE.TRACEPOINT, handler=Tracepoint())
+    plugin = SimpleNamespace(bpfman_program_types=program_types(mine))
+    plugins = get_plugin_manager(extra=[plugin], entry_points=False)
+    assert plugins.program_type("mine").handler is mine.handler
+    assert set(plugins.types) == {"mine"}
 
 
 def _settled() -> None:
@@ -137,7 +147,9 @@ def test_a_broken_plugin_leaves_the_others_usable() -> None:
     loads them all at start); asking for its own type says what is wrong."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    plugins = Plugins(pm, {"tracepoint": "bpfman.plugins.tracepoint", "ghost": "no_such_plugin"})
+    plugins = Plugins(
+        pm, {"tracepoint": "bpfman.plugins.tracepoint.handler", "ghost": "no_such_plugin"}
+    )
     assert set(plugins.types) == {"tracepoint"}
     with pytest.raises(PluginError, match="cannot load plugin ghost"):
         plugins.program_type("ghost")

@@ -28,11 +28,13 @@ from bpfman.plugin import (
     KernelError,
     LinkView,
     LoadContext,
+    ProgramType,
     TypeHandler,
     UnsupportedError,
     features,
     kernel,
     liveness,
+    program_types,
 )
 from bpfman.plugins.limits import CGROUP_MAX, hook_limit
 from bpfman.plugins.multiprog import attach_ordered, runs_last
@@ -90,6 +92,19 @@ class Cgroup(TypeHandler[CgroupParams]):
                 ("Priority", str(recorded["priority"])),
             ],
         )
+
+
+PROGRAM_TYPE = ProgramType(
+    "cgroup",
+    # The family's first member; each program is loaded as the member its
+    # section names (LoadContext.set_type), and recorded so.
+    kernel.PROG_TYPE.CGROUP_SKB,
+    section_prefixes=("cgroup_skb", "cgroup"),
+    handler=Cgroup(),
+    attach_help="Install an eBPF program on a cgroup v2 hook; "
+    "the attach type comes from its section.",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)
 
 
 def _append(ctx: AttachContext, fd: int, attach_type: int) -> None:

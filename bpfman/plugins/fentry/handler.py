@@ -10,9 +10,13 @@ from bpfman.plugin import (
     AttachParams,
     LinkView,
     LoadContext,
+    ProgramType,
     TypeHandler,
     kernel,
+    program_types,
 )
+
+from .options import FentryParams, FexitParams
 
 
 class Fentry(TypeHandler[AttachParams]):
@@ -35,3 +39,22 @@ class Fentry(TypeHandler[AttachParams]):
     def describe(self, recorded: Mapping[str, Any]) -> LinkView:
         fn_name = str(recorded["fn_name"])
         return LinkView(fn_name, [("Attach Function", fn_name)])
+
+
+PROGRAM_TYPES = [
+    ProgramType(
+        name,
+        kernel.PROG_TYPE.TRACING,
+        attach_type,
+        needs_attach_func=True,
+        section_prefixes=(name,),
+        handler=Fentry(params),
+        attach_help=f"Install a {name} eBPF probe",
+        attach_info=f"{name}_attach_info",
+    )
+    for name, attach_type, params in (
+        ("fentry", kernel.ATTACH_TYPE.TRACE_FENTRY, FentryParams),
+        ("fexit", kernel.ATTACH_TYPE.TRACE_FEXIT, FexitParams),
+    )
+]
+bpfman_program_types = program_types(*PROGRAM_TYPES)

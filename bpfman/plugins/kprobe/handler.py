@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bpfman.plugin import AttachContext, InvalidInputError, LinkView, kernel, shown
-from bpfman.plugins.probe import ProbeHandler
+from bpfman.plugin import (
+    AttachContext,
+    InvalidInputError,
+    LinkView,
+    kernel,
+    program_types,
+    shown,
+)
+from bpfman.plugins.probe import ProbeHandler, probe_type
 
 from .options import KprobeParams
 
@@ -35,3 +42,7 @@ class Kprobe(ProbeHandler[KprobeParams]):
                 ("Container PID", shown(recorded.get("container_pid"))),
             ],
         )
+
+
+PROGRAM_TYPE = probe_type("kprobe", Kprobe())
+bpfman_program_types = program_types(PROGRAM_TYPE)

@@ -6,7 +6,7 @@ without ``bpf`` among its active LSMs it would load the program and never run it
 
 from __future__ import annotations
 
-from bpfman.plugin import LoadContext, features
+from bpfman.plugin import LoadContext, ProgramType, features, kernel, program_types
 from bpfman.plugins.btf_target import BtfTargetHandler
 
 from .options import LsmParams
@@ -22,3 +22,15 @@ class Lsm(BtfTargetHandler):
     def prepare_load(self, ctx: LoadContext) -> None:
         features.BPF_LSM.require()
         super().prepare_load(ctx)
+
+
+PROGRAM_TYPE = ProgramType(
+    "lsm",
+    kernel.PROG_TYPE.LSM,
+    kernel.ATTACH_TYPE.LSM_MAC,
+    optional_attach_func=True,
+    section_prefixes=("lsm", "lsm.s"),
+    handler=Lsm(),
+    attach_help="Install an eBPF program on a BPF LSM hook, chosen at load time.",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import errno
 from typing import ClassVar
 
-from bpfman.plugin import InvalidInputError, KernelError, UnsupportedError, features, kernel
+from bpfman.plugin import (
+    InvalidInputError,
+    KernelError,
+    ProgramType,
+    UnsupportedError,
+    features,
+    kernel,
+    program_types,
+)
 from bpfman.plugins.multiprog import InterfaceHookHandler
 from bpfman.plugins.netdev import Device
 
@@ -25,6 +33,16 @@ class Netkit(InterfaceHookHandler[NetkitParams]):
 
     def explain(self, exc: KernelError, device: Device) -> Exception:
         return _explain(exc, device)
+
+
+PROGRAM_TYPE = ProgramType(
+    "netkit",
+    kernel.PROG_TYPE.SCHED_CLS,
+    section_prefixes=("netkit",),
+    handler=Netkit(),
+    attach_help="Install an eBPF program on a netkit device pair, on the primary or the peer side.",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)
 
 
 def _explain(exc: KernelError, device: Device) -> Exception:

@@ -20,11 +20,13 @@ from bpfman.plugin import (
     DetachContext,
     LinkView,
     NotFoundError,
+    ProgramType,
     RecoverContext,
     Resource,
     TypeHandler,
     kernel,
     liveness,
+    program_types,
     shown,
 )
 
@@ -105,6 +107,16 @@ class PerfEvent(TypeHandler[PerfEventParams]):
             if entry.name not in recorded:
                 ctx.note(f"removing {entry}: perf event links of no recorded link")
                 ctx.retire(Resource.tree(entry))
+
+
+PROGRAM_TYPE = ProgramType(
+    "perf_event",
+    kernel.PROG_TYPE.PERF_EVENT,
+    section_prefixes=("perf_event",),
+    handler=PerfEvent(),
+    attach_help="Install an eBPF program on a hardware or software perf event (sampling).",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)
 
 
 def _rate(recorded: Mapping[str, Any]) -> str:

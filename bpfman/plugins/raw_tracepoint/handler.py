@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bpfman.plugin import AttachContext, TypeHandler, kernel
+from bpfman.plugin import AttachContext, ProgramType, TypeHandler, kernel, program_types
 
 from .options import RawTracepointParams
 
@@ -17,3 +17,13 @@ class RawTracepoint(TypeHandler[RawTracepointParams]):
         ):
             ctx.pin_link(link)
         return params.to_record()
+
+
+PROGRAM_TYPE = ProgramType(
+    "raw_tracepoint",
+    kernel.PROG_TYPE.RAW_TRACEPOINT,
+    section_prefixes=("raw_tracepoint", "raw_tp"),
+    handler=RawTracepoint(),
+    attach_help="Install an eBPF program on a raw tracepoint (no category in its name).",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)

@@ -29,11 +29,12 @@ from bpfman.plugin import (
     AttachContext,
     ConflictError,
     KernelError,
-    NetnsRef,
     NotFoundError,
+    ProgramType,
     RecoverContext,
     Resource,
     kernel,
+    program_types,
     reachable_netns,
 )
 from bpfman.plugins.netdev import Device, recorded_device, resolve_ifindex
@@ -59,8 +60,7 @@ class Tc(DispatcherHandler[TcParams]):
     def hook_of(self, ctx: AttachContext, params: TcParams) -> tuple[str, Where, TcHook]:
         device = resolve_ifindex(params.iface, params.netns)
         where = Where(**device.to_record(), direction=params.direction)
-        hook = TcHook(ctx, device, params.direction, device.key())
-        return f"{NAME}/{device.key()}/{params.direction}", where, hook
+        return self.hook_key(where), where, TcHook(ctx, device, params.direction, device.key())
 
     def ops_for(self, ctx: Context, state: HookState) -> tuple[TcHook, bool]:
         where = state.where
@@ -69,8 +69,7 @@ class Tc(DispatcherHandler[TcParams]):
         except NotFoundError as gone:
             ctx.note(f"tc: {gone}; its TC hook went with it")
             device = None
-        key = f"{NetnsRef.from_record(where.netns).inode}/{where.ifindex}"
-        return TcHook(ctx, device, _direction(where), key), device is not None
+        return TcHook(ctx, device, _direction(where), where.key), device is not None
 
     def release_hook(self, resource: Resource) -> None:
         data = resource.data
@@ -93,8 +92,7 @@ class Tc(DispatcherHandler[TcParams]):
             super().release_hook(resource)
 
     def hook_key(self, where: Where) -> str:
-        inode = NetnsRef.from_record(where.netns).inode
-        return f"{NAME}/{inode}/{where.ifindex}/{_direction(where)}"
+        return f"{NAME}/{where.key}/{_direction(where)}"
 
     def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
         """bpfman's filters running one of ``ours``, in every namespace that can be entered."""
@@ -121,6 +119,17 @@ class Tc(DispatcherHandler[TcParams]):
             if not hooks:
                 ctx.note(f"tc: forgetting the clsact record of {key}: no hook uses it")
                 ctx.plugin_delete(QDISC_NS, key)
+
+
+PROGRAM_TYPE = ProgramType(
+    "tc",
+    kernel.PROG_TYPE.SCHED_CLS,
+    section_prefixes=("classifier", "tc"),
+    handler=Tc(),
+    attach_help="Install an eBPF program on the TC hook point for a given interface.",
+    attach_info="tc_attach_info",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)
 
 
 class TcHook:

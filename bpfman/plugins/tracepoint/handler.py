@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from bpfman.plugin import AttachContext, TypeHandler, kernel
+from bpfman.plugin import AttachContext, ProgramType, TypeHandler, kernel, program_types
 from bpfman.plugins.limits import TRACE_MAX, hook_limit
 
 from .options import TracepointParams, split
@@ -22,3 +22,14 @@ class Tracepoint(TypeHandler[TracepointParams]):
         ):
             ctx.pin_link(link)
         return params.to_record()
+
+
+PROGRAM_TYPE = ProgramType(
+    "tracepoint",
+    kernel.PROG_TYPE.TRACEPOINT,
+    section_prefixes=("tracepoint", "tp"),
+    handler=Tracepoint(),
+    attach_help="Install an eBPF program on a Tracepoint.",
+    attach_info="tracepoint_attach_info",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)

@@ -28,9 +28,10 @@ from bpfman.plugin import (
     in_mount_namespace,
     kernel,
     liveness,
+    program_types,
     shown,
 )
-from bpfman.plugins.probe import ProbeHandler
+from bpfman.plugins.probe import ProbeHandler, probe_type
 
 from .options import UprobeParams
 from .resolve import resolve_target
@@ -108,3 +109,7 @@ class Uprobe(ProbeHandler[UprobeParams]):
                 ("Container PID", shown(recorded.get("container_pid"))),
             ],
         )
+
+
+PROGRAM_TYPE = probe_type("uprobe", Uprobe())
+bpfman_program_types = program_types(PROGRAM_TYPE)

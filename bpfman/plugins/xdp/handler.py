@@ -26,12 +26,14 @@ from bpfman.plugin import (
     KernelError,
     NetnsRef,
     NotFoundError,
+    ProgramType,
     RecoverContext,
     Resource,
     entries,
     is_detached,
     is_pinned,
     kernel,
+    program_types,
     unpin,
 )
 from bpfman.plugins.netdev import Device, device_by_index, recorded_device, resolve_ifindex
@@ -49,11 +51,8 @@ class Xdp(DispatcherHandler[XdpParams]):
 
     def hook_of(self, ctx: AttachContext, params: XdpParams) -> tuple[str, Where, XdpHook]:
         device = resolve_ifindex(params.iface, params.netns)
-        return (
-            f"{NAME}/{device.key()}",
-            Where(**device.to_record()),
-            XdpHook(ctx, device, _mode(ctx, device)),
-        )
+        where = Where(**device.to_record())
+        return self.hook_key(where), where, XdpHook(ctx, device, _mode(ctx, device))
 
     def describe(self, recorded: Any) -> Any:
         view = super().describe(recorded)
@@ -78,7 +77,7 @@ class Xdp(DispatcherHandler[XdpParams]):
             super().release_hook(resource)
 
     def hook_key(self, where: Where) -> str:
-        return f"{NAME}/{NetnsRef.from_record(where.netns).inode}/{where.ifindex}"
+        return f"{NAME}/{where.key}"
 
     def found_hooks(self, ctx: RecoverContext, ours: set[int]) -> list[FoundHook]:
         """The XDP links pinned in bpfman's directory: ``link-<netns inode>-<ifindex>``."""
@@ -124,6 +123,17 @@ class Xdp(DispatcherHandler[XdpParams]):
             ctx.retire(_link(path))
         else:
             super().orphan(ctx, path)
+
+
+PROGRAM_TYPE = ProgramType(
+    "xdp",
+    kernel.PROG_TYPE.XDP,
+    section_prefixes=("xdp",),
+    handler=Xdp(),
+    attach_help="Install an eBPF program on the XDP hook point for a given interface.",
+    attach_info="xdp_attach_info",
+)
+bpfman_program_types = program_types(PROGRAM_TYPE)
 
 
 def _attached_mode(device: Device) -> str:

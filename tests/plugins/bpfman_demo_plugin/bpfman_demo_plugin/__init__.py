@@ -19,9 +19,9 @@ from bpfman.plugin import (
     LinkView,
     ProgramType,
     TypeHandler,
-    hookimpl,
     kernel,
     option,
+    program_types,
     validate,
 )
 
@@ -62,14 +62,11 @@ class Demo(TypeHandler[DemoParams]):  # the subscript is the options class
         return LinkView(f"demo:{tracepoint}", [("Demo Tracepoint", tracepoint)])
 
 
-@hookimpl
-def bpfman_program_types() -> list[ProgramType]:
-    return [
-        ProgramType(
-            NAME,
-            kernel.PROG_TYPE.TRACEPOINT,
-            handler=Demo(),
-            attach_help="Install a demo eBPF program on a Tracepoint.",
-            attach_info="tracepoint_attach_info",  # its `tracepoint` field is the option
-        )
-    ]
+DEMO = ProgramType(
+    NAME,
+    kernel.PROG_TYPE.TRACEPOINT,
+    handler=Demo(),
+    attach_help="Install a demo eBPF program on a Tracepoint.",
+    attach_info="tracepoint_attach_info",  # its `tracepoint` field is the option
+)
+bpfman_program_types = program_types(DEMO)  # the plugin's hook: returns [DEMO]
