@@ -31,11 +31,38 @@ from tests.helpers.build import bpf_objects
 from tests.helpers.chains import force_direct
 from tests.helpers.net import VethPair
 from tests.helpers.registry import Registry, image_objects_in, running_registry
-from tests.helpers.root import Root, fresh_root
+from tests.helpers.root import REPO, Root, fresh_root
 
 IN_VM = os.environ.get("BPFMAN_IN_VM") == "1"
 # Where a guest leaves its report for the host (set by tests/vm/guest.sh).
 VM_OUT = os.environ.get("BPFMAN_VM_OUT")
+
+
+# Directories on the checkout's path that others were allowed to search for the session.
+_opened: list[tuple[Path, int]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the processes tests start as another user (nobody, a member of the socket's
+    group) reach this checkout's interpreter and code.
+
+    A clone in a private directory (``mktemp -d``, /root) cannot be searched by
+    them: its ancestors get search permission for others (never read) for the
+    session, and their modes are restored when it ends.
+    """
+    if IN_VM or os.geteuid() != 0:
+        return
+    for directory in (REPO, *REPO.parents):
+        mode = directory.stat().st_mode & 0o7777
+        if not mode & 0o001:
+            directory.chmod(mode | 0o001)
+            _opened.append((directory, mode))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _opened:
+        directory, mode = _opened.pop()
+        directory.chmod(mode)
 
 
 def kernel_version(release: str) -> tuple[int, int]:
