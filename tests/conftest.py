@@ -17,6 +17,7 @@ import compileall
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,13 +44,18 @@ _opened: list[tuple[Path, int]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Let the processes tests start as another user (nobody, a member of the socket's
-    group) reach this checkout's interpreter and code.
+    """Give the processes the tests start what they need, however pytest was started.
 
-    A clone in a private directory (``mktemp -d``, /root) cannot be searched by
-    them: its ancestors get search permission for others (never read) for the
-    session, and their modes are restored when it ends.
+    - Started in the background by a shell (``make test &``), pytest ignores
+      SIGINT, and the commands the tests interrupt would inherit that: handled
+      here, it is the default again in every process the tests start.
+    - Processes started as another user (nobody, a member of the socket's group)
+      run this checkout's interpreter and code. A clone in a private directory
+      (``mktemp -d``, /root) cannot be searched by them: its ancestors get search
+      permission for others (never read) for the session, restored when it ends.
     """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if IN_VM or os.geteuid() != 0:
         return
     for directory in (REPO, *REPO.parents):
