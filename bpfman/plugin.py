@@ -20,6 +20,8 @@ docs/plugins.md, and its complete example, ``tests/plugins/bpfman_demo_plugin``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bpfman import kernel, validate
 from bpfman.core import liveness
 from bpfman.core.bpffs import entries, is_pinned, unpin
@@ -56,8 +58,24 @@ from bpfman.errors import (
     UnsupportedError,
 )
 from bpfman.kernel import features
-from bpfman.kernel.links import is_detached
-from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
+from bpfman.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from bpfman.kernel.links import is_detached
+    from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
+
+# Attach-time helpers resolve on first use: importing a plugin, which every ``load``
+# of its type does, stays free of the link and namespace code.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "is_detached": "bpfman.kernel.links",
+        "NetnsRef": "bpfman.kernel.namespaces",
+        "in_mount_namespace": "bpfman.kernel.namespaces",
+        "reachable_netns": "bpfman.kernel.namespaces",
+    },
+    globals(),
+)
 
 __all__ = [
     "DIRECTION",

@@ -52,7 +52,6 @@ from .bpffs import (
     unpin,
     unpin_link,
 )
-from .filters import Selector, application_selector, link_kinds, type_filters
 from .journal import Operation, replay
 from .model import APPLICATION_KEY, LinkRecord, LinkView, ProgramRecord, Resource, plain_view
 from .state import Store, Txn
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
 
     from .context import Scope
     from .contract import AttachParams, ProgramType
+    from .filters import Selector
     from .liveness import Liveness
     from .plugins import Plugins
 
@@ -648,6 +648,8 @@ class Bpfman:
 
         ``application``, ``selector`` and ``attached`` keep bpfman's programs only.
         """
+        from .filters import Selector, application_selector, type_filters  # queries only
+
         types = type_filters(kernel_type, type, lambda: self.plugins)
         conditions = application_selector(application) & Selector.of(selector)
         records: list[ProgramRecord] = []
@@ -713,6 +715,8 @@ class Bpfman:
         """Links bpfman made, by their program (its id, type and application), the
         metadata of the link and its program (``selector``) and their own type
         (``kind``: type names, a list or comma-separated). See :meth:`list_programs`."""
+        from .filters import Selector, application_selector, link_kinds, type_filters
+
         types = type_filters(kernel_type, type, lambda: self.plugins)
         owner, conditions = application_selector(application), Selector.of(selector)
         kinds = link_kinds(kind, lambda: self.plugins)
