@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers import run
 from tests.helpers.bpftool import bpftool, prog_ids
+from tests.helpers.consistency import named
 from tests.helpers.net import VethPair
 from tests.helpers.root import REPO, Root
 from tests.helpers.wait import eventually
@@ -57,10 +58,10 @@ def new_programs_named(before: set[int], names: set[str]) -> set[int]:
     found = set()
     for prog_id in prog_ids() - before:
         try:
-            name = str(bpftool("prog", "show", "id", str(prog_id)).get("name", ""))
+            prog = bpftool("prog", "show", "id", str(prog_id))
         except AssertionError:
             continue  # gone meanwhile
-        if name in {n[:15] for n in names}:
+        if named(prog, names):
             found.add(prog_id)
     return found
 

@@ -205,3 +205,20 @@ def test_net_show_lists_tcx_links_in_run_order(pair: net.VethPair, bpffs: pathli
             os.close(prepended)
     finally:
         os.close(appended)
+
+
+def test_the_leak_detector_sees_programs_whose_names_are_long() -> None:
+    """bpftool shows ``tracepoint_counter`` in full (from BTF), not the kernel's 15
+    characters: a detector matching only those would miss every leak of it."""
+    from bpfman import kernel
+    from tests.helpers.consistency import kernel_programs
+
+    name = "tracepoint_counter"
+    assert len(name) > 15
+    obj = kernel.BpfObject.open_file(build.bpf_object(name))
+    try:
+        obj.load()
+        held = kernel_programs({name})  # loaded, pinned nowhere: what a leak looks like
+    finally:
+        obj.close()
+    assert list(held.values()) == [name]

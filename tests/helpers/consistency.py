@@ -9,6 +9,7 @@ made is left in the kernel without a record.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,17 +73,23 @@ def pinned_prog_id(path: str) -> int:
 
 
 def kernel_programs(names: set[str]) -> dict[int, str]:
-    """Unpinned programs in the kernel whose name is one of ``names`` (15 characters kept).
+    """Unpinned programs in the kernel named one of ``names`` (see :func:`named`).
 
     A program pinned on any bpffs belongs to some root (other tests may run
     beside this one); one that bpfman leaked is unpinned and held by a hook.
     """
-    short = {n[:15] for n in names}
     return {
         int(p["id"]): p.get("name", "")
         for p in bpftool("-f", "prog", "show")
-        if p.get("name", "") in short and not p.get("pinned")
+        if named(p, names) and not p.get("pinned")
     }
+
+
+def named(prog: dict[str, Any], names: Collection[str]) -> bool:
+    """Whether bpftool's ``prog`` is one of ``names``: bpftool shows the full name (from
+    BTF) where it can, else the kernel's 15 characters."""
+    name = str(prog.get("name", ""))
+    return any(name in (n, n[:15]) for n in names)
 
 
 def problems(root: Path, hooks: list[Hook], names: set[str], before: set[int]) -> list[str]:
