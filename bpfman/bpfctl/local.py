@@ -10,9 +10,9 @@ from bpfman import kernel
 from bpfman.core.manager import Bpfman
 from bpfman.errors import NotFoundError
 from bpfman.inputs import ProgramRequest
+from bpfman.kernel.info import LOADED_AT_FORMAT
 
 from .model import (
-    LOADED_AT_FORMAT,
     BpfdFacts,
     FileSource,
     Hook,

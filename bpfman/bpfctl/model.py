@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 HOOK_TYPES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe")
 # What a return probe of each probe type is called (sections, image labels, the guide).
 RETPROBE_LABELS = {"kprobe": "kretprobe", "uprobe": "uretprobe"}
-# How a load time is written, as the service sends it (bpfman.service.translate).
-LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
 @dataclass(frozen=True)

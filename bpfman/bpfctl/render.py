@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bpfman.cli.output import Value, block, table
+from bpfman.kernel.info import LOADED_AT_FORMAT
 
-from .model import LOADED_AT_FORMAT, BpfdFacts, LinkFacts, ListRow, Shown
+from .model import BpfdFacts, LinkFacts, ListRow, Shown
 
 if TYPE_CHECKING:
     from bpfman.kernel.info import ProgInfo

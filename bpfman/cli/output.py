@@ -100,6 +100,8 @@ def program_text(details: ProgramDetails) -> str:
         parts.append(block("Bpfman State", 15, rows))
     info = details.kernel
     if info is not None:
+        from ..kernel.info import LOADED_AT_FORMAT  # not on list's path
+
         parts.append(
             block(
                 "Kernel State",
@@ -108,7 +110,7 @@ def program_text(details: ProgramDetails) -> str:
                     ("Program ID", str(info.id)),
                     ("BPF Function", info.name),
                     ("Kernel Type", info.type_name),
-                    ("Loaded At", info.loaded_at.strftime("%Y-%m-%dT%H:%M:%S%z")),
+                    ("Loaded At", info.loaded_at.strftime(LOADED_AT_FORMAT)),
                     ("Tag", info.tag),
                     ("GPL Compatible", str(info.gpl_compatible).lower()),
                     ("Map IDs", "[" + ", ".join(str(i) for i in info.map_ids) + "]"),

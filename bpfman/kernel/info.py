@@ -42,6 +42,10 @@ class ProgInfo:
     run_time_ns: int
 
 
+#: How bpfman writes a load time: ``get program``, bpfctl's ``get`` and bpfman.v1's
+#: KernelProgramInfo.loaded_at.
+LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
 #: The ProgInfo attributes bpfman's APIs carry as they are (bpfman.v1's KernelProgramInfo,
 #: and ``get program -o json`` in the same words), by the name they carry each under.
 API_FIELDS = {

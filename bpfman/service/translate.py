@@ -25,7 +25,7 @@ from bpfman.errors import (
     PluginError,
 )
 from bpfman.inputs import ProgramRequest
-from bpfman.kernel.info import API_FIELDS
+from bpfman.kernel.info import API_FIELDS, LOADED_AT_FORMAT
 from bpfman.serving.status import NotServedError
 
 from . import bpfman_pb2 as pb
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 # BytecodeImage.image_pull_policy numbers, as the reference defines them.
 PULL_POLICIES = {0: "Always", 1: "IfNotPresent", 2: "Never"}
-LOADED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # as `bpfman get program` shows it
 
 
 class RequestError(InvalidInputError):
