@@ -44,10 +44,10 @@ def _sections(obj: Path) -> dict[str, bytes]:
 def test_shipped_objects_match_their_sources(tmp_path: Path) -> None:
     run(["make", "-s", "-C", str(REPO / "bpf" / "dispatchers"), f"OUT={tmp_path}"])
     for flavour in (XDP, TC):
-        shipped = tmp_path / "shipped" / f"{flavour.object_name}.o"
+        shipped = tmp_path / "shipped" / f"{flavour.function}.o"
         shipped.parent.mkdir(exist_ok=True)
         shipped.write_bytes(flavour.object.read_bytes())
-        rebuilt = _sections(tmp_path / f"{flavour.object_name}.o")
+        rebuilt = _sections(tmp_path / f"{flavour.function}.o")
         assert set(rebuilt) >= {".text", ".rodata"}
         assert _sections(shipped) == rebuilt, (
             f"{flavour.object} is stale: run `make -C bpf/dispatchers` and commit it"

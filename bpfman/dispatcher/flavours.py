@@ -65,13 +65,9 @@ class Flavour:
         return self.actions["dispatcher_return"]
 
     @property
-    def object_name(self) -> str:
-        return self.function
-
-    @property
     def object(self) -> Traversable:
         """The shipped dispatcher object, as package data."""
-        return OBJECTS / f"{self.object_name}.o"
+        return OBJECTS / f"{self.function}.o"
 
     def config(self, slots: list[Slot]) -> bytes:
         """The packed value of the dispatcher's ``conf`` global for ``slots``."""

@@ -15,7 +15,7 @@ CONFIG_GLOBAL = "conf"
 
 def open_object(flavour: Flavour) -> kernel.BpfObject:
     """The flavour's dispatcher object, opened from the package data."""
-    return kernel.BpfObject.open_bytes(flavour.object.read_bytes(), flavour.object_name)
+    return kernel.BpfObject.open_bytes(flavour.object.read_bytes(), flavour.function)
 
 
 def load_template(flavour: Flavour) -> kernel.BpfObject:
