@@ -14,9 +14,9 @@ pays nothing for the parts it does not touch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bpfman.lazy import lazy_attributes
+
+TYPE_CHECKING = False  # not typing's: importing it costs ``list`` a seventh of its time
 
 #: The one place the version is written (pyproject.toml reads it from here).
 __version__ = "0.2.0"
@@ -24,8 +24,8 @@ __version__ = "0.2.0"
 if TYPE_CHECKING:
     from bpfman.core.contract import AttachParams, LinkView
     from bpfman.core.filters import Selector
-    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails, ProgramSummary
-    from bpfman.core.model import LinkRecord, ProgramRecord
+    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails
+    from bpfman.core.model import LinkRecord, ProgramRecord, ProgramSummary
     from bpfman.errors import (
         BpfmanError,
         ConflictError,
@@ -112,7 +112,7 @@ _WHERE: dict[str, str] = {
     "Bpfman": "bpfman.core.manager",
     "LinkDetails": "bpfman.core.manager",
     "ProgramDetails": "bpfman.core.manager",
-    "ProgramSummary": "bpfman.core.manager",
+    "ProgramSummary": "bpfman.core.model",
     "LinkRecord": "bpfman.core.model",
     "ProgramRecord": "bpfman.core.model",
     "ProgramRequest": "bpfman.inputs",

@@ -10,22 +10,15 @@ a hostile file is one line naming the key and its readers check nothing.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bpfman.errors import InvalidInputError, PermissionDeniedError
+from bpfman.errors import InvalidInputError
 
-DEFAULT_ROOT = Path("/run/bpfman")
-ROOT_ENV = "BPFMAN_ROOT"
 SYSTEM_CONFIG = Path("/etc/bpfman/bpfman.toml")
-
-
-def default_root() -> Path:
-    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
 class Config:
@@ -189,29 +182,3 @@ def _warn(path: Path) -> Callable[[str], None]:
         log.warning("%s: %s", path, message)
 
     return warn
-
-
-_CAP_SYS_ADMIN = 21
-_CAP_BPF = 39
-
-
-def require_privilege() -> None:
-    """Refuse, saying why, when this process cannot manage BPF objects."""
-    reason = _missing_privilege()
-    if reason:
-        raise PermissionDeniedError(reason)
-
-
-def _missing_privilege() -> str | None:
-    try:
-        with open("/proc/self/status") as f:
-            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
-    except (OSError, StopIteration, ValueError):
-        return None if os.geteuid() == 0 else "must be run as root"
-    if caps & (1 << _CAP_SYS_ADMIN):
-        return None
-    if os.geteuid() != 0:
-        return "must be run as root (or with CAP_SYS_ADMIN and CAP_BPF)"
-    if not caps & (1 << _CAP_BPF):
-        return "missing capability CAP_BPF (and CAP_SYS_ADMIN)"
-    return "missing capability CAP_SYS_ADMIN"

@@ -7,8 +7,11 @@ name is used: ``bpfman --help`` and ``list`` never touch libbpf or plugins.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is one of the costs this module avoids
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def lazy_attributes(

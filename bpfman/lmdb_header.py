@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 from bpfman.errors import CorruptStateError
 from bpfman.kernel.limits import FD_ERRNOS, fd_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
+
+    Given = str | PathLike[str]
 
 _LMDB_MAGIC = 0xBEEFC0DE
 _META = struct.Struct("<QHHHHII")  # page head (pgno, pad, flags, lower, upper) + magic, version
@@ -20,7 +25,7 @@ _LAST_PAGE = struct.Struct("<QQ")  # mm_last_pg, mm_txnid, right after the two M
 _LAST_PAGE_OFFSET = 16 + 4 + 4 + 8 + 8 + 2 * 48
 
 
-def check_data_file(path: Path) -> int:
+def check_data_file(path: Given) -> int:
     """Validate an LMDB data file before mapping it; return its size.
 
     LMDB maps the file and trusts its meta pages: a truncated file makes the
@@ -63,7 +68,7 @@ def check_data_file(path: Path) -> int:
     return size
 
 
-def corrupt_message(path: Path, why: str) -> str:
+def corrupt_message(path: Given, why: str) -> str:
     """The one line for a store that cannot be read, with the way out."""
     return (
         f"state store {path} is corrupt ({why}): run `bpfman system recover` to rebuild it "

@@ -219,7 +219,7 @@ def test_nothing_is_printed_or_changed_and_nothing_heavy_is_imported(
 
     # a live root after a crashed writer: the same files, bytes and mounts afterwards
     prog = load_counter(root, objects)
-    store = Store(Layout(root.path))
+    store = Store(Layout(root.path).db)
     with store.locked():
         crashed = Txn.staging_only()
         crashed.journal_put(1, {"op": "load", "phase": "pending", "resources": []})

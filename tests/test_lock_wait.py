@@ -32,7 +32,7 @@ import os, signal, sys
 from pathlib import Path
 from bpfman.core.bpffs import Layout
 from bpfman.core.state import Store
-store = Store(Layout(Path(sys.argv[1])))
+store = Store(Layout(Path(sys.argv[1])).db)
 with store.locked():
     print("locked", flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)

@@ -79,7 +79,7 @@ def place() -> Iterator[Path]:
 
 def edit_program(root: Path, program_id: int, **fields: Any) -> None:
     """Rewrite a program's record as an older version (or a forger) would have written it."""
-    store = Store(Layout(root))
+    store = Store(Layout(root).db)
     try:
         with store.locked(), store.snapshot() as txn:
             record = txn.get_program(program_id)
@@ -96,7 +96,7 @@ def journal_entry(root: Path, resource: Resource) -> None:
     side = Txn.staging_only()
     entry = {"op": "load", "phase": "pending", "resources": [resource.to_dict()]}
     side.journal_put(time.time_ns(), entry)
-    store = Store(Layout(root))
+    store = Store(Layout(root).db)
     try:
         store.commit(side.staged)
     finally:
@@ -104,7 +104,7 @@ def journal_entry(root: Path, resource: Resource) -> None:
 
 
 def journal(root: Path) -> list[Any]:
-    store = Store(Layout(root))
+    store = Store(Layout(root).db)
     try:
         with store.read() as txn:
             return [entry for _, entry in txn.journal()]

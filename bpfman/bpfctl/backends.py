@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from bpfman.config import require_privilege
 from bpfman.errors import PermissionDeniedError
+from bpfman.privilege import require_privilege
 
 from .listening import answers
 from .transaction import Backend

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -122,66 +122,6 @@ class App:
     def attach(self, program_id: int, params: AttachParams, metadata: dict[str, str]) -> None:
         link = self.bpfman.attach(program_id, params, metadata=metadata)
         self.show_link(link.id)
-
-    def list_programs(
-        self,
-        program_type: str | None = None,
-        application: str | None = None,
-        metadata_selector: Sequence[str] = (),
-        selector: Sequence[str] = (),
-        attached: bool = False,
-        unattached: bool = False,
-        all_: bool = False,
-        quiet: bool = False,
-    ) -> None:
-        from ..core.filters import Selector
-        from .output import programs_table, summary_json
-
-        if attached and unattached:
-            raise errors.InvalidInputError("--attached and --unattached exclude each other")
-        conditions = Selector.of(parse_key_values(metadata_selector, "metadata selector"))
-        for text in selector:
-            conditions &= Selector.parse(text)
-        rows = self.bpfman.list_programs(
-            all=all_,
-            kernel_type=program_type,
-            application=application,
-            selector=conditions,
-            attached=True if attached else False if unattached else None,
-        )
-        if quiet:
-            self.ids(r.id for r in rows)
-        else:
-            self.emit(programs_table(rows), [summary_json(r) for r in rows])
-
-    def list_links(
-        self,
-        program_type: str | None = None,
-        application: str | None = None,
-        metadata_selector: Sequence[str] = (),
-        program_id: int | None = None,
-        kind: Sequence[str] = (),
-        quiet: bool = False,
-    ) -> None:
-        from .output import link_json, links_table
-
-        rows = self.bpfman.list_links(
-            kernel_type=program_type,
-            application=application,
-            selector=parse_key_values(metadata_selector, "metadata selector"),
-            program_id=program_id,
-            kind=list(kind) or None,
-        )
-        if quiet:
-            self.ids(d.link.id for d in rows)
-        else:
-            self.emit(links_table(rows), [link_json(d) for d in rows])
-
-    def ids(self, ids: Iterable[int]) -> None:
-        """``list -q``: the ids alone, one a line, whatever ``--output`` says."""
-        text = "\n".join(str(i) for i in ids)
-        if text:
-            print(text)
 
     def remove_each(
         self,

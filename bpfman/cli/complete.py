@@ -61,13 +61,13 @@ def _dirs(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
 # -- bpfman's state -----------------------------------------------------------------
 def _root(ctx: click.Context | None) -> Path:
     """The root the line names (``--root``, or ``BPFMAN_ROOT`` through it), else the default."""
-    from ..config import default_root
+    from ..core.root import default_root
 
     while ctx is not None:
         if ctx.params.get("root"):
             return Path(ctx.params["root"])
         ctx = ctx.parent
-    return default_root()
+    return Path(default_root())
 
 
 def _records(ctx: click.Context, links: bool) -> list[Any]:
@@ -77,10 +77,11 @@ def _records(ctx: click.Context, links: bool) -> list[Any]:
     changes nothing. A root that cannot be read (another user's) raises, and
     :func:`complete` turns that into no candidates.
     """
-    from ..core.bpffs import Layout, trusted_root
+    from ..core.bpffs import Layout
     from ..core.state import Store
+    from ..core.trust import trusted_root
 
-    store = Store(Layout(trusted_root(_root(ctx))))
+    store = Store(Layout(Path(trusted_root(_root(ctx)))).db)
     if not store.exists():
         return []
     try:

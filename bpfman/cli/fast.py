@@ -6,20 +6,24 @@ path; anything else (help, unknown or repeated flags, ``--flag=value``, missing
 values) returns None and goes to the full CLI, which owns the messages. The
 global options are taken before the command or among its own, as the full
 CLI takes them. The flags are the full CLI's (:mod:`bpfman.cli.grammar`).
+
+Plain ``list programs`` on a healthy store goes further: it imports neither
+click nor the manager (:mod:`bpfman.core.listing`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from functools import partial
-from pathlib import Path
-from typing import Any
+import sys
 
-from ..errors import InvalidInputError
 from . import grammar
-from .app import App, guarded, lock_timeout, verbose_logging
-from .grammar import Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .grammar import Flag
 
 
 def _table(flags: Sequence[Flag]) -> dict[str, Flag]:
@@ -92,13 +96,70 @@ def run(argv: Sequence[str]) -> int | None:
         ((len(c), f) for c, f in _COMMANDS.items() if tuple(args[at : at + len(c)]) == c),
         (0, None),
     )
-    options = parse(args[:at] + args[at + words :], {**flags, **_GLOBAL}) if flags else None
+    if flags is None:
+        return None
+    options = parse(args[:at] + args[at + words :], {**flags, **_GLOBAL})
     if options is None:
         return None
     root = options.pop("root", os.environ.get(grammar.ROOT.envvar or "") or None)
     timeout = options.pop("lock_timeout", os.environ.get(grammar.LOCK_TIMEOUT.envvar or "") or None)
     if root == "":
         return None  # the full CLI refuses it
+    output = options.pop("output", grammar.OUTPUT.default)
+    if flags is not _LOAD_FILE and timeout is None and not options.get("verbose"):
+        code = _healthy_list(flags, options, root, output)
+        if code is not None:
+            return code
+    return _through_app(flags, options, root, timeout, output)
+
+
+def _healthy_list(
+    flags: dict[str, Flag], options: dict[str, Any], root: str | None, output: str
+) -> int | None:
+    """A ``list`` from a healthy store, without the app; None: the app's path decides.
+
+    Anything amiss, bad input included, is left to the app's path, which
+    says what is wrong in its words (this path has read, nothing more).
+    """
+    from ..core.listing import healthy
+    from ..core.root import default_root
+    from ..errors import BpfmanError
+    from .listing import links_text, programs_text, show
+
+    try:
+        with healthy(root or default_root()) as queries:
+            if queries is None:
+                return None
+            if flags is _LIST_PROGRAMS:
+                text = programs_text(queries.programs, output, **options)
+            else:
+                text = links_text(queries.links, output, **options)
+            if queries.txn is None or queries.txn.corrupt:
+                return None
+    except (BpfmanError, OSError):
+        return None
+    try:
+        show(text)
+    except BrokenPipeError:  # the reader left early: no failure (as guarded() has it)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _through_app(
+    flags: dict[str, Flag],
+    options: dict[str, Any],
+    root: str | None,
+    timeout: str | None,
+    output: str,
+) -> int | None:
+    """The command through :class:`~bpfman.cli.app.App`, under :func:`~bpfman.cli.app.guarded`."""
+    from functools import partial
+    from pathlib import Path
+
+    from ..errors import InvalidInputError
+    from .app import App, guarded, lock_timeout, verbose_logging
+    from .listing import links_text, programs_text, show
+
     try:
         seconds = None if timeout is None else lock_timeout(timeout)
     except InvalidInputError:
@@ -107,16 +168,16 @@ def run(argv: Sequence[str]) -> int | None:
     if verbose:
         verbose_logging()
     app = App(Path(root) if root else None, lock_timeout=seconds)
-    app.output = options.pop("output", grammar.OUTPUT.default)
+    app.output = output
 
     def go() -> int:
         try:
             if flags is _LOAD_FILE:
                 app.load(partial(app.bpfman.load_file, options.pop("path")), **options)
             elif flags is _LIST_PROGRAMS:
-                app.list_programs(**options)
+                show(programs_text(app.bpfman.list_programs, app.output, **options))
             else:
-                app.list_links(**options)
+                show(links_text(app.bpfman.list_links, app.output, **options))
         finally:
             app.close()
         return 0

@@ -35,6 +35,7 @@ from .grammar import (
     Flag,
 )
 from .lazy import lazy_commands
+from .listing import links_text, programs_text, show
 from .options import (
     IMAGE_URL_HELP,
     REGISTRY_AUTH_HELP,
@@ -301,15 +302,13 @@ def _listing(name: str, flags: tuple[Flag, ...]) -> Callable[[Any], click.Comman
 @_listing("programs", LIST_PROGRAMS)
 def list_programs(app: App, /, output: str, **filters: Any) -> None:
     """List all loaded eBPF programs."""
-    app.output = output
-    app.list_programs(**filters)
+    show(programs_text(app.bpfman.list_programs, output, **filters))
 
 
 @_listing("links", LIST_LINKS)
 def list_links(app: App, /, output: str, **filters: Any) -> None:
     """List all program attachments."""
-    app.output = output
-    app.list_links(**filters)
+    show(links_text(app.bpfman.list_links, output, **filters))
 
 
 @cli.group(cls=BpfmanGroup)

@@ -367,8 +367,8 @@ def installed_types() -> list[str]:
 
     Read from the root's cache, as commands find them, so help stays cheap.
     """
-    from ..config import default_root
     from ..core.bpffs import Layout
+    from ..core.root import default_root
     from ..discovery import discover
 
     ctx = click.get_current_context(silent=True)

@@ -7,13 +7,15 @@ with stable keys and real types, for scripts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from ..core.manager import LinkDetails, ProgramDetails, ProgramSummary
 from ..core.model import shown
 
+TYPE_CHECKING = False  # ``list`` imports this module: neither typing nor the manager
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from ..core.manager import LinkDetails, ProgramDetails
+    from ..core.model import ProgramSummary
     from ..kernel.info import ProgInfo
 
 Value = str | list[str]

@@ -89,7 +89,7 @@ def run_service(
     import logging
     import os
 
-    from ..config import require_privilege
+    from ..privilege import require_privilege
 
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not os.environ.get("JOURNAL_STREAM"):  # journald stamps lines itself

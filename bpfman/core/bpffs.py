@@ -7,7 +7,7 @@ alone (0700): an unprivileged user can neither read the state nor plant an
 entry that bpfman would later act on. Removal never follows a symlink, so
 even an entry root planted by mistake cannot redirect it.
 
-The root's path is trusted only as a whole (:func:`trusted_root`): a user
+The root's path is trusted only as a whole (:func:`.trust.trusted_root`): a user
 who owns any directory above it could rename the root away. And bpfman acts
 only on recorded paths inside its own bpffs (:meth:`Layout.confine`), so a
 forged or older record cannot point a removal anywhere else.
@@ -20,15 +20,15 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from bpfman.errors import BpfmanError, PermissionDeniedError, StateError
 from bpfman.kernel.mounts import ensure_mounted, is_mounted
 from bpfman.logs import get_logger
 
+from . import root as names
+from .trust import PRIVATE, trusted_root
+
 log = get_logger(__name__)
-PRIVATE = 0o700
-MAX_SYMLINKS = 40  # as the kernel's path walk
 # Subdirectories of the bpffs the core pins into; plugins add their own.
 CORE_DIRS = ("links", "maps")
 # What a root holds (bpfman's own entries): the store, the bpffs, the image cache, the
@@ -42,7 +42,7 @@ KERNEL_ENTRIES = ("maps.debug", "progs.debug")
 
 
 class Layout:
-    """Every path under a root directory: the one place their names are written.
+    """Every path under a root directory, from the names in :mod:`.root`.
 
     ``fs/`` is bpfman's bpffs (its pins below); ``db/`` the LMDB store, with
     the writers' lock ``db/writer.lock``; ``bpfman.toml`` the configuration;
@@ -53,16 +53,16 @@ class Layout:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.fs = root / "fs"
-        self.db = root / "db"
-        self.lock = self.db / "writer.lock"
-        self.config = root / "bpfman.toml"
-        self.plugins_cache = root / "plugins.cache"
-        self.images = root / "images"
-        # bpfman-operator's DaemonSet mounts the registrar's socket directory at csi/.
-        self.csi_socket = root / "csi" / "csi.sock"
-        self.csi_volumes = root / "csi-volumes"
-        self.relay = root / "relay"
+        self.fs = root / names.FS
+        self.links = self.fs / names.LINKS
+        self.db = root / names.DB
+        self.lock = self.db / names.LOCK_FILE
+        self.config = root / names.CONFIG
+        self.plugins_cache = root / names.PLUGINS_CACHE
+        self.images = root / names.IMAGES
+        self.csi_socket = root / names.CSI_SOCKET
+        self.csi_volumes = root / names.CSI_VOLUMES
+        self.relay = root / names.RELAY
 
     def resolved(self) -> Layout:
         """This layout with the root's symlinks resolved, as mountinfo shows its paths."""
@@ -128,132 +128,6 @@ class Layout:
         )
 
 
-def trusted_root(given: Path | str, create: bool = False) -> Path:
-    """``given`` made absolute, with trusted symlinks resolved; refuses a path others steer.
-
-    Every directory from ``/`` down must belong to root or this user and,
-    above the root itself, be writable by nobody else unless sticky
-    (``/tmp``): otherwise its owner or writers could rename the root away and
-    put another in its place. A symlink is followed only when root or this
-    user owns it (its directory is checked already): ``/var/run -> /run``
-    works, one another user planted does not. With ``create``, missing
-    directories are made (0700), each checked like the others; without it
-    (a reader) nothing is created and the missing rest is returned as is.
-    """
-    return trusted_path(given, Trust("root"), create)
-
-
-class Trust(NamedTuple):
-    """What a checked path is for, as :func:`trusted_path` reads and reports it.
-
-    :param what: its name in messages (``root``, ``socket directory``).
-    :param mode: the mode of directories made on the way.
-    :param leave_last: the last component is the caller's to check (the socket
-        directory, which may be a pod's shared emptyDir): it is neither checked,
-        followed nor made, only put after the checked path above it.
-    """
-
-    what: str
-    mode: int = PRIVATE
-    leave_last: bool = False
-
-
-def trusted_path(given: Path | str, trust: Trust, create: bool = False) -> Path:
-    """:func:`trusted_root`'s walk, for any directory bpfman keeps something in."""
-    what = trust.what
-    try:
-        pending = _components(os.path.join(os.getcwd(), given))
-    except OSError as exc:
-        raise StateError(f"cannot use {what} {given}: {exc.strerror}") from None
-    current = Path("/")
-    _check_component(given, trust, current, os.lstat(current), last=False)
-    followed = 0
-    while pending:
-        if trust.leave_last and len(pending) == 1 and pending[0] != "..":
-            return current / pending[0]
-        name = pending.pop()
-        if name == "..":
-            current = current.parent
-            continue
-        here = current / name
-        try:
-            st = _lstat_or_create(given, trust, here, pending, create)
-        except FileNotFoundError:
-            return here.joinpath(*reversed(pending))
-        if stat.S_ISLNK(st.st_mode):
-            _check_component(given, trust, here, st, last=False)
-            followed += 1
-            if followed > MAX_SYMLINKS:
-                raise StateError(f"cannot use {what} {given}: too many levels of symbolic links")
-            target = os.readlink(here)
-            pending += _components(target)
-            if target.startswith("/"):
-                current = Path("/")
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            raise StateError(f"cannot use {what} {given}: {here} is not a directory")
-        _check_component(given, trust, here, st, last=not pending)
-        current = here
-    if current == Path("/"):
-        raise StateError(f"cannot use / as bpfman's {what}: choose a directory of its own")
-    _check_component(given, trust, current, os.lstat(current), last=True)  # reached through ".."?
-    return current
-
-
-def _components(path: str) -> list[str]:
-    """The names of ``path``, last first (a stack), without empty and ``.`` ones."""
-    return [part for part in reversed(path.split("/")) if part not in ("", ".")]
-
-
-def _lstat_or_create(
-    given: Path | str, trust: Trust, here: Path, pending: list[str], create: bool
-) -> os.stat_result:
-    """``here``'s lstat; a missing directory is made with ``create`` (FileNotFoundError without)."""
-    what = trust.what
-    try:
-        return os.lstat(here)
-    except FileNotFoundError:
-        if ".." in pending:  # "missing/.." names nothing that exists or can be made
-            raise StateError(f"cannot use {what} {given}: {here} does not exist") from None
-        if not create:
-            raise
-    except OSError as exc:
-        raise StateError(f"cannot use {what} {given}: {here}: {exc.strerror}") from None
-    try:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(here, trust.mode)
-        return os.lstat(here)
-    except OSError as exc:
-        raise StateError(f"cannot create {what} {given}: {here}: {exc.strerror}") from None
-
-
-def _check_component(
-    given: Path | str, trust: Trust, path: Path, st: os.stat_result, last: bool
-) -> None:
-    """Refuse a component of the path that another user could change."""
-    what = trust.what
-    link = stat.S_ISLNK(st.st_mode)
-    if st.st_uid not in (0, os.geteuid()):
-        could = "point it elsewhere" if link else "move what bpfman keeps there"
-        raise PermissionDeniedError(
-            f"refusing {what} {given}: {path} belongs to uid {st.st_uid}, who could {could}; "
-            f"choose a {what} whose every directory belongs to root"
-        )
-    mode = stat.S_IMODE(st.st_mode)
-    if link or not mode & 0o022:
-        return
-    if last and mode & stat.S_ISVTX:
-        raise PermissionDeniedError(
-            f"refusing {what} {given}: {path} is a shared directory (mode {mode:o}); "
-            "choose a directory of bpfman's own"
-        )
-    if not last and not mode & stat.S_ISVTX:
-        raise PermissionDeniedError(
-            f"refusing {what} {given}: {path} is writable by group or others (mode {mode:o}), "
-            "who could move what bpfman keeps there"
-        )
-
-
 def private_dir(path: Path) -> None:
     """Create ``path`` (0700) or check that it is a private directory of ours.
 
@@ -284,7 +158,7 @@ def prepare_root(layout: Layout) -> None:
     bpffs is mounted later, under that lock: two first commands checking
     for a mount at once would otherwise both mount one.
     """
-    now = trusted_root(layout.root, create=True)
+    now = Path(trusted_root(layout.root, create=True))
     if now != layout.root:
         raise StateError(f"the root {layout.root} leads to {now} now: run the command again")
     _refuse_foreign_root(layout)

@@ -5,62 +5,70 @@ third-party plugin's type) or the way the kernel does (``probe``, ``tracing``,
 ``sched-cls``...): both work everywhere a type is filtered on. bpfman's name
 selects bpfman's programs of that type, and programs bpfman did not load by
 the type's kernel type; the kernel's name selects by kernel type throughout.
+
+``list`` imports this module, so its classes are plain slotted ones: neither
+dataclasses (with inspect) nor typing is imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from bpfman.errors import InvalidInputError
 from bpfman.kernel.names import PROG_TYPE_FILTERS, kernel_types_named, squash
 
-from .model import APPLICATION_KEYS, ProgramRecord, application_of
+from .model import APPLICATION_KEYS, ProgramRecord, SlottedValue, application_of
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Literal
+
     from .plugins import Plugins
 
-# Which reading of a name that is both bpfman's and the kernel's wins (``tc``):
-# ``--program-type`` keeps the guide's kernel meaning, the library's ``type=`` bpfman's.
-Prefer = Literal["kernel", "bpfman"]
+    # Which reading of a name that is both bpfman's and the kernel's wins (``tc``): the
+    # guide's ``--program-type`` keeps the kernel meaning, the library's ``type=`` bpfman's.
+    Prefer = Literal["kernel", "bpfman"]
+    Op = Literal["=", "!=", "exists", "!exists"]
 
 
-@dataclass(frozen=True)
-class TypeFilter:
+class TypeFilter(SlottedValue):
     """Programs of one type, by bpfman's name (``bpfman_type``) or the kernel's.
 
     bpfman's programs are kept by the type their records name, so only ``--all``
     (programs bpfman did not load) asks the type's plugin for its kernel type.
     """
 
-    bpfman_type: str | None
-    kernel: frozenset[int] = frozenset()
-    plugins: Callable[[], Plugins] | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("bpfman_type", "kernel", "plugins")
+
+    def __init__(
+        self,
+        bpfman_type: str | None,
+        kernel: frozenset[int] = frozenset(),
+        plugins: Callable[[], Plugins] | None = None,
+    ) -> None:
+        self.bpfman_type, self.kernel, self.plugins = bpfman_type, kernel, plugins
 
     def keeps(self, record: ProgramRecord) -> bool:
         if self.bpfman_type is not None:
             return record.type == self.bpfman_type
         return record.kernel_type in self.kernel
 
-    @cached_property
-    def kernel_types(self) -> frozenset[int]:
-        if self.bpfman_type is None or self.plugins is None:
-            return self.kernel
-        return frozenset({self.plugins().program_type(self.bpfman_type).kernel_type})
-
     def keeps_kernel(self, prog_type: int) -> bool:
         """Whether a program bpfman did not load, of kernel type ``prog_type``, is kept."""
-        return prog_type in self.kernel_types
+        if self.bpfman_type is not None and self.plugins is not None:
+            self.kernel = frozenset({self.plugins().program_type(self.bpfman_type).kernel_type})
+            self.plugins = None  # asked once
+        return prog_type in self.kernel
 
 
-@dataclass(frozen=True)
-class TypeFilters:
+class TypeFilters(SlottedValue):
     """Type filters that must all hold (none: every type is kept)."""
 
-    each: tuple[TypeFilter, ...] = ()
+    __slots__ = ("each",)
+
+    def __init__(self, each: tuple[TypeFilter, ...] = ()) -> None:
+        self.each = each
 
     def keeps(self, record: ProgramRecord) -> bool:
         return all(t.keeps(record) for t in self.each)
@@ -141,12 +149,13 @@ def link_kinds(kinds: str | Sequence[str] | None, plugins: Callable[[], Plugins]
     return found
 
 
-class Requirement(NamedTuple):
+class Requirement(SlottedValue):
     """One term of a selector: ``key=value``, ``key!=value``, ``key`` or ``!key``."""
 
-    key: str
-    op: Literal["=", "!=", "exists", "!exists"]
-    value: str = ""
+    __slots__ = ("key", "op", "value")
+
+    def __init__(self, key: str, op: Op, value: str = "") -> None:
+        self.key, self.op, self.value = key, op, value
 
     def holds(self, metadata: Mapping[str, str]) -> bool:
         if self.op == "exists":
@@ -157,8 +166,7 @@ class Requirement(NamedTuple):
         return equal if self.op == "=" else not equal
 
 
-@dataclass(frozen=True)
-class Selector:
+class Selector(SlottedValue):
     """Metadata every kept program (or link) must match, as Kubernetes label selectors
     are written: ``owner=acme,env!=dev`` (``==`` is ``=``; ``key`` needs the key,
     ``!key`` its absence; ``key!=value`` also keeps what lacks the key).
@@ -166,7 +174,10 @@ class Selector:
     The application is one key whichever of its two names it was recorded under.
     """
 
-    requirements: tuple[Requirement, ...] = ()
+    __slots__ = ("requirements",)
+
+    def __init__(self, requirements: tuple[Requirement, ...] = ()) -> None:
+        self.requirements = requirements
 
     @classmethod
     def parse(cls, text: str) -> Selector:
@@ -206,7 +217,7 @@ class Selector:
         return all(req.holds(seen) for req in self.requirements)
 
 
-def _term(term: str) -> tuple[str, Literal["=", "!=", "exists", "!exists"], str]:
+def _term(term: str) -> tuple[str, Op, str]:
     if "!=" in term:
         key, _, value = term.partition("!=")
         return key.strip(), "!=", value.strip()

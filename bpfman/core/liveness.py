@@ -20,15 +20,15 @@ detached with ``bpftool link detach`` while its hook lives is found there.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from bpfman.errors import BpfmanError, NotFoundError
 
-from .model import LinkRecord
-
+TYPE_CHECKING = False  # ``list links`` imports this module: not typing
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .model import LinkRecord
     from .state import Txn
 
 PIN_REMOVED = "pin removed"
@@ -81,9 +81,9 @@ class Liveness:
         False asks every link (recovery).
     """
 
-    def __init__(self, txn: Txn, links_dir: Path, *, per_hook: bool = True) -> None:
+    def __init__(self, txn: Txn, links_dir: str, *, per_hook: bool = True) -> None:
         self._txn = txn
-        self._links_dir = str(links_dir)
+        self._links_dir = links_dir
         self._per_hook = per_hook
         self._pinned: set[str] | None = None
         self._hooks: dict[str, list[int]] = {}

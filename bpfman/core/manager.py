@@ -10,6 +10,7 @@ that ``list`` would not show. Readers never take the lock.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import time
@@ -17,10 +18,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from bpfman import kernel
-from bpfman.config import Config, default_root, load_config, require_privilege
+from bpfman.config import Config, load_config
 from bpfman.errors import (
     ConflictError,
     InvalidInputError,
@@ -38,6 +39,7 @@ from bpfman.inputs import (
 )
 from bpfman.kernel.limits import FD_ERRNOS, fd_error, require_fds
 from bpfman.logs import get_logger
+from bpfman.privilege import require_privilege
 from bpfman.validate import text
 
 from .bpffs import (
@@ -48,13 +50,22 @@ from .bpffs import (
     mount_bpffs,
     prepare_root,
     remove_tree,
-    trusted_root,
     unpin,
     unpin_link,
 )
 from .journal import Operation, replay
-from .model import APPLICATION_KEY, LinkRecord, LinkView, ProgramRecord, Resource, plain_view
+from .listing import Queries
+from .model import (
+    APPLICATION_KEY,
+    LinkDetails,
+    LinkRecord,
+    ProgramRecord,
+    ProgramSummary,
+    Resource,
+)
+from .root import default_root
 from .state import Store, Txn
+from .trust import trusted_root
 
 if TYPE_CHECKING:
     from bpfman.declare import Applied, Declaration
@@ -62,11 +73,11 @@ if TYPE_CHECKING:
 
     from .context import Scope
     from .contract import AttachParams, ProgramType
-    from .filters import Selector
-    from .liveness import Liveness
     from .plugins import Plugins
 
 log = get_logger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 UNLOAD_WAIT = 5.0  # seconds unload waits for the kernel to free the program
 
@@ -75,22 +86,6 @@ UNLOAD_WAIT = 5.0  # seconds unload waits for the kernel to free the program
 #: that a request whose client left, or whose deadline passed, while it waited
 #: for the lock is never started.
 before_start: ContextVar[Callable[[], None] | None] = ContextVar("before_start", default=None)
-
-
-class LinkDetails(NamedTuple):
-    """A link with the program it belongs to and its plugin's description.
-
-    ``detached`` says why the kernel no longer runs it (its interface,
-    namespace, cgroup or process is gone, its pin was removed...): such a
-    link holds no position until ``detach``, ``unload`` or ``system
-    recover`` removes it.
-    """
-
-    link: LinkRecord
-    program: ProgramRecord
-    view: LinkView
-    position: int | None
-    detached: str | None = None
 
 
 class ProgramDetails(NamedTuple):
@@ -103,15 +98,16 @@ class ProgramDetails(NamedTuple):
     kernel: kernel.ProgInfo | None
 
 
-class ProgramSummary(NamedTuple):
-    """One row of ``list programs``."""
+def _reading(query: Callable[Concatenate[Queries, P], R]) -> Callable[Concatenate[Bpfman, P], R]:
+    """A query of :class:`~.listing.Queries` as the manager's: asked of a snapshot
+    read as :meth:`Bpfman._read` reads it (crashes recovered first)."""
 
-    id: int
-    application: str
-    type: str
-    name: str
-    link_ids: list[int]
-    managed: bool
+    @functools.wraps(query)
+    def method(self: Bpfman, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._read() as txn:
+            return query(self._queries(txn), *args, **kwargs)
+
+    return method
 
 
 class Bpfman:
@@ -120,7 +116,7 @@ class Bpfman:
     :param root: state and bpffs root (default ``$BPFMAN_ROOT`` or
         ``/run/bpfman``); made absolute here, once, with trusted symlinks
         resolved, and refused when another user could move it
-        (:func:`~bpfman.core.bpffs.trusted_root`).
+        (:func:`~bpfman.core.trust.trusted_root`).
     :param plugins: a plugin manager; discovered from entry points by default.
     :param lock_timeout: seconds a mutation waits for another writer's lock
         before it gives up with :class:`LockTimeoutError` (default: forever).
@@ -136,8 +132,8 @@ class Bpfman:
         lock_timeout: float | None = None,
     ) -> None:
         self.lock_timeout = lock_timeout
-        self.layout = Layout(trusted_root(root if root is not None else default_root()))
-        self.store = Store(self.layout)
+        self.layout = Layout(Path(trusted_root(root if root is not None else default_root())))
+        self.store = Store(self.layout.db)
         self._plugins = plugins
         self._config: Config | None = None
         self._images: ImageStore | None = None
@@ -625,55 +621,8 @@ class Bpfman:
             return recover(self, self._release, mode)
 
     # -- queries ------------------------------------------------------------
-    def list_programs(
-        self,
-        *,
-        all: bool = False,
-        kernel_type: str | None = None,
-        type: str | None = None,
-        application: str | None = None,
-        selector: Selector | Mapping[str, str] | None = None,
-        attached: bool | None = None,
-    ) -> list[ProgramSummary]:
-        """Programs bpfman loaded (``all``: every program in the kernel).
-
-        :param kernel_type: a type name, the kernel's reading first (``tc``:
-            every sched_cls program, tcx's too); bpfman's type names work too.
-        :param type: a type name, bpfman's reading first (``tc``: bpfman's tc
-            programs; with ``all``, the kernel's sched_cls programs too); the
-            kernel's names (``probe``) work too.
-        :param selector: metadata to match: ``{key: value}`` pairs or a
-            :class:`~bpfman.core.filters.Selector` (``Selector.parse("a=b,c!=d")``).
-        :param attached: True keeps programs with links, False those without.
-
-        ``application``, ``selector`` and ``attached`` keep bpfman's programs only.
-        """
-        from .filters import Selector, application_selector, type_filters  # queries only
-
-        types = type_filters(kernel_type, type, lambda: self.plugins)
-        conditions = application_selector(application) & Selector.of(selector)
-        records: list[ProgramRecord] = []
-        link_ids: dict[int, list[int]] = {}
-        with self._read() as txn:
-            if txn is not None:
-                records = txn.programs()
-                for link in sorted(txn.links(), key=lambda ln: ln.seq):
-                    link_ids.setdefault(link.program_id, []).append(link.id)
-        rows = [
-            ProgramSummary(r.id, r.application, r.type, r.name, link_ids.get(r.id, []), True)
-            for r in records
-            if types.keeps(r)
-            and conditions.matches(r.metadata)
-            and (attached is None or attached == bool(link_ids.get(r.id)))
-        ]
-        if all and not conditions and attached is None:
-            managed = {r.id for r in records}
-            rows += [
-                ProgramSummary(info.id, "", info.type_name, info.name, [], False)
-                for info in kernel.prog_infos(skip=managed, full_names=True)
-                if types.keeps_kernel(info.type)
-            ]
-        return sorted(rows, key=lambda row: row.id)
+    list_programs = _reading(Queries.programs)
+    list_links = _reading(Queries.links)
 
     def program_records(self) -> list[ProgramRecord]:
         """Every program bpfman recorded, read in one snapshot (the service's List)."""
@@ -688,10 +637,8 @@ class Bpfman:
             if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
-                    liveness = self._liveness(txn)
-                    links = [
-                        self._describe(liveness, link, record) for link in txn.links_of(program_id)
-                    ]
+                    queries = self._queries(txn)
+                    links = [queries.describe(link, record) for link in txn.links_of(program_id)]
                     used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
@@ -702,45 +649,6 @@ class Bpfman:
                 raise NotFoundError(f"no program with id {program_id}") from None
         return ProgramDetails(program_id, record, links, used_by, info)
 
-    def list_links(
-        self,
-        *,
-        kernel_type: str | None = None,
-        type: str | None = None,
-        application: str | None = None,
-        selector: Selector | Mapping[str, str] | None = None,
-        program_id: int | None = None,
-        kind: str | Sequence[str] | None = None,
-    ) -> list[LinkDetails]:
-        """Links bpfman made, by their program (its id, type and application), the
-        metadata of the link and its program (``selector``) and their own type
-        (``kind``: type names, a list or comma-separated). See :meth:`list_programs`."""
-        from .filters import Selector, application_selector, link_kinds, type_filters
-
-        types = type_filters(kernel_type, type, lambda: self.plugins)
-        owner, conditions = application_selector(application), Selector.of(selector)
-        kinds = link_kinds(kind, lambda: self.plugins)
-        rows: list[LinkDetails] = []
-        with self._read() as txn:
-            if txn is None:
-                return []
-            programs = {p.id: p for p in txn.programs()}
-            liveness = self._liveness(txn)
-            for link in txn.links():
-                program = programs.get(link.program_id)
-                if program is None:
-                    continue
-                if program_id is not None and program.id != program_id:
-                    continue
-                if kinds and link.type not in kinds:
-                    continue
-                if not (types.keeps(program) and owner.matches(program.metadata)):
-                    continue
-                if not conditions.matches({**program.metadata, **link.metadata}):
-                    continue
-                rows.append(self._describe(liveness, link, program))
-        return sorted(rows, key=lambda d: (d.program.id, d.link.seq))
-
     def get_link(self, link_id: int) -> LinkDetails:
         with self._read() as txn:
             if txn is not None:
@@ -748,42 +656,11 @@ class Bpfman:
                 if link is not None:
                     program = txn.get_program(link.program_id)
                     if program is not None:
-                        return self._describe(self._liveness(txn), link, program)
+                        return self._queries(txn).describe(link, program)
         raise NotFoundError(f"no link with id {link_id}")
 
-    def _liveness(self, txn: Txn) -> Liveness:
-        from .liveness import Liveness
-
-        return Liveness(txn, self.layout.fs / "links")
-
-    def _describe(
-        self, liveness: Liveness, link: LinkRecord, program: ProgramRecord
-    ) -> LinkDetails:
-        """The recorded view, with the link's current position among the live links
-        of a shared hook, or why it is detached."""
-        view = LinkView(link.attachment, [(str(k), str(v)) for k, v in link.rows])
-        if not view.attachment:  # recorded by an older bpfman: ask the plugin, or show raw
-            view = self._view_of(link)
-        detached = liveness.detached(link)
-        if detached is not None:
-            view = LinkView(
-                f"{view.attachment} (detached: {detached})", [*view.rows, ("Detached", detached)]
-            )
-            return LinkDetails(link, program, view, None, detached)
-        position = None
-        if link.hook is not None:
-            ids = liveness.live_on_hook(link.hook)
-            position = ids.index(link.id) if link.id in ids else None
-            view = LinkView(
-                f"{view.attachment} pos-{position}", _with_position(view.rows, position)
-            )
-        return LinkDetails(link, program, view, position)
-
-    def _view_of(self, link: LinkRecord) -> LinkView:
-        try:
-            return self.plugins.handler(link.type).describe(link.params)
-        except (InvalidInputError, KeyError):
-            return plain_view(link.params)
+    def _queries(self, txn: Txn | None) -> Queries:
+        return Queries(txn, lambda: self.plugins, str(self.layout.links))
 
     # -- declared state (bpfman.declare) ---------------------------------------
     def save(self) -> Declaration:
@@ -855,12 +732,6 @@ def _require_regular_file(location: str, given: str | os.PathLike[str]) -> None:
         }
         kind = kinds.get(stat.S_IFMT(mode), "of an unknown kind")
         raise InvalidInputError(f"bytecode file {given} is not a regular file: it is {kind}")
-
-
-def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tuple[str, str]]:
-    """The rows with ``Position`` after ``Priority``."""
-    at = next((i + 1 for i, (label, _) in enumerate(rows) if label == "Priority"), None)
-    return rows if at is None else [*rows[:at], ("Position", str(position)), *rows[at:]]
 
 
 def _check_sections(

@@ -13,8 +13,10 @@ dataclasses, re-exports the ones plugins use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+TYPE_CHECKING = False  # every command reads records: not even typing at import
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 # ``--application`` is stored under the reference's current key; records and
 # selectors written with its older key are read as the same thing.
@@ -28,7 +30,7 @@ def application_of(metadata: dict[str, str]) -> str:
     return metadata.get(APPLICATION_KEY) or metadata.get(LEGACY_APPLICATION_KEY, "")
 
 
-class _Record:
+class SlottedValue:
     """Equality, ``repr`` and the msgpack form, from the ``__slots__`` in field order."""
 
     __slots__: tuple[str, ...] = ()
@@ -38,7 +40,7 @@ class _Record:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Record) or type(other) is not type(self):
+        if not isinstance(other, SlottedValue) or type(other) is not type(self):
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
@@ -47,7 +49,7 @@ class _Record:
         return f"{type(self).__name__}({fields})"
 
 
-class ProgramRecord(_Record):
+class ProgramRecord(SlottedValue):
     """A program bpfman loaded; ``id`` is the kernel program id."""
 
     __slots__ = (  # noqa: RUF023 -- field order: the constructor's, repr's, the stored map's
@@ -102,7 +104,7 @@ class ProgramRecord(_Record):
         return [(str(label), str(value)) for label, value in self.rows]
 
 
-class LinkRecord(_Record):
+class LinkRecord(SlottedValue):
     """An attachment of a program, identified by bpfman's own link id.
 
     ``hook`` names the shared attach point (interface, direction, netns...)
@@ -161,7 +163,7 @@ class LinkRecord(_Record):
         return (self.priority if self.priority is not None else 0, self.seq)
 
 
-class LinkView(_Record):
+class LinkView(SlottedValue):
     """How a link reads in ``list links`` (attachment) and ``get link`` (rows).
 
     On a shared hook the core appends `` pos-N`` to the attachment and a
@@ -173,6 +175,58 @@ class LinkView(_Record):
     def __init__(self, attachment: str, rows: list[tuple[str, str]]) -> None:
         self.attachment = attachment
         self.rows = rows
+
+
+class ProgramSummary(SlottedValue):
+    """One row of ``list programs``: ``managed`` is False for a program only the kernel has."""
+
+    __slots__ = ("id", "application", "type", "name", "link_ids", "managed")  # noqa: RUF023
+    id: int
+    application: str
+    type: str
+    name: str
+    link_ids: list[int]
+    managed: bool
+
+    def __init__(
+        self, id: int, application: str, type: str, name: str, link_ids: list[int], managed: bool
+    ) -> None:
+        self.id, self.application, self.type, self.name = id, application, type, name
+        self.link_ids, self.managed = link_ids, managed
+
+    @classmethod
+    def of(cls, record: ProgramRecord, link_ids: dict[int, list[int]]) -> ProgramSummary:
+        """The row of a program bpfman loaded; ``link_ids``: :meth:`~.state.Txn.link_ids`."""
+        return cls(record.id, record.application, record.type, record.name,
+                   link_ids.get(record.id, []), True)  # fmt: skip
+
+
+class LinkDetails(SlottedValue):
+    """A link with the program it belongs to and its plugin's description.
+
+    ``detached`` says why the kernel no longer runs it (its interface,
+    namespace, cgroup or process is gone, its pin was removed...): such a
+    link holds no position until ``detach``, ``unload`` or ``system
+    recover`` removes it.
+    """
+
+    __slots__ = ("link", "program", "view", "position", "detached")  # noqa: RUF023
+    link: LinkRecord
+    program: ProgramRecord
+    view: LinkView
+    position: int | None
+    detached: str | None
+
+    def __init__(
+        self,
+        link: LinkRecord,
+        program: ProgramRecord,
+        view: LinkView,
+        position: int | None,
+        detached: str | None = None,
+    ) -> None:
+        self.link, self.program, self.view = link, program, view
+        self.position, self.detached = position, detached
 
 
 def shown(value: object) -> str:
@@ -188,7 +242,7 @@ def plain_view(recorded: Mapping[str, Any]) -> LinkView:
     return LinkView(" ".join(str(v) for v in recorded.values()), rows)
 
 
-class Resource(_Record):
+class Resource(SlottedValue):
     """A kernel object an operation creates or removes, described for the journal.
 
     ``owner`` is empty for the core's own kinds (``pin``: one pinned object,

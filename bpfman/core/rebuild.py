@@ -10,6 +10,7 @@ namespace) -- or everything bpffs holds is released instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -104,10 +105,11 @@ def set_aside(store: Store) -> list[str]:
     """Move a corrupt data file out of the way (kept for inspection)."""
     store.close(forget=True)
     data = store.data_file
-    data.with_name("lock.mdb").unlink(missing_ok=True)
-    if not data.exists():
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(store.path, "lock.mdb"))  # LMDB's lock file
+    if not os.path.exists(data):
         return []
-    kept = data.with_name(f"data.mdb.corrupt-{int(time.time())}")
+    kept = f"{data}.corrupt-{int(time.time())}"
     os.rename(data, kept)
     return [f"moved the unreadable store to {kept}"]
 

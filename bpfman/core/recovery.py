@@ -67,7 +67,7 @@ def reconcile(op: Operation, layout: Layout, config: Config, plugins: Plugins) -
             if not txn.map_users(program.map_pin_path):
                 op.retire(Resource.tree(program.map_pin_path))
     scope = Scope(op, layout, config)
-    liveness = Liveness(txn, layout.fs / "links", per_hook=False)
+    liveness = Liveness(txn, str(layout.links), per_hook=False)
     for link in txn.links():
         owner = txn.get_program(link.program_id)
         if owner is None:

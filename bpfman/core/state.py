@@ -23,8 +23,6 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 import lmdb
 import msgpack
@@ -35,9 +33,14 @@ from bpfman.lmdb_header import check_data_file, corrupt_message
 from bpfman.logs import get_logger
 
 from .model import LinkRecord, ProgramRecord
+from .root import DATA_FILE, LOCK_FILE
 
+TYPE_CHECKING = False  # typing itself costs ``list`` a seventh of its time
 if TYPE_CHECKING:
-    from .bpffs import Layout
+    from os import PathLike
+    from typing import Any, TypeVar
+
+    R = TypeVar("R")
 
 # 3: links record what they hang on (``anchor``); an older bpfman would read them as corrupt.
 SCHEMA_VERSION = 3
@@ -53,8 +56,7 @@ _DBS = (
     b"links_by_program",
     b"map_users",
 )
-_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-R = TypeVar("R")
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _NOTICE_AFTER = 1.0  # seconds a writer waits for the lock before it says for whom
 _POLL = 0.02  # the longest pause between two tries for the lock
 _SHOWN = 160  # characters of the holder's command line shown
@@ -75,7 +77,8 @@ def _unpack(data: bytes | memoryview) -> Any:
 
 def current_boot_id() -> str:
     try:
-        return _BOOT_ID.read_text().strip()
+        with open(_BOOT_ID) as f:
+            return f.read().strip()
     except OSError as exc:
         if exc.errno in FD_ERRNOS:  # "" would make every record look like another boot's
             raise fd_error(f"read {_BOOT_ID}", exc.errno) from None
@@ -90,10 +93,17 @@ class Txn:
     (and logged), so one bad record never hides the others.
     """
 
-    def __init__(self, txn: lmdb.Transaction | None, dbs: dict[bytes, Any], write: bool) -> None:
+    def __init__(
+        self,
+        txn: lmdb.Transaction | None,
+        dbs: dict[bytes, Any],
+        write: bool,
+        quiet: bool = False,
+    ) -> None:
         self._txn = txn
         self._dbs = dbs
         self.write = write
+        self.quiet = quiet  # corrupt records are only noted in ``corrupt``, not logged
         self.staged: dict[tuple[bytes, bytes], bytes | None] = {}
         self.corrupt: list[tuple[str, bytes]] = []
 
@@ -113,22 +123,30 @@ class Txn:
         return None if raw is None else bytes(raw)
 
     def _scan(self, db: bytes, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
-        found: dict[bytes, bytes] = {}
+        """The entries whose keys start with ``prefix``, by key, staged changes applied."""
+        stored: list[tuple[bytes, bytes]] = []
         handle = self._dbs.get(db)
         if handle is not None and self._txn is not None:
             cur = self._txn.cursor(db=handle)
             if cur.set_range(prefix):
                 for raw_key, raw_value in cur:
-                    key = bytes(raw_key)
+                    key = bytes(raw_key)  # bytes already (no buffers asked for): no copy
                     if not key.startswith(prefix):
                         break
-                    found[key] = bytes(raw_value)
-        for (sdb, skey), staged in self.staged.items():
-            if sdb == db and skey.startswith(prefix):
-                if staged is None:
-                    found.pop(skey, None)
-                else:
-                    found[skey] = staged
+                    stored.append((key, bytes(raw_value)))
+        staged = [
+            (skey, value)
+            for (sdb, skey), value in self.staged.items()
+            if sdb == db and skey.startswith(prefix)
+        ]
+        if not staged:  # every reader, and most of a writer's scans: LMDB's order is the key's
+            return stored
+        found = dict(stored)
+        for key, value in staged:
+            if value is None:
+                found.pop(key, None)
+            else:
+                found[key] = value
         return sorted(found.items())
 
     def _put(self, db: bytes, key: bytes, value: bytes) -> None:
@@ -147,7 +165,7 @@ class Txn:
         try:
             return build(_unpack(raw))
         except Exception as exc:  # any malformed record: msgpack, type or key errors
-            if not quiet:
+            if not (quiet or self.quiet):
                 log.warning(
                     "warning: skipping the corrupt %s record %d (%s); run `bpfman system recover`",
                     db.decode().rstrip("s"),
@@ -236,6 +254,28 @@ class Txn:
         if record.hook is not None:
             self._delete(b"links_by_hook", record.hook.encode() + b"\0" + _id_key(record.id))
 
+    def link_ids(self) -> dict[int, list[int]]:
+        """Each program's link ids, in attach order (``list programs`` shows them).
+
+        Read from the index, for links whose record is there; only the records
+        of a program's several links are decoded, for the ``seq`` that orders
+        them (``list links`` decodes every one, and warns of a corrupt one).
+        """
+        raw: dict[int, dict[bytes, bytes]] = {}
+        for key, _ in self._scan(b"links_by_program"):
+            value = self._get(b"links", key[4:])
+            if value is not None:
+                raw.setdefault(int.from_bytes(key[:4], "big"), {})[key[4:]] = value
+        ids = {}
+        for program_id, links in raw.items():
+            if len(links) == 1:
+                ids[program_id] = [int.from_bytes(key, "big") for key in links]
+                continue
+            found = [self._decode(b"links", k, v, LinkRecord.from_dict) for k, v in links.items()]
+            ordered = sorted((link for link in found if link is not None), key=_by_seq)
+            ids[program_id] = [link.id for link in ordered]
+        return ids
+
     def link_exists(self, link_id: int) -> bool:
         return self._get(b"links", _id_key(link_id)) is not None
 
@@ -300,6 +340,10 @@ class Txn:
         self._put(b"meta", key.encode(), _pack(value))
 
 
+def _by_seq(link: LinkRecord) -> int:
+    return link.seq
+
+
 def _map_user_key(record: ProgramRecord) -> bytes:
     return record.map_pin_path.encode() + b"\0" + _id_key(record.id)
 
@@ -322,12 +366,12 @@ _OPEN_LOCK = _thread.allocate_lock()  # threading's Lock, without importing thre
 
 
 class Store:
-    """The LMDB environment under the root's ``db/`` and the writers' lock beside it."""
+    """The LMDB environment in a root's ``db/`` and the writers' lock beside it."""
 
-    def __init__(self, layout: Layout) -> None:
-        self.path = path = layout.db
-        self.data_file = path / "data.mdb"  # LMDB's name for its data file
-        self.lock_file = layout.lock
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = path
+        self.data_file = os.path.join(path, DATA_FILE)
+        self.lock_file = os.path.join(path, LOCK_FILE)
         self._key = os.path.realpath(path)
         self._shared: _Shared | None = None
 
@@ -373,18 +417,19 @@ class Store:
 
     # -- readers ------------------------------------------------------------
     @contextmanager
-    def read(self) -> Iterator[Txn]:
+    def read(self, quiet: bool = False) -> Iterator[Txn]:
         """A snapshot; never waits for a writer, never writes.
 
         Records of another boot describe kernel objects that are gone: a
-        reader sees them as absent (the next writer clears them).
+        reader sees them as absent (the next writer clears them). ``quiet``:
+        corrupt records are noted in :attr:`Txn.corrupt` without a warning.
         """
         env = self._open()
         with env.begin(write=False) as txn:
             dbs = {name: _open_existing(env, txn, name) for name in _DBS}
-            view = Txn(txn, {k: v for k, v in dbs.items() if v is not None}, False)
+            view = Txn(txn, {k: v for k, v in dbs.items() if v is not None}, False, quiet)
             if _stale(view):
-                view = Txn(txn, {}, False)
+                view = Txn(txn, {}, False, quiet)
             yield view
 
     # -- writers ------------------------------------------------------------
@@ -520,7 +565,7 @@ class Store:
     def size(self) -> int:
         """Bytes the data file takes (metrics)."""
         try:
-            return self.data_file.stat().st_size
+            return os.stat(self.data_file).st_size
         except OSError:
             return 0
 

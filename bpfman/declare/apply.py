@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from bpfman.config import require_privilege
 from bpfman.core.model import LinkRecord, ProgramRecord
 from bpfman.errors import BpfmanError, ImageError, InvalidInputError, NotFoundError
 from bpfman.inputs import HexValue, ProgramRequest
 from bpfman.logs import get_logger
+from bpfman.privilege import require_privilege
 
 from .host import Host, Manager, recorded_options
 from .plan import Action, Checked, Plan, Steps, check, make_plan, naming, program_text, stub_record

@@ -10,9 +10,9 @@ name is used, so commands that never touch the kernel do not pay for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bpfman.lazy import lazy_attributes
+
+TYPE_CHECKING = False  # ``list`` imports this package: not typing
 
 if TYPE_CHECKING:
     from bpfman.kernel.fds import (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -112,7 +113,7 @@ class Turns:
 
     def _writers_lock_free(self, timeout: float) -> bool:
         """Whether no CLI writer holds the state's lock now (the core then takes it)."""
-        if not self.store.lock_file.exists():
+        if not os.path.exists(self.store.lock_file):
             return True
         with self.store.locked(blocking=False) as free:
             if free:

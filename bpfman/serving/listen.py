@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 from typing import NamedTuple
 
-from bpfman.core.bpffs import Trust, trusted_path
+from bpfman.core.trust import Trust, trusted_path
 from bpfman.errors import ConflictError, PermissionDeniedError
 
 log = logging.getLogger("bpfman.service")
@@ -89,7 +89,9 @@ def _socket_directory(path: Path) -> os.stat_result:
     warning: bpfman-operator's socket volume is an emptyDir that kubelet makes
     2777 and gives the pod's fsGroup.
     """
-    path = trusted_path(path, Trust("socket directory", mode=0o755, leave_last=True), create=True)
+    path = Path(
+        trusted_path(path, Trust("socket directory", mode=0o755, leave_last=True), create=True)
+    )
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o755)
     st = os.lstat(path)

@@ -41,7 +41,7 @@ class Snapshot:
 
 def state(root: Path) -> Snapshot:
     """bpfman's records, read as any reader would (no lock)."""
-    store = Store(Layout(root))
+    store = Store(Layout(root).db)
     snap = Snapshot()
     try:
         if not store.exists():

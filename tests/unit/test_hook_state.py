@@ -57,7 +57,7 @@ LEGACY_TC: dict[str, Any] = {
 def store(tmp_path: Path) -> Any:
     layout = Layout(tmp_path)
     layout.db.mkdir()
-    store = Store(layout)
+    store = Store(layout.db)
     with store.locked():
         store.prepare(lambda: True)
     yield store

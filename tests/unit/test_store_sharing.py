@@ -14,7 +14,7 @@ def test_stores_share_and_a_forgotten_environment_is_reopened(tmp_path: Path) ->
     db = tmp_path / "db"
     db.mkdir()
     key = os.path.realpath(db)  # other tests' stores may be open in this process too
-    first, second = Store(Layout(tmp_path)), Store(Layout(tmp_path))
+    first, second = Store(Layout(tmp_path).db), Store(Layout(tmp_path).db)
     with first.locked():
         first.prepare(lambda: True)
     shared = first._open()
