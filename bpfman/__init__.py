@@ -24,8 +24,8 @@ __version__ = "0.2.0"
 if TYPE_CHECKING:
     from bpfman.core.contract import AttachParams, LinkView
     from bpfman.core.filters import Selector
-    from bpfman.core.manager import Bpfman, LinkDetails, ProgramDetails
-    from bpfman.core.model import LinkRecord, ProgramRecord, ProgramSummary
+    from bpfman.core.manager import Bpfman, ProgramDetails
+    from bpfman.core.model import LinkDetails, LinkRecord, ProgramRecord, ProgramSummary
     from bpfman.errors import (
         BpfmanError,
         ConflictError,
@@ -110,7 +110,7 @@ _WHERE: dict[str, str] = {
     "LinkView": "bpfman.core.contract",
     "Selector": "bpfman.core.filters",
     "Bpfman": "bpfman.core.manager",
-    "LinkDetails": "bpfman.core.manager",
+    "LinkDetails": "bpfman.core.model",
     "ProgramDetails": "bpfman.core.manager",
     "ProgramSummary": "bpfman.core.model",
     "LinkRecord": "bpfman.core.model",
