@@ -8,6 +8,7 @@ runs below compares the two paths on the same store.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,18 +80,44 @@ def test_a_corrupt_record_is_reported_once_and_the_others_listed(root: Root, obj
     counter = objects / "tracepoint_counter.bpf.o"
     good = root.load_id(counter, "--programs", "tracepoint:tracepoint_counter")
     bad = root.load_id(counter, "--programs", "tracepoint:tracepoint_counter")
+    link = root.attach(good, "tracepoint", "-t", "syscalls/sys_enter_getppid")["id"]
+    corrupt(root, b"programs", bad)
+    corrupt(root, b"links", link)
+    proc = root.run("list", "programs", "-o", "json")
+    assert [(row["id"], row["links"]) for row in json.loads(proc.stdout)] == [(good, [])]
+    assert proc.stderr.splitlines() == [
+        f"warning: skipping the corrupt {kind} record {key} (FormatError); "
+        "run `bpfman system recover`"
+        for kind, key in (("program", bad), ("link", link))
+    ]
+
+
+def corrupt(root: Root, db: bytes, key: int) -> None:
+    """Put bytes no msgpack reader takes in place of a record."""
     env = lmdb.open(str(Layout(root.path).db), max_dbs=16)
     try:
         with env.begin(write=True) as txn:
-            txn.put(
-                bad.to_bytes(4, "big"), b"\xc1not msgpack", db=env.open_db(b"programs", txn=txn)
-            )
+            txn.put(key.to_bytes(4, "big"), b"\xc1not msgpack", db=env.open_db(db, txn=txn))
     finally:
         env.close()
-    proc = root.run("list", "programs", "-q")
-    assert proc.stdout.split() == [str(good)]
-    warnings = [line for line in proc.stderr.splitlines() if "corrupt program record" in line]
-    assert warnings == [
-        f"warning: skipping the corrupt program record {bad} (FormatError); "
-        "run `bpfman system recover`"
-    ], proc.stderr
+
+
+def test_a_failed_write_is_one_line_and_a_status(root: Root, objects: Path) -> None:
+    """Output that cannot be written (a full disk) ends as the app's path ends it."""
+    root.load_id(
+        objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter"
+    )
+    for extra in ((), THROUGH_APP):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [sys.executable, "-m", "bpfman", "list", "programs", *extra],
+                env=root.env,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+        assert proc.returncode == 70, proc.stderr
+        assert proc.stderr.splitlines() == [
+            "Error: internal error: OSError: [Errno 28] No space left on device (run with -v)"
+        ]

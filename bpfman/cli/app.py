@@ -244,7 +244,8 @@ def guarded(run: Callable[[], int], verbose: bool) -> int:
     """
     try:
         code = run()
-        sys.stdout.flush()  # here, not at exit: a closed pipe must reach this handler
+        if sys.stdout is not None:  # None: started with stdout closed; print() wrote nothing
+            sys.stdout.flush()  # here, not at exit: a closed pipe must reach this handler
         return code
     except BpfmanError as exc:
         if verbose:

@@ -58,9 +58,10 @@ def _run(args: list[str]) -> tuple[int, bool]:
 def _flushed(code: int) -> int:
     """``code`` once stdout and stderr are flushed; a reader gone by then changes nothing."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed, where print() writes nothing
+            sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to say
-    with contextlib.suppress(OSError):
-        sys.stderr.flush()  # nowhere to say that stderr is gone
+    with contextlib.suppress(OSError, AttributeError):
+        sys.stderr.flush()  # nowhere to say that stderr is gone (or it was closed at start)
     return code

@@ -118,30 +118,41 @@ def _healthy_list(
 ) -> int | None:
     """A ``list`` from a healthy store, without the app; None: the app's path decides.
 
-    Anything amiss, bad input included, is left to the app's path, which
-    says what is wrong in its words (this path has read, nothing more).
+    Anything amiss (bad input, a damaged store, any error at all) is left to
+    the app's path, which says what is wrong in its words: this one has only
+    read. Only writing the output is past turning back: a failure there is
+    reported as :func:`~bpfman.cli.app.guarded` reports it.
     """
     from ..core.listing import healthy
     from ..core.root import default_root
-    from ..errors import BpfmanError
     from .listing import links_text, programs_text, show
 
     try:
-        with healthy(root or default_root()) as queries:
-            if queries is None:
+        with healthy(root or default_root()) as found:
+            if found is None:
                 return None
+            queries, snapshot = found
             if flags is _LIST_PROGRAMS:
                 text = programs_text(queries.programs, output, **options)
             else:
                 text = links_text(queries.links, output, **options)
-            if queries.txn is None or queries.txn.corrupt:
+            if snapshot.corrupt:
                 return None
-    except (BpfmanError, OSError):
+    except Exception:  # whatever it is, the app's path meets it again and says so
         return None
     try:
         show(text)
     except BrokenPipeError:  # the reader left early: no failure (as guarded() has it)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except Exception as exc:  # e.g. ENOSPC: one line and a status, as the app's path says it
+        from .app import guarded
+
+        failure = exc
+
+        def again() -> int:
+            raise failure
+
+        return guarded(again, verbose=False)
     return 0
 
 

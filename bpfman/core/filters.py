@@ -149,7 +149,21 @@ def link_kinds(kinds: str | Sequence[str] | None, plugins: Callable[[], Plugins]
     return found
 
 
-class Requirement(SlottedValue):
+class _Frozen(SlottedValue):
+    """Set once, hashable by value: what selectors were as frozen dataclasses."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().values()))
+
+
+class Requirement(_Frozen):
     """One term of a selector: ``key=value``, ``key!=value``, ``key`` or ``!key``."""
 
     __slots__ = ("key", "op", "value")
@@ -166,7 +180,7 @@ class Requirement(SlottedValue):
         return equal if self.op == "=" else not equal
 
 
-class Selector(SlottedValue):
+class Selector(_Frozen):
     """Metadata every kept program (or link) must match, as Kubernetes label selectors
     are written: ``owner=acme,env!=dev`` (``==`` is ``=``; ``key`` needs the key,
     ``!key`` its absence; ``key!=value`` also keeps what lacks the key).

@@ -14,7 +14,7 @@ warn about) is left to it: :func:`healthy` yields None, or the caller finds
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cache, partial
 
 from bpfman.privilege import require_privilege
@@ -27,6 +27,7 @@ from .trust import trusted_root
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
+    from contextlib import AbstractContextManager
 
     from .filters import Selector
     from .liveness import Liveness
@@ -36,21 +37,25 @@ if TYPE_CHECKING:
 
 
 class Queries:
-    """What ``list`` and ``get`` ask of one snapshot (None: nothing was ever recorded).
+    """What ``list`` and ``get`` ask of the store (the manager's :meth:`~.Bpfman.list_programs`
+    and :meth:`~.Bpfman.list_links` are :meth:`programs` and :meth:`links`).
 
-    The manager's :meth:`~.Bpfman.list_programs` and :meth:`~.Bpfman.list_links`
-    are :meth:`programs` and :meth:`links`, asked of a fresh snapshot.
-
+    :param read: a snapshot to read (None: nothing was ever recorded), taken
+        once the filters are known to be valid.
     :param plugins: the plugin manager, asked only for a type name that may
         be bpfman's, a link kind, or a link recorded without its description.
     :param links_dir: where the core pins links, for :class:`~.liveness.Liveness`.
     """
 
-    def __init__(self, txn: Txn | None, plugins: Callable[[], Plugins], links_dir: str) -> None:
-        self.txn = txn
+    def __init__(
+        self,
+        read: Callable[[], AbstractContextManager[Txn | None]],
+        plugins: Callable[[], Plugins],
+        links_dir: str,
+    ) -> None:
+        self._read = read
         self._plugins = plugins
         self._links_dir = links_dir
-        self._liveness: Liveness | None = None
 
     def programs(
         self,
@@ -83,8 +88,9 @@ class Queries:
         conditions = application_selector(application) & Selector.of(selector)
         records: list[ProgramRecord] = []
         link_ids: dict[int, list[int]] = {}
-        if self.txn is not None:
-            records, link_ids = self.txn.programs(), self.txn.link_ids()
+        with self._read() as txn:
+            if txn is not None:
+                records, link_ids = txn.programs(), txn.link_ids()
         rows = [
             ProgramSummary.of(r, link_ids)
             for r in records
@@ -113,38 +119,45 @@ class Queries:
     ) -> list[LinkDetails]:
         """Links bpfman made, by their program (its id, type and application), the
         metadata of the link and its program (``selector``) and their own type
-        (``kind``: type names, a list or comma-separated). See :meth:`programs`."""
+        (``kind``: type names, a list or comma-separated), as programs are listed."""
         from .filters import Selector, application_selector, link_kinds, type_filters
 
         types = type_filters(kernel_type, type, self._plugins)
         owner, conditions = application_selector(application), Selector.of(selector)
         kinds = link_kinds(kind, self._plugins)
-        if self.txn is None:
-            return []
-        programs = {p.id: p for p in self.txn.programs()}
         rows: list[LinkDetails] = []
-        for link in self.txn.links():
-            program = programs.get(link.program_id)
-            if program is None:
-                continue
-            if program_id is not None and program.id != program_id:
-                continue
-            if kinds and link.type not in kinds:
-                continue
-            if not (types.keeps(program) and owner.matches(program.metadata)):
-                continue
-            if not conditions.matches({**program.metadata, **link.metadata}):
-                continue
-            rows.append(self.describe(link, program))
+        with self._read() as txn:
+            if txn is None:
+                return []
+            programs = {p.id: p for p in txn.programs()}
+            liveness = self.liveness(txn)
+            for link in txn.links():
+                program = programs.get(link.program_id)
+                if program is None:
+                    continue
+                if program_id is not None and program.id != program_id:
+                    continue
+                if kinds and link.type not in kinds:
+                    continue
+                if not (types.keeps(program) and owner.matches(program.metadata)):
+                    continue
+                if not conditions.matches({**program.metadata, **link.metadata}):
+                    continue
+                rows.append(self.describe(liveness, link, program))
         return sorted(rows, key=lambda d: (d.program.id, d.link.seq))
 
-    def describe(self, link: LinkRecord, program: ProgramRecord) -> LinkDetails:
+    def liveness(self, txn: Txn) -> Liveness:
+        """What :meth:`describe` asks whether links still run (each fact once per read)."""
+        from .liveness import Liveness
+
+        return Liveness(txn, self._links_dir)
+
+    def describe(self, liveness: Liveness, link: LinkRecord, program: ProgramRecord) -> LinkDetails:
         """The recorded view, with the link's current position among the live links
         of a shared hook, or why it is detached."""
         view = LinkView(link.attachment, [(str(k), str(v)) for k, v in link.rows])
         if not view.attachment:  # recorded by an older bpfman: ask the plugin, or show raw
             view = self._view_of(link)
-        liveness = self._live()
         detached = liveness.detached(link)
         if detached is not None:
             view = LinkView(
@@ -159,15 +172,6 @@ class Queries:
                 f"{view.attachment} pos-{position}", _with_position(view.rows, position)
             )
         return LinkDetails(link, program, view, position)
-
-    def _live(self) -> Liveness:
-        """One :class:`~.liveness.Liveness` per snapshot: each fact asked once."""
-        if self._liveness is None:
-            from .liveness import Liveness
-
-            assert self.txn is not None  # only links read from it are described
-            self._liveness = Liveness(self.txn, self._links_dir)
-        return self._liveness
 
     def _view_of(self, link: LinkRecord) -> LinkView:
         from bpfman.errors import InvalidInputError
@@ -185,11 +189,11 @@ def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tu
 
 
 @contextmanager
-def healthy(root: str) -> Iterator[Queries | None]:
-    """The queries of a snapshot of ``root``'s store, or None: ask the manager.
+def healthy(root: str) -> Iterator[tuple[Queries, Txn] | None]:
+    """Queries of one snapshot of ``root``'s store, and that snapshot; None: ask the manager.
 
-    The caller must also ask the manager when the queries found a corrupt
-    record (``queries.txn.corrupt``): this snapshot skips them without a word.
+    The caller must also ask the manager when the queries met a corrupt record
+    (the snapshot's :attr:`~.state.Txn.corrupt`): they skipped it without a word.
     """
     require_privilege()
     root = trusted_root(root)
@@ -203,7 +207,7 @@ def healthy(root: str) -> Iterator[Queries | None]:
                 yield None
                 return
             links = os.path.join(root, names.FS, names.LINKS)
-            yield Queries(txn, cache(partial(_plugins, root)), links)
+            yield Queries(partial(nullcontext, txn), cache(partial(_plugins, root)), links), txn
     finally:
         store.close()
 

@@ -98,15 +98,17 @@ class ProgramDetails(NamedTuple):
     kernel: kernel.ProgInfo | None
 
 
-def _reading(query: Callable[Concatenate[Queries, P], R]) -> Callable[Concatenate[Bpfman, P], R]:
-    """A query of :class:`~.listing.Queries` as the manager's: asked of a snapshot
-    read as :meth:`Bpfman._read` reads it (crashes recovered first)."""
+def _asked(
+    query: Callable[Concatenate[Queries, P], R], name: str
+) -> Callable[Concatenate[Bpfman, P], R]:
+    """A query of :class:`~.listing.Queries` as the manager's method ``name``: it reads
+    a snapshot as :meth:`Bpfman._read` does (crashes recovered first)."""
 
     @functools.wraps(query)
     def method(self: Bpfman, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._read() as txn:
-            return query(self._queries(txn), *args, **kwargs)
+        return query(self._queries(), *args, **kwargs)
 
+    method.__name__, method.__qualname__ = name, f"Bpfman.{name}"
     return method
 
 
@@ -621,8 +623,8 @@ class Bpfman:
             return recover(self, self._release, mode)
 
     # -- queries ------------------------------------------------------------
-    list_programs = _reading(Queries.programs)
-    list_links = _reading(Queries.links)
+    list_programs = _asked(Queries.programs, "list_programs")
+    list_links = _asked(Queries.links, "list_links")
 
     def program_records(self) -> list[ProgramRecord]:
         """Every program bpfman recorded, read in one snapshot (the service's List)."""
@@ -637,8 +639,9 @@ class Bpfman:
             if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
-                    queries = self._queries(txn)
-                    links = [queries.describe(link, record) for link in txn.links_of(program_id)]
+                    queries = self._queries()
+                    alive = queries.liveness(txn)
+                    links = [queries.describe(alive, ln, record) for ln in txn.links_of(program_id)]
                     used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
@@ -656,11 +659,12 @@ class Bpfman:
                 if link is not None:
                     program = txn.get_program(link.program_id)
                     if program is not None:
-                        return self._queries(txn).describe(link, program)
+                        queries = self._queries()
+                        return queries.describe(queries.liveness(txn), link, program)
         raise NotFoundError(f"no link with id {link_id}")
 
-    def _queries(self, txn: Txn | None) -> Queries:
-        return Queries(txn, lambda: self.plugins, str(self.layout.links))
+    def _queries(self) -> Queries:
+        return Queries(self._read, lambda: self.plugins, str(self.layout.links))
 
     # -- declared state (bpfman.declare) ---------------------------------------
     def save(self) -> Declaration:

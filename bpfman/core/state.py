@@ -255,25 +255,10 @@ class Txn:
             self._delete(b"links_by_hook", record.hook.encode() + b"\0" + _id_key(record.id))
 
     def link_ids(self) -> dict[int, list[int]]:
-        """Each program's link ids, in attach order (``list programs`` shows them).
-
-        Read from the index, for links whose record is there; only the records
-        of a program's several links are decoded, for the ``seq`` that orders
-        them (``list links`` decodes every one, and warns of a corrupt one).
-        """
-        raw: dict[int, dict[bytes, bytes]] = {}
-        for key, _ in self._scan(b"links_by_program"):
-            value = self._get(b"links", key[4:])
-            if value is not None:
-                raw.setdefault(int.from_bytes(key[:4], "big"), {})[key[4:]] = value
-        ids = {}
-        for program_id, links in raw.items():
-            if len(links) == 1:
-                ids[program_id] = [int.from_bytes(key, "big") for key in links]
-                continue
-            found = [self._decode(b"links", k, v, LinkRecord.from_dict) for k, v in links.items()]
-            ordered = sorted((link for link in found if link is not None), key=_by_seq)
-            ids[program_id] = [link.id for link in ordered]
+        """Each program's link ids, in attach order (``list programs`` shows them)."""
+        ids: dict[int, list[int]] = {}
+        for link in sorted(self.links(), key=_by_seq):
+            ids.setdefault(link.program_id, []).append(link.id)
         return ids
 
     def link_exists(self, link_id: int) -> bool:
