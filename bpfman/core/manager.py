@@ -688,10 +688,10 @@ class Bpfman:
             if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
-                    liveness = self._liveness(txn)
-                    links = [
-                        self._describe(liveness, link, record) for link in txn.links_of(program_id)
-                    ]
+                    found = txn.links_of(program_id)
+                    if found:  # else a fresh load: the liveness checks stay unimported
+                        liveness = self._liveness(txn)
+                        links = [self._describe(liveness, link, record) for link in found]
                     used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
