@@ -7,11 +7,34 @@ command scans the installed distributions and makes these records.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
-from bpfman.discovery import installed
+from bpfman.discovery import ENTRY_POINT_GROUP
 from bpfman.errors import BpfmanError
 
 from .plugins import Plugins, hook_manager
+
+
+class EntryPoint(NamedTuple):
+    """One installed entry point of the group, and the distribution that declares it."""
+
+    name: str
+    value: str
+    package: str
+    version: str
+
+
+def installed() -> list[EntryPoint]:
+    """Every entry point of the group as installed, names two of them share included."""
+    from importlib.metadata import entry_points
+
+    found = {
+        EntryPoint(ep.name, ep.value, ep.dist.name, ep.dist.version)
+        if ep.dist is not None
+        else EntryPoint(ep.name, ep.value, "", "")
+        for ep in entry_points(group=ENTRY_POINT_GROUP)
+    }
+    return sorted(found)
 
 
 @dataclass(frozen=True)
