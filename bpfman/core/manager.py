@@ -696,10 +696,13 @@ class Bpfman:
         info: kernel.ProgInfo | None = None
         try:
             with kernel.prog_fd_by_id(program_id) as fd:
-                info = kernel.prog_info(fd.fd, full_name=True)
+                # The name bpfman recorded is whole: BTF is read for the others' alone.
+                info = kernel.prog_info(fd.fd, full_name=record is None)
         except NotFoundError:
             if record is None:
                 raise NotFoundError(f"no program with id {program_id}") from None
+        if info is not None and record is not None and record.name.startswith(info.name):
+            info = info._replace(name=record.name)
         return ProgramDetails(program_id, record, links, used_by, info)
 
     def list_links(
