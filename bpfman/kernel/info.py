@@ -1,7 +1,7 @@
 """What the kernel says about a loaded program, map or link."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typing.NamedTuple compiles each string
+# annotation when it makes the class, and these resolve as they are written.
 import os
 import time
 from collections.abc import Container, Iterator
