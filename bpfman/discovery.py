@@ -5,7 +5,7 @@ than the rest of a ``load`` command, so the entry points found are cached in
 the root, keyed by the directories on ``sys.path`` (see :func:`_path_key`):
 installing, upgrading or removing a distribution adds or removes an entry in
 one of them, and the next command scans again. ``bpfman system plugins`` scans
-afresh (:func:`installed`), with the distribution of each.
+afresh (:mod:`bpfman.core.survey`), with the distribution of each.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, TypeGuard
 
 import msgpack
 
@@ -24,28 +24,6 @@ from bpfman.logs import get_logger
 
 ENTRY_POINT_GROUP = "bpfman.program_types"
 log = get_logger(__name__)
-
-
-class EntryPoint(NamedTuple):
-    """One installed entry point of the group, and the distribution that declares it."""
-
-    name: str
-    value: str
-    package: str
-    version: str
-
-
-def installed() -> list[EntryPoint]:
-    """Every entry point of the group as installed, names two of them share included."""
-    from importlib.metadata import entry_points
-
-    found = {
-        EntryPoint(ep.name, ep.value, ep.dist.name, ep.dist.version)
-        if ep.dist is not None
-        else EntryPoint(ep.name, ep.value, "", "")
-        for ep in entry_points(group=ENTRY_POINT_GROUP)
-    }
-    return sorted(found)
 
 
 def discover(cache: Path | None) -> dict[str, str]:

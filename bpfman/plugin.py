@@ -20,10 +20,10 @@ docs/plugins.md, and its complete example, ``tests/plugins/bpfman_demo_plugin``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel, validate
-from bpfman.core import liveness
 from bpfman.core.bpffs import entries, is_pinned, unpin
 from bpfman.core.context import AttachContext, DetachContext, LoadContext, RecoverContext
 from bpfman.core.contract import (
@@ -57,16 +57,17 @@ from bpfman.errors import (
     PluginError,
     UnsupportedError,
 )
-from bpfman.kernel import features
 from bpfman.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from bpfman.core import liveness
+    from bpfman.kernel import features
     from bpfman.kernel.links import is_detached
     from bpfman.kernel.namespaces import NetnsRef, in_mount_namespace, reachable_netns
 
 # Attach-time helpers resolve on first use: importing a plugin, which every ``load``
-# of its type does, stays free of the link and namespace code.
-__getattr__ = lazy_attributes(
+# of its type does, stays free of the link, namespace, liveness and feature code.
+_attribute = lazy_attributes(
     __name__,
     {
         "is_detached": "bpfman.kernel.links",
@@ -76,6 +77,15 @@ __getattr__ = lazy_attributes(
     },
     globals(),
 )
+_MODULES = {"features": "bpfman.kernel.features", "liveness": "bpfman.core.liveness"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        module = globals()[name] = importlib.import_module(_MODULES[name])
+        return module
+    return _attribute(name)
+
 
 __all__ = [
     "DIRECTION",

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bpfman.cli import roff
-from bpfman.cli.app import EXIT_STATUSES
+from bpfman.cli.exits import EXIT_STATUSES
 from bpfman.core.manager import Bpfman
 from tests.helpers.consistency import kernel_programs, problems
 from tests.helpers.inject import STORE_WRITES, counts, points, tampered, unload_all

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,7 @@ def as_recorded(info: kernel.ProgInfo, kernel_type: int | None) -> kernel.ProgIn
     """``info`` with the type bpfman recorded (an xdp program loaded as ext shows xdp)."""
     if kernel_type is None:
         return info
-    return replace(info, type=kernel_type, type_name=kernel.prog_type_name(kernel_type))
+    return info._replace(type=kernel_type, type_name=kernel.prog_type_name(kernel_type))
 
 
 class Local:

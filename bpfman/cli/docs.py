@@ -31,7 +31,7 @@ import click
 from .. import __version__
 from ..errors import InvalidInputError, PluginError
 from . import roff
-from .app import EXIT_STATUSES
+from .exits import EXIT_STATUSES
 from .lazy import resolved
 from .options import HelpArgument, argument_name, cleandoc, metavar, option_help
 

@@ -22,7 +22,8 @@ from .. import __version__
 from ..errors import InvalidInputError
 from ..validate import PULL_POLICIES
 from . import complete as completion
-from .app import App, error, exit_status_text, lock_timeout, past_click, run_click, verbose_logging
+from .app import App, error, lock_timeout, past_click, run_click, verbose_logging
+from .exits import exit_status_text
 from .grammar import (
     GLOBAL,
     LIST_LINKS,

@@ -166,7 +166,7 @@ def plugins(app: App, check: bool, output: str) -> None:
     another plugin) is listed with its error; the exit status is still 0
     unless --check is given.
     """
-    from bpfman.core.plugins import survey
+    from bpfman.core.survey import survey
     from bpfman.errors import PluginError
 
     from .output import table

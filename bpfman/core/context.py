@@ -11,7 +11,6 @@ is undone exactly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -30,18 +29,29 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-@dataclass
 class LoadContext:
-    """One ``TYPE:FUNC`` of a load request, before the object reaches the kernel."""
+    """One ``TYPE:FUNC`` of a load request, before the object reaches the kernel.
 
-    program_type: str
-    function: str
-    section: str
-    attach_func: str | None
-    obj: kernel.BpfObject
-    kernel_type: int = 0
-    data: dict[str, Any] = field(default_factory=dict, init=False)
-    rows: list[list[str]] = field(default_factory=list, init=False)
+    A plain class, as the other contexts: a dataclass compiled its methods on every load.
+    """
+
+    def __init__(
+        self,
+        program_type: str,
+        function: str,
+        section: str,
+        attach_func: str | None,
+        obj: kernel.BpfObject,
+        kernel_type: int = 0,
+    ) -> None:
+        self.program_type = program_type
+        self.function = function
+        self.section = section
+        self.attach_func = attach_func
+        self.obj = obj
+        self.kernel_type = kernel_type
+        self.data: dict[str, Any] = {}
+        self.rows: list[list[str]] = []
 
     def set_type(self, kernel_type: int, expected_attach_type: int | None = None) -> None:
         """Load the program as this kernel type (a bpfman type serving a family of

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 P = TypeVar("P", bound="AttachParams")
 
 
-@dataclass(frozen=True)
+# eq and repr off: each subclass, a frozen dataclass, makes its own from its fields,
+# and the base (which has none) making them too cost every plugin's import.
+@dataclass(frozen=True, eq=False, repr=False)
 class AttachParams:
     """A program type's attach options; subclass as a frozen dataclass.
 

@@ -14,8 +14,8 @@ built (:func:`check`).
 type checkers know ``field`` alone, so only it keeps a required option required.)
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typing.NamedTuple compiles each string
+# annotation when it makes the class, and these resolve as they are written.
 import dataclasses
 import inspect
 import types

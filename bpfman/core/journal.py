@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -141,11 +140,15 @@ def _interrupts_held() -> Iterator[None]:
     the block runs as it is.
     """
     previous = signal.getsignal(signal.SIGINT)
-    if previous is None or threading.current_thread() is not threading.main_thread():
+    caught: list[FrameType | None] = []
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGINT, lambda _signum, frame: caught.append(frame))
+        except ValueError:  # not the main thread (found so, without importing threading)
+            previous = None
+    if previous is None:
         yield
         return
-    caught: list[FrameType | None] = []
-    signal.signal(signal.SIGINT, lambda _signum, frame: caught.append(frame))
     try:
         yield
     finally:

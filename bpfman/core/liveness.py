@@ -150,8 +150,8 @@ def _why(link: LinkRecord) -> str | None:
 
 def _kernel_link(path: str, anchor: Mapping[str, Any]) -> str | None:
     from bpfman import kernel
+    from bpfman.kernel.attach_types import LINK_TYPE
     from bpfman.kernel.links import is_detached
-    from bpfman.kernel.types import LINK_TYPE
 
     try:
         with kernel.obj_get(path) as fd:

@@ -639,17 +639,22 @@ class Bpfman:
             if txn is not None:
                 record = txn.get_program(program_id)
                 if record is not None:
-                    queries = self._queries()
-                    alive = queries.liveness(txn)
-                    links = [queries.describe(alive, ln, record) for ln in txn.links_of(program_id)]
+                    found = txn.links_of(program_id)
+                    if found:  # else a fresh load: the liveness checks stay unimported
+                        queries = self._queries()
+                        alive = queries.liveness(txn)
+                        links = [queries.describe(alive, link, record) for link in found]
                     used_by = txn.map_users(record.map_pin_path)
         info: kernel.ProgInfo | None = None
         try:
             with kernel.prog_fd_by_id(program_id) as fd:
-                info = kernel.prog_info(fd.fd, full_name=True)
+                # The name bpfman recorded is whole: BTF is read for the others' alone.
+                info = kernel.prog_info(fd.fd, full_name=record is None)
         except NotFoundError:
             if record is None:
                 raise NotFoundError(f"no program with id {program_id}") from None
+        if info is not None and record is not None and record.name.startswith(info.name):
+            info = info._replace(name=record.name)
         return ProgramDetails(program_id, record, links, used_by, info)
 
     def get_link(self, link_id: int) -> LinkDetails:

@@ -15,6 +15,15 @@ from bpfman.lazy import lazy_attributes
 TYPE_CHECKING = False  # ``list`` imports this package: not typing
 
 if TYPE_CHECKING:
+    from bpfman.kernel.attach_types import (
+        ATTACH_TYPE,
+        BPF_F_AFTER,
+        BPF_F_BEFORE,
+        BPF_F_ID,
+        BPF_F_LINK,
+        BPF_F_REPLACE,
+        LINK_TYPE,
+    )
     from bpfman.kernel.fds import (
         Fd,
         iter_prog_ids,
@@ -66,30 +75,20 @@ if TYPE_CHECKING:
         perf_event_uprobe,
     )
     from bpfman.kernel.run import ProgRun, ProgRunError, prog_test_run, test_run
-    from bpfman.kernel.types import (
-        ATTACH_TYPE,
-        BPF_F_AFTER,
-        BPF_F_BEFORE,
-        BPF_F_ID,
-        BPF_F_LINK,
-        BPF_F_REPLACE,
-        LINK_TYPE,
-        PROG_TYPE,
-    )
 
 _WHERE: dict[str, str] = {
-    "ATTACH_TYPE": "bpfman.kernel.types",
-    "BPF_F_AFTER": "bpfman.kernel.types",
-    "BPF_F_BEFORE": "bpfman.kernel.types",
-    "BPF_F_ID": "bpfman.kernel.types",
-    "BPF_F_LINK": "bpfman.kernel.types",
-    "BPF_F_REPLACE": "bpfman.kernel.types",
+    "ATTACH_TYPE": "bpfman.kernel.attach_types",
+    "BPF_F_AFTER": "bpfman.kernel.attach_types",
+    "BPF_F_BEFORE": "bpfman.kernel.attach_types",
+    "BPF_F_ID": "bpfman.kernel.attach_types",
+    "BPF_F_LINK": "bpfman.kernel.attach_types",
+    "BPF_F_REPLACE": "bpfman.kernel.attach_types",
     "BpfObject": "bpfman.kernel.obj",
     "Fd": "bpfman.kernel.fds",
     "HookChain": "bpfman.kernel.links",
     "KERNEL_MAP_TYPES": "bpfman.kernel.names",
     "KERNEL_PROG_TYPES": "bpfman.kernel.names",
-    "LINK_TYPE": "bpfman.kernel.types",
+    "LINK_TYPE": "bpfman.kernel.attach_types",
     "LinkInfo": "bpfman.kernel.info",
     "MapInfo": "bpfman.kernel.info",
     "MapSpec": "bpfman.kernel.obj",

@@ -22,7 +22,7 @@ import errno
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bpfman.errors import KernelError, UnsupportedError
 from bpfman.kernel.errcheck import check
@@ -38,9 +38,8 @@ PMU_ROOT = "/sys/bus/event_source/devices"
 ACTIVE_LSMS = "/sys/kernel/security/lsm"
 
 
-@dataclass(frozen=True)
-class Support:
-    """A feature's answer.
+class Support(NamedTuple):
+    """A feature's answer (a NamedTuple: a dataclass costs every plugin's import more).
 
     :param refusal: why it is not supported, as one sentence ("" when it is).
     :param conclusive: the answer holds for the life of the process.

@@ -7,12 +7,12 @@ import time
 from typing import NamedTuple
 
 from bpfman.errors import InvalidInputError, KernelError, NotFoundError
+from bpfman.kernel.attach_types import ATTACH_TYPE, BPF_F_REPLACE, LINK_TYPE
 from bpfman.kernel.errcheck import check, check_syscall
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.info import LinkInfo
 from bpfman.kernel.lib import binding, capture_libbpf_messages
 from bpfman.kernel.syscalls import BPF_LINK_CREATE, BPF_PROG_QUERY, bpf
-from bpfman.kernel.types import ATTACH_TYPE, BPF_F_REPLACE, LINK_TYPE
 
 # Link types whose info starts with the ifindex (netns links: the netns inode) of
 # what they are attached to, 0 once the kernel detached them.

@@ -27,7 +27,8 @@ VERIFIER_LOG_SIZE = 256 * 1024
 _BTF_KIND_VAR = 14
 _BTF_KIND_DATASEC = 15
 _GLOBAL_SECTIONS = (".rodata", ".data", ".bss")
-_FAILED_PROG = re.compile(r"prog '([^']+)': failed to load")
+# A pattern, compiled on the first failed load (re caches it), not by every load.
+_FAILED_PROG = r"prog '([^']+)': failed to load"
 
 
 class ProgramSpec(NamedTuple):
@@ -336,7 +337,7 @@ def _globalized_file(path: str) -> bytes | None:
 def _failed_program(messages: list[str], logs: dict[str, str]) -> str | None:
     """Which program failed to load: the one libbpf names, else one with a log."""
     for message in messages:
-        match = _FAILED_PROG.search(message)
+        match = re.search(_FAILED_PROG, message)
         if match and match.group(1) in logs:
             return match.group(1)
     return next((name for name, text in logs.items() if text), None)

@@ -1,9 +1,12 @@
-"""The kernel's program, attach and link type numbers (its UAPI, ``linux/bpf.h``).
+"""The kernel's program type numbers (its UAPI, ``linux/bpf.h``).
 
 Complete, so a plugin names any type without a raw number: the values are the
 kernel's own (``/usr/include/linux/bpf.h`` of Linux 6.1, and the newer ones from
 the BTF of Linux 6.18); tests/unit/test_kernel_types.py checks them against the
-BTF of the running kernel.
+BTF of the running kernel. The attach and link types are in
+:mod:`bpfman.kernel.attach_types`: every plugin names its program type when it
+is imported, by each ``load``, and an enum costs that import as many members as
+it has.
 """
 
 from __future__ import annotations
@@ -47,95 +50,3 @@ class PROG_TYPE(enum.IntEnum):
     SK_LOOKUP = 30
     SYSCALL = 31
     NETFILTER = 32
-
-
-class ATTACH_TYPE(enum.IntEnum):
-    """``enum bpf_attach_type``: every attach type up to Linux 6.18 (``BPF_`` dropped)."""
-
-    CGROUP_INET_INGRESS = 0
-    CGROUP_INET_EGRESS = 1
-    CGROUP_INET_SOCK_CREATE = 2
-    CGROUP_SOCK_OPS = 3
-    SK_SKB_STREAM_PARSER = 4
-    SK_SKB_STREAM_VERDICT = 5
-    CGROUP_DEVICE = 6
-    SK_MSG_VERDICT = 7
-    CGROUP_INET4_BIND = 8
-    CGROUP_INET6_BIND = 9
-    CGROUP_INET4_CONNECT = 10
-    CGROUP_INET6_CONNECT = 11
-    CGROUP_INET4_POST_BIND = 12
-    CGROUP_INET6_POST_BIND = 13
-    CGROUP_UDP4_SENDMSG = 14
-    CGROUP_UDP6_SENDMSG = 15
-    LIRC_MODE2 = 16
-    FLOW_DISSECTOR = 17
-    CGROUP_SYSCTL = 18
-    CGROUP_UDP4_RECVMSG = 19
-    CGROUP_UDP6_RECVMSG = 20
-    CGROUP_GETSOCKOPT = 21
-    CGROUP_SETSOCKOPT = 22
-    TRACE_RAW_TP = 23
-    TRACE_FENTRY = 24
-    TRACE_FEXIT = 25
-    MODIFY_RETURN = 26
-    LSM_MAC = 27
-    TRACE_ITER = 28
-    CGROUP_INET4_GETPEERNAME = 29
-    CGROUP_INET6_GETPEERNAME = 30
-    CGROUP_INET4_GETSOCKNAME = 31
-    CGROUP_INET6_GETSOCKNAME = 32
-    XDP_DEVMAP = 33
-    CGROUP_INET_SOCK_RELEASE = 34
-    XDP_CPUMAP = 35
-    SK_LOOKUP = 36
-    XDP = 37
-    SK_SKB_VERDICT = 38
-    SK_REUSEPORT_SELECT = 39
-    SK_REUSEPORT_SELECT_OR_MIGRATE = 40
-    PERF_EVENT = 41
-    TRACE_KPROBE_MULTI = 42
-    LSM_CGROUP = 43
-    STRUCT_OPS = 44
-    NETFILTER = 45
-    TCX_INGRESS = 46
-    TCX_EGRESS = 47
-    TRACE_UPROBE_MULTI = 48
-    CGROUP_UNIX_CONNECT = 49
-    CGROUP_UNIX_SENDMSG = 50
-    CGROUP_UNIX_RECVMSG = 51
-    CGROUP_UNIX_GETPEERNAME = 52
-    CGROUP_UNIX_GETSOCKNAME = 53
-    NETKIT_PRIMARY = 54
-    NETKIT_PEER = 55
-    TRACE_KPROBE_SESSION = 56
-    TRACE_UPROBE_SESSION = 57
-
-
-class LINK_TYPE(enum.IntEnum):
-    """``enum bpf_link_type``, as reported by :func:`link_info` (up to Linux 6.18)."""
-
-    UNSPEC = 0
-    RAW_TRACEPOINT = 1
-    TRACING = 2
-    CGROUP = 3
-    ITER = 4
-    NETNS = 5
-    XDP = 6
-    PERF_EVENT = 7
-    KPROBE_MULTI = 8
-    STRUCT_OPS = 9
-    NETFILTER = 10
-    TCX = 11
-    UPROBE_MULTI = 12
-    NETKIT = 13
-    SOCKMAP = 14
-
-
-# Flags of BPF_LINK_CREATE / BPF_PROG_ATTACH for multi-program hooks (TCX, netkit,
-# cgroups since Linux 6.16).
-BPF_F_REPLACE = 1 << 2
-BPF_F_BEFORE = 1 << 3
-BPF_F_AFTER = 1 << 4
-BPF_F_ID = 1 << 5
-BPF_F_LINK = 1 << 13

@@ -1,4 +1,4 @@
-"""Kernel type numbers and their bpfman names (bpfman/kernel/types.py), and owned fds."""
+"""Kernel type numbers (bpfman/kernel/types.py, attach_types.py), their bpfman names, and owned fds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import pytest
 
 from bpfman.errors import InvalidInputError
+from bpfman.kernel.attach_types import ATTACH_TYPE, LINK_TYPE
 from bpfman.kernel.btf import Btf
 from bpfman.kernel.fds import Fd
 from bpfman.kernel.names import (
@@ -17,7 +18,7 @@ from bpfman.kernel.names import (
     prog_type_name,
     prog_types_named,
 )
-from bpfman.kernel.types import ATTACH_TYPE, LINK_TYPE, PROG_TYPE
+from bpfman.kernel.types import PROG_TYPE
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 

@@ -8,12 +8,13 @@ from typing import ClassVar
 
 from bpfman.plugin import AttachParams, InvalidInputError, option
 
-_TRACEPOINT = re.compile(r"^([A-Za-z0-9_]+)/([A-Za-z0-9_]+)$")
+# A pattern, compiled on first use (re caches it): loads of the type never need it.
+_TRACEPOINT = r"^([A-Za-z0-9_]+)/([A-Za-z0-9_]+)$"
 
 
 def split(tracepoint: str) -> tuple[str, str]:
     """``CATEGORY/NAME`` as its two parts."""
-    match = _TRACEPOINT.match(tracepoint)
+    match = re.match(_TRACEPOINT, tracepoint)
     if match is None:
         raise InvalidInputError(
             f"invalid tracepoint {tracepoint!r}: expected CATEGORY/NAME, "
