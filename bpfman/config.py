@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +62,29 @@ def load_config(own: Path) -> Config:
     return Config()
 
 
-@dataclass(frozen=True)
 class Rule:
     """What one value must be: a ``kind`` (str, int, bool, list or dict) and more.
 
     A list's elements follow ``item``. A dict either has known ``keys`` (any
     other key is warned about, never refused) or, without them, any names
-    whose values follow ``item`` (interfaces, components).
+    whose values follow ``item`` (interfaces, components). A plain class:
+    every command that loads imports this module, and a dataclass compiles
+    its methods at import.
     """
 
-    kind: type
-    expected: str
-    item: Rule | None = None
-    keys: Mapping[str, Rule] | None = None
-    choices: tuple[str, ...] = ()
-    minimum: int | None = None
+    __slots__ = ("choices", "expected", "item", "keys", "kind", "minimum")
+
+    def __init__(
+        self,
+        kind: type,
+        expected: str,
+        item: Rule | None = None,
+        keys: Mapping[str, Rule] | None = None,
+        choices: tuple[str, ...] = (),
+        minimum: int | None = None,
+    ) -> None:
+        self.kind, self.expected, self.item, self.keys = kind, expected, item, keys
+        self.choices, self.minimum = choices, minimum
 
 
 STRING = Rule(str, "a string")
