@@ -56,15 +56,18 @@ def test_list_answers_as_the_manager_does(root: Root, objects: Path) -> None:
 
 
 def test_plain_list_imports_neither_the_manager_nor_typing(root: Root, objects: Path) -> None:
-    """What makes ``list`` fast: none of the heavy modules is imported to answer it."""
+    """What makes ``list`` fast: none of the heavy modules is imported to answer it,
+    on a root with programs or on one bpfman never used."""
     root.load_id(
         objects / "tracepoint_counter.bpf.o", "--programs", "tracepoint:tracepoint_counter"
     )
+    unused = root.path / "never-used"
     probe = (
         "import io, sys\n"
         "from bpfman.cli.fast import run\n"
-        "sys.stdout = io.StringIO()\n"
-        "codes = [run(['list', 'programs']), run(['list', 'links', '-o', 'json'])]\n"
+        "sys.stdout = out = io.StringIO()\n"
+        "codes = [run(['list', 'programs']), run(['list', 'links', '-o', 'json']),\n"
+        f"         run(['--root', {str(unused)!r}, 'list', 'programs', '-q'])]\n"
         "sys.stdout = sys.__stdout__\n"
         f"print(codes, [m for m in {HEAVY!r} if m in sys.modules])\n"
     )
@@ -72,7 +75,8 @@ def test_plain_list_imports_neither_the_manager_nor_typing(root: Root, objects: 
         [sys.executable, "-c", probe], env=root.env, capture_output=True, text=True, cwd=REPO
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[0, 0] []"
+    assert proc.stdout.strip() == "[0, 0, 0] []"
+    assert not unused.exists()  # a reader creates nothing
 
 
 def test_a_corrupt_record_is_reported_once_and_the_others_listed(root: Root, objects: Path) -> None:

@@ -136,7 +136,7 @@ def _healthy_list(
                 text = programs_text(queries.programs, output, **options)
             else:
                 text = links_text(queries.links, output, **options)
-            if snapshot.corrupt:
+            if snapshot is not None and snapshot.corrupt:
                 return None
     except Exception:  # whatever it is, the app's path meets it again and says so
         return None

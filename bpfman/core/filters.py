@@ -222,6 +222,8 @@ class Selector(_Frozen):
         return bool(self.requirements)
 
     def matches(self, metadata: Mapping[str, str]) -> bool:
+        if not self.requirements:
+            return True
         application = application_of(dict(metadata))
         seen = (
             {**metadata, **dict.fromkeys(APPLICATION_KEYS, application)}

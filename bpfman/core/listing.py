@@ -189,25 +189,30 @@ def _with_position(rows: list[tuple[str, str]], position: int | None) -> list[tu
 
 
 @contextmanager
-def healthy(root: str) -> Iterator[tuple[Queries, Txn] | None]:
+def healthy(root: str) -> Iterator[tuple[Queries, Txn | None] | None]:
     """Queries of one snapshot of ``root``'s store, and that snapshot; None: ask the manager.
 
-    The caller must also ask the manager when the queries met a corrupt record
-    (the snapshot's :attr:`~.state.Txn.corrupt`): they skipped it without a word.
+    A root without a store or a bpffs (bpfman never ran here) has nothing
+    recorded: its snapshot is None. The caller must also ask the manager when
+    the queries met a corrupt record (the snapshot's :attr:`~.state.Txn.corrupt`):
+    they skipped it without a word.
     """
     require_privilege()
     root = trusted_root(root)
     store = Store(os.path.join(root, names.DB))
+    plugins, links = cache(partial(_plugins, root)), os.path.join(root, names.FS, names.LINKS)
     try:
         if not store.exists():
-            yield None
+            if os.path.lexists(os.path.join(root, names.FS)):
+                yield None  # pins without records? the manager tells
+            else:
+                yield Queries(partial(nullcontext, None), plugins, links), None
             return
         with store.read(quiet=True) as txn:
             if txn.journal():
                 yield None
                 return
-            links = os.path.join(root, names.FS, names.LINKS)
-            yield Queries(partial(nullcontext, txn), cache(partial(_plugins, root)), links), txn
+            yield Queries(partial(nullcontext, txn), plugins, links), txn
     finally:
         store.close()
 

@@ -190,9 +190,10 @@ class Txn:
     def _records(self, db: bytes, build: Callable[[Any], R], prefix: bytes = b"") -> list[R]:
         out = []
         for key, raw in self._scan(db, prefix):
-            record = self._decode(db, key, raw, build)
-            if record is not None:
-                out.append(record)
+            try:  # _decode's work, inline: ``list`` decodes every record of the store this way
+                out.append(build(msgpack.unpackb(raw, raw=False, strict_map_key=False)))
+            except Exception:  # a malformed record: _decode says so, and notes it
+                self._decode(db, key, raw, build)
         return out
 
     # -- programs -----------------------------------------------------------
