@@ -24,8 +24,14 @@ __version__ = "0.2.0"
 if TYPE_CHECKING:
     from bpfman.core.contract import AttachParams, LinkView
     from bpfman.core.filters import Selector
-    from bpfman.core.manager import Bpfman, ProgramDetails
-    from bpfman.core.model import LinkDetails, LinkRecord, ProgramRecord, ProgramSummary
+    from bpfman.core.manager import Bpfman
+    from bpfman.core.model import (
+        LinkDetails,
+        LinkRecord,
+        ProgramDetails,
+        ProgramRecord,
+        ProgramSummary,
+    )
     from bpfman.errors import (
         BpfmanError,
         ConflictError,
@@ -111,7 +117,7 @@ _WHERE: dict[str, str] = {
     "Selector": "bpfman.core.filters",
     "Bpfman": "bpfman.core.manager",
     "LinkDetails": "bpfman.core.model",
-    "ProgramDetails": "bpfman.core.manager",
+    "ProgramDetails": "bpfman.core.model",
     "ProgramSummary": "bpfman.core.model",
     "LinkRecord": "bpfman.core.model",
     "ProgramRecord": "bpfman.core.model",

@@ -4,8 +4,6 @@ Pure functions, shared by the CLI and library callers, so both refuse the
 same malformed input with the same message.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -21,7 +19,7 @@ class ProgramRequest(NamedTuple):
     attach_func: str | None = None
 
     @classmethod
-    def parse(cls, spec: str) -> ProgramRequest:
+    def parse(cls, spec: str) -> "ProgramRequest":
         parts = text("program", spec).split(":")
         if len(parts) not in (2, 3) or not all(parts):
             raise InvalidInputError(
@@ -49,7 +47,7 @@ class HexValue(bytes):
 
     text: str
 
-    def __new__(cls, text: str) -> HexValue:
+    def __new__(cls, text: str) -> "HexValue":
         value = super().__new__(cls, bytes.fromhex(text))
         value.text = text
         return value

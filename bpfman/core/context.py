@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from bpfman import kernel
 from bpfman.errors import BpfmanError, NotFoundError
@@ -68,19 +68,21 @@ class LoadContext:
         self.rows.append([label, value])
 
 
-class Scope(NamedTuple):
-    """What every context of one operation works within."""
+class Scope:
+    """What every context of one operation works within (a plain class: a NamedTuple
+    compiles its annotations, written as strings here, at every load's import)."""
 
-    op: Operation
-    layout: Layout
-    config: Config
+    __slots__ = ("config", "layout", "op")
+
+    def __init__(self, op: Operation, layout: Layout, config: Config) -> None:
+        self.op, self.layout, self.config = op, layout, config
 
 
 class _OperationContext:
     """What attach, detach and recovery share: records, pins and the journal."""
 
     def __init__(self, scope: Scope) -> None:
-        self._op, self._layout, self._config = scope
+        self._op, self._layout, self._config = scope.op, scope.layout, scope.config
 
     def hook_links(self, hook: str) -> list[LinkRecord]:
         """Links recorded on ``hook``, in run order."""

@@ -27,18 +27,22 @@ operation commits or rolls back, and delivered when it has.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpfman.errors import StateError
 from bpfman.logs import get_logger
 
 from .model import Resource
 from .state import Store, Txn
+
+if TYPE_CHECKING:
+    import signal
+else:  # the C module alone: signal.py turns its constants into enums at import (2% of a
+    import _signal as signal  # load file), and SIGINT, SIG_DFL and handlers work as ints
 
 log = get_logger(__name__)
 PENDING = "pending"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bpfman import kernel
 from bpfman.config import Config, load_config
@@ -59,6 +59,7 @@ from .model import (
     APPLICATION_KEY,
     LinkDetails,
     LinkRecord,
+    ProgramDetails,
     ProgramRecord,
     ProgramSummary,
     Resource,
@@ -86,16 +87,6 @@ UNLOAD_WAIT = 5.0  # seconds unload waits for the kernel to free the program
 #: that a request whose client left, or whose deadline passed, while it waited
 #: for the lock is never started.
 before_start: ContextVar[Callable[[], None] | None] = ContextVar("before_start", default=None)
-
-
-class ProgramDetails(NamedTuple):
-    """What ``get program`` shows: bpfman's record (if any) and the kernel's."""
-
-    id: int
-    record: ProgramRecord | None
-    links: list[LinkDetails]
-    maps_used_by: list[int]
-    kernel: kernel.ProgInfo | None
 
 
 def _asked(

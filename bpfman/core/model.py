@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from bpfman.kernel.info import ProgInfo
+
 # ``--application`` is stored under the reference's current key; records and
 # selectors written with its older key are read as the same thing.
 APPLICATION_KEY = "bpfman.io/application"
@@ -227,6 +229,28 @@ class LinkDetails(SlottedValue):
     ) -> None:
         self.link, self.program, self.view = link, program, view
         self.position, self.detached = position, detached
+
+
+class ProgramDetails(SlottedValue):
+    """What ``get program`` shows: bpfman's record (if any) and the kernel's."""
+
+    __slots__ = ("id", "record", "links", "maps_used_by", "kernel")  # noqa: RUF023
+    id: int
+    record: ProgramRecord | None
+    links: list[LinkDetails]
+    maps_used_by: list[int]
+    kernel: ProgInfo | None
+
+    def __init__(
+        self,
+        id: int,
+        record: ProgramRecord | None,
+        links: list[LinkDetails],
+        maps_used_by: list[int],
+        kernel: ProgInfo | None,
+    ) -> None:
+        self.id, self.record, self.links = id, record, links
+        self.maps_used_by, self.kernel = maps_used_by, kernel
 
 
 def shown(value: object) -> str:

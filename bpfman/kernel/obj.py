@@ -4,8 +4,6 @@ Wraps libbpf's ``struct bpf_object``. Closing it closes libbpf's fds; the
 kernel objects live on only through pins or fds taken elsewhere.
 """
 
-from __future__ import annotations
-
 import errno
 import mmap
 import os
@@ -87,7 +85,7 @@ class BpfObject(Closing):
     # -- opening and closing -------------------------------------------------
 
     @classmethod
-    def open_file(cls, path: str | os.PathLike[str]) -> BpfObject:
+    def open_file(cls, path: str | os.PathLike[str]) -> "BpfObject":
         """Parse the ELF file at ``path`` (nothing reaches the kernel yet)."""
         source = os.fspath(path)
         if not os.path.isfile(source):
@@ -108,12 +106,12 @@ class BpfObject(Closing):
         return cls(ptr, source)
 
     @classmethod
-    def open_bytes(cls, data: bytes, name: str) -> BpfObject:
+    def open_bytes(cls, data: bytes, name: str) -> "BpfObject":
         """Parse an ELF image held in memory (e.g. pulled from an image)."""
         return cls._open_mem(globalize_static_programs(data) or data, name, name)
 
     @classmethod
-    def _open_mem(cls, data: bytes, object_name: str, source: str) -> BpfObject:
+    def _open_mem(cls, data: bytes, object_name: str, source: str) -> "BpfObject":
         """Open ``data`` as libbpf object ``object_name``; errors name ``source``."""
         b = binding()
         opts = b.ffi.new("struct bpf_object_open_opts *")

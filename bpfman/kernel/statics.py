@@ -9,8 +9,6 @@ else moves (libbpf does not rely on the symbol table listing locals first).
 Functions in ``.text`` are subprograms and stay as they are.
 """
 
-from __future__ import annotations
-
 import mmap
 import struct
 from collections.abc import Iterator
