@@ -169,7 +169,6 @@ def _through_app(
 
     from ..errors import InvalidInputError
     from .app import App, guarded, lock_timeout, verbose_logging
-    from .listing import links_text, programs_text, show
 
     try:
         seconds = None if timeout is None else lock_timeout(timeout)
@@ -186,8 +185,12 @@ def _through_app(
             if flags is _LOAD_FILE:
                 app.load(partial(app.bpfman.load_file, options.pop("path")), **options)
             elif flags is _LIST_PROGRAMS:
+                from .listing import programs_text, show
+
                 show(programs_text(app.bpfman.list_programs, app.output, **options))
             else:
+                from .listing import links_text, show
+
                 show(links_text(app.bpfman.list_links, app.output, **options))
         finally:
             app.close()
