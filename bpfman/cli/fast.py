@@ -7,14 +7,13 @@ values) returns None and goes to the full CLI, which owns the messages. The
 global options are taken before the command or among its own, as the full
 CLI takes them. The flags are the full CLI's (:mod:`bpfman.cli.grammar`).
 
-Plain ``list programs`` on a healthy store goes further: it imports neither
-click nor the manager (:mod:`bpfman.core.listing`).
+``list programs`` and ``list links`` on a healthy store go further: with any of
+their filters they import neither the app nor the manager (:mod:`bpfman.core.listing`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from . import grammar
 
@@ -142,9 +141,7 @@ def _healthy_list(
         return None
     try:
         show(text)
-    except BrokenPipeError:  # the reader left early: no failure (as guarded() has it)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except Exception as exc:  # e.g. ENOSPC: one line and a status, as the app's path says it
+    except Exception as exc:  # a reader gone, a full disk: guarded() ends it as it ends the app's
         from .app import guarded
 
         failure = exc

@@ -191,7 +191,7 @@ class Txn:
         out = []
         for key, raw in self._scan(db, prefix):
             try:  # _decode's work, inline: ``list`` decodes every record of the store this way
-                out.append(build(msgpack.unpackb(raw, raw=False, strict_map_key=False)))
+                out.append(build(_unpack(raw)))
             except Exception:  # a malformed record: _decode says so, and notes it
                 self._decode(db, key, raw, build)
         return out
