@@ -30,12 +30,12 @@ from .trust import PRIVATE, trusted_root
 
 log = get_logger(__name__)
 # Subdirectories of the bpffs the core pins into; plugins add their own.
-CORE_DIRS = ("links", "maps")
+CORE_DIRS = (names.LINKS, "maps")
 # What a root holds (bpfman's own entries): the store, the bpffs, the image cache, the
 # plugin cache, the config file, the CSI driver's sockets and volumes, the relays.
 ROOT_ENTRIES = frozenset(
-    {"db", "fs", "images", "plugins.cache", "bpfman.toml", "csi", "csi-volumes", "csi-grpc",
-     "relay"}
+    {names.DB, names.FS, names.IMAGES, names.PLUGINS_CACHE, names.CONFIG,
+     names.CSI_SOCKET.partition("/")[0], names.CSI_VOLUMES, "csi-grpc", names.RELAY}
 )  # fmt: skip
 # What the kernel itself pins in every new bpffs (bpf_preload's iterators).
 KERNEL_ENTRIES = ("maps.debug", "progs.debug")
